@@ -1,0 +1,77 @@
+import { Option, type Command } from 'commander';
+import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import type { KollectConfig } from '../config/schema.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** Options every command that reads a configuration shares. */
+export interface ConfigFlags {
+  config: string;
+  cluster?: string;
+  output: 'text' | 'json';
+}
+
+export function addConfigOptions(command: Command): Command {
+  return command
+    .addOption(new Option('-c, --config <file>', 'configuration file (YAML or JSON)').env('KOLLECT_CONFIG').default('kollect.yaml'))
+    .addOption(new Option('--cluster <name>', "this cluster's name in the fleet (overrides the file)"))
+    .addOption(new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text'));
+}
+
+/** Parses a positive integer flag, or fails with exit 2 naming the flag. */
+export function positiveInt(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
+    return n;
+  };
+}
+
+export function readConfig(flags: ConfigFlags, overrides: Omit<ConfigOverrides, 'cluster'> = {}): Promise<KollectConfig> {
+  return loadConfig(flags.config, { ...overrides, cluster: flags.cluster });
+}
+
+/** True when stderr is a terminal and CI is not set: spinners and tables, else JSON lines. */
+export function interactive(): boolean {
+  return process.stderr.isTTY === true && !process.env.CI;
+}
+
+/**
+ * Log lines on stderr: JSON lines for a CronJob's log collector, short text on a terminal.
+ * Data never carries credentials: sinks pass names, not URLs with passwords.
+ */
+export function createLogger(options: { json: boolean; verbose?: boolean }): Logger {
+  const write = (level: string, message: string, data?: Record<string, unknown>): void => {
+    if (options.json) {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...data })}\n`);
+    } else {
+      const extra = data && Object.keys(data).length > 0 ? ` ${Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : '';
+      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);
+    }
+  };
+  return {
+    debug: (m, d) => {
+      if (options.verbose) write('debug', m, d);
+    },
+    info: (m, d) => write('info', m, d),
+    warn: (m, d) => write('warn', m, d),
+    error: (m, d) => write('error', m, d),
+  };
+}
+
+/** Prints a result: JSON on stdout with --output json, else the command's own text. */
+export function printResult(output: 'text' | 'json', result: unknown, text: () => string): void {
+  process.stdout.write(output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : text());
+}
+
+/** A plain aligned text table (no colours, so it pastes into tickets and README files). */
+export function formatTable(header: string[], rows: Array<Array<string | number>>, alignRight: number[] = []): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (alignRight.includes(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  return `${cells.map(line).join('\n')}\n`;
+}

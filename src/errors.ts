@@ -1,0 +1,134 @@
+/**
+ * Typed errors, after isomorphic-git's `src/errors/`: each kind of failure is one class with a
+ * stable `code` that tests and scripts match on, a `data` payload with the context a user needs,
+ * and the process exit code it maps to. Only `src/cli/main.ts` turns them into an exit.
+ */
+
+/** Exit codes shared by every command. */
+export const ExitCode = {
+  ok: 0,
+  /** A run failed: a sink, the API, a shard over the limit in shard-report. */
+  failed: 1,
+  /** Usage or configuration error: nothing was touched. */
+  usage: 2,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export abstract class KollectError extends Error {
+  /** Stable identifier of the kind of failure, e.g. `CONFIG_INVALID`. */
+  abstract readonly code: string;
+  /** Exit code the CLI ends with when this error reaches it. */
+  readonly exitCode: ExitCode = ExitCode.failed;
+
+  constructor(
+    message: string,
+    /** Context a user or a script can act on (which field, sink, resource type, shard). */
+    readonly data: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, ...this.data };
+  }
+}
+
+/** One problem found in a configuration file or in flags. */
+export interface ConfigIssue {
+  /** Dotted path to the field, e.g. `sinks[1].pathTemplate`. Empty for the document itself. */
+  path: string;
+  message: string;
+}
+
+/** The configuration does not validate. Raised before any cluster or sink is touched. */
+export class ConfigError extends KollectError {
+  readonly code = 'CONFIG_INVALID';
+  override readonly exitCode = ExitCode.usage;
+  constructor(
+    readonly file: string | undefined,
+    readonly issues: ConfigIssue[],
+  ) {
+    const where = file ? `${file}: ` : '';
+    const lines = issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`);
+    super(`${where}invalid configuration\n${lines.join('\n')}`, { file, issues });
+  }
+}
+
+/** Bad flags or arguments. */
+export class UsageError extends KollectError {
+  readonly code = 'USAGE';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** No usable kubeconfig, context or in-cluster service account. */
+export class KubeConfigError extends KollectError {
+  readonly code = 'KUBECONFIG_INVALID';
+  override readonly exitCode = ExitCode.usage;
+}
+
+/** A configured resource type is not served by the API server (checked by discovery). */
+export class ResourceNotServedError extends KollectError {
+  readonly code = 'RESOURCE_NOT_SERVED';
+}
+
+/** A list call failed for good (after retries), or the API server is unreachable. */
+export class KubeApiError extends KollectError {
+  readonly code = 'KUBE_API_ERROR';
+}
+
+/**
+ * A continue token expired (HTTP 410 Gone, reason Expired). The pager handles it by relisting
+ * the type; it only escapes when the relist budget is spent.
+ */
+export class ContinueExpiredError extends KollectError {
+  readonly code = 'CONTINUE_EXPIRED';
+}
+
+/** The collect store on disk is missing, truncated, of another version or not a store at all. */
+export class StoreError extends KollectError {
+  readonly code = 'STORE_INVALID';
+}
+
+/** A sink failed to plan or apply. `data.sink` names it. */
+export class SinkError extends KollectError {
+  readonly code: string;
+  constructor(
+    readonly sink: string,
+    message: string,
+    data: Record<string, unknown> = {},
+    options?: { cause?: unknown; code?: string },
+  ) {
+    super(`sink "${sink}": ${message}`, { sink, ...data }, options);
+    this.code = options?.code ?? 'SINK_FAILED';
+  }
+}
+
+/** Another run of the same cluster holds the export lock. */
+export class LockBusyError extends KollectError {
+  readonly code = 'LOCK_BUSY';
+}
+
+/** A shard is over its limit (shard-report). */
+export class ShardLimitError extends KollectError {
+  readonly code = 'SHARD_LIMIT';
+}
+
+/** The run was stopped by a signal (SIGTERM from a CronJob deadline, SIGINT). */
+export class InterruptedError extends KollectError {
+  readonly code = 'INTERRUPTED';
+}
+
+/** Anything that is not a KollectError: a bug, reported as such. */
+export class InternalError extends KollectError {
+  readonly code = 'INTERNAL';
+  constructor(cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(`internal error: ${detail}`, {}, { cause });
+  }
+}
+
+export function toKollectError(error: unknown): KollectError {
+  return error instanceof KollectError ? error : new InternalError(error);
+}

@@ -1,0 +1,45 @@
+import type { ProfileConfig } from '../../config/schema.js';
+import { deploymentProfile } from './deployment.js';
+import { metadataProfile } from './metadata.js';
+import { namespaceProfile } from './namespace.js';
+import { nodeProfile } from './node.js';
+import { podProfile } from './pod.js';
+import type { Profile } from './profile.js';
+import { secretProfile } from './secret.js';
+import { serviceProfile } from './service.js';
+
+/** Built-in profiles by name. Adding a kind: one file, one line here, one test (CONTRIBUTING.md). */
+const builtinProfiles: ReadonlyMap<string, Profile> = new Map(
+  [podProfile, deploymentProfile, serviceProfile, nodeProfile, namespaceProfile, secretProfile, metadataProfile].map((p) => [p.name, p]),
+);
+
+/** Default profile per plural resource (core and apps resources kollect knows). */
+const defaultProfileByResource: Readonly<Record<string, string>> = {
+  pods: 'pod',
+  deployments: 'deployment',
+  services: 'service',
+  nodes: 'node',
+  namespaces: 'namespace',
+  secrets: 'secret',
+};
+
+export function profileNames(): string[] {
+  return [...builtinProfiles.keys()];
+}
+
+/**
+ * The profile for a configured resource: the named one (custom from config first, then
+ * built-in), else the built-in default for the resource, else `metadata`. Secrets are always
+ * metadata-only, whatever profile is named, so their data is never requested.
+ */
+export function resolveProfile(
+  resource: { resource: string; group: string; profile?: string | undefined },
+  custom: Readonly<Record<string, ProfileConfig>>,
+): Profile {
+  const name = resource.profile ?? (resource.group === '' ? defaultProfileByResource[resource.resource] : undefined) ?? 'metadata';
+  const customProfile = custom[name];
+  const profile: Profile | undefined = customProfile ? { name, attributes: customProfile.attributes } : builtinProfiles.get(name);
+  if (!profile) throw new Error(`unknown profile "${name}" (config validation should have caught it)`);
+  const isSecret = resource.group === '' && resource.resource === 'secrets';
+  return isSecret ? { ...profile, forceMetadataOnly: true } : profile;
+}

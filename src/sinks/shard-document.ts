@@ -1,0 +1,101 @@
+import { canonicalJson } from '../rows/checksum.js';
+import { CLUSTER_SHARD, namespaceOfShard, type Row } from '../rows/row.js';
+import type { CollectStore } from '../store/collect-store.js';
+
+/**
+ * The file a shard becomes in the file and Git sinks: deterministic JSON, rows sorted, one row
+ * per line (small, stable diffs), without resourceVersion (it changes when nothing we keep does).
+ */
+
+/** A row as written into a shard document: the shard's cluster and namespace are in the header. */
+type DocumentRow = Omit<Row, 'cluster' | 'namespace' | 'resourceVersion'>;
+
+interface ShardDocument {
+  cluster: string;
+  namespace: string;
+  rows: DocumentRow[];
+}
+
+function compareRows(a: DocumentRow, b: DocumentRow): number {
+  const ka = `${a.apiGroup}\u0000${a.resource}\u0000${a.name}\u0000${a.uid}`;
+  const kb = `${b.apiGroup}\u0000${b.resource}\u0000${b.name}\u0000${b.uid}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+function toDocumentRow(row: Row): DocumentRow {
+  const { cluster: _cluster, namespace: _namespace, resourceVersion: _rv, ...rest } = row;
+  return rest;
+}
+
+export function renderShardDocument(cluster: string, shardKey: string, rows: DocumentRow[]): string {
+  const sorted = [...rows].sort(compareRows);
+  const body = sorted.map((row) => `    ${canonicalJson(row)}`).join(',\n');
+  const header = `{\n  "cluster": ${JSON.stringify(cluster)},\n  "namespace": ${JSON.stringify(namespaceOfShard(shardKey))},\n`;
+  return sorted.length === 0 ? `${header}  "rows": []\n}\n` : `${header}  "rows": [\n${body}\n  ]\n}\n`;
+}
+
+/** Parses a shard document written by kollect; anything else yields undefined (never trusted). */
+export function parseShardDocument(text: string): ShardDocument | undefined {
+  try {
+    const doc = JSON.parse(text) as Partial<ShardDocument>;
+    if (typeof doc.cluster !== 'string' || typeof doc.namespace !== 'string' || !Array.isArray(doc.rows)) return undefined;
+    return doc as ShardDocument;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The new content of a shard's file. Rows of resource types whose list was incomplete are
+ * carried over from the existing file (never dropped on partial data). Returns undefined when
+ * the file should not exist: no rows now and nothing to carry.
+ */
+export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
+  const rows: DocumentRow[] = [];
+  if (store.shard(shardKey)) {
+    for await (const row of store.readShard(shardKey)) rows.push(toDocumentRow(row));
+  }
+  const incomplete = store.incompleteResources();
+  if (incomplete.length > 0 && existing !== undefined) {
+    const previous = parseShardDocument(existing);
+    const fresh = new Set(rows.map((r) => `${r.apiGroup}/${r.resource}/${r.name}/${r.uid}`));
+    for (const row of previous?.rows ?? []) {
+      const ofIncompleteType = !store.isComplete({ group: row.apiGroup, resource: row.resource });
+      if (ofIncompleteType && !fresh.has(`${row.apiGroup}/${row.resource}/${row.name}/${row.uid}`)) rows.push(row);
+    }
+  }
+  if (rows.length === 0 && !store.shard(shardKey)) return undefined;
+  return renderShardDocument(store.cluster, shardKey, rows);
+}
+
+/**
+ * A compiled `pathTemplate` for one cluster: where each shard's file goes, and which existing
+ * files belong to this cluster (only those may ever be removed).
+ */
+export interface ShardPathLayout {
+  pathFor(shardKey: string): string;
+  /** The shard key a path stands for, or undefined when the path is not this cluster's. */
+  shardOf(path: string): string | undefined;
+  /** The longest folder prefix without placeholders: where to look for this cluster's files. */
+  prefix: string;
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+export function shardPathLayout(template: string, cluster: string): ShardPathLayout {
+  const withCluster = template.split('{cluster}').join(cluster);
+  const [before = '', ...after] = withCluster.split('{namespace}');
+  const pattern = new RegExp(`^${escapeRegExp(before)}([a-z0-9]([-a-z0-9]*[a-z0-9])?|${CLUSTER_SHARD})${escapeRegExp(after.join('{namespace}'))}$`);
+  const prefix = before.includes('/') ? before.slice(0, before.lastIndexOf('/')) : '';
+  return {
+    pathFor: (shardKey) => withCluster.split('{namespace}').join(shardKey),
+    shardOf: (path) => {
+      const match = pattern.exec(path);
+      if (!match?.[1]) return undefined;
+      // A template with {namespace} twice must give the same namespace in both places.
+      return withCluster.split('{namespace}').join(match[1]) === path ? match[1] : undefined;
+    },
+    prefix,
+  };
+}

@@ -1,0 +1,77 @@
+import type { Logger } from '../log.js';
+import type { CollectStore } from '../store/collect-store.js';
+
+/**
+ * What a sink would change or changed. Rows for the database (inserted / updated / unchanged /
+ * deleted), files for Git and the file sink (added / changed / unchanged / removed).
+ */
+export interface ChangeCounts {
+  added: number;
+  changed: number;
+  unchanged: number;
+  removed: number;
+}
+
+export function emptyCounts(): ChangeCounts {
+  return { added: 0, changed: 0, unchanged: 0, removed: 0 };
+}
+
+export function addCounts(into: ChangeCounts, more: ChangeCounts): ChangeCounts {
+  into.added += more.added;
+  into.changed += more.changed;
+  into.unchanged += more.unchanged;
+  into.removed += more.removed;
+  return into;
+}
+
+/** Changes in one shard. */
+export interface ShardChange {
+  shard: string;
+  counts: ChangeCounts;
+  /** The file the shard maps to, for file-like sinks. */
+  path?: string;
+}
+
+/** Why a sink does nothing this run, decided before any network request. */
+export interface SkipReason {
+  reason: 'unchanged' | 'interval';
+  message: string;
+}
+
+export interface SinkPlan {
+  sink: string;
+  type: 'file' | 'postgres' | 'git';
+  /** What the counts count. */
+  unit: 'rows' | 'files';
+  /** Set when the sink would skip the whole export. */
+  skipped?: SkipReason;
+  totals: ChangeCounts;
+  /** Per shard, in shard order; shards with nothing to do have only `unchanged`. */
+  shards: ShardChange[];
+}
+
+export interface SinkResult extends SinkPlan {
+  durationMs: number;
+}
+
+export interface SinkContext {
+  log: Logger;
+  /** Aborted on SIGTERM/SIGINT: stop, roll back, leave nothing half-written. */
+  signal: AbortSignal;
+  /** Ignore the export interval (git `exportMinInterval`). */
+  force: boolean;
+  now: () => Date;
+}
+
+/**
+ * The contract every sink keeps. `plan()` writes nothing anywhere (no row, ref, file or state);
+ * `apply()` writes, and never deletes rows or files of a resource type listed incompletely.
+ */
+export interface Sink {
+  readonly name: string;
+  readonly type: SinkPlan['type'];
+  plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan>;
+  apply(store: CollectStore, ctx: SinkContext): Promise<SinkResult>;
+  /** Releases connections; called once after the run. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,121 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { StoreError } from '../errors.js';
+import type { Row } from '../rows/row.js';
+import { formatIssuePath } from '../config/load.js';
+import { MANIFEST_FILE, STORE_FORMAT, manifestSchema, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
+
+/**
+ * A collect store on disk, opened and validated: the manifest parses, every shard file exists
+ * with the size the manifest records. Sinks read shards from it one at a time.
+ */
+export class CollectStore {
+  private readonly complete: ReadonlySet<string>;
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+  ) {
+    this.complete = new Set(manifest.resources.filter((r) => r.complete).map((r) => `${r.group}/${r.resource}`));
+  }
+
+  static async open(dir: string): Promise<CollectStore> {
+    const root = resolve(dir);
+    const manifestPath = join(root, MANIFEST_FILE);
+    let text: string;
+    try {
+      text = await readFile(manifestPath, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new StoreError(
+        code === 'ENOENT' ? `${root} is not a collect store: ${MANIFEST_FILE} is missing (run kollect collect first)` : `cannot read ${manifestPath}: ${(error as Error).message}`,
+        { dir: root },
+        { cause: error },
+      );
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new StoreError(`${manifestPath} is not valid JSON (truncated?): ${(error as Error).message}`, { dir: root }, { cause: error });
+    }
+    const format = (raw as { format?: unknown } | null)?.format;
+    if (format !== STORE_FORMAT) {
+      throw new StoreError(`${root} is not a kollect store of format ${STORE_FORMAT} (found ${JSON.stringify(format ?? null)})`, { dir: root, format });
+    }
+    const parsed = manifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      const first = parsed.error.issues[0];
+      throw new StoreError(`${manifestPath} is invalid: ${first ? `${formatIssuePath(first.path)}: ${first.message}` : 'unknown problem'}`, { dir: root });
+    }
+    const manifest = parsed.data;
+    await Promise.all(
+      manifest.shards.map(async (shard) => {
+        let size = 0;
+        for (const file of shard.files) {
+          const info = await stat(join(root, file)).catch((error: NodeJS.ErrnoException) => {
+            throw new StoreError(`store ${root} is incomplete: shard "${shard.key}" file ${file} is missing`, { dir: root, shard: shard.key }, { cause: error });
+          });
+          size += info.size;
+        }
+        if (size !== shard.bytes) {
+          throw new StoreError(`store ${root} is damaged: shard "${shard.key}" has ${size} bytes on disk, the manifest says ${shard.bytes}`, {
+            dir: root,
+            shard: shard.key,
+          });
+        }
+      }),
+    );
+    return new CollectStore(root, manifest);
+  }
+
+  get cluster(): string {
+    return this.manifest.cluster;
+  }
+
+  get shards(): readonly ShardEntry[] {
+    return this.manifest.shards;
+  }
+
+  get resources(): readonly ResourceStatus[] {
+    return this.manifest.resources;
+  }
+
+  /** Types whose list did not finish: sinks must neither delete nor replace their rows. */
+  incompleteResources(): ResourceStatus[] {
+    return this.manifest.resources.filter((r) => !r.complete);
+  }
+
+  /** Whether the row's resource type was listed completely. */
+  isComplete(type: { group?: string; apiGroup?: string; resource: string }): boolean {
+    return this.complete.has(`${type.group ?? type.apiGroup ?? ''}/${type.resource}`);
+  }
+
+  shard(key: string): ShardEntry | undefined {
+    return this.manifest.shards.find((s) => s.key === key);
+  }
+
+  /** Streams a shard's rows, one resource type after another, without loading the shard. */
+  async *readShard(key: string): AsyncGenerator<Row> {
+    const shard = this.shard(key);
+    if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
+    for (const file of shard.files) {
+      const lines = createInterface({ input: createReadStream(join(this.dir, file), { encoding: 'utf8' }), crlfDelay: Infinity });
+      try {
+        for await (const line of lines) {
+          if (line === '') continue;
+          yield JSON.parse(line) as Row;
+        }
+      } finally {
+        lines.close();
+      }
+    }
+  }
+
+  /** Streams every row of the store, shard by shard. */
+  async *rows(): AsyncGenerator<Row> {
+    for (const shard of this.manifest.shards) yield* this.readShard(shard.key);
+  }
+}

@@ -1,0 +1,189 @@
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Row } from '../rows/row.js';
+import { resourceTypeKey, shardKeyOf } from '../rows/row.js';
+import { FingerprintAccumulator } from './fingerprint.js';
+import { MANIFEST_FILE, STORE_FORMAT, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
+
+/** What the writer needs to know of a listed type. */
+export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
+
+/** Buffered bytes per type before its files are appended to; bounds memory per list. */
+const FLUSH_BYTES = 1 << 20;
+
+interface ShardPart {
+  file: string;
+  buffer: string[];
+  bufferedBytes: number;
+  bytes: number;
+  fingerprint: FingerprintAccumulator;
+}
+
+/**
+ * Spools the rows of one resource type, one file per shard. A relist (after a 410) calls
+ * `reset()`, which truncates what this type wrote, so rows are never counted twice.
+ */
+export class TypeSpool {
+  private parts = new Map<string, ShardPart>();
+  private buffered = 0;
+  private status: Pick<ResourceStatus, 'complete' | 'reason' | 'message'> = { complete: false, reason: 'interrupted' };
+
+  constructor(
+    private readonly root: string,
+    readonly type: SpooledType,
+  ) {}
+
+  private part(shardKey: string): ShardPart {
+    let part = this.parts.get(shardKey);
+    if (!part) {
+      const file = join('shards', shardKey, `${resourceTypeKey(this.type)}.ndjson`);
+      part = { file, buffer: [], bufferedBytes: 0, bytes: 0, fingerprint: new FingerprintAccumulator() };
+      this.parts.set(shardKey, part);
+    }
+    return part;
+  }
+
+  /** Adds one page of rows; appends to disk once enough is buffered. */
+  async addRows(rows: readonly Row[]): Promise<void> {
+    for (const row of rows) {
+      const line = `${JSON.stringify(row)}\n`;
+      const part = this.part(shardKeyOf(row.namespace));
+      const size = Buffer.byteLength(line);
+      part.buffer.push(line);
+      part.bufferedBytes += size;
+      part.bytes += size;
+      part.fingerprint.add(row.checksum);
+      this.buffered += size;
+    }
+    if (this.buffered >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    for (const part of this.parts.values()) {
+      if (part.buffer.length === 0) continue;
+      const path = join(this.root, part.file);
+      await mkdir(dirname(path), { recursive: true });
+      await appendFile(path, part.buffer.join(''));
+      part.buffer = [];
+      part.bufferedBytes = 0;
+    }
+    this.buffered = 0;
+  }
+
+  /** Discards everything this type spooled: its list restarts from the beginning. */
+  async reset(): Promise<void> {
+    await Promise.all([...this.parts.values()].map((part) => rm(join(this.root, part.file), { force: true })));
+    this.parts.clear();
+    this.buffered = 0;
+  }
+
+  /** The list finished: every row of the type is spooled. */
+  async complete(): Promise<void> {
+    await this.flush();
+    this.status = { complete: true };
+  }
+
+  /**
+   * The list did not finish. Rows seen so far stay in the store (they are real), but sinks
+   * treat the type as partial: nothing of it is deleted.
+   */
+  async incomplete(reason: 'forbidden' | 'error' | 'interrupted', message: string): Promise<void> {
+    await this.flush();
+    this.status = { complete: false, reason, message };
+  }
+
+  get rowCount(): number {
+    let rows = 0;
+    for (const part of this.parts.values()) rows += part.fingerprint.rows;
+    return rows;
+  }
+
+  /** @internal used by StoreWriter.finish */
+  shardParts(): ReadonlyMap<string, Readonly<ShardPart>> {
+    return this.parts;
+  }
+
+  resourceStatus(): ResourceStatus {
+    return { ...this.type, ...this.status, rows: this.rowCount };
+  }
+}
+
+/**
+ * Writes a collect store. Everything goes to a temporary sibling folder that replaces the
+ * target only in `finish()`, so an interrupted run leaves the previous store whole.
+ */
+export class StoreWriter {
+  private readonly spools: TypeSpool[] = [];
+  private readonly collectedAt = new Date().toISOString();
+
+  private constructor(
+    readonly dir: string,
+    private readonly tmpDir: string,
+    readonly cluster: string,
+  ) {}
+
+  static async create(dir: string, cluster: string): Promise<StoreWriter> {
+    const target = resolve(dir);
+    const tmpDir = `${target}.partial-${randomBytes(4).toString('hex')}`;
+    await mkdir(tmpDir, { recursive: true });
+    return new StoreWriter(target, tmpDir, cluster);
+  }
+
+  /** Starts spooling a resource type. */
+  spool(type: SpooledType): TypeSpool {
+    const spool = new TypeSpool(this.tmpDir, type);
+    this.spools.push(spool);
+    return spool;
+  }
+
+  /** Writes the manifest and moves the store into place. */
+  async finish(): Promise<Manifest> {
+    const shards = new Map<string, { files: string[]; bytes: number; fingerprint: FingerprintAccumulator }>();
+    for (const spool of this.spools) {
+      for (const [key, part] of spool.shardParts()) {
+        let shard = shards.get(key);
+        if (!shard) {
+          shard = { files: [], bytes: 0, fingerprint: new FingerprintAccumulator() };
+          shards.set(key, shard);
+        }
+        shard.files.push(part.file);
+        shard.bytes += part.bytes;
+        shard.fingerprint.merge(part.fingerprint);
+      }
+    }
+    const shardEntries: ShardEntry[] = [...shards.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, s]) => ({ key, rows: s.fingerprint.rows, bytes: s.bytes, fingerprint: s.fingerprint.digest(), files: s.files }));
+    const manifest: Manifest = {
+      format: STORE_FORMAT,
+      cluster: this.cluster,
+      collectedAt: this.collectedAt,
+      finishedAt: new Date().toISOString(),
+      resources: this.spools.map((s) => s.resourceStatus()),
+      shards: shardEntries,
+      totals: {
+        rows: shardEntries.reduce((n, s) => n + s.rows, 0),
+        bytes: shardEntries.reduce((n, s) => n + s.bytes, 0),
+      },
+    };
+    await writeFile(join(this.tmpDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    // Swap: the old store is removed only once the new one is complete on disk.
+    const old = `${this.dir}.old-${randomBytes(4).toString('hex')}`;
+    const hadOld = await rename(this.dir, old).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    await rename(this.tmpDir, this.dir);
+    if (hadOld) await rm(old, { recursive: true, force: true });
+    return manifest;
+  }
+
+  /** Removes the temporary folder (interrupted or failed run); the previous store stays. */
+  async abort(): Promise<void> {
+    await rm(this.tmpDir, { recursive: true, force: true });
+  }
+}

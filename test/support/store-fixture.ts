@@ -1,0 +1,104 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { rowChecksum } from '../../src/rows/project.js';
+import type { Row } from '../../src/rows/row.js';
+import { CollectStore } from '../../src/store/collect-store.js';
+import { StoreWriter, type SpooledType } from '../../src/store/store-writer.js';
+
+/** The resource types synthetic rows are spread over. */
+export const SYNTHETIC_TYPES: SpooledType[] = [
+  { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true, profile: 'pod', metadataOnly: false },
+  { group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true, profile: 'metadata', metadataOnly: true },
+  { group: 'apps', version: 'v1', resource: 'deployments', kind: 'Deployment', namespaced: true, profile: 'deployment', metadataOnly: false },
+  { group: '', version: 'v1', resource: 'nodes', kind: 'Node', namespaced: false, profile: 'node', metadataOnly: false },
+];
+
+export interface SyntheticOptions {
+  cluster: string;
+  /** Number of objects before removals. */
+  count: number;
+  namespaces?: number;
+  /** Objects whose content changes (a label `rev` set to `revision`). */
+  changedFraction?: number;
+  removedFraction?: number;
+  /** Distinguishes one round of changes from the next. */
+  revision?: number;
+  /** Approximate size of each row's attributes in bytes. */
+  attributeBytes?: number;
+}
+
+/** A small deterministic hash in [0, 1) for choosing which objects change. */
+function unit(index: number, salt: number): number {
+  let h = (index * 2654435761 + salt * 40503) >>> 0;
+  h = Math.imul(h ^ (h >>> 15), 2246822507) >>> 0;
+  h = Math.imul(h ^ (h >>> 13), 3266489909) >>> 0;
+  return ((h ^ (h >>> 16)) >>> 0) / 4294967296;
+}
+
+/**
+ * Deterministic rows: object i always has the same identity, so a second call with
+ * changedFraction/removedFraction changes exactly the objects a test expects.
+ */
+export function* syntheticRows(options: SyntheticOptions): Generator<Row> {
+  const namespaces = options.namespaces ?? 20;
+  const filler = 'x'.repeat(options.attributeBytes ?? 200);
+  for (let i = 0; i < options.count; i++) {
+    if (options.removedFraction && unit(i, 7) < options.removedFraction) continue;
+    const type = SYNTHETIC_TYPES[i % SYNTHETIC_TYPES.length]!;
+    const changed = options.changedFraction !== undefined && unit(i, 13) < options.changedFraction;
+    const row: Row = {
+      cluster: options.cluster,
+      namespace: type.namespaced ? `ns-${String(i % namespaces).padStart(3, '0')}` : '',
+      name: `${type.resource.slice(0, -1)}-${i}`,
+      uid: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+      apiGroup: type.group,
+      apiVersion: type.version,
+      kind: type.kind,
+      resource: type.resource,
+      labels: { app: `app-${i % 50}`, ...(changed ? { rev: String(options.revision ?? 1) } : {}) },
+      attributes: { phase: 'Running', note: filler },
+      createdAt: '2026-01-01T00:00:00Z',
+      resourceVersion: String(1000 + i),
+      checksum: '',
+    };
+    row.checksum = rowChecksum(row);
+    yield row;
+  }
+}
+
+export interface BuildStoreOptions {
+  /** Resource types (by plural) to mark incomplete, with the reason. */
+  incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>;
+}
+
+/** Writes rows into a new collect store through the real writer and opens it. */
+export async function buildStore(dir: string, cluster: string, rows: Iterable<Row>, options: BuildStoreOptions = {}): Promise<CollectStore> {
+  const writer = await StoreWriter.create(dir, cluster);
+  const spools = new Map(SYNTHETIC_TYPES.map((t) => [t.resource, writer.spool(t)]));
+  let page: Row[] = [];
+  let pageType = '';
+  const flush = async (): Promise<void> => {
+    if (page.length > 0) await spools.get(pageType)?.addRows(page);
+    page = [];
+  };
+  for (const row of rows) {
+    if (row.resource !== pageType || page.length >= 500) {
+      await flush();
+      pageType = row.resource;
+    }
+    page.push(row);
+  }
+  await flush();
+  for (const [resource, spool] of spools) {
+    const reason = options.incomplete?.[resource];
+    if (reason) await spool.incomplete(reason, `${resource}: ${reason} (test)`);
+    else await spool.complete();
+  }
+  await writer.finish();
+  return CollectStore.open(dir);
+}
+
+export async function tempDir(prefix = 'kollect-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
