@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { validateConfig } from '../../src/config/load.js';
+import { manifestShardSizes, pluralOf } from '../../src/shards/manifest-sizes.js';
+import { buildShardReport } from '../../src/shards/shard-report.js';
+import { shardStatus } from '../../src/shards/shard-status.js';
+import { tempDir } from '../support/store-fixture.js';
+
+const config = validateConfig({ cluster: 'c1' });
+const t = config.shards;
+
+describe('shard thresholds', () => {
+  const cases: Array<[number, number, string]> = [
+    [0, 0, 'ok'],
+    [1799, 1000, 'ok'],
+    [1800, 1000, 'warn'],
+    [2000, 1000, 'warn'],
+    [2001, 1000, 'over'],
+    [2500, 1000, 'over'],
+    [2501, 1000, 'too-large'],
+    [10, t.warnBytes, 'warn'],
+    [10, t.maxBytes + 1, 'too-large'],
+  ];
+  for (const [rows, bytes, status] of cases) {
+    it(`GIVEN ${rows} rows and ${bytes} bytes THEN ${status}`, () => assert.equal(shardStatus(rows, bytes, t), status));
+  }
+
+  it('GIVEN a report THEN shards sort largest first and failing lists those at failOn', () => {
+    const sizes = [{ key: 'a', rows: 10, bytes: 1 }, { key: 'b', rows: 1900, bytes: 1 }, { key: 'c', rows: 2600, bytes: 1 }];
+    const over = buildShardReport({ source: 's', cluster: 'c1', sizes, thresholds: t, failOn: 'over' });
+    assert.deepEqual(over.shards.map((s) => s.key), ['c', 'b', 'a']);
+    assert.deepEqual(over.failing, ['c']);
+    assert.deepEqual(buildShardReport({ source: 's', cluster: 'c1', sizes, thresholds: t, failOn: 'warn' }).failing, ['c', 'b']);
+    assert.deepEqual(over.byStatus, { ok: 1, warn: 1, over: 0, 'too-large': 1 });
+  });
+});
+
+describe('shard sizes from manifests', () => {
+  it('GIVEN multi-document YAML, JSON and a List THEN configured kinds are counted per namespace', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'apps'), { recursive: true });
+    const pods = Array.from({ length: 30 }, (_, i) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p${i}\n  namespace: shop\nspec:\n  containers: [{name: c, image: nginx}]\n`).join('---\n');
+    await writeFile(join(dir, 'apps', 'pods.yaml'), pods);
+    await writeFile(join(dir, 'apps', 'deploy.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd1', namespace: 'shop' } },
+      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd2' } },
+    ] }));
+    await writeFile(join(dir, 'ns.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n');
+    await writeFile(join(dir, 'README.md'), '# not a manifest');
+    const sizes = await manifestShardSizes([dir], config);
+    const byKey = Object.fromEntries(sizes.map((s) => [s.key, s.rows]));
+    assert.deepEqual(byKey, { shop: 31, default: 1, _cluster: 1 });
+    assert.ok(sizes.every((s) => s.bytes > s.rows * 100));
+  });
+
+  it('GIVEN kinds THEN plurals follow the API server', () => {
+    assert.deepEqual(['Pod', 'Ingress', 'NetworkPolicy', 'Widget', 'Endpoints'].map(pluralOf), ['pods', 'ingresses', 'networkpolicies', 'widgets', 'endpoints']);
+  });
+});

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readFile, rm, truncate, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { StoreError } from '../../src/errors.js';
+import { CollectStore } from '../../src/store/collect-store.js';
+import { StoreWriter } from '../../src/store/store-writer.js';
+import { SYNTHETIC_TYPES, buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
+
+async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+describe('collect store', () => {
+  it('GIVEN rows spooled by type THEN shards group them by namespace, with counts, bytes and fingerprints', async () => {
+    const dir = join(await tempDir(), 'store');
+    const rows = [...syntheticRows({ cluster: 'c1', count: 1000, namespaces: 5 })];
+    const store = await buildStore(dir, 'c1', rows);
+    assert.equal(store.manifest.totals.rows, 1000);
+    assert.deepEqual(store.shards.map((s) => s.key), ['_cluster', 'ns-000', 'ns-001', 'ns-002', 'ns-003', 'ns-004']);
+    const read = await collectAll(store.rows());
+    assert.equal(read.length, 1000);
+    assert.deepEqual(new Set(read.map((r) => r.uid)), new Set(rows.map((r) => r.uid)));
+    for (const shard of store.shards) {
+      const inShard = await collectAll(store.readShard(shard.key));
+      assert.equal(inShard.length, shard.rows);
+      assert.ok(inShard.every((r) => (r.namespace || '_cluster') === shard.key));
+    }
+  });
+
+  it('GIVEN the same rows in another order THEN fingerprints are equal; a changed row changes its shard only', async () => {
+    const rows = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
+    const a = await buildStore(join(await tempDir(), 's'), 'c1', rows);
+    const b = await buildStore(join(await tempDir(), 's'), 'c1', [...rows].reverse());
+    assert.deepEqual(a.shards.map((s) => s.fingerprint), b.shards.map((s) => s.fingerprint));
+    const changed = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
+    changed[1] = { ...changed[1]!, checksum: 'f'.repeat(32) };
+    const c = await buildStore(join(await tempDir(), 's'), 'c1', changed);
+    const differing = a.shards.filter((s, i) => s.fingerprint !== c.shards[i]?.fingerprint).map((s) => s.key);
+    assert.deepEqual(differing, [changed[1].namespace]);
+  });
+
+  it('GIVEN a relist (reset) THEN rows of the abandoned attempt are not counted twice', async () => {
+    const dir = join(await tempDir(), 'store');
+    const writer = await StoreWriter.create(dir, 'c1');
+    const spool = writer.spool(SYNTHETIC_TYPES[0]!);
+    const rows = [...syntheticRows({ cluster: 'c1', count: 40 })].filter((r) => r.resource === 'pods');
+    await spool.addRows(rows.slice(0, 5));
+    await spool.complete(); // flushes to disk: the reset must remove what was written
+    await spool.reset();
+    await spool.addRows(rows);
+    await spool.complete();
+    await writer.finish();
+    const store = await CollectStore.open(dir);
+    assert.equal(store.manifest.totals.rows, rows.length);
+    assert.equal((await collectAll(store.rows())).length, rows.length);
+  });
+
+  it('GIVEN an incomplete type THEN the manifest says why and isComplete is false', async () => {
+    const store = await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 100 }), { incomplete: { configmaps: 'forbidden' } });
+    const cm = store.resources.find((r) => r.resource === 'configmaps');
+    assert.equal(cm?.complete, false);
+    assert.equal(cm?.reason, 'forbidden');
+    assert.equal(store.isComplete({ group: '', resource: 'configmaps' }), false);
+    assert.equal(store.isComplete({ group: '', resource: 'pods' }), true);
+  });
+
+  it('GIVEN an aborted writer THEN the previous store is untouched', async () => {
+    const dir = join(await tempDir(), 'store');
+    await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 50 }));
+    const before = await readFile(join(dir, 'manifest.json'), 'utf8');
+    const writer = await StoreWriter.create(dir, 'c1');
+    await writer.spool(SYNTHETIC_TYPES[0]!).addRows([...syntheticRows({ cluster: 'c1', count: 4 })]);
+    await writer.abort();
+    assert.equal(await readFile(join(dir, 'manifest.json'), 'utf8'), before);
+  });
+
+  const broken: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
+    ['no manifest', async (dir) => rm(join(dir, 'manifest.json')), /manifest.json is missing/],
+    ['a truncated manifest', async (dir) => truncate(join(dir, 'manifest.json'), 40), /not valid JSON/],
+    ['a foreign JSON file', async (dir) => writeFile(join(dir, 'manifest.json'), '{"kind":"Something"}'), /not a kollect store/],
+    ['a truncated shard file', async (dir) => truncate(join(dir, 'shards', 'ns-000', 'pods.ndjson'), 10), /damaged/],
+    ['a missing shard file', async (dir) => rm(join(dir, 'shards', 'ns-000', 'pods.ndjson')), /is missing/],
+  ];
+  for (const [name, breakIt, message] of broken) {
+    it(`GIVEN ${name} THEN opening fails with STORE_INVALID`, async () => {
+      const dir = join(await tempDir(), 'store');
+      await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 100, namespaces: 2 }));
+      await breakIt(dir);
+      await assert.rejects(CollectStore.open(dir), (e: unknown) => e instanceof StoreError && e.code === 'STORE_INVALID' && message.test(e.message));
+    });
+  }
+
+  it('GIVEN a folder that is not a store THEN the error says so', async () => {
+    const dir = await tempDir();
+    await mkdir(join(dir, 'empty'));
+    await assert.rejects(CollectStore.open(join(dir, 'empty')), /not a collect store/);
+  });
+});
