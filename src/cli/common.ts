@@ -1,7 +1,6 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import type { KollectConfig } from '../config/schema.js';
-import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /** Options every command that reads a configuration shares. */
@@ -18,13 +17,11 @@ export function addConfigOptions(command: Command): Command {
     .addOption(new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text'));
 }
 
-/** Parses a positive integer flag, or fails with exit 2 naming the flag. */
-export function positiveInt(flag: string): (value: string) => number {
-  return (value) => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer, got "${value}"`);
-    return n;
-  };
+/** Parses a positive integer flag; commander reports a bad value naming the flag (exit 2). */
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer.');
+  return n;
 }
 
 export function readConfig(flags: ConfigFlags, overrides: Omit<ConfigOverrides, 'cluster'> = {}): Promise<KollectConfig> {

@@ -75,6 +75,8 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new ConfigError(file, [{ path: '', message: 'must be a mapping (YAML) or an object (JSON)' }]);
   }
+  // `kube:` with only comments under it is null in YAML: the user means "defaults".
+  for (const [key, value] of Object.entries(doc)) if (value === null) delete doc[key];
   if (overrides.cluster !== undefined) doc.cluster = overrides.cluster;
   const result = configSchema.safeParse(doc);
   if (!result.success) throw new ConfigError(file, toIssues(result.error));

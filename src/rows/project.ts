@@ -17,7 +17,13 @@ interface ObjectMeta {
   resourceVersion?: string;
 }
 
-export type Projector = (object: { metadata?: ObjectMeta }) => Row;
+/** A listed object: full, or PartialObjectMetadata with only `metadata`. */
+export interface KubeObject {
+  metadata?: ObjectMeta;
+  [field: string]: unknown;
+}
+
+export type Projector = (object: KubeObject) => Row;
 
 /**
  * Builds the function that turns one listed object (full or PartialObjectMetadata) into a row.

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { writeFileAtomic } from '../../fs/write-file-atomic.js';
 import type { FileSinkConfig } from '../../config/schema.js';
 import { InterruptedError, SinkError, KollectError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
@@ -24,19 +24,6 @@ interface ShardAction {
 }
 
 const STATE_DIR = '.kollect';
-
-/** Writes a file so that readers see the old or the new content, never a half-written one. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, content);
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
-}
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {

@@ -1,0 +1,36 @@
+import { Command } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { ConfigError, ExitCode } from '../errors.js';
+import { profileNames } from '../rows/profiles/registry.js';
+
+export function configCommand(): Command {
+  const config = new Command('config').description('Work with configuration files');
+  config
+    .command('validate')
+    .description('Validate a configuration file: print every problem with its path and exit 2, or a summary and exit 0')
+    .argument('<file>', 'configuration file (YAML or JSON)')
+    .option('-o, --output <format>', 'text or json', 'text')
+    .addHelpText('after', '\nExample:\n  kollect config validate kollect.yaml')
+    .action(async (file: string, flags: { output: string }) => {
+      try {
+        const cfg = await loadConfig(file);
+        const summary = {
+          valid: true,
+          file,
+          cluster: cfg.cluster,
+          resources: cfg.resources.map((r) => (r.group ? `${r.resource}.${r.group}/${r.version}` : `${r.resource}/${r.version}`)),
+          sinks: cfg.sinks.map((s) => `${s.name} (${s.type})`),
+        };
+        process.stdout.write(
+          flags.output === 'json'
+            ? `${JSON.stringify(summary, null, 2)}\n`
+            : `${file}: valid\n  cluster: ${summary.cluster}\n  resources: ${summary.resources.join(', ')}\n  sinks: ${summary.sinks.join(', ') || 'none'}\n  built-in profiles: ${profileNames().join(', ')}\n`,
+        );
+      } catch (error) {
+        if (!(error instanceof ConfigError) || flags.output !== 'json') throw error;
+        process.stdout.write(`${JSON.stringify({ valid: false, file, issues: error.issues }, null, 2)}\n`);
+        process.exitCode = ExitCode.usage;
+      }
+    });
+  return config;
+}

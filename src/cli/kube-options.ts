@@ -1,0 +1,26 @@
+import { Option, type Command } from 'commander';
+import { createKubeClient, type KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/kubeconfig.js';
+import type { KollectConfig } from '../config/schema.js';
+import { positiveInt } from './common.js';
+
+/** Flags that choose the cluster and tune listing; they override the config file. */
+export interface KubeFlags {
+  kubeconfig?: string;
+  context?: string;
+  pageSize?: number;
+  concurrency?: number;
+}
+
+export function addKubeOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)'))
+    .addOption(new Option('--context <name>', 'kubeconfig context to use'))
+    .addOption(new Option('--page-size <n>', 'objects per list page (limit)').argParser(positiveInt))
+    .addOption(new Option('--concurrency <n>', 'resource types listed at once').argParser(positiveInt));
+}
+
+/** Builds the Kubernetes client. Reading the kubeconfig makes no request. */
+export function kubeClientFor(config: KollectConfig): KubeClient {
+  return createKubeClient(loadKubeConfig({ kubeconfig: config.kube.kubeconfig, context: config.kube.context }));
+}

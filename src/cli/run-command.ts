@@ -1,0 +1,107 @@
+import { Command, Option } from 'commander';
+import ora from 'ora';
+import { runExport, type RunResult } from '../collect/run.js';
+import { ExitCode } from '../errors.js';
+import { KollectMetrics } from '../metrics/metrics.js';
+import { pushMetrics, writeMetricsFile } from '../metrics/publish.js';
+import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
+import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
+import { formatRunSummary } from './run-output.js';
+import { withSignals } from './signals.js';
+
+interface RunFlags extends ConfigFlags, KubeFlags {
+  store?: string;
+  sink?: string[];
+  dryRun: boolean;
+  force: boolean;
+  from?: string;
+  verbose: boolean;
+  metricsFile?: string;
+  pushgateway?: string;
+}
+
+const collectSink = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Sleeps, but wakes early (rejecting) when the run is aborted. */
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function execute(flags: RunFlags): Promise<RunResult> {
+  // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
+  const config = await readConfig(flags, {
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    pageSize: flags.pageSize,
+    concurrency: flags.concurrency,
+    storeDir: flags.store,
+    sinks: flags.sink,
+  });
+  const spinner = interactive() && flags.output === 'text' ? ora({ stream: process.stderr, text: 'discovering resource types' }).start() : undefined;
+  const log = createLogger({ json: !interactive(), verbose: flags.verbose });
+  const metrics = new KollectMetrics();
+  try {
+    return await withSignals(async (signal) =>
+      runExport({
+        config,
+        ...(flags.from !== undefined ? { fromStore: flags.from } : {}),
+        dryRun: flags.dryRun,
+        force: flags.force,
+        deps: {
+          ...(flags.from === undefined ? { client: kubeClientFor(config) } : {}),
+          log: spinner ? { ...log, warn: (m, d) => { spinner.clear(); log.warn(m, d); spinner.render(); } } : log,
+          metrics,
+          signal,
+          sleep: abortableSleep,
+          random: Math.random,
+          now: () => new Date(),
+          onProgress: spinner ? (p) => { spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`; } : undefined,
+        },
+      }),
+    );
+  } finally {
+    spinner?.stop();
+    // Published whatever the outcome: a failed run is exactly what the alert needs to see.
+    if (flags.metricsFile !== undefined) await writeMetricsFile(metrics, flags.metricsFile);
+    if (flags.pushgateway !== undefined) await pushMetrics(metrics, flags.pushgateway, config.cluster);
+  }
+}
+
+/** `collect` and `export` share their flags and their core call; `export` adds --from. */
+export function runCommand(name: 'collect' | 'export'): Command {
+  const command = new Command(name);
+  if (name === 'collect') {
+    command.description('List the cluster, spool rows into the collect store, and export them to every configured sink');
+  } else {
+    command
+      .description('Export a saved collect store (--from) or a fresh collection to the configured sinks; with --dry-run, show what would change')
+      .addOption(new Option('--from <dir>', 'export this saved collect store instead of listing the cluster'));
+  }
+  addConfigOptions(command);
+  addKubeOptions(command);
+  command
+    .addOption(new Option('--store <dir>', 'collect store folder (overrides store.dir)'))
+    .addOption(new Option('--sink <name>', 'export only to this sink (repeatable)').argParser(collectSink))
+    .addOption(new Option('--dry-run', 'plan every sink and print what would change; write nothing').default(false))
+    .addOption(new Option('--force', 'export to Git even if exportMinInterval has not passed').default(false))
+    .addOption(new Option('--metrics-file <file>', 'write Prometheus metrics here (node_exporter textfile format, atomically)'))
+    .addOption(new Option('--pushgateway <url>', 'push Prometheus metrics to this Pushgateway'))
+    .addOption(new Option('-v, --verbose', 'log debug lines (retries, skips)').default(false))
+    .action(async (flags: RunFlags) => {
+      const result = await execute(flags);
+      printResult(flags.output, result, () => formatRunSummary(result));
+      if (!result.ok) process.exitCode = ExitCode.failed;
+    });
+  return command;
+}

@@ -1,0 +1,64 @@
+import type { RunResult } from '../collect/run.js';
+import type { SinkOutcome } from '../sinks/run-sinks.js';
+import { formatTable } from './common.js';
+
+const number = (n: number): string => n.toLocaleString('en-US');
+
+function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+/** Column names per unit: rows in a database, files in Git and folders. */
+const LABELS = {
+  rows: ['insert', 'update', 'unchanged', 'delete'],
+  files: ['add', 'change', 'unchanged', 'remove'],
+} as const;
+
+function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number> {
+  if (!outcome.ok) return [outcome.sink, outcome.type, `failed (${outcome.error.code})`, '', '', '', '', ''];
+  const r = outcome.result;
+  const state = r.skipped ? `skipped: ${r.skipped.reason}` : dryRun ? 'planned' : 'applied';
+  const [a, c, u, d] = LABELS[r.unit];
+  const t = r.totals;
+  const time = 'durationMs' in r ? `${r.durationMs} ms` : '';
+  return [outcome.sink, outcome.type, state, `${number(t.added)} ${a}`, `${number(t.changed)} ${c}`, `${number(t.unchanged)} ${u}`, `${number(t.removed)} ${d}`, time];
+}
+
+/** The summary a person reads after `collect` or `export`. */
+export function formatRunSummary(result: RunResult): string {
+  const lines: string[] = [];
+  const s = result.store;
+  if (result.collection) {
+    const types = result.collection.resources.length;
+    lines.push(`Collected ${number(s.rows)} rows of ${types} resource types from cluster ${result.cluster} in ${(result.collection.durationMs / 1000).toFixed(1)} s`);
+  } else {
+    lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${number(s.rows)} rows`);
+  }
+  lines.push(`Store: ${s.dir} (${number(s.shards)} shards, ${bytes(s.bytes)})`);
+  for (const type of result.incomplete) {
+    const name = type.group ? `${type.resource}.${type.group}` : type.resource;
+    lines.push(`Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`);
+  }
+  if (result.shardWarnings.length > 0) {
+    const worst = result.shardWarnings
+      .slice()
+      .sort((a, b) => b.rows - a.rows)
+      .slice(0, 5)
+      .map((w) => `${w.shard} ${number(w.rows)} rows (${w.status})`);
+    lines.push(`Shard warnings: ${result.shardWarnings.length} (${worst.join(', ')}${result.shardWarnings.length > 5 ? ', ...' : ''})`);
+  }
+  if (result.sinks.length === 0) {
+    lines.push('No sinks configured: the store was written and nothing exported.');
+  } else {
+    lines.push('');
+    lines.push(formatTable(['SINK', 'TYPE', result.dryRun ? 'PLAN' : 'RESULT', '', '', '', '', 'TIME'], result.sinks.map((o) => sinkLine(o, result.dryRun)), [3, 4, 5, 6, 7]).trimEnd());
+    for (const o of result.sinks) {
+      if (!o.ok) lines.push(`${o.sink}: ${o.error.message}`);
+      else if (o.result.skipped) lines.push(`${o.sink}: ${o.result.skipped.message}`);
+    }
+  }
+  if (result.dryRun) lines.push('', 'Dry run: nothing was written to any sink.');
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,97 @@
+import type { KollectConfig } from '../config/schema.js';
+import type { Logger } from '../log.js';
+import type { KollectMetrics } from '../metrics/metrics.js';
+import { shardStatus, type ShardStatus } from '../shards/shard-status.js';
+import { createSink } from '../sinks/create-sink.js';
+import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
+import { CollectStore } from '../store/collect-store.js';
+import type { ResourceStatus } from '../store/manifest.js';
+import { collect, type CollectDeps } from './collect.js';
+
+export interface ShardWarning {
+  shard: string;
+  rows: number;
+  bytes: number;
+  status: ShardStatus;
+}
+
+/** What a collect or export run did, for printing and for `--output json`. */
+export interface RunResult {
+  cluster: string;
+  dryRun: boolean;
+  store: { dir: string; collectedAt: string; rows: number; bytes: number; shards: number };
+  /** Present when this run listed the cluster (not when exporting a saved store). */
+  collection?: { durationMs: number; resources: ResourceStatus[]; failedTypes: string[] };
+  /** Resource types whose list did not complete. */
+  incomplete: Array<Pick<ResourceStatus, 'group' | 'resource' | 'reason' | 'message'>>;
+  /** Shards at or past the ExportShardWarning line. */
+  shardWarnings: ShardWarning[];
+  sinks: SinkOutcome[];
+  /** False when a sink failed or a list failed with an error (403 alone is not a failure). */
+  ok: boolean;
+}
+
+export interface RunOptions {
+  config: KollectConfig;
+  /** Export this saved store instead of collecting. */
+  fromStore?: string;
+  dryRun: boolean;
+  force: boolean;
+  deps: Omit<CollectDeps, 'client'> & { client?: CollectDeps['client']; now: () => Date };
+}
+
+function shardWarnings(store: CollectStore, config: KollectConfig, metrics: KollectMetrics, log: Logger): ShardWarning[] {
+  const warnings: ShardWarning[] = [];
+  for (const shard of store.shards) {
+    const status = shardStatus(shard.rows, shard.bytes, config.shards);
+    if (status === 'ok') continue;
+    warnings.push({ shard: shard.key, rows: shard.rows, bytes: shard.bytes, status });
+    metrics.shardWarnings.inc({ cluster: store.cluster });
+    log.warn(`ExportShardWarning: shard ${shard.key} has ${shard.rows} rows (${status}); keep shards under ${config.shards.targetRows} rows`, {
+      shard: shard.key,
+      rows: shard.rows,
+      bytes: shard.bytes,
+      status,
+    });
+  }
+  return warnings;
+}
+
+/**
+ * `kollect collect` and `kollect export`: collect into the store (or open a saved one), then
+ * export it to every configured sink, or plan each sink's changes on a dry run.
+ */
+export async function runExport(options: RunOptions): Promise<RunResult> {
+  const { config, deps } = options;
+  let collection: RunResult['collection'];
+  let store: CollectStore;
+  if (options.fromStore !== undefined) {
+    store = await CollectStore.open(options.fromStore);
+  } else {
+    if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
+    const collected = await collect(config, { ...deps, client: deps.client });
+    collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
+    store = await CollectStore.open(collected.storeDir);
+  }
+  const warnings = shardWarnings(store, config, deps.metrics, deps.log);
+  const sinks = config.sinks.map(createSink);
+  const outcomes = await runSinks(store, sinks, {
+    dryRun: options.dryRun,
+    force: options.force,
+    log: deps.log,
+    metrics: deps.metrics,
+    signal: deps.signal,
+    now: deps.now,
+  });
+  const manifest = store.manifest;
+  return {
+    cluster: store.cluster,
+    dryRun: options.dryRun,
+    store: { dir: store.dir, collectedAt: manifest.collectedAt, rows: manifest.totals.rows, bytes: manifest.totals.bytes, shards: manifest.shards.length },
+    ...(collection ? { collection } : {}),
+    incomplete: store.incompleteResources().map(({ group, resource, reason, message }) => ({ group, resource, reason, message })),
+    shardWarnings: warnings,
+    sinks: outcomes,
+    ok: outcomes.every((o) => o.ok) && (collection?.failedTypes.length ?? 0) === 0,
+  };
+}

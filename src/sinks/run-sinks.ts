@@ -1,0 +1,46 @@
+import { KollectError, toKollectError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { KollectMetrics } from '../metrics/metrics.js';
+import type { CollectStore } from '../store/collect-store.js';
+import type { Sink, SinkContext, SinkPlan, SinkResult } from './sink.js';
+
+/** One sink's outcome: its result (or plan, on a dry run), or the error it failed with. */
+export type SinkOutcome =
+  | { sink: string; type: Sink['type']; ok: true; result: SinkResult | SinkPlan }
+  | { sink: string; type: Sink['type']; ok: false; error: KollectError };
+
+/**
+ * Runs every sink against the store, independently: one failing does not stop the others; the
+ * caller turns any failure into exit code 1. With `dryRun`, only `plan()` is called.
+ */
+export async function runSinks(
+  store: CollectStore,
+  sinks: readonly Sink[],
+  ctx: SinkContext & { dryRun: boolean; metrics: KollectMetrics; log: Logger },
+): Promise<SinkOutcome[]> {
+  const cluster = store.cluster;
+  return Promise.all(
+    sinks.map(async (sink): Promise<SinkOutcome> => {
+      const labels = { cluster, sink: sink.name, type: sink.type };
+      const stopTimer = ctx.dryRun ? undefined : ctx.metrics.exportDuration.startTimer(labels);
+      try {
+        const result = ctx.dryRun ? await sink.plan(store, ctx) : await sink.apply(store, ctx);
+        if (!ctx.dryRun) {
+          stopTimer?.();
+          for (const [operation, value] of Object.entries(result.totals)) {
+            ctx.metrics.exportOperations.inc({ ...labels, unit: result.unit, operation }, value);
+          }
+          ctx.metrics.lastSuccess.set(labels, ctx.now().getTime() / 1000);
+        }
+        return { sink: sink.name, type: sink.type, ok: true, result };
+      } catch (error) {
+        const failure = toKollectError(error);
+        if (!ctx.dryRun) ctx.metrics.sinkErrors.inc(labels);
+        ctx.log.error(`sink ${sink.name} failed`, { sink: sink.name, code: failure.code, message: failure.message });
+        return { sink: sink.name, type: sink.type, ok: false, error: failure };
+      } finally {
+        await sink.close().catch((error: unknown) => ctx.log.warn(`closing sink ${sink.name} failed`, { message: String(error) }));
+      }
+    }),
+  );
+}

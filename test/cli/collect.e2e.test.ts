@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CollectStore } from '../../src/store/collect-store.js';
+import { CLUSTER_SHARD } from '../../src/rows/row.js';
+import { runKollect } from '../support/cli.js';
+import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
+import { tempDir } from '../support/store-fixture.js';
+
+const ALL_TYPES = [
+  '{ version: v1, resource: namespaces }',
+  '{ version: v1, resource: nodes }',
+  '{ version: v1, resource: pods }',
+  '{ version: v1, resource: services }',
+  '{ version: v1, resource: configmaps }',
+  '{ version: v1, resource: secrets }',
+  '{ group: apps, version: v1, resource: deployments }',
+  '{ group: example.com, version: v1, resource: widgets }',
+];
+
+interface Setup {
+  dir: string;
+  config: string;
+  store: string;
+  out: string;
+}
+
+async function setup(sim: KubeSim, extra: { resources?: string[]; yaml?: string } = {}): Promise<Setup> {
+  const dir = await tempDir('kollect-e2e-');
+  const kubeconfig = join(dir, 'kubeconfig');
+  await sim.writeKubeconfig(kubeconfig);
+  const store = join(dir, 'store');
+  const out = join(dir, 'out');
+  const config = join(dir, 'kollect.yaml');
+  await writeFile(
+    config,
+    [
+      'cluster: e2e',
+      `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
+      'list: { pageSize: 500, retries: 4 }',
+      'resources:',
+      ...(extra.resources ?? ALL_TYPES).map((r) => `  - ${r}`),
+      `store: { dir: ${JSON.stringify(store)} }`,
+      'sinks:',
+      `  - { name: files, type: file, dir: ${JSON.stringify(out)} }`,
+      extra.yaml ?? '',
+    ].join('\n'),
+  );
+  return { dir, config, store, out };
+}
+
+async function filesUnder(root: string): Promise<Map<string, { mtimeMs: number; text: string }>> {
+  const files = new Map<string, { mtimeMs: number; text: string }>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const full = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else files.set(relative(root, full), { mtimeMs: (await stat(full)).mtimeMs, text: await readFile(full, 'utf8') });
+    }
+  };
+  await walk(root);
+  return files;
+}
+
+/** Every object the server serves is in the store exactly once, in the right shard. */
+async function assertExactlyOnce(sim: KubeSim, storeDir: string): Promise<void> {
+  const store = await CollectStore.open(storeDir);
+  const expected = sim.expectedCounts();
+  assert.equal(store.manifest.totals.rows, expected.total);
+  const byShard = Object.fromEntries(store.shards.map((s) => [s.key, s.rows]));
+  const expectedByShard = Object.fromEntries(Object.entries(expected.byNamespace).map(([ns, n]) => [ns === '' ? CLUSTER_SHARD : ns, n]));
+  assert.deepEqual(byShard, expectedByShard);
+  const uids = new Set<string>();
+  for await (const row of store.rows()) {
+    assert.ok(!uids.has(`${row.resource}/${row.uid}`), `duplicate row ${row.resource}/${row.namespace}/${row.name}`);
+    uids.add(`${row.resource}/${row.uid}`);
+  }
+  assert.equal(uids.size, expected.total);
+}
+
+describe('kollect collect against the local API server (20,000 objects)', () => {
+  let sim: KubeSim;
+  before(async () => {
+    sim = await startKubeSim({ objects: 20_000, seed: 42 });
+  });
+  after(async () => sim.close());
+
+  it('GIVEN page size 500 THEN every object arrives exactly once across shards, and a second run rewrites no file', async () => {
+    const s = await setup(sim);
+    const first = await runKollect(['collect', '--config', s.config, '--output', 'json']);
+    assert.equal(first.code, 0, first.stderr);
+    const result = JSON.parse(first.stdout) as { ok: boolean; sinks: Array<{ ok: boolean; result: { totals: { added: number } } }> };
+    assert.equal(result.ok, true);
+    await assertExactlyOnce(sim, s.store);
+    const store = await CollectStore.open(s.store);
+    assert.equal(result.sinks[0]?.result.totals.added, store.shards.length);
+    const before = await filesUnder(s.out);
+
+    const second = await runKollect(['collect', '--config', s.config, '--output', 'json']);
+    assert.equal(second.code, 0, second.stderr);
+    const after = await filesUnder(s.out);
+    for (const [path, file] of before) {
+      if (path.startsWith('.kollect')) continue;
+      assert.equal(after.get(path)?.mtimeMs, file.mtimeMs, `${path} was rewritten`);
+    }
+    assert.match(second.stdout, /"reason": "unchanged"/);
+  });
+
+  it('GIVEN a 410 on page 7, a 429, a 500 and a dropped connection THEN still exactly once', async () => {
+    const s = await setup(sim);
+    sim.clearFaults();
+    sim.inject({ kind: 'status', status: 410, resource: 'pods', page: 7 });
+    sim.inject({ kind: 'status', status: 429, resource: 'configmaps', page: 2, retryAfterSeconds: 1 });
+    sim.inject({ kind: 'status', status: 500, resource: 'secrets', page: 3 });
+    sim.inject({ kind: 'drop', resource: 'deployments', page: 2 });
+    const run = await runKollect(['collect', '--config', s.config]);
+    sim.clearFaults();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /continue token expired/);
+    await assertExactlyOnce(sim, s.store);
+  });
+
+  it('GIVEN a 403 on one type THEN exit 0 with a warning, the type is incomplete, and its rows stay in the files', async () => {
+    const s = await setup(sim);
+    assert.equal((await runKollect(['collect', '--config', s.config])).code, 0);
+    const before = await filesUnder(s.out);
+    sim.inject({ kind: 'status', status: 403, resource: 'configmaps', times: Infinity });
+    const run = await runKollect(['collect', '--config', s.config, '--output', 'json']);
+    sim.clearFaults();
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /forbidden to list configmaps/);
+    const store = await CollectStore.open(s.store);
+    const configmaps = store.resources.find((r) => r.resource === 'configmaps');
+    assert.equal(configmaps?.complete, false);
+    assert.equal(configmaps?.reason, 'forbidden');
+    const after = await filesUnder(s.out);
+    let withConfigMaps = 0;
+    for (const [path, file] of before) {
+      if (path.startsWith('.kollect')) continue;
+      assert.equal(after.get(path)?.text, file.text, `${path} changed`);
+      assert.equal(after.get(path)?.mtimeMs, file.mtimeMs, `${path} was rewritten`);
+      if (file.text.includes('"kind":"ConfigMap"')) withConfigMaps++;
+    }
+    assert.ok(withConfigMaps > 0, 'the first export wrote configmap rows');
+  });
+
+  it('GIVEN a broken config THEN exit 2 naming the field, before any request reaches the API server', async () => {
+    const s = await setup(sim, { yaml: '  - { name: broken, type: file, dir: x, pathTemplate: "no-namespace.json" }' });
+    sim.resetStats();
+    const run = await runKollect(['collect', '--config', s.config]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /sinks\[1\]\.pathTemplate/);
+    assert.equal(sim.stats.requests, 0);
+  });
+
+  it('GIVEN the oversize namespace THEN shard-report exits 1, and 0 once the thresholds are raised', async () => {
+    const s = await setup(sim);
+    assert.equal((await runKollect(['collect', '--config', s.config, '--sink', 'files'])).code, 0);
+    const report = await runKollect(['shard-report', '--config', s.config, '--from', s.store, '--format', 'json']);
+    assert.equal(report.code, 1, report.stderr);
+    const parsed = JSON.parse(report.stdout) as { failing: string[]; shards: Array<{ key: string; rows: number; status: string }> };
+    assert.ok(parsed.failing.length >= 1);
+    assert.ok(parsed.shards.some((x) => x.status === 'too-large' && x.rows > 2500));
+    const raised = await setup(sim, { yaml: 'shards: { warnRows: 90000, targetRows: 95000, maxRows: 100000, warnBytes: 90000000, maxBytes: 100000000 }' });
+    const ok = await runKollect(['shard-report', '--config', raised.config, '--from', s.store]);
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /PASS/);
+  });
+
+  it('GIVEN metadata-only profiles THEN the server sends at least 3x fewer bytes, and no Secret value is anywhere', async () => {
+    const full = await setup(sim, {
+      resources: ['{ version: v1, resource: configmaps, profile: withdata }', '{ version: v1, resource: pods, profile: podfull }'],
+      yaml: 'profiles:\n  withdata: { attributes: { first: "data.key0" } }\n  podfull: { attributes: { phase: status.phase } }',
+    });
+    sim.resetStats();
+    assert.equal((await runKollect(['collect', '--config', full.config])).code, 0);
+    const fullBytes = sim.stats.bytes;
+    const lean = await setup(sim, { resources: ['{ version: v1, resource: configmaps }', '{ version: v1, resource: pods, profile: metadata }'] });
+    sim.resetStats();
+    assert.equal((await runKollect(['collect', '--config', lean.config])).code, 0);
+    const leanBytes = sim.stats.bytes;
+    assert.ok(fullBytes >= 3 * leanBytes, `full ${fullBytes} bytes vs metadata-only ${leanBytes}`);
+
+    const secrets = await setup(sim);
+    assert.equal((await runKollect(['collect', '--config', secrets.config])).code, 0);
+    for (const root of [secrets.store, secrets.out]) {
+      for (const [path, file] of await filesUnder(root)) {
+        assert.ok(!file.text.includes(sim.secretMarker), `${path} holds a Secret value`);
+      }
+    }
+    const store = await CollectStore.open(secrets.store);
+    assert.ok((store.resources.find((r) => r.resource === 'secrets')?.rows ?? 0) > 0, 'secrets were collected (as metadata)');
+  });
+});

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runKollect } from '../support/cli.js';
+
+const example = (name: string): string => fileURLToPath(new URL(`../../examples/${name}`, import.meta.url));
+
+describe('kollect config validate and help', () => {
+  it('GIVEN the shipped examples THEN they validate', async () => {
+    for (const name of ['kollect.yaml', 'minimal.yaml']) {
+      const run = await runKollect(['config', 'validate', example(name)]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /valid/);
+    }
+  });
+
+  it('GIVEN a broken config THEN every problem is printed with its path, exit 2, and no secret is echoed', async () => {
+    const run = await runKollect(['config', 'validate', example('broken.yaml')]);
+    assert.equal(run.code, 2);
+    for (const path of ['cluster:', 'list.pageSize:', 'sinks[0].pathTemplate:', 'sinks[1].url:', 'sinks[1].table:']) {
+      assert.ok(run.stderr.includes(path), `missing ${path} in:\n${run.stderr}`);
+    }
+    assert.ok(!run.stderr.includes('hunter2'), 'the inline password was echoed');
+    const json = await runKollect(['config', 'validate', example('broken.yaml'), '--output', 'json']);
+    assert.equal(json.code, 2);
+    const parsed = JSON.parse(json.stdout) as { valid: boolean; issues: Array<{ path: string }> };
+    assert.equal(parsed.valid, false);
+    assert.equal(parsed.issues.length, 5);
+  });
+
+  it('GIVEN --help THEN every command is listed with exit codes, and a bad flag exits 2', async () => {
+    const help = await runKollect(['--help']);
+    assert.equal(help.code, 0);
+    for (const command of ['collect', 'export', 'shard-report', 'config', 'db']) assert.match(help.stdout, new RegExp(`\\n  ${command}\\b`));
+    assert.match(help.stdout, /Exit codes:/);
+    const collectHelp = await runKollect(['collect', '--help']);
+    assert.match(collectHelp.stdout, /--dry-run/);
+    assert.match(collectHelp.stdout, /--page-size <n>/);
+    const bad = await runKollect(['collect', '--page-size', 'many']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--page-size/);
+    const unknown = await runKollect(['collect', '--no-such-flag']);
+    assert.equal(unknown.code, 2);
+  });
+
+  it('GIVEN a config file that does not exist THEN exit 2 naming it', async () => {
+    const run = await runKollect(['collect', '--config', '/nonexistent/kollect.yaml']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /nonexistent\/kollect.yaml: invalid configuration\n\s+\(root\): file not found/);
+  });
+});

@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const KOLLECT = fileURLToPath(new URL('../../bin/kollect', import.meta.url));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Called once the process has started, e.g. to send it a signal later. */
+  onSpawn?: (pid: number) => void;
+}
+
+/**
+ * Runs the built CLI (`bin/kollect` over dist/) as a separate process, as a user would. Async,
+ * so servers running in the test process (API server, git server) keep serving meanwhile.
+ * CI is set so that output is the non-interactive kind (JSON log lines, no spinner).
+ */
+export function runKollect(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [KOLLECT, ...args], {
+      cwd: options.cwd,
+      env: { ...process.env, CI: 'true', KOLLECT_CONFIG: undefined, KUBECONFIG: undefined, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
