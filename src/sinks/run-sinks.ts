@@ -1,4 +1,5 @@
-import { KollectError, toKollectError } from '../errors.js';
+import type { KollectError} from '../errors.js';
+import { toKollectError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import type { CollectStore } from '../store/collect-store.js';

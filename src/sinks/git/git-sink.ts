@@ -1,0 +1,340 @@
+import { join, resolve } from 'node:path';
+import type { HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import type { GitSinkConfig } from '../../config/schema.js';
+import { InterruptedError, KollectError, SinkError } from '../../errors.js';
+import type { CollectStore } from '../../store/collect-store.js';
+import { buildShardFile, shardPathLayout } from '../shard-document.js';
+import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
+import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
+import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
+import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
+
+/**
+ * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one
+ * deterministic file per shard at `pathTemplate`, one commit and one push per export.
+ *
+ * An export is skipped before any network request when the payload fingerprint equals the one
+ * last pushed for the ref, or when the ref's `exportMinInterval` has not passed. Otherwise the
+ * persistent mirror is fetched, this cluster's files are written as blobs and trees directly
+ * (no working tree), committed once and pushed fast-forward; a push rejected because another
+ * cluster pushed first is fetched, re-applied on the new head and retried.
+ */
+
+export interface GitSinkDeps {
+  /** isomorphic-git HTTP client; defaults to `isomorphic-git/http/node`. */
+  http?: HttpClient;
+  /** Where secrets referenced as `{env}` and `KOLLECT_GIT_MIRROR_DIR` are looked up. */
+  env?: NodeJS.ProcessEnv;
+  /** Clock for the export interval and commit dates; defaults to the run's `ctx.now`. */
+  now?: () => Date;
+  sleep?: (ms: number) => Promise<void>;
+  /** Jitter source in [0, 1). */
+  random?: () => number;
+}
+
+/** The mirror folder of a sink: `mirrorDir`, else `$KOLLECT_GIT_MIRROR_DIR/<name>`, else `.kollect/git/<name>`. */
+export function gitMirrorDir(config: GitSinkConfig, env: NodeJS.ProcessEnv = process.env): string {
+  if (config.mirrorDir) return resolve(config.mirrorDir);
+  const base = env.KOLLECT_GIT_MIRROR_DIR;
+  return resolve(base ? join(base, config.name) : join('.kollect', 'git', config.name));
+}
+
+type Action = 'add' | 'change' | 'remove' | 'unchanged';
+const COUNT_OF: Record<Action, keyof ChangeCounts> = { add: 'added', change: 'changed', remove: 'removed', unchanged: 'unchanged' };
+
+/** The difference between the store and a tree: per shard, what happens to its file. */
+interface Diff {
+  shards: ShardChange[];
+  totals: ChangeCounts;
+  /** Path to new blob oid, or null to remove. Only files that change. */
+  changes: Map<string, string | null>;
+  /** Shard memos after the export (for the state). */
+  memos: Record<string, ShardMemo>;
+}
+
+const defaultSleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
+
+function isAuthError(error: unknown, auth: AuthHandlers): boolean {
+  if (auth.failed) return true;
+  const e = error as { code?: string; data?: { statusCode?: number } };
+  return e.code === 'HttpError' && (e.data?.statusCode === 401 || e.data?.statusCode === 403);
+}
+
+/** A push that lost a race: another writer moved the branch (isomorphic-git's check or the server's). */
+function isRejectedPush(error: unknown): boolean {
+  const code = (error as { code?: string }).code;
+  return code === 'PushRejectedError' || code === 'GitPushError';
+}
+
+const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+
+/** "cluster c1: 3 shards changed (1 added, 2 updated), 14,201 rows" */
+export function changeSummary(cluster: string, totals: ChangeCounts, rows: number): string {
+  const changed = totals.added + totals.changed + totals.removed;
+  const parts = [
+    totals.added ? `${totals.added} added` : '',
+    totals.changed ? `${totals.changed} updated` : '',
+    totals.removed ? `${totals.removed} removed` : '',
+  ].filter(Boolean);
+  return `cluster ${cluster}: ${plural(changed, 'shard')} changed (${parts.join(', ')}), ${plural(rows, 'row')}`;
+}
+
+export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Sink {
+  const env = deps.env ?? process.env;
+  const http = deps.http ?? nodeHttp;
+  const sleep = deps.sleep ?? defaultSleep;
+  const random = deps.random ?? Math.random;
+  const mirrorDir = gitMirrorDir(config, env);
+  const where = { url: config.url, ref: config.ref, mirrorDir };
+
+  const checkAbort = (ctx: SinkContext, step: string): void => {
+    if (ctx.signal.aborted) throw new InterruptedError(`sink "${config.name}": git export interrupted ${step}; nothing was pushed`, { sink: config.name });
+  };
+
+  /** Skip decisions, from local state only: no network. */
+  function skipReason(store: CollectStore, state: GitSinkState, fingerprint: string, ctx: SinkContext, now: Date): SkipReason | undefined {
+    const last = state.refs[config.ref];
+    if (!last || last.url !== config.url || last.cluster !== store.cluster) return undefined;
+    if (last.fingerprint === fingerprint) {
+      return { reason: 'unchanged', message: `payload unchanged since the export of ${last.exportedAt} to ${config.ref}` };
+    }
+    const elapsed = now.getTime() - Date.parse(last.exportedAt);
+    if (!ctx.force && elapsed >= 0 && elapsed < config.exportMinInterval) {
+      const next = new Date(Date.parse(last.exportedAt) + config.exportMinInterval).toISOString();
+      return { reason: 'interval', message: `last export of ${config.ref} at ${last.exportedAt}; exportMinInterval not passed until ${next} (use --force)` };
+    }
+    return undefined;
+  }
+
+  function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
+    const shards = store.shards.map((s) => ({ shard: s.key, path: shardPathLayout(config.pathTemplate, store.cluster).pathFor(s.key), counts: { ...emptyCounts(), unchanged: 1 } }));
+    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: { ...emptyCounts(), unchanged: shards.length }, shards };
+  }
+
+  /**
+   * Compares the store with the files under this cluster's prefix in `head`. With `write`, new
+   * contents are written as blobs into the mirror as they are rendered (one file in memory at a
+   * time); without, they are only hashed.
+   */
+  async function diff(store: CollectStore, mirror: Mirror | undefined, head: string | undefined, last: RefState | undefined, write: boolean, ctx: SinkContext): Promise<Diff> {
+    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+    const existing = mirror && head ? await mirror.listFiles(head, layout.prefix, false) : new Map<string, string>();
+    const carryOver = store.incompleteResources().length > 0;
+    const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
+    const result: Diff = { shards: [], totals: emptyCounts(), changes: new Map(), memos: {} };
+    const record = (shard: string, path: string, action: Action): void => {
+      const counts = emptyCounts();
+      counts[COUNT_OF[action]] = 1;
+      result.shards.push({ shard, path, counts });
+      addCounts(result.totals, counts);
+    };
+    const readExisting = async (oid: string | undefined): Promise<string | undefined> =>
+      oid !== undefined && carryOver && mirror ? (await mirror.readBlob(oid)).toString('utf8') : undefined;
+
+    /** Renders one shard's file and decides its action. */
+    const render = async (shard: string, path: string, before: string | undefined): Promise<void> => {
+      const content = await buildShardFile(store, shard, await readExisting(before));
+      if (content === undefined) {
+        if (before !== undefined) {
+          result.changes.set(path, null);
+          record(shard, path, 'remove');
+        }
+        return;
+      }
+      const bytes = Buffer.from(content, 'utf8');
+      const oid = blobOid(bytes);
+      const entry = store.shard(shard);
+      if (entry) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
+      if (oid === before) {
+        record(shard, path, 'unchanged');
+        return;
+      }
+      if (write && mirror) await mirror.writeBlob(bytes);
+      result.changes.set(path, oid);
+      record(shard, path, before === undefined ? 'add' : 'change');
+    };
+
+    const current = new Set<string>();
+    for (const shard of store.shards) {
+      checkAbort(ctx, 'while rendering files');
+      current.add(shard.key);
+      const path = layout.pathFor(shard.key);
+      const before = existing.get(path);
+      const memo = memosBefore[shard.key];
+      // Same rows as last time and the file still holds what we wrote then: not even read.
+      if (!carryOver && before !== undefined && memo?.fingerprint === shard.fingerprint && memo.oid === before) {
+        result.memos[shard.key] = memo;
+        record(shard.key, path, 'unchanged');
+        continue;
+      }
+      await render(shard.key, path, before);
+    }
+    // Files of shards that vanished: only this cluster's own files, never anything else.
+    for (const [path, oid] of [...existing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const shard = layout.shardOf(path);
+      if (shard === undefined || current.has(shard)) continue;
+      checkAbort(ctx, 'while rendering files');
+      await render(shard, path, oid);
+    }
+    return result;
+  }
+
+  async function rememberExport(state: GitSinkState, store: CollectStore, fingerprint: string, now: Date, commit: string | undefined, memos: Record<string, ShardMemo>): Promise<void> {
+    state.refs[config.ref] = { url: config.url, cluster: store.cluster, fingerprint, exportedAt: now.toISOString(), commit: commit ?? null, shards: memos };
+    await saveState(mirrorDir, state);
+  }
+
+  /**
+   * Opens the mirror for an export: creates it, or recreates it when foreign, damaged or grown
+   * (isomorphic-git has no gc: packs and loose objects only accumulate). Returns true when the
+   * mirror starts afresh.
+   */
+  async function openMirror(mirror: Mirror, store: CollectStore, state: GitSinkState, ctx: SinkContext): Promise<boolean> {
+    const reclone = async (level: 'info' | 'warn', message: string, data: Record<string, unknown>): Promise<boolean> => {
+      ctx.log[level](message, { sink: config.name, mirrorDir, ...data });
+      await mirror.create();
+      return true;
+    };
+    if (!(await mirror.exists())) return reclone('info', 'git mirror not yet cloned: cloning', {});
+    const url = await mirror.remoteUrl().catch(() => undefined);
+    if (url !== config.url) return reclone('warn', 'git mirror points at another remote: recloning', { mirrorUrl: url ?? null, url: config.url });
+    const packs = await mirror.packCount();
+    if (packs > MAX_PACKS) return reclone('info', 'git mirror holds many packs: recloning to compact it', { packs });
+    if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE) return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
+    try {
+      const head = await mirror.head();
+      if (head) await mirror.listFiles(head, shardPathLayout(config.pathTemplate, store.cluster).prefix, true);
+    } catch (error) {
+      return reclone('warn', 'git mirror is damaged: recloning', { error: (error as Error).message });
+    }
+    return false;
+  }
+
+  async function apply(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
+    const now = (deps.now ?? ctx.now)();
+    const state = await loadState(mirrorDir);
+    const fingerprint = payloadFingerprint(store, config.pathTemplate);
+    const skipped = skipReason(store, state, fingerprint, ctx, now);
+    if (skipped) return skippedPlan(store, skipped);
+
+    const auth = authHandlers(await readCredentials(config, env));
+    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth });
+    checkAbort(ctx, 'before fetching');
+    if (await openMirror(mirror, store, state, ctx)) state.mirrorCommits = 0;
+
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (phase: string): void => {
+      const at = performance.now();
+      timings[phase] = Math.round((timings[phase] ?? 0) + at - mark);
+      mark = at;
+    };
+    for (let attempt = 0; ; attempt++) {
+      checkAbort(ctx, 'before fetching');
+      let head: string | undefined;
+      lap('open');
+      try {
+        head = await mirror.fetch();
+        lap('fetch');
+      } catch (error) {
+        throw wrapNetwork(error, auth, 'fetch');
+      }
+      checkAbort(ctx, 'after fetching');
+      const change = await diff(store, mirror, head, state.refs[config.ref], true, ctx);
+      lap('render');
+      const plan: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+      if (change.changes.size === 0) {
+        await rememberExport(state, store, fingerprint, now, head, change.memos);
+        return { ...plan, skipped: { reason: 'unchanged', message: `${config.ref} already holds this content; nothing pushed` } };
+      }
+      const baseTree = head ? (await mirror.readTree(head)).oid : undefined;
+      const tree = await mirror.updateTree(baseTree, change.changes);
+      const message = `${config.message}: ${changeSummary(store.cluster, change.totals, store.manifest.totals.rows)}`;
+      const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: (deps.now ?? ctx.now)() });
+      lap('commit');
+      // Last moment to stop: past this point the push either lands whole or not at all.
+      checkAbort(ctx, 'before pushing');
+      try {
+        await mirror.push(commit);
+        lap('push');
+      } catch (error) {
+        if (!isRejectedPush(error) || isAuthError(error, auth)) throw wrapNetwork(error, auth, 'push');
+        if (attempt >= config.pushRetries) {
+          throw new SinkError(config.name, `push to ${config.url} (${config.ref}) rejected ${attempt + 1} times: another writer keeps moving the branch`, where, {
+            cause: error,
+            code: 'GIT_PUSH_REJECTED',
+          });
+        }
+        const delay = Math.round(200 * 2 ** attempt * (0.5 + random()));
+        ctx.log.info('git push rejected (the branch moved): fetching and retrying', { sink: config.name, ref: config.ref, attempt: attempt + 1, delayMs: delay });
+        await sleep(delay);
+        continue;
+      }
+      state.mirrorCommits = (state.mirrorCommits ?? 0) + 1;
+      await rememberExport(state, store, fingerprint, now, commit, change.memos);
+      ctx.log.info('git export pushed', { sink: config.name, ref: config.ref, commit, ...change.totals, attempts: attempt + 1, timingsMs: timings });
+      return plan;
+    }
+  }
+
+  /** Plans against the mirror as it is: no fetch, no write, no state. */
+  async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
+    const now = (deps.now ?? ctx.now)();
+    const state = await loadState(mirrorDir);
+    const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, now);
+    if (skipped) return skippedPlan(store, skipped);
+    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth: authHandlers(undefined) });
+    let head: string | undefined;
+    let usable = false;
+    if (await mirror.exists()) {
+      try {
+        if ((await mirror.remoteUrl()) === config.url) {
+          head = await mirror.head();
+          if (head) await mirror.listFiles(head, shardPathLayout(config.pathTemplate, store.cluster).prefix, true);
+          usable = true;
+        }
+      } catch (error) {
+        ctx.log.warn('git mirror is damaged (apply will reclone it): planning against an empty tree', { sink: config.name, mirrorDir, error: (error as Error).message });
+        head = undefined;
+      }
+    }
+    if (!usable) ctx.log.info('git mirror not yet cloned (or of another remote): planning against an empty tree, without fetching', { sink: config.name, mirrorDir });
+    else ctx.log.info('git plan compares with the mirror as last fetched, without fetching', { sink: config.name, head: head ?? null });
+    const change = await diff(store, usable ? mirror : undefined, head, state.refs[config.ref], false, ctx);
+    const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+    if (change.changes.size === 0) result.skipped = { reason: 'unchanged', message: `${config.ref} already holds this content` };
+    return result;
+  }
+
+  /** Maps network failures to clear errors; never carries credentials (they are never in the URL). */
+  function wrapNetwork(error: unknown, auth: AuthHandlers, step: 'fetch' | 'push'): Error {
+    if (error instanceof KollectError) return error;
+    if (isAuthError(error, auth)) {
+      return new SinkError(config.name, `authentication to ${config.url} failed during ${step}: check the credential's secret and its permissions`, where, { code: 'GIT_AUTH_FAILED' });
+    }
+    return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}`, where, { cause: error, code: 'GIT_REMOTE_FAILED' });
+  }
+
+  const wrap = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof KollectError) throw error;
+      throw new SinkError(config.name, `git export failed: ${(error as Error).message}`, where, { cause: error });
+    }
+  };
+
+  return {
+    name: config.name,
+    type: 'git',
+    plan: (store, ctx) => wrap(() => plan(store, ctx)),
+    apply: (store, ctx) =>
+      wrap(async (): Promise<SinkResult> => {
+        const started = Date.now();
+        const result = await apply(store, ctx);
+        return { ...result, durationMs: Date.now() - started };
+      }),
+    close: async () => undefined,
+  };
+}

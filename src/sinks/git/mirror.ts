@@ -1,0 +1,259 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import git, { type HttpClient, type ReadTreeResult, type TreeEntry } from 'isomorphic-git';
+import type { AuthHandlers } from './git-auth.js';
+
+/**
+ * The persistent local mirror: a bare repository (objects and refs only, no working tree) in
+ * `<mirrorDir>/.git`, tracking one branch of one remote. It is cloned shallow (depth 1) once and
+ * fetched afterwards; new files become blobs and trees written directly, so nothing is ever
+ * checked out.
+ */
+
+export const REMOTE = 'origin';
+/** Local ref the commit to push is written to, so a rejected push leaves the branch refs alone. */
+const EXPORT_REF = 'refs/kollect/export';
+/** Each fetch adds a pack and isomorphic-git has no gc: past this many, the mirror is recloned. */
+export const MAX_PACKS = 24;
+/** Commits pushed from one clone before it is recloned (about a week of hourly exports). */
+export const MAX_COMMITS_PER_CLONE = 168;
+
+export function gitdirOf(mirrorDir: string): string {
+  return join(mirrorDir, '.git');
+}
+
+/** The object id git gives a blob with this content (SHA-1 of `blob <size>\0<content>`). */
+export function blobOid(content: Buffer): string {
+  return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+}
+
+const isNotFound = (error: unknown): boolean => (error as { code?: string }).code === 'NotFoundError';
+
+export interface MirrorOptions {
+  mirrorDir: string;
+  url: string;
+  /** Branch name, e.g. `main`. */
+  ref: string;
+  http: HttpClient;
+  auth: AuthHandlers;
+}
+
+export class Mirror {
+  readonly gitdir: string;
+  /** isomorphic-git's object cache (pack indexes): one per run. */
+  private readonly cache: object = {};
+
+  constructor(private readonly options: MirrorOptions) {
+    this.gitdir = gitdirOf(options.mirrorDir);
+  }
+
+  private get branch(): string {
+    return `refs/heads/${this.options.ref}`;
+  }
+
+  private get tracking(): string {
+    return `refs/remotes/${REMOTE}/${this.options.ref}`;
+  }
+
+  /** Whether a mirror repository exists on disk (it may still be empty or damaged). */
+  async exists(): Promise<boolean> {
+    try {
+      return (await stat(join(this.gitdir, 'config'))).isFile();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  /** The remote URL the mirror was cloned from. */
+  async remoteUrl(): Promise<string | undefined> {
+    const value: unknown = await git.getConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url` });
+    return typeof value === 'string' ? value : undefined;
+  }
+
+  /** Number of packfiles (grows by one per fetch that brought objects). */
+  async packCount(): Promise<number> {
+    try {
+      return (await readdir(join(this.gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.pack')).length;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+  }
+
+  /** Deletes whatever is there and creates an empty bare repository pointing at the remote. */
+  async create(): Promise<void> {
+    await rm(this.gitdir, { recursive: true, force: true });
+    await git.init({ fs, bare: true, dir: this.gitdir, gitdir: this.gitdir, defaultBranch: this.options.ref });
+    await git.setConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url`, value: this.options.url });
+    await git.setConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.fetch`, value: `+${this.branch}:${this.tracking}` });
+  }
+
+  /** The remote head as last fetched or pushed, undefined when the remote branch has no commit (yet). */
+  async head(): Promise<string | undefined> {
+    try {
+      return await git.resolveRef({ fs, gitdir: this.gitdir, ref: this.tracking });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Fetches the branch's tip (depth 1: only the newest tree is needed) and returns it, or
+   * undefined when the remote is empty or has no such branch yet.
+   */
+  async fetch(): Promise<string | undefined> {
+    const { onAuth, onAuthFailure } = this.options.auth;
+    let result;
+    try {
+      result = await git.fetch({
+        fs,
+        http: this.options.http,
+        gitdir: this.gitdir,
+        cache: this.cache,
+        url: this.options.url,
+        remote: REMOTE,
+        ref: this.options.ref,
+        remoteRef: this.options.ref,
+        singleBranch: true,
+        depth: 1,
+        tags: false,
+        ...(onAuth ? { onAuth } : {}),
+        onAuthFailure,
+      });
+    } catch (error) {
+      // The remote has refs but not this branch: it is created by the first push.
+      if (isNotFound(error) && (error as { data?: { what?: string } }).data?.what === this.options.ref) return undefined;
+      throw error;
+    }
+    if (result.fetchHead === null) return undefined;
+    // Our local branch names what we have, so the next fetch negotiates from it.
+    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.branch, value: result.fetchHead, force: true });
+    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.tracking, value: result.fetchHead, force: true });
+    return result.fetchHead;
+  }
+
+  /** Reads a tree (or a commit's tree). */
+  async readTree(oid: string): Promise<ReadTreeResult> {
+    return git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+  }
+
+  async readBlob(oid: string): Promise<Buffer> {
+    const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
+  }
+
+  /**
+   * Every blob below `prefix` in the commit's tree, by path. With `verify`, each blob is also
+   * read, so that a damaged mirror (a missing or corrupt object) shows here and not halfway
+   * through an export.
+   */
+  async listFiles(commit: string, prefix: string, verify: boolean): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    let tree = (await this.readTree(commit)).tree;
+    const parts = prefix === '' ? [] : prefix.split('/');
+    for (const part of parts) {
+      const entry = tree.find((e) => e.path === part);
+      if (entry?.type !== 'tree') return files;
+      tree = (await this.readTree(entry.oid)).tree;
+    }
+    const walk = async (entries: TreeEntry[], base: string): Promise<void> => {
+      for (const entry of entries) {
+        const path = base === '' ? entry.path : `${base}/${entry.path}`;
+        if (entry.type === 'tree') await walk((await this.readTree(entry.oid)).tree, path);
+        else if (entry.type === 'blob') {
+          if (verify) await git.readObject({ fs, gitdir: this.gitdir, oid: entry.oid, format: 'deflated', cache: this.cache });
+          files.set(path, entry.oid);
+        }
+      }
+    };
+    await walk(tree, parts.join('/'));
+    return files;
+  }
+
+  async writeBlob(content: Buffer): Promise<string> {
+    return git.writeBlob({ fs, gitdir: this.gitdir, blob: content });
+  }
+
+  /**
+   * Applies `changes` (path to blob oid, or null to remove) to the tree of `base` and writes the
+   * changed trees bottom-up. Untouched subtrees keep their oids and are not even read. Returns
+   * the new root tree.
+   */
+  async updateTree(baseTree: string | undefined, changes: Map<string, string | null>): Promise<string> {
+    const root = await this.updateSubtree(baseTree, changes);
+    return root ?? git.writeTree({ fs, gitdir: this.gitdir, tree: [] });
+  }
+
+  private async updateSubtree(baseTree: string | undefined, changes: Map<string, string | null>): Promise<string | undefined> {
+    const entries = new Map<string, TreeEntry>();
+    if (baseTree !== undefined) for (const entry of (await this.readTree(baseTree)).tree) entries.set(entry.path, entry);
+    const nested = new Map<string, Map<string, string | null>>();
+    let changed = false;
+    for (const [path, oid] of changes) {
+      const slash = path.indexOf('/');
+      if (slash < 0) {
+        const before = entries.get(path);
+        if (oid === null) {
+          if (before) changed = entries.delete(path);
+        } else if (before?.oid !== oid || before.type !== 'blob') {
+          entries.set(path, { mode: '100644', path, oid, type: 'blob' });
+          changed = true;
+        }
+        continue;
+      }
+      const dir = path.slice(0, slash);
+      let sub = nested.get(dir);
+      if (!sub) nested.set(dir, (sub = new Map()));
+      sub.set(path.slice(slash + 1), oid);
+    }
+    for (const [dir, sub] of nested) {
+      const before = entries.get(dir);
+      const next = await this.updateSubtree(before?.type === 'tree' ? before.oid : undefined, sub);
+      if (next === undefined) {
+        if (before) changed = entries.delete(dir);
+      } else if (before?.oid !== next) {
+        entries.set(dir, { mode: '040000', path: dir, oid: next, type: 'tree' });
+        changed = true;
+      }
+    }
+    if (!changed) return baseTree;
+    if (entries.size === 0) return undefined;
+    return git.writeTree({ fs, gitdir: this.gitdir, tree: [...entries.values()] });
+  }
+
+  async writeCommit(options: { tree: string; parent: string | undefined; author: { name: string; email: string }; message: string; when: Date }): Promise<string> {
+    const person = { name: options.author.name, email: options.author.email, timestamp: Math.floor(options.when.getTime() / 1000), timezoneOffset: 0 };
+    return git.writeCommit({
+      fs,
+      gitdir: this.gitdir,
+      commit: { tree: options.tree, parent: options.parent ? [options.parent] : [], author: person, committer: person, message: options.message },
+    });
+  }
+
+  /**
+   * Pushes `commit` to the remote branch, as a fast-forward only. Resolves when the remote took
+   * it; rejects (PushRejectedError, GitPushError) when another writer moved the branch.
+   */
+  async push(commit: string): Promise<void> {
+    const { onAuth, onAuthFailure } = this.options.auth;
+    await git.writeRef({ fs, gitdir: this.gitdir, ref: EXPORT_REF, value: commit, force: true });
+    await git.push({
+      fs,
+      http: this.options.http,
+      gitdir: this.gitdir,
+      cache: this.cache,
+      url: this.options.url,
+      remote: REMOTE,
+      ref: EXPORT_REF,
+      remoteRef: this.branch,
+      ...(onAuth ? { onAuth } : {}),
+      onAuthFailure,
+    });
+    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.tracking, value: commit, force: true });
+    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.branch, value: commit, force: true });
+  }
+}

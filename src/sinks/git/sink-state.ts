@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { digest } from '../../rows/checksum.js';
+import type { CollectStore } from '../../store/collect-store.js';
+
+/**
+ * What the Git sink remembers between runs, per ref, in a small JSON file beside the mirror:
+ * the payload fingerprint last pushed and when, so that an unchanged or too early export is
+ * decided without any network request (the seed's "checksum fingerprint skip").
+ */
+
+export const STATE_FILE = 'kollect-state.json';
+const STATE_VERSION = 1;
+
+/** What one shard's file held after the last successful export. */
+export interface ShardMemo {
+  /** The store fingerprint of the shard's rows. */
+  fingerprint: string;
+  /** The blob the shard's file held: equal blob and fingerprint mean the file is up to date. */
+  oid: string;
+}
+
+/** The last successful export of one ref. */
+export interface RefState {
+  /** Remote URL it went to; a state of another URL is ignored. */
+  url: string;
+  cluster: string;
+  /** Payload fingerprint (see payloadFingerprint). */
+  fingerprint: string;
+  /** ISO time of the export (a push, or a check that found the remote already up to date). */
+  exportedAt: string;
+  /** Commit the ref pointed at afterwards. */
+  commit: string | null;
+  shards: Record<string, ShardMemo>;
+}
+
+export interface GitSinkState {
+  version: number;
+  refs: Record<string, RefState>;
+  /**
+   * Commits pushed from the mirror since it was (re)cloned: each leaves loose objects behind
+   * (isomorphic-git has no gc), so past a bound the mirror is recloned to stay small.
+   */
+  mirrorCommits?: number;
+}
+
+export function statePath(mirrorDir: string): string {
+  return join(mirrorDir, STATE_FILE);
+}
+
+/** Reads the state; a missing, unreadable or foreign file is an empty state (a full export follows). */
+export async function loadState(mirrorDir: string): Promise<GitSinkState> {
+  let text: string;
+  try {
+    text = await readFile(statePath(mirrorDir), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: STATE_VERSION, refs: {} };
+    throw error;
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<GitSinkState>;
+    if (parsed.version !== STATE_VERSION || typeof parsed.refs !== 'object' || parsed.refs === null) return { version: STATE_VERSION, refs: {} };
+    return { version: STATE_VERSION, refs: parsed.refs, mirrorCommits: typeof parsed.mirrorCommits === 'number' ? parsed.mirrorCommits : 0 };
+  } catch (error) {
+    if (error instanceof SyntaxError) return { version: STATE_VERSION, refs: {} };
+    throw error;
+  }
+}
+
+/** Replaces the state atomically (temporary file, then rename): readers see old or new, never half. */
+export async function saveState(mirrorDir: string, state: GitSinkState): Promise<void> {
+  const path = statePath(mirrorDir);
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
+    await rename(tmp, path);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Digest of everything that decides the files this cluster exports: every shard's fingerprint,
+ * the cluster, the path template and the set of incompletely listed types (whose rows are carried
+ * over from the existing files, so a change in that set changes the output).
+ */
+export function payloadFingerprint(store: CollectStore, pathTemplate: string): string {
+  const shards = store.shards.map((s) => `${s.key}=${s.fingerprint}`).sort();
+  const incomplete = store
+    .incompleteResources()
+    .map((r) => `${r.group}/${r.resource}`)
+    .sort();
+  return digest(JSON.stringify({ cluster: store.cluster, pathTemplate, shards, incomplete }));
+}

@@ -1,0 +1,98 @@
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'node:tls';
+import type pg from 'pg';
+import type { PostgresSinkConfig, SecretRef } from '../../config/schema.js';
+import { SinkError } from '../../errors.js';
+
+/** What the connection code reads from the outside world; tests pass their own. */
+export interface ConnectionDeps {
+  /** Environment for `{env: NAME}` secret references (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Reads `{file: PATH}` secrets and the CA file (default fs.readFile). */
+  readFile?: (path: string) => Promise<string>;
+}
+
+/** The application_name every kollect session carries (visible in pg_stat_activity). */
+export const APPLICATION_NAME = 'kollect';
+
+/** Resolves a secret reference: an environment variable or a mounted file, trimmed. Never logged. */
+export async function resolveSecret(sink: string, ref: SecretRef, deps: ConnectionDeps = {}): Promise<string> {
+  if ('env' in ref) {
+    const value = (deps.env ?? process.env)[ref.env]?.trim();
+    if (!value) throw new SinkError(sink, `connection URL: environment variable ${ref.env} is not set or empty`, { secret: `env:${ref.env}` }, { code: 'SINK_CONFIG' });
+    return value;
+  }
+  let value: string;
+  try {
+    value = (await (deps.readFile ?? ((p: string) => readFile(p, 'utf8')))(ref.file)).trim();
+  } catch (error) {
+    throw new SinkError(sink, `connection URL: cannot read secret file ${ref.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { secret: `file:${ref.file}` }, { code: 'SINK_CONFIG' });
+  }
+  if (!value) throw new SinkError(sink, `connection URL: secret file ${ref.file} is empty`, { secret: `file:${ref.file}` }, { code: 'SINK_CONFIG' });
+  return value;
+}
+
+/** URL query parameters that configure TLS; removed when the config's `ssl` decides instead. */
+const SSL_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslpassword', 'uselibpqcompat'];
+
+/**
+ * Pool options for a sink. node-postgres lets the connection string override the `ssl` object,
+ * so when the config says how to do TLS the URL's ssl parameters are dropped.
+ */
+export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDeps = {}): Promise<{ options: pg.PoolConfig; secrets: string[] }> {
+  let connectionString = await resolveSecret(config.name, config.url, deps);
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    throw new SinkError(config.name, 'connection URL is not a valid postgres:// URL', {}, { code: 'SINK_CONFIG' });
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new SinkError(config.name, `connection URL must start with postgres:// or postgresql://, not ${url.protocol}//`, {}, { code: 'SINK_CONFIG' });
+  }
+  const secrets = [connectionString, decodeURIComponent(url.password)].filter((s) => s.length >= 3);
+  let ssl: pg.PoolConfig['ssl'];
+  if (config.ssl) {
+    for (const param of SSL_PARAMS) url.searchParams.delete(param);
+    connectionString = url.toString();
+    ssl = await sslOptions(config, deps);
+  }
+  const options: pg.PoolConfig = {
+    connectionString,
+    ...(ssl === undefined ? {} : { ssl }),
+    application_name: APPLICATION_NAME,
+    // 0 disables the timeout, as in PostgreSQL.
+    statement_timeout: config.statementTimeout,
+    connectionTimeoutMillis: 30_000,
+    // One client runs the export; a second one may record a failed run after a broken connection.
+    max: 2,
+    idleTimeoutMillis: 10_000,
+  };
+  return { options, secrets };
+}
+
+async function sslOptions(config: PostgresSinkConfig, deps: ConnectionDeps): Promise<false | ConnectionOptions> {
+  const mode = config.ssl?.mode ?? 'verify-full';
+  if (mode === 'disable') return false;
+  if (mode === 'require') return { rejectUnauthorized: false };
+  let ca: string | undefined;
+  if (config.ssl?.caFile) {
+    try {
+      ca = await (deps.readFile ?? ((p: string) => readFile(p, 'utf8')))(config.ssl.caFile);
+    } catch (error) {
+      throw new SinkError(config.name, `ssl.caFile ${config.ssl.caFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {}, { code: 'SINK_CONFIG' });
+    }
+  }
+  if (mode === 'verify-ca') {
+    // The chain must lead to the CA, but the host name is not checked (libpq's verify-ca).
+    return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
+  }
+  return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
+}
+
+/** Replaces any secret (the URL, the password) in a message by `***`. */
+export function redact(message: string, secrets: readonly string[]): string {
+  let out = message;
+  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
+  return out;
+}

