@@ -79,6 +79,14 @@ export class KubeApiError extends KollectError {
 }
 
 /**
+ * The API server could not be reached or the connection broke (refused, reset, timed out, a body
+ * cut short). The pager retries these; the error escapes only when the retries are spent.
+ */
+export class KubeUnreachableError extends KollectError {
+  readonly code = 'KUBE_UNREACHABLE';
+}
+
+/**
  * A continue token expired (HTTP 410 Gone, reason Expired). The pager handles it by relisting
  * the type; it only escapes when the relist budget is spent.
  */

@@ -3,6 +3,7 @@ import { InterruptedError, KollectError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { discover, type DiscoveredType } from '../kube/discovery.js';
 import { listPages } from '../kube/pager.js';
+import type { RetryInfo } from '../kube/request.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import { createProjector, type Projector } from '../rows/project.js';
@@ -61,7 +62,14 @@ async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T
 export async function collect(config: KollectConfig, deps: CollectDeps): Promise<CollectResult> {
   const started = Date.now();
   const { log, metrics, signal } = deps;
-  const types = await discover(deps.client, config.resources);
+  const policy = { retries: config.list.retries, timeoutMs: config.list.timeout };
+  const requestDeps = {
+    sleep: deps.sleep,
+    random: deps.random,
+    signal,
+    onRetry: (retry: RetryInfo) => log.debug('retrying discovery request', { ...retry }),
+  };
+  const types = await discover(deps.client, config.resources, policy, requestDeps);
   const writer = await StoreWriter.create(config.store.dir, config.cluster);
   const failedTypes: string[] = [];
   let rows = 0;

@@ -143,7 +143,7 @@ const resourceConfig = z.strictObject({
 });
 export type ResourceConfig = z.infer<typeof resourceConfig>;
 
-const DEFAULT_RESOURCES: ResourceConfig[] = [
+export const DEFAULT_RESOURCES: ResourceConfig[] = [
   { group: '', version: 'v1', resource: 'namespaces' },
   { group: '', version: 'v1', resource: 'nodes' },
   { group: '', version: 'v1', resource: 'pods' },
