@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, KollectError, toKollectError } from '../errors.js';
+import type { KollectError} from '../errors.js';
+import { ExitCode, toKollectError } from '../errors.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
 import { dbCommand } from './db.js';
@@ -10,7 +11,7 @@ import { VERSION } from '../version.js';
 export function buildProgram(): Command {
   const program = new Command('kollect')
     .description(
-      'Export Kubernetes inventory: list resources with paginated API calls, project each object into a lean row,\n' +
+      'Export Kubernetes inventory: list resources with paginated API calls, project each object into a lean row, ' +
         'group rows into per-namespace shards and export them to PostgreSQL, Git and files.',
     )
     .version(VERSION, '-V, --version')

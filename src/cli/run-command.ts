@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import ora from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
@@ -21,22 +22,6 @@ interface RunFlags extends ConfigFlags, KubeFlags {
 }
 
 const collectSink = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
-
-/** Sleeps, but wakes early (rejecting) when the run is aborted. */
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 async function execute(flags: RunFlags): Promise<RunResult> {
   // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
@@ -63,7 +48,7 @@ async function execute(flags: RunFlags): Promise<RunResult> {
           log: spinner ? { ...log, warn: (m, d) => { spinner.clear(); log.warn(m, d); spinner.render(); } } : log,
           metrics,
           signal,
-          sleep: abortableSleep,
+          sleep: (ms, signal) => sleep(ms, undefined, signal ? { signal } : {}),
           random: Math.random,
           now: () => new Date(),
           onProgress: spinner ? (p) => { spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`; } : undefined,

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -108,7 +109,7 @@ Examples:
                 log: createLogger({ json: !interactive() }),
                 metrics: new KollectMetrics(),
                 signal,
-                sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+                sleep: (ms, signal) => sleep(ms, undefined, signal ? { signal } : {}),
                 random: Math.random,
               },
             ),
