@@ -14,21 +14,29 @@ import type { CollectStore } from '../../store/collect-store.js';
  * (JSON.stringify writes `\u0000`).
  */
 
-/** Staging columns, in COPY order. `cluster` is not staged: it is the store's, given once. */
-export const STAGING_COLUMNS = [
-  'namespace',
-  'name',
-  'uid',
-  'api_group',
-  'api_version',
-  'kind',
-  'resource',
-  'labels',
-  'attributes',
-  'checksum',
-  'resource_version',
-  'created_at',
-] as const;
+/**
+ * Staging columns, in COPY order, with their types. `cluster` is not staged: it is the store's,
+ * given once. JSON and timestamps are typed here, so the server parses them while it receives
+ * the COPY (in parallel with the client encoding the next rows) rather than in the merge: measured
+ * on 100k rows, casting text to jsonb in the INSERT took 0.7 s, parsing during COPY nothing visible.
+ */
+export const STAGING_COLUMNS = {
+  namespace: 'text',
+  name: 'text',
+  uid: 'text',
+  api_group: 'text',
+  api_version: 'text',
+  kind: 'text',
+  resource: 'text',
+  labels: 'jsonb',
+  attributes: 'jsonb',
+  checksum: 'text',
+  resource_version: 'text',
+  created_at: 'timestamptz',
+} as const;
+
+/** The staging column names, comma-separated, in COPY order. */
+export const STAGING_COLUMN_LIST = Object.keys(STAGING_COLUMNS).join(', ');
 
 const NEEDS_ESCAPE = /[\\\t\n\r\0]/;
 const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };

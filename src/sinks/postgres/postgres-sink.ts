@@ -7,8 +7,8 @@ import { shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 import { poolConfig, redact, type ConnectionDeps } from './connection.js';
-import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMNS } from './copy-rows.js';
-import { advisoryKey, initSchema, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
+import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
+import { advisoryKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
 /**
  * The PostgreSQL sink: the shared fleet table of ADR-0501.
@@ -35,6 +35,10 @@ export interface PostgresSinkDeps extends ConnectionDeps {
 }
 
 const STAGING = 'pg_temp.kollect_staging';
+/** The upsert's SET list: every column but the key. */
+const UPDATE_SET = ITEM_COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]).includes(c))
+  .map((c) => `${c} = EXCLUDED.${c}`)
+  .join(', ');
 const FETCH_ROWS = 2000;
 /** SQLSTATEs after which the whole export is retried once. */
 const RETRYABLE = new Set(['40001', '40P01']);
@@ -203,9 +207,9 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         await run('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
       }
 
-      await run(`CREATE TEMP TABLE kollect_staging (${STAGING_COLUMNS.map((c) => `${c} text`).join(', ')}) ON COMMIT DROP`);
+      await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
       const staged = emptyStagedCounts();
-      const copy = client.query(copyFrom(`COPY ${STAGING} (${STAGING_COLUMNS.join(', ')}) FROM STDIN`));
+      const copy = client.query(copyFrom(`COPY ${STAGING} (${STAGING_COLUMN_LIST}) FROM STDIN`));
       // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
       // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
       // ends the COPY with an error and the transaction can only roll back.
@@ -213,17 +217,14 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       if (ctx.signal.aborted) throw interrupted('export');
       if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
 
-      const assignments = ['api_group', 'api_version', 'kind', 'resource', 'labels', 'attributes', 'checksum', 'resource_version', 'created_at', 'collected_at', 'exported_at']
-        .map((c) => `${c} = EXCLUDED.${c}`)
-        .join(', ');
       const upsert = await run<{ namespace: string; inserted: string; updated: string }>(
         `WITH written AS (
-           INSERT INTO ${refs.items} AS t (cluster, namespace, name, uid, api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at)
-           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels::jsonb, s.attributes::jsonb, s.checksum, s.resource_version, s.created_at::timestamptz, $2::timestamptz, now()
+           INSERT INTO ${refs.items} AS t (${ITEM_COLUMNS.join(', ')})
+           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels, s.attributes, s.checksum, s.resource_version, s.created_at, $2::timestamptz, now()
              FROM ${STAGING} s
              LEFT JOIN ${refs.items} cur ON cur.cluster = $1 AND cur.namespace = s.namespace AND cur.name = s.name AND cur.uid = s.uid
             WHERE cur.uid IS NULL OR cur.checksum IS DISTINCT FROM s.checksum
-           ON CONFLICT (cluster, namespace, name, uid) DO UPDATE SET ${assignments}
+           ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE_SET}
             WHERE t.checksum IS DISTINCT FROM EXCLUDED.checksum
            RETURNING t.namespace, (t.xmax = 0) AS inserted
          )
@@ -235,7 +236,11 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
 
       const deleted = new Map<string, number>();
       const types = completeTypes(store);
-      if (types.groups.length > 0) {
+      // Every staged key is in the table now. When the cluster holds no more rows than were
+      // staged, none is absent from the store, and the anti-join (every row of the cluster
+      // against staging: about as costly as the upsert's join) is skipped.
+      const held = await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]);
+      if (types.groups.length > 0 && Number(held.rows[0]?.rows) > staged.total) {
         const gone = await run<{ namespace: string; deleted: string }>(
           `WITH gone AS (
              DELETE FROM ${refs.items} t

@@ -1,0 +1,256 @@
+/**
+ * `npm run bench:pg`: the PostgreSQL sink at 100,000 rows (~1 KB each, 60 namespaces) against
+ * its floor and against the naive ways of writing the same rows, all in one run on one server
+ * (DATABASE_URL, else an embedded one). Every figure is printed with its ratio to (a):
+ *
+ *   (a) raw COPY of the same COPY text into an UNLOGGED table without index: the floor;
+ *   (b) kollect's first export into an empty table;
+ *   (c) the same store again (nothing changed), with the WAL it wrote and the dead tuples left;
+ *   (d) 5% of the objects changed;
+ *   (e) one INSERT ... ON CONFLICT statement per row (10,000 rows, time scaled x10);
+ *   (f) multi-row INSERT ... ON CONFLICT, 1,000 rows per statement;
+ *
+ * and the peak RSS of the exporter. (b)-(d) run the built CLI (`bin/kollect export --from`) in a
+ * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
+ * `--output json`), its peak RSS is read from the child's getrusage on exit. (a) runs in a fresh
+ * child process too, so that floor and exporter start equally cold (a CronJob is a new process
+ * every time). (a), (e) and (f) include reading the store, as kollect's time does. Each of
+ * (a)-(d) is measured RUNS times and the median is printed.
+ */
+import { spawn } from 'node:child_process';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { Row } from '../src/rows/row.js';
+import type { ChangeCounts } from '../src/sinks/sink.js';
+import { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } from '../src/sinks/postgres/copy-rows.js';
+import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
+import { CollectStore } from '../src/store/collect-store.js';
+import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+
+const ROWS = 100_000;
+const NAMESPACES = 60;
+/** Attribute filler that makes a stored row about 1,050 bytes of JSON (880 bytes of COPY text). */
+const ATTRIBUTE_BYTES = 700;
+const NAIVE_ROWS = 10_000;
+const BATCH_ROWS = 1_000;
+const RUNS = 5;
+const CLUSTER = 'bench';
+const SCHEMA = 'public';
+const TABLE = 'kollect_items';
+const ITEMS = `"${SCHEMA}"."${TABLE}"`;
+const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
+/** Argument that makes this script measure (a) in a child process and print its time. */
+const FLOOR_FLAG = '--floor';
+
+/**
+ * Preloaded into the exporter: on exit (main() ends with process.exit) write the process's peak
+ * RSS in KiB to file descriptor 3, which the parent reads.
+ */
+const RSS_PRELOAD = `data:text/javascript,${encodeURIComponent(
+  "import { writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, String(process.resourceUsage().maxRSS)));",
+)}`;
+
+interface Figure {
+  ms: number;
+  walBytes?: number;
+  deadTuples?: number;
+  updatedTuples?: number;
+  counts?: ChangeCounts;
+  maxRssKiB?: number;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** The run whose time is the median of `runs` runs of `measure`. */
+async function medianOf(runs: number, measure: (run: number) => Promise<Figure>): Promise<Figure> {
+  const figures: Figure[] = [];
+  for (let run = 0; run < runs; run++) figures.push(await measure(run));
+  const middle = median(figures.map((f) => f.ms));
+  return { ...figures.find((f) => f.ms === middle)!, maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
+}
+
+async function walLsn(client: pg.Client): Promise<string> {
+  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+}
+
+async function walSince(client: pg.Client, lsn: string): Promise<number> {
+  return Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes);
+}
+
+/** (a), in its own process: the store's COPY text (the sink's own encoder) into an unlogged table without index. */
+async function rawCopy(url: string, storeDir: string): Promise<number> {
+  const store = await CollectStore.open(storeDir);
+  return withClient(url, async (client) => {
+    await client.query('DROP TABLE IF EXISTS bench_floor');
+    await client.query(`CREATE UNLOGGED TABLE bench_floor (${Object.keys(STAGING_COLUMNS).map((c) => `${c} text`).join(', ')})`);
+    const started = performance.now();
+    await pipeline(copyRowsSource(store, { cluster: CLUSTER }), client.query(copyFrom(`COPY bench_floor (${STAGING_COLUMN_LIST}) FROM STDIN`)));
+    const ms = performance.now() - started;
+    await client.query('DROP TABLE bench_floor');
+    return ms;
+  });
+}
+
+/** Runs `node --import RSS_PRELOAD ...args` and returns its stdout and peak RSS; fails on a non-zero exit. */
+async function measuredChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; maxRssKiB: number }> {
+  const out = await new Promise<Record<'stdout' | 'stderr' | 'rss', string>>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', RSS_PRELOAD, ...args], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const text = { stdout: '', stderr: '', rss: '' };
+    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], rss: child.stdio[3] } as Record<keyof typeof text, NodeJS.ReadableStream>;
+    for (const [name, stream] of Object.entries(streams)) stream.setEncoding('utf8').on('data', (d: string) => (text[name as keyof typeof text] += d));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`${args.join(' ')} exited ${code}:\n${text.stderr}`))));
+  });
+  return { stdout: out.stdout, maxRssKiB: Number(out.rss) };
+}
+
+/** (a) in a fresh process, as cold as the exporter it is compared with. */
+async function floor(url: string, storeDir: string): Promise<Figure> {
+  const { stdout } = await measuredChild(['--import', 'tsx', fileURLToPath(import.meta.url), FLOOR_FLAG, storeDir], { DATABASE_URL: url });
+  return { ms: Number(stdout) };
+}
+
+interface ExportOutput {
+  sinks: Array<{ ok: boolean; result?: { durationMs: number; totals: ChangeCounts }; error?: { message: string } }>;
+}
+
+/** (b)-(d): `kollect export --from STORE` in a child process: the sink's time, its counts, WAL, tuples, peak RSS. */
+async function kollectExport(url: string, config: string, storeDir: string, runsBefore: number): Promise<Figure> {
+  const before = await tableStats(url, SCHEMA, TABLE);
+  const lsn = await withClient(url, walLsn);
+  const { stdout, maxRssKiB } = await measuredChild([KOLLECT, 'export', '--from', storeDir, '--config', config, '--output', 'json'], { DATABASE_URL: url });
+  const sink = (JSON.parse(stdout) as ExportOutput).sinks[0]!;
+  if (!sink.ok || !sink.result) throw new Error(`export failed: ${sink.error?.message ?? 'no result'}`);
+  const walBytes = await withClient(url, (client) => walSince(client, lsn));
+  // The exporter's backend has exited, so its statistics are flushed with its runs row.
+  await waitForStats(url, SCHEMA, 'kollect_runs', (s) => s.ins === runsBefore + 1);
+  const stats = await waitForStats(url, SCHEMA, TABLE, () => true);
+  return { ms: sink.result.durationMs, walBytes, deadTuples: stats.dead - before.dead, updatedTuples: stats.upd - before.upd, counts: sink.result.totals, maxRssKiB };
+}
+
+/** (e) and (f) write every column of the items table; exported_at is now(). */
+const UPSERT_COLUMNS = ITEM_COLUMNS.filter((c) => c !== 'exported_at');
+const UPSERT_SET = ITEM_COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]).includes(c))
+  .map((c) => `${c} = EXCLUDED.${c}`)
+  .join(', ');
+
+function upsertSql(rows: number): string {
+  const tuples = Array.from({ length: rows }, (_, r) => `(${UPSERT_COLUMNS.map((_, c) => `$${r * UPSERT_COLUMNS.length + c + 1}`).join(', ')}, now())`);
+  return `INSERT INTO bench_naive (${ITEM_COLUMNS.join(', ')}) VALUES ${tuples.join(', ')}
+          ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPSERT_SET} WHERE bench_naive.checksum IS DISTINCT FROM EXCLUDED.checksum`;
+}
+
+function upsertValues(row: Row, collectedAt: string): unknown[] {
+  return [row.cluster, row.namespace, row.name, row.uid, row.apiGroup, row.apiVersion, row.kind, row.resource, JSON.stringify(row.labels), JSON.stringify(row.attributes), row.checksum, row.resourceVersion, row.createdAt, collectedAt];
+}
+
+/**
+ * (e) and (f): the store's first `limit` rows upserted `perStatement` rows at a time into an
+ * empty copy of the items table, in one transaction (the kindest setting for the naive way).
+ */
+async function naiveUpsert(url: string, store: CollectStore, perStatement: number, limit: number): Promise<Figure> {
+  return withClient(url, async (client) => {
+    await client.query('DROP TABLE IF EXISTS bench_naive');
+    await client.query(`CREATE TABLE bench_naive (LIKE ${ITEMS} INCLUDING ALL)`);
+    const started = performance.now();
+    await client.query('BEGIN');
+    let batch: unknown[] = [];
+    let written = 0;
+    const flush = async (): Promise<void> => {
+      const rows = batch.length / UPSERT_COLUMNS.length;
+      if (rows > 0) await client.query(upsertSql(rows), batch);
+      batch = [];
+    };
+    for await (const row of store.rows()) {
+      if (written === limit) break;
+      batch.push(...upsertValues(row, store.manifest.collectedAt));
+      written++;
+      if (written % perStatement === 0) await flush();
+    }
+    await flush();
+    await client.query('COMMIT');
+    const ms = ((performance.now() - started) * ROWS) / written;
+    await client.query('DROP TABLE bench_naive');
+    return { ms };
+  });
+}
+
+async function main(): Promise<void> {
+  const server = await startPostgres();
+  const url = await server.createDatabase();
+  const dir = await tempDir('kollect-bench-pg-');
+  const shape = { cluster: CLUSTER, count: ROWS, namespaces: NAMESPACES, attributeBytes: ATTRIBUTE_BYTES };
+  const baseDir = join(dir, 'base');
+  const changedDir = join(dir, 'changed');
+  const base = await buildStore(baseDir, CLUSTER, syntheticRows(shape));
+  await buildStore(changedDir, CLUSTER, syntheticRows({ ...shape, changedFraction: 0.05, revision: 2 }));
+  const config = join(dir, 'kollect.yaml');
+  await writeFile(config, `cluster: ${CLUSTER}\nsinks:\n  - { name: fleet-db, type: postgres, ssl: { mode: disable } }\n`);
+  await initTables(url, testSinkConfig());
+  // Autovacuum off on the items table, so that the dead tuples an export leaves are counted, not hidden.
+  await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS} SET (autovacuum_enabled = false)`));
+  let runs = 0;
+  const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
+  const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
+  process.stderr.write(`store: ${ROWS.toLocaleString('en-US')} rows, ${NAMESPACES} namespaces, ${mb} MiB; ${RUNS} runs per figure, median\n`);
+
+  const a = await medianOf(RUNS, () => floor(url, baseDir));
+  const b = await medianOf(RUNS, async () => {
+    await withClient(url, (c) => c.query(`TRUNCATE ${ITEMS}`));
+    return exportOnce(baseDir);
+  });
+  const c = await medianOf(RUNS, () => exportOnce(baseDir));
+  // Alternating stores: each run changes the same 5% of the objects (to revision 2, then back).
+  const d = await medianOf(RUNS, (run) => exportOnce(run % 2 === 0 ? changedDir : baseDir));
+  const e = await naiveUpsert(url, base, 1, NAIVE_ROWS);
+  const f = await naiveUpsert(url, base, BATCH_ROWS, ROWS);
+  const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
+
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  const ratio = (x: Figure): string => `${(x.ms / a.ms).toFixed(2)}x`;
+  const counts = (x: Figure): string => (x.counts ? `${x.counts.added}/${x.counts.changed}/${x.counts.unchanged}/${x.counts.removed}` : '');
+  const wal = (x: Figure): string => (x.walBytes === undefined ? '' : `${(x.walBytes / 1024 / 1024).toFixed(2)} MB`);
+  const table: Array<[string, Figure]> = [
+    ['(a) raw COPY, UNLOGGED, no index (floor)', a],
+    ['(b) kollect first export', b],
+    ['(c) kollect re-export, unchanged', c],
+    ['(d) kollect export, 5% changed', d],
+    [`(e) INSERT ON CONFLICT per row (${NAIVE_ROWS.toLocaleString('en-US')} x10)`, e],
+    [`(f) INSERT ON CONFLICT, ${BATCH_ROWS.toLocaleString('en-US')} rows/statement`, f],
+  ];
+  console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${NAMESPACES} namespaces (median of ${RUNS} runs for a-d)\n`);
+  console.log(['step'.padEnd(46), 'time'.padStart(9), 'vs (a)'.padStart(7), 'WAL'.padStart(9), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
+  for (const [label, x] of table) {
+    console.log(
+      [label.padEnd(46), seconds(x.ms).padStart(9), ratio(x).padStart(7), wal(x).padStart(9), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
+    );
+  }
+  console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
+  const verdict = (ok: boolean, text: string): string => `${ok ? 'PASS' : 'MISS'}  ${text}`;
+  console.log(
+    `\n${[
+      verdict(b.ms <= 1.8 * a.ms, `(b) first export ${ratio(b)} of (a) (target <= 1.8x)`),
+      verdict(c.ms <= 1.3 * a.ms, `(c) unchanged re-export ${ratio(c)} of (a) (target <= 1.3x)`),
+      verdict(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MB)`),
+      verdict(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`),
+      verdict(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`),
+      verdict(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`),
+      verdict(peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (target < 256 MiB)`),
+    ].join('\n')}`,
+  );
+  await server.dropCreatedDatabases();
+  await rm(dir, { recursive: true, force: true });
+}
+
+if (process.argv[2] === FLOOR_FLAG) {
+  process.stdout.write(String(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!)));
+} else {
+  await main();
+  // The embedded server's reaper stops it once this process is gone.
+  process.exit(0);
+}
