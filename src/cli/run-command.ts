@@ -4,7 +4,7 @@ import ora from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
 import { ExitCode } from '../errors.js';
 import { KollectMetrics } from '../metrics/metrics.js';
-import { pushMetrics, writeMetricsFile } from '../metrics/publish.js';
+import { publishMetrics, type MetricsPublishError } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';
@@ -23,7 +23,13 @@ interface RunFlags extends ConfigFlags, KubeFlags {
 
 const collectSink = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
-async function execute(flags: RunFlags): Promise<RunResult> {
+/** A run's result, and what went wrong publishing its metrics afterwards. */
+interface Executed {
+  result: RunResult;
+  publishFailures: MetricsPublishError[];
+}
+
+async function execute(flags: RunFlags): Promise<Executed> {
   // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
   const config = await readConfig(flags, {
     kubeconfig: flags.kubeconfig,
@@ -36,8 +42,10 @@ async function execute(flags: RunFlags): Promise<RunResult> {
   const spinner = interactive() && flags.output === 'text' ? ora({ stream: process.stderr, text: 'discovering resource types' }).start() : undefined;
   const log = createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
+  let publishFailures: MetricsPublishError[] = [];
+  let result: RunResult;
   try {
-    return await withSignals(async (signal) =>
+    result = await withSignals(async (signal) =>
       runExport({
         config,
         ...(flags.from !== undefined ? { fromStore: flags.from } : {}),
@@ -57,10 +65,12 @@ async function execute(flags: RunFlags): Promise<RunResult> {
     );
   } finally {
     spinner?.stop();
-    // Published whatever the outcome: a failed run is exactly what the alert needs to see.
-    if (flags.metricsFile !== undefined) await writeMetricsFile(metrics, flags.metricsFile);
-    if (flags.pushgateway !== undefined) await pushMetrics(metrics, flags.pushgateway, config.cluster);
+    // Published whatever the outcome: a failed run is exactly what the alert needs to see. A
+    // publishing failure is logged and never replaces the run's own result or error.
+    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster });
+    for (const failure of publishFailures) log.error(failure.message, failure.toJSON());
   }
+  return { result, publishFailures };
 }
 
 /** `collect` and `export` share their flags and their core call; `export` adds --from. */
@@ -84,9 +94,9 @@ export function runCommand(name: 'collect' | 'export'): Command {
     .addOption(new Option('--pushgateway <url>', 'push Prometheus metrics to this Pushgateway'))
     .addOption(new Option('-v, --verbose', 'log debug lines (retries, skips)').default(false))
     .action(async (flags: RunFlags) => {
-      const result = await execute(flags);
+      const { result, publishFailures } = await execute(flags);
       printResult(flags.output, result, () => formatRunSummary(result));
-      if (!result.ok) process.exitCode = ExitCode.failed;
+      if (!result.ok || publishFailures.length > 0) process.exitCode = ExitCode.failed;
     });
   return command;
 }

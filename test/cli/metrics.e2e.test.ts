@@ -1,0 +1,339 @@
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { RunResult } from '../../src/collect/run.js';
+import { rowChecksum } from '../../src/rows/project.js';
+import { CLUSTER_SHARD, type Row } from '../../src/rows/row.js';
+import type { SinkPlan } from '../../src/sinks/sink.js';
+import { runKollect, type CliResult } from '../support/cli.js';
+import { startPostgres } from '../support/postgres.js';
+import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
+import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
+
+/**
+ * `kollect export --metrics-file` and `--pushgateway`, run as a user runs them: the file parses
+ * as Prometheus text exposition (a strict parser, test/support/prom-text.ts) and what it says
+ * is what the run's JSON result says.
+ */
+
+const CLUSTER = 'metrics-e2e';
+/** The seed's ExportShardWarning line (config default). */
+const WARN_ROWS = 1800;
+
+/** The seed's metric names and the type each must be exposed as. */
+const SEED_METRICS: Record<string, MetricType> = {
+  kollect_collect_items_total: 'counter',
+  kollect_export_shard_warn_total: 'counter',
+  kollect_export_duration_seconds: 'histogram',
+  kollect_sink_errors_total: 'counter',
+  kollect_export_operations_total: 'counter',
+  kollect_export_last_success_timestamp_seconds: 'gauge',
+};
+
+/** Every label name kollect may use: small, fixed, and none of them names an object. */
+const ALLOWED_LABELS = new Set(['cluster', 'sink', 'type', 'unit', 'operation', 'resource', 'reason', 'kind', 'le']);
+
+const OPERATIONS = ['added', 'changed', 'unchanged', 'removed'] as const;
+
+/** `count` rows of the namespaced synthetic types moved into `namespace`, with identities of their own. */
+function* namespaceRows(namespace: string, count: number, revision = 1): Generator<Row> {
+  let n = 0;
+  for (const row of syntheticRows({ cluster: CLUSTER, count: count * 2, attributeBytes: 100, changedFraction: revision > 1 ? 0.2 : 0, revision })) {
+    if (row.namespace === '' || n >= count) continue;
+    n++;
+    const moved: Row = { ...row, namespace, name: `${namespace}-${row.name}`, uid: `${namespace}-${row.uid}`, checksum: '' };
+    moved.checksum = rowChecksum(moved);
+    yield moved;
+  }
+}
+
+/**
+ * A store with two shards past the warning line (1,850 rows: warn; 2,100 rows: over target)
+ * and eleven under it. `revision` 2 changes and removes some rows and adds a namespace.
+ */
+function* storeRows(revision: 1 | 2): Generator<Row> {
+  yield* syntheticRows({ cluster: CLUSTER, count: 4000, namespaces: 9, attributeBytes: 100, ...(revision === 2 ? { changedFraction: 0.1, removedFraction: 0.02, revision: 2 } : {}) });
+  yield* namespaceRows('ns-big', 1850, revision);
+  yield* namespaceRows('ns-over', 2100);
+  if (revision === 2) yield* namespaceRows('ns-late', 120);
+}
+
+function parseResult(run: CliResult): RunResult {
+  try {
+    return JSON.parse(run.stdout) as RunResult;
+  } catch {
+    assert.fail(`--output json printed no JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+}
+
+function resultOf(run: RunResult, sink: string): SinkPlan {
+  const outcome = run.sinks.find((s) => s.sink === sink);
+  assert.ok(outcome, `no outcome for sink ${sink}`);
+  assert.ok(outcome.ok, `sink ${sink} failed: ${outcome.ok ? '' : outcome.error.message}`);
+  return outcome.result;
+}
+
+/** The one sample of `name` with exactly these labels (besides `le`), or undefined. */
+function valueOf(families: ReadonlyMap<string, MetricFamily>, name: string, labels: Record<string, string>): number | undefined {
+  const found = samplesOf(families, name, labels).filter((s) => Object.keys(s.labels).filter((k) => k !== 'le').length === Object.keys(labels).length);
+  assert.ok(found.length <= 1, `${name}${JSON.stringify(labels)} has ${found.length} series`);
+  return found[0]?.value;
+}
+
+interface Setup {
+  dir: string;
+  storeA: string;
+  storeB: string;
+  /** Every object name, uid and namespace of both stores: none may ever be a label value. */
+  objectValues: Set<string>;
+  /** Shards of store B at or past the warning line, counted from its manifest. */
+  warnedShardsB: number;
+  databaseUrl: string;
+}
+
+async function writeConfig(dir: string, name: string): Promise<string> {
+  const config = join(dir, name);
+  await writeFile(
+    config,
+    [
+      `cluster: ${CLUSTER}`,
+      'sinks:',
+      `  - { name: files, type: file, dir: ${JSON.stringify(join(dir, `${name}.out`))} }`,
+      '  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL }, ssl: { mode: disable } }',
+    ].join('\n'),
+  );
+  return config;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('kollect export: Prometheus metrics', () => {
+  let setup: Setup;
+
+  before(async () => {
+    const dir = await tempDir('kollect-metrics-e2e-');
+    const objectValues = new Set<string>();
+    const remember = function* (rows: Iterable<Row>): Generator<Row> {
+      for (const row of rows) {
+        for (const value of [row.name, row.uid, row.namespace]) if (value) objectValues.add(value);
+        yield row;
+      }
+    };
+    const storeA = join(dir, 'store-a');
+    const storeB = join(dir, 'store-b');
+    await buildStore(storeA, CLUSTER, remember(storeRows(1)));
+    const b = await buildStore(storeB, CLUSTER, remember(storeRows(2)));
+    for (const shard of b.shards) objectValues.add(shard.key);
+    objectValues.delete(CLUSTER_SHARD);
+    const warnedShardsB = b.shards.filter((s) => s.rows >= WARN_ROWS).length;
+    assert.equal(warnedShardsB, 2, 'fixture: two shards at or past the warning line');
+    const databaseUrl = await (await startPostgres()).createDatabase();
+    setup = { dir, storeA, storeB, objectValues, warnedShardsB, databaseUrl };
+  });
+
+  after(async () => {
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  it('writes a parseable metrics file whose counters equal the run summary, atomically', async () => {
+    // GIVEN a database holding store A, and a stale metrics file from an earlier run
+    const config = await writeConfig(setup.dir, 'ok.yaml');
+    const env = { DATABASE_URL: setup.databaseUrl };
+    assert.equal((await runKollect(['db', 'init', '-c', config], { env })).code, 0);
+    const first = await runKollect(['export', '-c', config, '--from', setup.storeA, '--output', 'json'], { env });
+    assert.equal(first.code, 0, first.stderr);
+    const metricsDir = join(setup.dir, 'textfile');
+    const file = join(metricsDir, 'kollect.prom');
+    await mkdir(metricsDir);
+    await writeFile(file, '# stale file of an earlier run\n');
+    const staleInode = (await stat(file)).ino;
+
+    // WHEN store B (changes, removals, a new namespace) is exported with --metrics-file
+    const startedAt = Date.now() / 1000;
+    const run = await runKollect(['export', '-c', config, '--from', setup.storeB, '--metrics-file', file, '--output', 'json'], { env });
+    const endedAt = Date.now() / 1000;
+
+    // THEN the run succeeded and the file is valid exposition text
+    assert.equal(run.code, 0, run.stderr);
+    const result = parseResult(run);
+    const text = await readFile(file, 'utf8');
+    const families = parsePromText(text);
+
+    // every seed metric is declared with HELP and TYPE
+    for (const [name, type] of Object.entries(SEED_METRICS)) {
+      const family = families.get(name);
+      assert.ok(family, `${name} missing from the metrics file`);
+      assert.equal(family.type, type, `${name} TYPE`);
+      assert.ok(family.help && family.help.trim().length > 0, `${name} has no HELP text`);
+      assert.match(text, new RegExp(`^# HELP ${name} \\S`, 'm'));
+      assert.match(text, new RegExp(`^# TYPE ${name} ${type}$`, 'm'));
+    }
+
+    // rows or files per operation per sink are the result's counts, and nothing else is counted
+    const db = resultOf(result, 'fleet-db');
+    const files = resultOf(result, 'files');
+    assert.ok(db.totals.added > 0 && db.totals.changed > 0 && db.totals.removed > 0, `fixture: B inserts, updates and deletes rows: ${JSON.stringify(db.totals)}`);
+    assert.ok(files.totals.added > 0 && files.totals.changed > 0, `fixture: B adds and changes files: ${JSON.stringify(files.totals)}`);
+    for (const plan of [db, files]) {
+      for (const operation of OPERATIONS) {
+        const labels = { cluster: CLUSTER, sink: plan.sink, type: plan.type, unit: plan.unit, operation };
+        assert.equal(valueOf(families, 'kollect_export_operations_total', labels), plan.totals[operation], `${plan.sink} ${operation}`);
+      }
+    }
+    assert.equal(samplesOf(families, 'kollect_export_operations_total').length, 2 * OPERATIONS.length);
+
+    // shard warnings: the shards of the store at or past warnRows
+    assert.equal(result.shardWarnings.length, setup.warnedShardsB);
+    assert.equal(valueOf(families, 'kollect_export_shard_warn_total', { cluster: CLUSTER }), setup.warnedShardsB);
+
+    // one duration observation per sink, no longer than the run; a last success inside the run
+    for (const plan of [db, files]) {
+      const labels = { cluster: CLUSTER, sink: plan.sink, type: plan.type };
+      assert.equal(valueOf(families, 'kollect_export_duration_seconds_count', labels), 1, `${plan.sink} duration count`);
+      const seconds = valueOf(families, 'kollect_export_duration_seconds_sum', labels) ?? -1;
+      assert.ok(seconds > 0 && seconds <= endedAt - startedAt, `${plan.sink} took ${seconds} s in a run of ${endedAt - startedAt} s`);
+      const last = valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels) ?? 0;
+      assert.ok(last >= startedAt - 1 && last <= endedAt + 1, `${plan.sink} last success ${last} outside the run [${startedAt}, ${endedAt}]`);
+    }
+    // no sink failed, so no error is counted
+    assert.deepEqual(samplesOf(families, 'kollect_sink_errors_total').filter((s) => s.value !== 0), []);
+
+    // every label is from the fixed set, and no value is an object's name, uid or namespace
+    for (const family of families.values()) {
+      for (const sample of family.samples) {
+        for (const [label, value] of Object.entries(sample.labels)) {
+          assert.ok(ALLOWED_LABELS.has(label), `${sample.name} has label ${label}`);
+          assert.ok(!setup.objectValues.has(value), `${sample.name}{${label}="${value}"} names an object or namespace`);
+        }
+      }
+    }
+
+    // written atomically: a new file renamed over the old one, no temporary file left behind
+    assert.deepEqual(await readdir(metricsDir), ['kollect.prom']);
+    assert.notEqual((await stat(file)).ino, staleInode, 'the old file was rewritten in place, not replaced');
+  });
+
+  it('counts a failing sink as an error, without a last success for it, and exits 1', async () => {
+    // GIVEN the postgres sink pointed at a port nothing listens on
+    const config = await writeConfig(setup.dir, 'broken.yaml');
+    const env = { DATABASE_URL: `postgres://kollect:secret@127.0.0.1:${await closedPort()}/kollect` };
+    const file = join(setup.dir, 'broken.prom');
+
+    // WHEN exporting
+    const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file, '--output', 'json'], { env });
+
+    // THEN the run fails, and the metrics say which sink failed and which succeeded
+    assert.equal(run.code, 1, run.stderr);
+    const result = parseResult(run);
+    assert.equal(result.ok, false);
+    const failed = result.sinks.find((s) => s.sink === 'fleet-db');
+    assert.equal(failed?.ok, false);
+    const families = parsePromText(await readFile(file, 'utf8'));
+    const labels = (sink: string, type: string): Record<string, string> => ({ cluster: CLUSTER, sink, type });
+    assert.equal(valueOf(families, 'kollect_sink_errors_total', labels('fleet-db', 'postgres')), 1);
+    assert.equal(valueOf(families, 'kollect_sink_errors_total', labels('files', 'file')), undefined);
+    assert.equal(valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels('fleet-db', 'postgres')), undefined);
+    assert.ok((valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels('files', 'file')) ?? 0) > 0, 'the file sink succeeded');
+    assert.deepEqual(samplesOf(families, 'kollect_export_operations_total', { sink: 'fleet-db' }), []);
+    assert.doesNotMatch(await readFile(file, 'utf8'), /secret/, 'the password is not in the metrics');
+  });
+
+  it('pushes the same metrics to a Pushgateway, grouped by job and cluster', async () => {
+    // GIVEN a Pushgateway stand-in that records what it receives
+    const received: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: string }> = [];
+    const gateway = createServer((req, res) => {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = gateway.address() as AddressInfo;
+      const config = await writeConfig(setup.dir, 'push.yaml');
+
+      // WHEN exporting with --pushgateway
+      const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--pushgateway', `http://127.0.0.1:${port}`, '--output', 'json'], {});
+
+      // THEN one push arrived, at the job's and cluster's group, with a body that parses
+      assert.equal(run.code, 0, run.stderr);
+      const files = resultOf(parseResult(run), 'files');
+      assert.equal(received.length, 1, `requests: ${received.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+      const push = received[0]!;
+      assert.ok(push.method === 'POST' || push.method === 'PUT', push.method);
+      assert.equal(push.path, `/metrics/job/kollect/cluster/${CLUSTER}`);
+      const families = parsePromText(push.body);
+      for (const name of Object.keys(SEED_METRICS)) assert.ok(families.has(name), `${name} not pushed`);
+      for (const operation of OPERATIONS) {
+        const labels = { cluster: CLUSTER, sink: 'files', type: 'file', unit: 'files', operation };
+        assert.equal(valueOf(families, 'kollect_export_operations_total', labels), files.totals[operation], operation);
+      }
+    } finally {
+      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+    }
+  });
+
+  it('still prints the result and writes the metrics file when the Pushgateway is down, and exits 1 naming it', async () => {
+    // GIVEN a Pushgateway URL where nothing listens
+    const config = await writeConfig(setup.dir, 'nogateway.yaml');
+    const file = join(setup.dir, 'nogateway.prom');
+    const gateway = `http://127.0.0.1:${await closedPort()}`;
+
+    // WHEN a successful export pushes its metrics there
+    const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--metrics-file', file, '--pushgateway', gateway, '--output', 'json'], {});
+
+    // THEN the export's own result is still printed, the file still written, and the failure is
+    // reported as what it is (not an internal error), with exit code 1
+    assert.equal(run.code, 1, run.stderr);
+    const result = parseResult(run);
+    assert.equal(result.ok, true);
+    assert.ok(resultOf(result, 'files').totals.added > 0);
+    assert.ok(parsePromText(await readFile(file, 'utf8')).has('kollect_export_operations_total'));
+    const errors = run.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level?: string; code?: string })
+      .filter((l) => l.level === 'error');
+    assert.deepEqual(errors.map((e) => e.code), ['METRICS_PUBLISH_FAILED'], run.stderr);
+  });
+});
+
+describe('the exposition parser the metrics tests rely on', () => {
+  const valid = '# HELP a_total A.\n# TYPE a_total counter\na_total{sink="x"} 1\n';
+  it('accepts what prom-client writes', () => {
+    assert.equal(parsePromText(valid).get('a_total')?.samples[0]?.value, 1);
+  });
+  const invalid: Array<[string, string]> = [
+    ['a value that is not a number', '# TYPE a counter\na{x="1"} abc\n'],
+    ['an unterminated label value', 'a{x="1} 1\n'],
+    ['an unknown escape', 'a{x="\\t"} 1\n'],
+    ['a repeated label', 'a{x="1",x="2"} 1\n'],
+    ['the same series twice', 'a{x="1"} 1\na{x="1"} 2\n'],
+    ['a second TYPE', '# TYPE a counter\n# TYPE a gauge\na 1\n'],
+    ['TYPE after samples', 'a 1\n# TYPE a counter\n'],
+    ['interleaved families', 'a 1\nb 1\na{x="1"} 1\n'],
+    ['a negative counter', '# TYPE a counter\na -1\n'],
+    ['a histogram without +Inf', '# TYPE h histogram\nh_bucket{le="1"} 1\nh_sum 1\nh_count 1\n'],
+    ['a histogram whose buckets shrink', '# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'],
+    ['a histogram count that is not the +Inf bucket', '# TYPE h histogram\nh_bucket{le="+Inf"} 2\nh_sum 1\nh_count 3\n'],
+    ['no final newline', 'a 1'],
+  ];
+  for (const [what, text] of invalid) {
+    it(`rejects ${what}`, () => {
+      assert.throws(() => parsePromText(text), PromTextError);
+    });
+  }
+});
