@@ -1,5 +1,6 @@
 import type { RunResult } from '../collect/run.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
+import type { ShardChange, SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
 
 const number = (n: number): string => n.toLocaleString('en-US');
@@ -24,6 +25,36 @@ function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number>
   const t = r.totals;
   const time = 'durationMs' in r ? `${r.durationMs} ms` : '';
   return [outcome.sink, outcome.type, state, `${number(t.added)} ${a}`, `${number(t.changed)} ${c}`, `${number(t.unchanged)} ${u}`, `${number(t.removed)} ${d}`, time];
+}
+
+/** A shard with something to do: rows or a file added, changed or removed. */
+const changes = (s: ShardChange): boolean => s.counts.added + s.counts.changed + s.counts.removed > 0;
+
+/** The word for the one thing a file-like sink does to a shard's file. */
+function fileAction(s: ShardChange): string {
+  if (s.counts.added > 0) return 'add';
+  if (s.counts.removed > 0) return 'remove';
+  return s.counts.changed > 0 ? 'change' : 'unchanged';
+}
+
+/**
+ * A dry run's detail, per sink that would write: rows per shard for a database, files per shard
+ * for Git and folders. Shards with nothing to do are only counted, so a cluster of hundreds of
+ * namespaces with a few changes prints a few lines.
+ */
+function shardPlan(plan: SinkPlan): string[] {
+  const changed = plan.shards.filter(changes);
+  const idle = plan.shards.length - changed.length;
+  const lines = [`${plan.sink} (${plan.type}): ${plan.unit} per shard`];
+  if (changed.length === 0) return [...lines, `nothing to do (${number(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`];
+  if (plan.unit === 'rows') {
+    const rows = changed.map((s) => [s.shard, number(s.counts.added), number(s.counts.changed), number(s.counts.unchanged), number(s.counts.removed)]);
+    lines.push(formatTable(['SHARD', 'INSERT', 'UPDATE', 'UNCHANGED', 'DELETE'], rows, [1, 2, 3, 4]).trimEnd());
+  } else {
+    lines.push(formatTable(['SHARD', 'ACTION', 'PATH'], changed.map((s) => [s.shard, fileAction(s), s.path ?? ''])).trimEnd());
+  }
+  if (idle > 0) lines.push(`(${number(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`);
+  return lines;
 }
 
 /** The summary a person reads after `collect` or `export`. */
@@ -57,6 +88,9 @@ export function formatRunSummary(result: RunResult): string {
     for (const o of result.sinks) {
       if (!o.ok) lines.push(`${o.sink}: ${o.error.message}`);
       else if (o.result.skipped) lines.push(`${o.sink}: ${o.result.skipped.message}`);
+    }
+    if (result.dryRun) {
+      for (const o of result.sinks) if (o.ok && !o.result.skipped) lines.push('', ...shardPlan(o.result));
     }
   }
   if (result.dryRun) lines.push('', 'Dry run: nothing was written to any sink.');
