@@ -145,6 +145,27 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     assert.ok(withConfigMaps > 0, 'the first export wrote configmap rows');
   });
 
+  it('GIVEN SIGTERM in the middle of a list THEN exit 1 INTERRUPTED, quickly, and the previous store and files stay whole', async () => {
+    const s = await setup(sim);
+    assert.equal((await runKollect(['collect', '--config', s.config])).code, 0);
+    const storeBefore = await filesUnder(s.store);
+    const filesBefore = await filesUnder(s.out);
+    // A long Retry-After holds the run in the middle of the pods list until the signal arrives.
+    sim.inject({ kind: 'status', status: 429, resource: 'pods', page: 3, retryAfterSeconds: 60 });
+    const started = Date.now();
+    const run = await runKollect(['collect', '--config', s.config], {
+      onSpawn: (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 1_500),
+    });
+    sim.clearFaults();
+    assert.equal(run.code, 1, run.stderr);
+    assert.ok(Date.now() - started < 15_000, 'stopped without waiting out the Retry-After');
+    assert.match(run.stderr, /SIGTERM received/);
+    assert.match(run.stderr, /INTERRUPTED/);
+    assert.deepEqual(await filesUnder(s.store), storeBefore);
+    assert.deepEqual(await filesUnder(s.out), filesBefore);
+    assert.deepEqual((await readdir(s.dir)).filter((name) => name.includes('partial')), []);
+  });
+
   it('GIVEN a broken config THEN exit 2 naming the field, before any request reaches the API server', async () => {
     const s = await setup(sim, { yaml: '  - { name: broken, type: file, dir: x, pathTemplate: "no-namespace.json" }' });
     sim.resetStats();
