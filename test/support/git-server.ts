@@ -170,6 +170,8 @@ function handleCgi(root: string, req: IncomingMessage, res: ServerResponse, remo
     if (!res.headersSent) res.writeHead(500);
     res.end(String(error));
   });
+  // http-backend may exit before reading the whole body (it refused the request): its answer,
+  // already on stdout, tells the client; the EPIPE on the rest of the body says nothing more.
   child.stdin.on('error', () => undefined);
   let body: NodeJS.ReadableStream = req;
   if (encoding === 'gzip' || encoding === 'x-gzip') body = req.pipe(createGunzip());

@@ -17,7 +17,8 @@ export interface GitCredentials {
   password: string;
 }
 
-function describe(ref: SecretRef): string {
+/** Where a secret is read from, for messages: never its value. */
+export function describeSecret(ref: SecretRef): string {
   return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
 }
 
@@ -30,11 +31,11 @@ export async function readSecret(sink: string, ref: SecretRef, env: NodeJS.Proce
     try {
       value = await readFile(ref.file, 'utf8');
     } catch (error) {
-      throw new SinkError(sink, `cannot read the Git credential from ${describe(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { code: 'GIT_AUTH_MISSING' });
+      throw new SinkError(sink, `cannot read the Git credential from ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { code: 'GIT_AUTH_MISSING' });
     }
   }
   const trimmed = value?.trim();
-  if (!trimmed) throw new SinkError(sink, `the Git credential in ${describe(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
+  if (!trimmed) throw new SinkError(sink, `the Git credential in ${describeSecret(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
   return trimmed;
 }
 

@@ -4,9 +4,9 @@ import nodeHttp from 'isomorphic-git/http/node';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { buildShardFile, shardPathLayout } from '../shard-document.js';
+import { buildShardFile, parseShardDocument, shardPathLayout } from '../shard-document.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
-import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
+import { authHandlers, describeSecret, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 
@@ -47,6 +47,8 @@ const COUNT_OF: Record<Action, keyof ChangeCounts> = { add: 'added', change: 'ch
 interface Diff {
   shards: ShardChange[];
   totals: ChangeCounts;
+  /** Rows that change, counted only when applying (for the commit message). */
+  rows: RowDelta;
   /** Path to new blob oid, or null to remove. Only files that change. */
   changes: Map<string, string | null>;
   /** Shard memos after the export (for the state). */
@@ -69,15 +71,82 @@ function isRejectedPush(error: unknown): boolean {
 
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
 
-/** "cluster c1: 3 shards changed (1 added, 2 updated), 14,201 rows" */
-export function changeSummary(cluster: string, totals: ChangeCounts, rows: number): string {
-  const changed = totals.added + totals.changed + totals.removed;
-  const parts = [
-    totals.added ? `${totals.added} added` : '',
-    totals.changed ? `${totals.changed} updated` : '',
-    totals.removed ? `${totals.removed} removed` : '',
-  ].filter(Boolean);
-  return `cluster ${cluster}: ${plural(changed, 'shard')} changed (${parts.join(', ')}), ${plural(rows, 'row')}`;
+/** Rows added, updated and removed in one commit. */
+export interface RowDelta {
+  added: number;
+  updated: number;
+  removed: number;
+}
+
+function addRowDelta(into: RowDelta, more: RowDelta): void {
+  into.added += more.added;
+  into.updated += more.updated;
+  into.removed += more.removed;
+}
+
+/** The rows of a shard file, one a line, without the separating comma (header lines are not rows). */
+function rowLines(text: string | undefined): Set<string> {
+  const rows = new Set<string>();
+  for (const line of text?.split('\n') ?? []) {
+    const row = line.trim().replace(/,$/, '');
+    if (row.length > 1 && row.startsWith('{') && row.endsWith('}')) rows.add(row);
+  }
+  return rows;
+}
+
+/** A row line's identity within its shard; undefined for a line that is not JSON (not a row). */
+function rowIdentity(line: string): string | undefined {
+  try {
+    const row = JSON.parse(line) as { apiGroup?: string; resource?: string; name?: string; uid?: string };
+    return `${row.apiGroup}/${row.resource}/${row.name}/${row.uid}`;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * What changed between two versions of a shard file, row by row (a missing file has no rows).
+ * A shard document holds one row per line (renderShardDocument), so an unchanged row is an equal
+ * line: only the lines that differ are parsed, to tell an updated row from an added or removed
+ * one. When every shard changes, this stays cheap next to rendering.
+ */
+export function rowDelta(before: string | undefined, after: string | undefined): RowDelta {
+  const old = rowLines(before);
+  const now = rowLines(after);
+  const identities = (lines: Set<string>, other: Set<string>): string[] => {
+    const keys: string[] = [];
+    for (const line of lines) {
+      const key = other.has(line) ? undefined : rowIdentity(line);
+      if (key !== undefined) keys.push(key);
+    }
+    return keys;
+  };
+  const gone = new Set(identities(old, now));
+  const delta: RowDelta = { added: 0, updated: 0, removed: 0 };
+  for (const key of identities(now, old)) {
+    if (gone.delete(key)) delta.updated++;
+    else delta.added++;
+  }
+  delta.removed = gone.size;
+  return delta;
+}
+
+/** The parts that are not zero, e.g. "1 added, 2 updated". */
+function counted(parts: Array<[number, string]>): string {
+  return parts
+    .filter(([n]) => n > 0)
+    .map(([n, word]) => `${n.toLocaleString('en-US')} ${word}`)
+    .join(', ');
+}
+
+/** "cluster c1: 3 shards changed (1 added, 2 updated), 1,702 rows changed (1,650 added, 52 updated), 14,201 rows in all" */
+export function changeSummary(cluster: string, files: ChangeCounts, rows: RowDelta, totalRows: number): string {
+  const shards = files.added + files.changed + files.removed;
+  const changedRows = rows.added + rows.updated + rows.removed;
+  const fileParts = counted([[files.added, 'added'], [files.changed, 'updated'], [files.removed, 'removed']]);
+  const rowParts = counted([[rows.added, 'added'], [rows.updated, 'updated'], [rows.removed, 'removed']]);
+  return `cluster ${cluster}: ${plural(shards, 'shard')} changed (${fileParts}), ${plural(changedRows, 'row')} changed${rowParts ? ` (${rowParts})` : ''}, ${plural(totalRows, 'row')} in all`;
 }
 
 export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Sink {
@@ -113,32 +182,34 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   }
 
   /**
-   * Compares the store with the files under this cluster's prefix in `head`. With `write`, new
-   * contents are written as blobs into the mirror as they are rendered (one file in memory at a
-   * time); without, they are only hashed.
+   * Compares the store with the files under this cluster's prefix in `head`. When `applying`,
+   * new contents are written as blobs into the mirror as they are rendered (one file in memory
+   * at a time) and the rows that change are counted for the commit message; when planning, files
+   * are only hashed.
    */
-  async function diff(store: CollectStore, mirror: Mirror | undefined, head: string | undefined, last: RefState | undefined, write: boolean, ctx: SinkContext): Promise<Diff> {
+  async function diff(store: CollectStore, mirror: Mirror, head: string | undefined, last: RefState | undefined, applying: boolean, ctx: SinkContext): Promise<Diff> {
     const layout = shardPathLayout(config.pathTemplate, store.cluster);
-    const existing = mirror && head ? await mirror.listFiles(head, layout.prefix, false) : new Map<string, string>();
+    const existing = head ? await mirror.listFiles(head, layout.prefix) : new Map<string, string>();
     const carryOver = store.incompleteResources().length > 0;
     const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
-    const result: Diff = { shards: [], totals: emptyCounts(), changes: new Map(), memos: {} };
+    const result: Diff = { shards: [], totals: emptyCounts(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
     const record = (shard: string, path: string, action: Action): void => {
       const counts = emptyCounts();
       counts[COUNT_OF[action]] = 1;
       result.shards.push({ shard, path, counts });
       addCounts(result.totals, counts);
     };
-    const readExisting = async (oid: string | undefined): Promise<string | undefined> =>
-      oid !== undefined && carryOver && mirror ? (await mirror.readBlob(oid)).toString('utf8') : undefined;
+    const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
 
-    /** Renders one shard's file and decides its action. */
-    const render = async (shard: string, path: string, before: string | undefined): Promise<void> => {
-      const content = await buildShardFile(store, shard, await readExisting(before));
+    /** Renders one shard's file (`previous`: the file's text, when already read) and decides its action. */
+    const render = async (shard: string, path: string, before: string | undefined, previous?: string): Promise<void> => {
+      const old = previous ?? (before !== undefined && (carryOver || applying) ? await read(before) : undefined);
+      const content = await buildShardFile(store, shard, carryOver ? old : undefined);
       if (content === undefined) {
         if (before !== undefined) {
           result.changes.set(path, null);
           record(shard, path, 'remove');
+          if (applying) addRowDelta(result.rows, rowDelta(old, undefined));
         }
         return;
       }
@@ -150,7 +221,12 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         record(shard, path, 'unchanged');
         return;
       }
-      if (write && mirror) await mirror.writeBlob(bytes);
+      if (applying) {
+        await mirror.writeBlob(bytes, oid);
+        // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
+        if (before === undefined) result.rows.added += entry?.rows ?? 0;
+        else addRowDelta(result.rows, rowDelta(old, content));
+      }
       result.changes.set(path, oid);
       record(shard, path, before === undefined ? 'add' : 'change');
     };
@@ -170,12 +246,19 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       }
       await render(shard.key, path, before);
     }
-    // Files of shards that vanished: only this cluster's own files, never anything else.
+    // Files of shards that vanished: only this cluster's own files, never anything else. The path
+    // matching the template is not proof enough (with `{cluster}-{namespace}.json`, cluster a's
+    // pattern matches cluster a-b's files): the document must also name this cluster.
     for (const [path, oid] of [...existing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const shard = layout.shardOf(path);
       if (shard === undefined || current.has(shard)) continue;
       checkAbort(ctx, 'while rendering files');
-      await render(shard, path, oid);
+      const text = await read(oid);
+      if (parseShardDocument(text)?.cluster !== store.cluster) {
+        ctx.log.debug('git sink leaves a file that matches the path template but is not this cluster\'s', { sink: config.name, path });
+        continue;
+      }
+      await render(shard, path, oid, text);
     }
     return result;
   }
@@ -204,7 +287,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE) return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
     try {
       const head = await mirror.head();
-      if (head) await mirror.listFiles(head, shardPathLayout(config.pathTemplate, store.cluster).prefix, true);
+      if (head) await mirror.verify(head, shardPathLayout(config.pathTemplate, store.cluster).prefix);
     } catch (error) {
       return reclone('warn', 'git mirror is damaged: recloning', { error: (error as Error).message });
     }
@@ -221,8 +304,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const auth = authHandlers(await readCredentials(config, env));
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth });
     checkAbort(ctx, 'before fetching');
-    if (await openMirror(mirror, store, state, ctx)) state.mirrorCommits = 0;
-
+    // Where an export spends its time, logged with the push (see docs/git.md, benchmark).
     const timings: Record<string, number> = {};
     let mark = performance.now();
     const lap = (phase: string): void => {
@@ -230,10 +312,11 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       timings[phase] = Math.round((timings[phase] ?? 0) + at - mark);
       mark = at;
     };
+    if (await openMirror(mirror, store, state, ctx)) state.mirrorCommits = 0;
+    lap('open');
     for (let attempt = 0; ; attempt++) {
       checkAbort(ctx, 'before fetching');
       let head: string | undefined;
-      lap('open');
       try {
         head = await mirror.fetch();
         lap('fetch');
@@ -250,7 +333,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       }
       const baseTree = head ? (await mirror.readTree(head)).oid : undefined;
       const tree = await mirror.updateTree(baseTree, change.changes);
-      const message = `${config.message}: ${changeSummary(store.cluster, change.totals, store.manifest.totals.rows)}`;
+      const message = `${config.message}: ${changeSummary(store.cluster, change.totals, change.rows, store.manifest.totals.rows)}`;
       const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: (deps.now ?? ctx.now)() });
       lap('commit');
       // Last moment to stop: past this point the push either lands whole or not at all.
@@ -269,6 +352,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         const delay = Math.round(200 * 2 ** attempt * (0.5 + random()));
         ctx.log.info('git push rejected (the branch moved): fetching and retrying', { sink: config.name, ref: config.ref, attempt: attempt + 1, delayMs: delay });
         await sleep(delay);
+        lap('retryWait');
         continue;
       }
       state.mirrorCommits = (state.mirrorCommits ?? 0) + 1;
@@ -285,23 +369,26 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, now);
     if (skipped) return skippedPlan(store, skipped);
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth: authHandlers(undefined) });
+    // Without a usable mirror the plan compares with an empty tree, as the reclone would start.
     let head: string | undefined;
-    let usable = false;
+    let unusable: { level: 'info' | 'warn'; why: string } | undefined = { level: 'info', why: 'git mirror not yet cloned' };
     if (await mirror.exists()) {
       try {
         if ((await mirror.remoteUrl()) === config.url) {
           head = await mirror.head();
-          if (head) await mirror.listFiles(head, shardPathLayout(config.pathTemplate, store.cluster).prefix, true);
-          usable = true;
+          if (head) await mirror.verify(head, shardPathLayout(config.pathTemplate, store.cluster).prefix);
+          unusable = undefined;
+        } else {
+          unusable = { level: 'warn', why: 'git mirror points at another remote (apply will reclone it)' };
         }
       } catch (error) {
-        ctx.log.warn('git mirror is damaged (apply will reclone it): planning against an empty tree', { sink: config.name, mirrorDir, error: (error as Error).message });
         head = undefined;
+        unusable = { level: 'warn', why: `git mirror is damaged (apply will reclone it): ${(error as Error).message}` };
       }
     }
-    if (!usable) ctx.log.info('git mirror not yet cloned (or of another remote): planning against an empty tree, without fetching', { sink: config.name, mirrorDir });
+    if (unusable) ctx.log[unusable.level](`${unusable.why}: planning against an empty tree, without fetching`, { sink: config.name, mirrorDir });
     else ctx.log.info('git plan compares with the mirror as last fetched, without fetching', { sink: config.name, head: head ?? null });
-    const change = await diff(store, usable ? mirror : undefined, head, state.refs[config.ref], false, ctx);
+    const change = await diff(store, mirror, head, state.refs[config.ref], false, ctx);
     const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
     if (change.changes.size === 0) result.skipped = { reason: 'unchanged', message: `${config.ref} already holds this content` };
     return result;
@@ -311,7 +398,10 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   function wrapNetwork(error: unknown, auth: AuthHandlers, step: 'fetch' | 'push'): Error {
     if (error instanceof KollectError) return error;
     if (isAuthError(error, auth)) {
-      return new SinkError(config.name, `authentication to ${config.url} failed during ${step}: check the credential's secret and its permissions`, where, { code: 'GIT_AUTH_FAILED' });
+      const hint = config.auth
+        ? `check that the secret in ${describeSecret(config.auth.token)} holds a valid token with write access to the repository`
+        : 'the remote requires credentials and the sink has none: configure auth.token ({env} or {file})';
+      return new SinkError(config.name, `authentication to ${config.url} failed during ${step}: ${hint}`, where, { code: 'GIT_AUTH_FAILED' });
     }
     return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}`, where, { cause: error, code: 'GIT_REMOTE_FAILED' });
   }

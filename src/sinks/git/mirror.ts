@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { deflate } from 'node:zlib';
 import git, { type HttpClient, type ReadTreeResult, type TreeEntry } from 'isomorphic-git';
 import type { AuthHandlers } from './git-auth.js';
 
@@ -28,6 +30,8 @@ export function gitdirOf(mirrorDir: string): string {
 export function blobOid(content: Buffer): string {
   return createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
 }
+
+const deflateAsync = promisify(deflate);
 
 const isNotFound = (error: unknown): boolean => (error as { code?: string }).code === 'NotFoundError';
 
@@ -102,11 +106,15 @@ export class Mirror {
   }
 
   /**
-   * Fetches the branch's tip (depth 1: only the newest tree is needed) and returns it, or
-   * undefined when the remote is empty or has no such branch yet.
+   * Fetches the branch's tip and returns it, or undefined when the remote is empty or has no such
+   * branch yet. The first fetch is a clone of depth 1 (only the newest tree is needed); later
+   * ones negotiate from the commit we have and bring only what other writers added since. A
+   * depth-1 fetch every time would re-download the whole tree of the branch (every cluster's
+   * files) at each export: git upload-pack sends a new shallow tip whole, whatever we have.
    */
   async fetch(): Promise<string | undefined> {
     const { onAuth, onAuthFailure } = this.options.auth;
+    const cloned = (await this.head()) !== undefined;
     let result;
     try {
       result = await git.fetch({
@@ -119,7 +127,7 @@ export class Mirror {
         ref: this.options.ref,
         remoteRef: this.options.ref,
         singleBranch: true,
-        depth: 1,
+        ...(cloned ? {} : { depth: 1 }),
         tags: false,
         ...(onAuth ? { onAuth } : {}),
         onAuthFailure,
@@ -146,12 +154,8 @@ export class Mirror {
     return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   }
 
-  /**
-   * Every blob below `prefix` in the commit's tree, by path. With `verify`, each blob is also
-   * read, so that a damaged mirror (a missing or corrupt object) shows here and not halfway
-   * through an export.
-   */
-  async listFiles(commit: string, prefix: string, verify: boolean): Promise<Map<string, string>> {
+  /** Every blob below `prefix` in the commit's tree, by path. Trees elsewhere are not read. */
+  async listFiles(commit: string, prefix: string): Promise<Map<string, string>> {
     const files = new Map<string, string>();
     let tree = (await this.readTree(commit)).tree;
     const parts = prefix === '' ? [] : prefix.split('/');
@@ -164,18 +168,41 @@ export class Mirror {
       for (const entry of entries) {
         const path = base === '' ? entry.path : `${base}/${entry.path}`;
         if (entry.type === 'tree') await walk((await this.readTree(entry.oid)).tree, path);
-        else if (entry.type === 'blob') {
-          if (verify) await git.readObject({ fs, gitdir: this.gitdir, oid: entry.oid, format: 'deflated', cache: this.cache });
-          files.set(path, entry.oid);
-        }
+        else if (entry.type === 'blob') files.set(path, entry.oid);
       }
     };
     await walk(tree, parts.join('/'));
     return files;
   }
 
-  async writeBlob(content: Buffer): Promise<string> {
-    return git.writeBlob({ fs, gitdir: this.gitdir, blob: content });
+  /**
+   * Throws when the mirror cannot serve an export from `commit`: a tree anywhere in it is missing
+   * or unreadable (a push reads every tree to decide what to send), or a blob below `prefix` (the
+   * files this export compares and may read) is missing. Blobs elsewhere are never read by an
+   * export, so they are not checked.
+   */
+  async verify(commit: string, prefix: string): Promise<void> {
+    const walk = async (tree: string, base: string): Promise<void> => {
+      for (const entry of (await this.readTree(tree)).tree) {
+        const path = base === '' ? entry.path : `${base}/${entry.path}`;
+        if (entry.type === 'tree') await walk(entry.oid, path);
+        else if (entry.type === 'blob' && (prefix === '' || path.startsWith(`${prefix}/`))) {
+          await git.readObject({ fs, gitdir: this.gitdir, oid: entry.oid, format: 'deflated', cache: this.cache });
+        }
+      }
+    };
+    await walk(commit, '');
+  }
+
+  /**
+   * Stores a blob whose oid the caller computed (blobOid), as a loose object deflated at zlib
+   * level 1 (git's own core.looseCompression) on the thread pool. isomorphic-git's writeBlob
+   * would hash the bytes again and deflate at the default level: about 5x slower on a first
+   * export, and the pushed pack is deflated anew anyway.
+   */
+  async writeBlob(content: Buffer, oid: string): Promise<void> {
+    const object = await deflateAsync(Buffer.concat([Buffer.from(`blob ${content.length}\0`), content]), { level: 1 });
+    await git.writeObject({ fs, gitdir: this.gitdir, type: 'blob', object, format: 'deflated', oid });
   }
 
   /**

@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../fs/write-file-atomic.js';
 import { digest } from '../../rows/checksum.js';
 import type { CollectStore } from '../../store/collect-store.js';
 
@@ -68,18 +68,9 @@ export async function loadState(mirrorDir: string): Promise<GitSinkState> {
   }
 }
 
-/** Replaces the state atomically (temporary file, then rename): readers see old or new, never half. */
+/** Replaces the state atomically: readers see old or new, never half. */
 export async function saveState(mirrorDir: string, state: GitSinkState): Promise<void> {
-  const path = statePath(mirrorDir);
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(tmp, `${JSON.stringify(state, null, 2)}\n`);
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
+  await writeFileAtomic(statePath(mirrorDir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
 /**

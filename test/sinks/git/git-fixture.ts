@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
@@ -8,6 +9,7 @@ import type { Row } from '../../../src/rows/row.js';
 import { renderShardDocument } from '../../../src/sinks/shard-document.js';
 import type { SinkContext } from '../../../src/sinks/sink.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
+import { git, type GitServer } from '../../support/git-server.js';
 import { buildStore, syntheticRows, tempDir, type BuildStoreOptions } from '../../support/store-fixture.js';
 
 /** Shared helpers of the Git sink tests. */
@@ -114,4 +116,19 @@ export async function expectedFiles(source: CollectStore, template = 'clusters/{
     files.set(template.replace('{cluster}', source.cluster).replace('{namespace}', shard.key), renderShardDocument(source.cluster, shard.key, docRows));
   }
   return files;
+}
+
+/** Files of the served repository at `rev`, sorted (via the git CLI on the bare repo). */
+export async function remoteFiles(server: GitServer, rev = 'main'): Promise<string[]> {
+  return (await server.git(['ls-tree', '-r', '--name-only', rev])).trim().split('\n').filter(Boolean).sort();
+}
+
+/** Asserts that `main` of the served repository holds each of `files` with exactly that content. */
+export async function assertRemoteHolds(server: GitServer, files: Iterable<[string, string]>): Promise<void> {
+  for (const [path, content] of files) assert.equal(await server.git(['show', `main:${path}`]), content, path);
+}
+
+/** `git fsck --full --strict` of the served repository: fails on any problem, prints nothing when clean. */
+export async function fsck(server: GitServer): Promise<void> {
+  assert.equal((await git(['fsck', '--full', '--strict', '--no-dangling'], { cwd: server.bareDir })).trim(), '');
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
@@ -9,20 +9,9 @@ import { createGitSink, gitMirrorDir } from '../../../src/sinks/git/git-sink.js'
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
-import { git, startGitServer, type GitServer } from '../../support/git-server.js';
+import { startGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { captureLogger, context, expectedFiles, gitConfig, hashTree, HOUR, manualClock, store } from './git-fixture.js';
-
-/** Files of the served repository at `rev`, by path (via the git CLI on the bare repo). */
-async function remoteFiles(server: GitServer, rev = 'main'): Promise<string[]> {
-  return (await server.git(['ls-tree', '-r', '--name-only', rev])).trim().split('\n').filter(Boolean).sort();
-}
-
-async function fsck(server: GitServer): Promise<void> {
-  // Throws (non-zero exit) on any problem; prints nothing when clean.
-  const out = await git(['fsck', '--full', '--strict', '--no-dangling'], { cwd: server.bareDir });
-  assert.equal(out.trim(), '');
-}
+import { assertRemoteHolds, captureLogger, context, expectedFiles, fsck, gitConfig, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
 
 async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
@@ -53,7 +42,7 @@ describe('git sink: first export', () => {
     await server.cloneTo(clone);
     for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
     const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
-    assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows$/);
+    assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
   });
 });
 
@@ -112,7 +101,8 @@ describe('git sink: skip rules and incremental commits', () => {
     assert.equal(await commitCount(server), commits + 1);
     const touched = (await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort();
     assert.deepEqual(touched, ['clusters/c1/namespaces/ns-001.json', 'clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-004.json']);
-    assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /cluster c1: 3 shards changed \(3 updated\), 400 rows$/);
+    const relabelled = rows({ cluster: 'c1' }).filter((r) => ['ns-001', 'ns-002', 'ns-004'].includes(r.namespace)).length;
+    assert.equal((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), `kollect snapshot: cluster c1: 3 shards changed (3 updated), ${relabelled} rows changed (${relabelled} updated), 400 rows in all`);
     await fsck(server);
   });
 
@@ -141,7 +131,7 @@ describe('git sink: several clusters in one repository', () => {
       const e1 = await expectedFiles(s1);
       const e2 = await expectedFiles(s2);
       assert.deepEqual(await remoteFiles(server), ['README.md', ...e1.keys(), ...e2.keys()].sort());
-      for (const [path, content] of [...e1, ...e2]) assert.equal(await server.git(['show', `main:${path}`]), content, path);
+      await assertRemoteHolds(server, [...e1, ...e2]);
       await fsck(server);
       // The race is real when both fetch the same head: the loser re-applies on the winner's commit.
       const retried = lines.filter((l) => l.message.includes('push rejected')).length;
@@ -171,6 +161,53 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal((await server.git(['rev-parse', 'main:clusters/c2'])).trim(), otherTree);
       assert.equal((await server.git(['rev-parse', 'main:README.md'])).trim(), readme);
       await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
+      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      await other.apply(await store({ cluster: 'c2' }), context());
+      await sink.apply(await store({ cluster: 'c1' }), context());
+      await other.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ force: true }));
+      const packs = join(mirrorDir, '.git', 'objects', 'pack');
+      const before = new Set(await readdir(packs));
+
+      await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-003'] }), context({ force: true }));
+
+      const fetched = (await readdir(packs)).filter((f) => f.endsWith('.idx') && !before.has(f));
+      assert.equal(fetched.length, 1);
+      // A pack index (v2) ends its fan-out table with the number of objects in the pack.
+      const objects = (await readFile(join(packs, fetched[0]!))).readUInt32BE(8 + 255 * 4);
+      // The commit, four trees on the path (root, clusters, c2, namespaces) and the one changed file.
+      assert.equal(objects, 6);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) WHEN exporting and dropping a namespace THEN only files naming this cluster are removed', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const pathTemplate = 'clusters/{cluster}-{namespace}.json';
+      const longer = await store({ cluster: 'c1-b' });
+      await createGitSink(gitConfig({ name: 'other', url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock)).apply(longer, context());
+      const sink = createGitSink(gitConfig({ url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      const first = await sink.apply(await store({ cluster: 'c1' }), context());
+      assert.equal(first.totals.removed, 0);
+
+      clock.advance(HOUR);
+      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context());
+
+      assert.equal(result.totals.removed, 1);
+      assert.equal((await server.git(['diff', '--name-status', 'main~1', 'main'])).trim(), 'D\tclusters/c1-ns-004.json');
+      await assertRemoteHolds(server, await expectedFiles(longer, pathTemplate));
     } finally {
       await server.close();
     }
@@ -230,29 +267,48 @@ describe('git sink: push races and retries', () => {
 });
 
 describe('git sink: damaged or foreign mirror', () => {
-  it('GIVEN a mirror missing an object file WHEN exporting THEN it is recloned with a warning and the export succeeds', async () => {
-    const server = await startGitServer();
-    try {
-      const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
-      await sink.apply(await store({ cluster: 'c1' }), context());
-      const blob = (await server.git(['rev-parse', 'main:clusters/c1/namespaces/ns-003.json'])).trim();
-      await rm(join(mirrorDir, '.git', 'objects', blob.slice(0, 2), blob.slice(2)));
+  /** Ways a mirror gets damaged (a volume restored half, a node crash): each must be recloned. */
+  const damages: Array<[string, (mirrorDir: string, server: GitServer) => Promise<void>]> = [
+    [
+      "a deleted object file of this cluster's",
+      async (mirrorDir, server) => {
+        const blob = (await server.git(['rev-parse', 'main:clusters/c1/namespaces/ns-003.json'])).trim();
+        await rm(join(mirrorDir, '.git', 'objects', blob.slice(0, 2), blob.slice(2)));
+      },
+    ],
+    [
+      "a deleted pack (another cluster's trees, which a push walks)",
+      async (mirrorDir) => {
+        const packs = join(mirrorDir, '.git', 'objects', 'pack');
+        for (const file of await readdir(packs)) await rm(join(packs, file));
+      },
+    ],
+  ];
+  for (const [damage, breakMirror] of damages) {
+    it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, async () => {
+      const server = await startGitServer();
+      try {
+        const clock = manualClock();
+        await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock)).apply(await store({ cluster: 'c2' }), context());
+        const mirrorDir = await tempDir('kollect-mirror-');
+        const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
+        await sink.apply(await store({ cluster: 'c1' }), context());
+        await breakMirror(mirrorDir, server);
 
-      clock.advance(HOUR);
-      const { log, lines } = captureLogger();
-      const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-005'], revision: 2 });
-      const result = await sink.apply(changed, context({ log }));
+        clock.advance(HOUR);
+        const { log, lines } = captureLogger();
+        const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-005'], revision: 2 });
+        const result = await sink.apply(changed, context({ log }));
 
-      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('damaged')), JSON.stringify(lines));
-      assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
-      for (const [path, content] of await expectedFiles(changed)) assert.equal(await server.git(['show', `main:${path}`]), content, path);
-      await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+        assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('damaged')), JSON.stringify(lines));
+        assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
+        await assertRemoteHolds(server, [...(await expectedFiles(changed)), ...(await expectedFiles(await store({ cluster: 'c2' })))]);
+        await fsck(server);
+      } finally {
+        await server.close();
+      }
+    });
+  }
 
   it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
     const server = await startGitServer();

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { RunResult } from '../../src/collect/run.js';
+import type { SinkPlan } from '../../src/sinks/sink.js';
+import type { CollectStore } from '../../src/store/collect-store.js';
+import { runKollect, type CliResult } from '../support/cli.js';
+import { startGitServer } from '../support/git-server.js';
+import { tempDir } from '../support/store-fixture.js';
+import { assertRemoteHolds, expectedFiles, fsck, hashTree, remoteFiles, store } from '../sinks/git/git-fixture.js';
+
+/**
+ * The Git sink through the built CLI (`bin/kollect export --from STORE`), as a CronJob runs it:
+ * separate OS processes, exit codes, what reaches stdout and stderr.
+ */
+
+interface SinkYaml {
+  url: string;
+  mirrorDir: string;
+  /** Extra YAML flow-mapping entries for the sink, e.g. `auth: {...}`. */
+  extra?: string;
+}
+
+async function writeConfig(cluster: string, sink: SinkYaml): Promise<string> {
+  const file = join(await tempDir('kollect-git-e2e-'), 'kollect.yaml');
+  const entries = [`name: audit`, 'type: git', `url: ${JSON.stringify(sink.url)}`, `mirrorDir: ${JSON.stringify(sink.mirrorDir)}`, 'exportMinInterval: 1h', sink.extra ?? ''].filter(Boolean);
+  await writeFile(file, `cluster: ${cluster}\nsinks:\n  - { ${entries.join(', ')} }\n`);
+  return file;
+}
+
+function exportStore(source: CollectStore, config: string, flags: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return runKollect(['export', '--from', source.dir, '--config', config, '--output', 'json', ...flags], { env });
+}
+
+/** The one sink outcome of a `--output json` run; fails the test with stderr when the output is not JSON. */
+function gitOutcome(run: CliResult): RunResult['sinks'][number] {
+  let parsed: RunResult;
+  try {
+    parsed = JSON.parse(run.stdout) as RunResult;
+  } catch {
+    assert.fail(`stdout is not JSON (exit ${run.code}):\n${run.stdout}\n${run.stderr}`);
+  }
+  assert.equal(parsed.sinks.length, 1);
+  return parsed.sinks[0]!;
+}
+
+function planOf(run: CliResult): SinkPlan {
+  const outcome = gitOutcome(run);
+  assert.ok(outcome.ok, `${run.stderr}`);
+  return outcome.result;
+}
+
+describe('kollect export to a git sink (CLI processes)', () => {
+  it('GIVEN two clusters WHEN two kollect processes export to the same ref at once THEN both commits land and each cluster keeps its files', async () => {
+    const server = await startGitServer();
+    try {
+      const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
+      const c1 = await writeConfig('c1', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      const c2 = await writeConfig('c2', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+
+      const runs = await Promise.all([exportStore(s1, c1), exportStore(s2, c2)]);
+
+      for (const run of runs) assert.equal(run.code, 0, run.stderr);
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '3');
+      const files = new Map([...(await expectedFiles(s1)), ...(await expectedFiles(s2))]);
+      assert.deepEqual(await remoteFiles(server), ['README.md', ...files.keys()].sort());
+      await assertRemoteHolds(server, files);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN a store WHEN dry-run, export, dry-run of a change, export, export again THEN each plan equals what the export did, dry runs touch neither the mirror nor the remote, and the unchanged export makes 0 requests', async () => {
+    const server = await startGitServer();
+    try {
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const config = await writeConfig('c1', { url: server.url, mirrorDir });
+      const stores = [await store({ cluster: 'c1' }), await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], dropNamespaces: ['ns-006'], revision: 2 })];
+      for (const source of stores) {
+        const mirrorBefore = await hashTree(mirrorDir);
+        const refsBefore = await server.git(['show-ref']);
+        server.resetRequests();
+
+        const dry = await exportStore(source, config, ['--dry-run', '--force']);
+
+        assert.equal(dry.code, 0, dry.stderr);
+        assert.equal(server.requests, 0);
+        assert.deepEqual(await hashTree(mirrorDir), mirrorBefore);
+        assert.equal(await server.git(['show-ref']), refsBefore);
+        const plan = planOf(dry);
+        const applied = planOf(await exportStore(source, config, ['--force']));
+        assert.deepEqual({ totals: applied.totals, shards: applied.shards }, { totals: plan.totals, shards: plan.shards });
+        const touched = (await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n');
+        const planned = plan.shards.filter((s) => s.counts.unchanged === 0).map((s) => s.path);
+        assert.deepEqual(touched.sort(), planned.sort());
+      }
+      assert.deepEqual(planOf(await exportStore(stores[1]!, config, ['--dry-run'])).skipped?.reason, 'unchanged');
+      server.resetRequests();
+      const again = planOf(await exportStore(stores[1]!, config, ['--force']));
+      assert.equal(again.skipped?.reason, 'unchanged');
+      assert.equal(server.requests, 0);
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('kollect export to a git sink: credentials (CLI processes)', () => {
+  const TOKEN = 'ghp-e2e-right-token-51c0';
+  const WRONG = 'ghp-e2e-wrong-token-9ab4';
+
+  it('GIVEN a wrong token WHEN exporting with -v THEN exit 1, GIT_AUTH_FAILED naming the sink, and the token nowhere in stdout, stderr or the mirror config', async () => {
+    const server = await startGitServer({ auth: { username: 'kollect-bot', token: TOKEN } });
+    try {
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const config = await writeConfig('c1', { url: server.url, mirrorDir, extra: 'auth: { username: { env: GIT_USER }, token: { env: GIT_TOKEN } }' });
+
+      const run = await exportStore(await store({ cluster: 'c1' }), config, ['-v'], { GIT_USER: 'kollect-bot', GIT_TOKEN: WRONG });
+
+      assert.equal(run.code, 1, run.stderr);
+      const outcome = gitOutcome(run);
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.error.code, 'GIT_AUTH_FAILED');
+      assert.match(outcome.error.message, /^sink "audit": authentication to http:\/\/127\.0\.0\.1:\d+\/inventory\.git failed during fetch/);
+      assert.ok(run.stderr.includes('"sink":"audit","code":"GIT_AUTH_FAILED"'), run.stderr);
+      const mirrorConfig = await readFile(join(mirrorDir, '.git', 'config'), 'utf8');
+      for (const [where, text] of [['stdout', run.stdout], ['stderr', run.stderr], ['mirror config', mirrorConfig]]) {
+        assert.ok(!text!.includes(WRONG) && !text!.includes(TOKEN), `token in ${where}:\n${text}`);
+      }
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('GIVEN credentials in the URL WHEN exporting THEN exit 2 naming sinks[0].url, no request, and the token is not printed', async () => {
+    const server = await startGitServer({ auth: { username: 'kollect-bot', token: TOKEN } });
+    try {
+      const url = server.url.replace('http://', `http://kollect-bot:${TOKEN}@`);
+      const config = await writeConfig('c1', { url, mirrorDir: await tempDir('kollect-mirror-') });
+      server.resetRequests();
+
+      const run = await exportStore(await store({ cluster: 'c1' }), config, ['-v']);
+
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /sinks\[0\]\.url/);
+      assert.ok(!run.stdout.includes(TOKEN) && !run.stderr.includes(TOKEN), `token printed:\n${run.stdout}\n${run.stderr}`);
+      assert.equal(server.requests, 0);
+    } finally {
+      await server.close();
+    }
+  });
+});
