@@ -1,0 +1,391 @@
+/**
+ * Fleet simulation (`npm run bench:fleet [-- --rows N]`): 8 clusters exporting into one shared
+ * PostgreSQL table at once (the seed's ADR-0501 fleet), against one cluster exporting the same
+ * total number of rows alone. Each exporter is the built CLI (`bin/kollect export --from STORE`)
+ * in a process of its own, as a CronJob runs it.
+ *
+ * Cases, each on a fresh table of its own (config `table:`): round 1, the first export (every row
+ * inserted), then round 2, the same stores again (every row unchanged). Prints per case the
+ * rows, the wall time, the ratio to the single exporter, errors and every process's exit code,
+ * with PASS/MISS against the target (fleet time <= 1.2 x single time, no error), then checks that
+ * every cluster's row count in the table is exact. While each case runs it samples
+ * pg_stat_activity (what kollect's sessions wait on), ungranted locks and the machine's CPU, so a
+ * MISS can be explained. Exits 1 on a MISS, an error or a wrong count.
+ *
+ * `--partition-by-cluster` creates both tables as `kollect db ddl --partition-by cluster` prints
+ * them, with one partition per cluster, to compare a DBA's partitioned table with the plain one.
+ *
+ * PostgreSQL: DATABASE_URL when set (a fresh database is created on it and dropped afterwards),
+ * else a private embedded server (test/support/postgres.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { RunResult } from '../src/collect/run.js';
+import { runKollect } from '../test/support/cli.js';
+import { startPostgres, withClient } from '../test/support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLUSTERS = 8;
+const TARGET = 1.2;
+const FLEET_TABLE = 'fleet_items';
+const SINGLE_TABLE = 'single_items';
+const SINGLE_CLUSTER = 'fleet-single';
+
+const { values: flags } = parseArgs({ options: { rows: { type: 'string', default: '25000' }, 'partition-by-cluster': { type: 'boolean', default: false } } });
+const ROWS = Number(flags.rows);
+if (!Number.isInteger(ROWS) || ROWS < 100) throw new Error(`--rows must be an integer >= 100, got ${flags.rows}`);
+
+/**
+ * Namespaces for a store of `rows` rows: shards of ~1,400 rows, under the seed's 1,800 warning
+ * line. Odd, because syntheticRows picks the type by i % 4: with a count divisible by 2 some
+ * namespaces would only get cluster-scoped rows and never exist.
+ */
+function namespacesFor(rows: number): number {
+  const n = Math.max(1, Math.ceil((rows * 0.75) / 1400));
+  return n % 2 === 0 ? n + 1 : n;
+}
+
+/** Newest modification time of any file below `dir`. */
+async function newest(dir: string): Promise<number> {
+  let latest = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? await newest(path) : (await stat(path)).mtimeMs);
+  }
+  return latest;
+}
+
+/** Builds dist/ when it is missing or older than src/: the exporters run the built CLI. */
+async function ensureBuilt(): Promise<void> {
+  const entry = join(ROOT, 'dist', 'cli', 'main.js');
+  if (existsSync(entry) && statSync(entry).mtimeMs >= (await newest(join(ROOT, 'src')))) return;
+  process.stdout.write('dist/ is missing or older than src/: npm run build\n');
+  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('npm run build failed');
+}
+
+interface Exporter {
+  cluster: string;
+  store: string;
+  config: string;
+  rows: number;
+}
+
+interface ProcessOutcome {
+  cluster: string;
+  code: number | null;
+  ms: number;
+  /** When the process ended (performance.now()). */
+  endedAt: number;
+  /** The postgres sink's own duration (from the JSON result), when it succeeded. */
+  sinkMs?: number;
+  error?: string;
+}
+
+/** Which count of the postgres result must equal the store's rows: all inserted, or all unchanged. */
+type Expect = 'added' | 'unchanged';
+
+async function runExporter(exporter: Exporter, env: NodeJS.ProcessEnv, expect: Expect): Promise<ProcessOutcome> {
+  const started = performance.now();
+  const { code, stdout, stderr } = await runKollect(['export', '--from', exporter.store, '-c', exporter.config, '--output', 'json'], { env });
+  const endedAt = performance.now();
+  const outcome: ProcessOutcome = { cluster: exporter.cluster, code, ms: endedAt - started, endedAt };
+  try {
+    const result = JSON.parse(stdout) as RunResult;
+    const sink = result.sinks[0];
+    if (sink?.ok) {
+      outcome.sinkMs = 'durationMs' in sink.result ? sink.result.durationMs : undefined;
+      const t = sink.result.totals;
+      if (t[expect] !== exporter.rows) outcome.error = `expected ${exporter.rows} rows ${expect}, got ${JSON.stringify(t)}`;
+    } else if (sink) {
+      outcome.error = `${sink.error.code}: ${sink.error.message}`;
+    }
+  } catch {
+    outcome.error = (stderr.trim().split('\n').pop() ?? '').slice(0, 300) || `no JSON result (exit ${code})`;
+  }
+  if (code !== 0 && outcome.error === undefined) outcome.error = `exit ${code}`;
+  return outcome;
+}
+
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * CPU seconds (user + system) of the reaped children of a process, from /proc/PID/stat
+ * (cutime, cstime); undefined when the process is not on this machine.
+ */
+async function childCpuSeconds(pid: number | 'self'): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start at state, field 3.
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The parent of a process on this machine (for a backend: the postmaster). */
+async function parentOf(pid: number): Promise<number | undefined> {
+  try {
+    const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Machine-wide CPU counters from /proc/stat (busy and total jiffies). */
+async function cpuTimes(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const fields = line.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - idle, total };
+}
+
+interface Diagnostics {
+  /** `wait_event_type:wait_event` (or `CPU` when not waiting) -> samples of active kollect sessions. */
+  waits: Map<string, number>;
+  samples: number;
+  /** Most ungranted locks seen at once. */
+  maxLockWaits: number;
+  /** Most kollect sessions active at once. */
+  maxActive: number;
+  cpuBusy: number;
+  load1: number;
+  /** CPU seconds of the kollect processes (this script's reaped children). */
+  kollectCpu: number;
+  /** CPU seconds of the PostgreSQL backends that ended meanwhile; undefined for a remote server. */
+  postgresCpu?: number;
+}
+
+/** Samples what kollect's sessions do every 100 ms until `stop()`. */
+function sampleDatabase(url: string): { stop: () => Promise<Diagnostics> } {
+  const diag: Diagnostics = { waits: new Map(), samples: 0, maxLockWaits: 0, maxActive: 0, cpuBusy: 0, load1: 0, kollectCpu: 0 };
+  let running = true;
+  const cpuStart = cpuTimes();
+  const kollectStart = childCpuSeconds('self');
+  let postmaster: { pid: number; start: number } | undefined;
+  const loop = withClient(url, async (client) => {
+    // The sampler's own backend is a child of the postmaster, whose reaped-children CPU time
+    // then grows by what every backend that ends (the exporters') used.
+    const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
+    const pid = await parentOf(backend);
+    const start = pid === undefined ? undefined : await childCpuSeconds(pid);
+    if (pid !== undefined && start !== undefined) postmaster = { pid, start };
+    while (running) {
+      const activity = await client.query<{ wait: string | null; n: number }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS wait, count(*)::int AS n
+           FROM pg_stat_activity WHERE application_name = 'kollect' AND state = 'active' AND pid <> pg_backend_pid()
+          GROUP BY 1`,
+      );
+      const locks = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_locks WHERE NOT granted');
+      let active = 0;
+      for (const row of activity.rows) {
+        diag.waits.set(row.wait ?? 'CPU', (diag.waits.get(row.wait ?? 'CPU') ?? 0) + row.n);
+        active += row.n;
+      }
+      diag.samples++;
+      diag.maxActive = Math.max(diag.maxActive, active);
+      diag.maxLockWaits = Math.max(diag.maxLockWaits, locks.rows[0]?.n ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      const [a, b] = [await cpuStart, await cpuTimes()];
+      diag.cpuBusy = (b.busy - a.busy) / Math.max(1, b.total - a.total);
+      diag.load1 = loadavg()[0] ?? 0;
+      diag.kollectCpu = ((await childCpuSeconds('self')) ?? 0) - ((await kollectStart) ?? 0);
+      if (postmaster) {
+        // Backends end a moment after their client disconnects.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const end = await childCpuSeconds(postmaster.pid);
+        if (end !== undefined) diag.postgresCpu = end - postmaster.start;
+      }
+      return diag;
+    },
+  };
+}
+
+interface CaseResult {
+  name: string;
+  rows: number;
+  ms: number;
+  outcomes: ProcessOutcome[];
+  diag: Diagnostics;
+}
+
+async function runCase(name: string, exporters: Exporter[], expect: Expect, env: NodeJS.ProcessEnv, databaseUrl: string): Promise<CaseResult> {
+  const sampler = sampleDatabase(databaseUrl);
+  const started = performance.now();
+  const outcomes = await Promise.all(exporters.map((e) => runExporter(e, env, expect)));
+  const ms = performance.now() - started;
+  const diag = await sampler.stop();
+  return { name, rows: exporters.reduce((n, e) => n + e.rows, 0), ms, outcomes, diag };
+}
+
+const seconds = (ms: number): string => (ms / 1000).toFixed(2);
+
+/**
+ * From the first export transaction's start to the last one's end: the time the database was
+ * busy with the case, without process start-up (each sink's own duration, ending about when its
+ * process ends).
+ */
+function databaseSpan(c: CaseResult): number {
+  const ends = c.outcomes.map((o) => o.endedAt);
+  const starts = c.outcomes.map((o) => o.endedAt - (o.sinkMs ?? 0));
+  return Math.max(...ends) - Math.min(...starts);
+}
+
+function topWaits(diag: Diagnostics): string {
+  const total = [...diag.waits.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return 'no active kollect session sampled';
+  return [...diag.waits.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([wait, n]) => `${wait} ${Math.round((100 * n) / total)}%`)
+    .join(', ');
+}
+
+async function writeConfig(dir: string, cluster: string, table: string): Promise<string> {
+  const path = join(dir, `${cluster}.yaml`);
+  await writeFile(
+    path,
+    [`cluster: ${cluster}`, 'sinks:', `  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL }, ssl: { mode: disable }, table: ${table}, onLocked: wait }`].join('\n'),
+  );
+  return path;
+}
+
+/** The items table partitioned by LIST (cluster), from `kollect db ddl`, one partition per cluster. */
+async function createPartitioned(databaseUrl: string, table: string, exporters: readonly Exporter[], env: NodeJS.ProcessEnv): Promise<void> {
+  const ddl = await runKollect(['db', 'ddl', '--partition-by', 'cluster', '-c', exporters[0]!.config], { env });
+  if (ddl.code !== 0) throw new Error(`kollect db ddl failed: ${ddl.stderr}`);
+  await withClient(databaseUrl, async (client) => {
+    await client.query(ddl.stdout);
+    for (const e of exporters) {
+      await client.query(`CREATE TABLE IF NOT EXISTS public.${table}_c_${e.cluster.replace(/-/g, '_')} PARTITION OF public.${table} FOR VALUES IN ('${e.cluster}')`);
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  await ensureBuilt();
+  const work = await tempDir('kollect-fleet-sim-');
+  const server = await startPostgres();
+  const databaseUrl = await server.createDatabase();
+  const env = { DATABASE_URL: databaseUrl };
+  let failed = false;
+  try {
+    process.stdout.write(
+      `machine: ${cpus().length} cores; PostgreSQL: ${server.embedded ? 'embedded (test/support/postgres.ts)' : 'DATABASE_URL'}; ` +
+        `tables: ${flags['partition-by-cluster'] ? 'partitioned by cluster (kollect db ddl --partition-by cluster)' : 'plain (kollect db init)'}\n` +
+        `building stores: ${CLUSTERS} x ${ROWS.toLocaleString('en-US')} rows (${namespacesFor(ROWS)} namespaces each) and 1 x ${(CLUSTERS * ROWS).toLocaleString('en-US')} rows (${namespacesFor(CLUSTERS * ROWS)} namespaces) ...\n`,
+    );
+    const fleet: Exporter[] = [];
+    for (let i = 1; i <= CLUSTERS; i++) {
+      const cluster = `fleet-${i}`;
+      const store = join(work, `store-${cluster}`);
+      await buildStore(store, cluster, syntheticRows({ cluster, count: ROWS, namespaces: namespacesFor(ROWS) }));
+      fleet.push({ cluster, store, config: await writeConfig(work, cluster, FLEET_TABLE), rows: ROWS });
+    }
+    const singleStore = join(work, 'store-single');
+    await buildStore(singleStore, SINGLE_CLUSTER, syntheticRows({ cluster: SINGLE_CLUSTER, count: CLUSTERS * ROWS, namespaces: namespacesFor(CLUSTERS * ROWS) }));
+    const single: Exporter[] = [{ cluster: SINGLE_CLUSTER, store: singleStore, config: await writeConfig(work, SINGLE_CLUSTER, SINGLE_TABLE), rows: CLUSTERS * ROWS }];
+
+    // One `db init` per table: the fleet's and the single exporter's, both fresh. Or, with
+    // --partition-by-cluster, the DDL `kollect db ddl --partition-by cluster` gives a DBA, plus
+    // one partition per fleet cluster.
+    for (const [table, exporters] of [[FLEET_TABLE, fleet], [SINGLE_TABLE, single]] as const) {
+      if (flags['partition-by-cluster']) await createPartitioned(databaseUrl, table, exporters, env);
+      const init = await runKollect(['db', 'init', '-c', exporters[0]!.config], { env });
+      if (init.code !== 0) throw new Error(`kollect db init failed: ${init.stderr}`);
+    }
+
+    const cases: Array<{ round: string; fleet: CaseResult; single: CaseResult }> = [];
+    const rounds: Array<[string, Expect]> = [
+      ['1: first export (all inserted)', 'added'],
+      ['2: unchanged re-export', 'unchanged'],
+    ];
+    for (const [round, expect] of rounds) {
+      process.stdout.write(`round ${round} ...\n`);
+      const single1 = await runCase('1 exporter', single, expect, env, databaseUrl);
+      const fleet1 = await runCase(`${CLUSTERS} exporters at once`, fleet, expect, env, databaseUrl);
+      cases.push({ round, fleet: fleet1, single: single1 });
+    }
+
+    const rows: string[][] = [['ROUND', 'CASE', 'ROWS', 'SECONDS', 'RATIO', 'ERRORS', 'EXIT CODES', 'DB SPAN S', 'DB RATIO', 'VERDICT']];
+    const notes: string[] = [];
+    for (const { round, fleet: f, single: s } of cases) {
+      for (const c of [s, f]) {
+        const errors = c.outcomes.filter((o) => o.error !== undefined);
+        const ratio = c.ms / s.ms;
+        const pass = c === s ? errors.length === 0 : ratio <= TARGET && errors.length === 0;
+        failed ||= !pass;
+        rows.push([
+          round.split(':')[0]!,
+          c.name,
+          c.rows.toLocaleString('en-US'),
+          seconds(c.ms),
+          `${ratio.toFixed(2)}x`,
+          String(errors.length),
+          c.outcomes.map((o) => String(o.code)).join(' '),
+          seconds(databaseSpan(c)),
+          `${(databaseSpan(c) / databaseSpan(s)).toFixed(2)}x`,
+          c === s ? (pass ? 'ok' : 'ERRORS') : `${pass ? 'PASS' : 'MISS'} (<= ${TARGET}x)`,
+        ]);
+        for (const e of errors) notes.push(`  round ${round}, ${e.cluster}: ${e.error}`);
+        notes.push(
+          `  round ${round.split(':')[0]}, ${c.name}: waits ${topWaits(c.diag)}; max ${c.diag.maxActive} active sessions, ` +
+            `max ${c.diag.maxLockWaits} ungranted locks; machine CPU busy ${Math.round(c.diag.cpuBusy * 100)}%, load ${c.diag.load1.toFixed(1)}; ` +
+            `CPU used: kollect ${c.diag.kollectCpu.toFixed(1)} s, postgres backends ${c.diag.postgresCpu === undefined ? 'n/a (remote)' : `${c.diag.postgresCpu.toFixed(1)} s`}`,
+        );
+      }
+    }
+    const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+    process.stdout.write(`\n${rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n\n`);
+    process.stdout.write(`round 1 is the first export into an empty table, round 2 re-exports the same stores (nothing written).\n`);
+    process.stdout.write(
+      'SECONDS: wall time from spawning the processes to the last exit; the verdict is on its ratio.\n' +
+        'DB SPAN: from the first export transaction to the last commit (the postgres sink\'s own time, without process start-up).\n',
+    );
+    process.stdout.write(`what kollect's sessions did while each case ran (pg_stat_activity, sampled every 100 ms):\n${notes.join('\n')}\n\n`);
+
+    // Every cluster's rows, exactly: N per fleet cluster, 8N for the single exporter.
+    const counts = await withClient(databaseUrl, async (client) => {
+      const out = new Map<string, number>();
+      for (const table of [FLEET_TABLE, SINGLE_TABLE]) {
+        const result = await client.query<{ cluster: string; n: number }>(`SELECT cluster, count(*)::int AS n FROM public.${table} GROUP BY cluster`);
+        for (const row of result.rows) out.set(row.cluster, row.n);
+      }
+      return out;
+    });
+    const expected = new Map([...fleet, ...single].map((e) => [e.cluster, e.rows]));
+    for (const [cluster, rows] of expected) {
+      const got = counts.get(cluster) ?? 0;
+      const ok = got === rows;
+      failed ||= !ok;
+      process.stdout.write(`${ok ? 'ok  ' : 'BAD '} ${cluster.padEnd(14)} ${got.toLocaleString('en-US').padStart(9)} rows in the table (expected ${rows.toLocaleString('en-US')})\n`);
+    }
+    const unexpected = [...counts.keys()].filter((c) => !expected.has(c));
+    if (unexpected.length > 0) {
+      failed = true;
+      process.stdout.write(`BAD  rows of unexpected clusters: ${unexpected.join(', ')}\n`);
+    }
+    process.stdout.write(`\n${failed ? 'MISS' : 'PASS'}: ${CLUSTERS} exporters at once vs 1 exporter of the same rows (target <= ${TARGET}x, no errors, exact counts)\n`);
+  } finally {
+    await server.dropCreatedDatabases();
+    await rm(work, { recursive: true, force: true });
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+await main();
