@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { KollectConfig, PostgresSinkConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { initDatabase } from '../sinks/postgres/postgres-sink.js';
-import { ddlText, type InitResult } from '../sinks/postgres/schema.js';
+import { ddlText, MONTH_PARTITIONING_NOTE, type InitResult } from '../sinks/postgres/schema.js';
 import { addConfigOptions, printResult, readConfig, type ConfigFlags } from './common.js';
 
 interface DbFlags extends ConfigFlags {
@@ -14,7 +14,7 @@ interface InitFlags extends DbFlags {
 }
 
 interface DdlFlags extends DbFlags {
-  partitionBy?: 'cluster';
+  partitionBy?: 'cluster' | 'month';
   brin: boolean;
 }
 
@@ -39,7 +39,7 @@ export function formatInitResult(sink: string, result: InitResult): string {
   const lines = [`sink ${sink}: ${result.schema}.${result.table} (runs: ${result.schema}.${result.runsTable})`];
   if (result.createdSchema) lines.push(`  created schema ${result.schema}`);
   if (result.applied.length === 0) lines.push(`  schema is up to date (version ${result.version}); nothing to do`);
-  for (const m of result.applied) lines.push(`  applied migration ${m.version}: ${m.description}`);
+  for (const m of result.applied) lines.push(`  applied migration ${m.version}: ${m.description} (${m.table})`);
   if (result.brin === 'created') lines.push('  created BRIN index on exported_at');
   if (result.brin === 'exists') lines.push('  BRIN index on exported_at already exists');
   return `${lines.join('\n')}\n`;
@@ -67,17 +67,18 @@ export function dbCommand(): Command {
     db
       .command('ddl')
       .description('Print the DDL of the tables for a DBA to review and run (kollect never creates partitions itself)')
-      .addOption(new Option('--partition-by <key>', 'partition the items table: LIST by cluster').choices(['cluster']))
+      .addOption(new Option('--partition-by <key>', 'partition the items table: LIST by cluster (month is refused, with the reason)').choices(['cluster', 'month']))
       .addOption(new Option('--brin', 'include a BRIN index on exported_at').default(false))
       .addOption(new Option('--sink <name>', 'the postgres sink (default: the only one)')),
   )
     .addHelpText('after', '\nExamples:\n  kollect db ddl --config kollect.yaml\n  kollect db ddl --config kollect.yaml --partition-by cluster > kollect.sql')
     .action(async (flags: DdlFlags) => {
+      if (flags.partitionBy === 'month') throw new UsageError(`--partition-by month would break the upsert key.\n${MONTH_PARTITIONING_NOTE.join('\n')}`);
       const config = await readConfig(flags);
       const sink = selectPostgresSink(config, flags.sink);
       const sql = ddlText(
         { schema: sink.schema, table: sink.table, runsTable: sink.runsTable },
-        { ...(flags.partitionBy ? { partitionBy: flags.partitionBy } : {}), brin: flags.brin, clusters: [config.cluster] },
+        { ...(flags.partitionBy === 'cluster' ? { partitionBy: flags.partitionBy } : {}), brin: flags.brin, clusters: [config.cluster] },
       );
       printResult(flags.output, { sink: sink.name, sql }, () => sql);
     });

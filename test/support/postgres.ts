@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { sinkConfig, type PostgresSinkConfig } from '../../src/config/schema.js'
 import { silentLogger } from '../../src/log.js';
 import type { SinkContext } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
+import { runKollect, type CliOptions, type CliResult } from './cli.js';
 
 /**
  * The PostgreSQL test harness (DESIGN.md, "What tests run against"): `DATABASE_URL` when it is
@@ -335,4 +336,55 @@ export async function storedRows(url: string, qualifiedTable: string, cluster: s
 /** The same map for rows a test expects. */
 export function expectedRows(rows: Iterable<{ namespace: string; name: string; uid: string; checksum: string }>): Map<string, string> {
   return new Map([...rows].map((r) => [`${r.namespace}/${r.name}/${r.uid}`, r.checksum]));
+}
+
+/**
+ * The identity and tuple version (`ctid:xmin`) of each of a cluster's rows, as
+ * `namespace/name/uid -> ctid:xmin`: a row whose entry is the same before and after was not
+ * written at all (an update, even to equal values, makes a new tuple).
+ */
+export async function tupleVersions(url: string, qualifiedTable: string, cluster: string): Promise<Map<string, string>> {
+  return withClient(url, async (client) => {
+    const result = await client.query<{ key: string; version: string }>(
+      `SELECT namespace || '/' || name || '/' || uid AS key, ctid::text || ':' || xmin::text AS version FROM ${qualifiedTable} WHERE cluster = $1`,
+      [cluster],
+    );
+    return new Map(result.rows.map((r) => [r.key, r.version]));
+  });
+}
+
+/**
+ * Waits until a kollect session of this database is in the middle of its COPY and returns its
+ * backend pid. `onFound` runs as soon as the COPY is seen (e.g. to SIGSTOP the exporter, so
+ * that the COPY is held open at this point), and the COPY is checked again after it.
+ */
+export async function waitForKollectCopy(url: string, onFound: () => void = () => undefined): Promise<number> {
+  const query =
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND query LIKE 'COPY%' AND state = 'active'";
+  return withClient(url, async (client) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const pid = (await client.query<{ pid: number }>(query)).rows[0]?.pid;
+      if (pid) {
+        onFound();
+        const still = (await client.query<{ pid: number }>(query)).rows[0]?.pid;
+        if (still !== pid) throw new Error('the COPY ended before the test could hold it; use a larger store');
+        return pid;
+      }
+      if (Date.now() > deadline) throw new Error('no kollect COPY started');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  });
+}
+
+/** A kollect config file with one postgres sink `fleet-db` (URL from DATABASE_URL, TLS off); `sink` adds or overrides fields. */
+export async function writePostgresConfig(dir: string, cluster: string, sink: Record<string, unknown> = {}): Promise<string> {
+  const file = join(dir, `kollect-${cluster}-${randomBytes(3).toString('hex')}.yaml`);
+  await writeFile(file, JSON.stringify({ cluster, sinks: [{ name: 'fleet-db', type: 'postgres', ssl: { mode: 'disable' }, ...sink }] }, null, 2));
+  return file;
+}
+
+/** `kollect export --from STORE --config FILE --output json [...args]` against the database at `url`. */
+export function exportWithCli(url: string, config: string, store: string, args: string[] = [], options: CliOptions = {}): Promise<CliResult> {
+  return runKollect(['export', '--from', store, '--config', config, '--output', 'json', ...args], { ...options, env: { DATABASE_URL: url, ...options.env } });
 }

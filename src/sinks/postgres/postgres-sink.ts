@@ -8,7 +8,7 @@ import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 import { poolConfig, redact, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
-import { advisoryKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
+import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
 /**
  * The PostgreSQL sink: the shared fleet table of ADR-0501.
@@ -16,13 +16,13 @@ import { advisoryKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type Ini
  * One export is one transaction:
  *  1. an advisory transaction lock on (table, cluster): two runs of one cluster never overlap,
  *     other clusters proceed side by side;
- *  2. COPY the store into a temporary staging table (not WAL-logged, no index, not ANALYZEd:
- *     measured 15-19% slower for no better plan), JSON and timestamps staged as text and cast
- *     only for the rows that are written;
- *  3. keep only the staged rows that are new or whose checksum differs, then upsert those.
- *     A plain `ON CONFLICT DO UPDATE ... WHERE checksum IS DISTINCT FROM` would still lock every
- *     conflicting row and write about as much WAL as the table; filtering first leaves unchanged
- *     rows untouched (no update, no dead tuple, no WAL);
+ *  2. COPY the store into a temporary staging table (ON COMMIT DROP, not WAL-logged, no index,
+ *     not ANALYZEd: measured 15-19% slower for no better plan); JSON and timestamps are typed
+ *     there, so the server parses them while the client is still encoding;
+ *  3. diff staging against the cluster's stored checksums and upsert only the rows that are new
+ *     or changed. A plain `ON CONFLICT DO UPDATE ... WHERE checksum IS DISTINCT FROM` over every
+ *     staged row would still lock every conflicting row and write about as much WAL as the
+ *     table; filtering first leaves unchanged rows untouched (no update, no dead tuple, no WAL);
  *  4. delete this cluster's rows of COMPLETELY listed types whose key was not staged: rows of a
  *     type listed incompletely (403, error, interrupted) are never deleted;
  *  5. record the run; commit.
@@ -86,6 +86,18 @@ function completeTypes(store: CollectStore): { groups: string[]; resources: stri
   return { groups: complete.map((r) => r.group), resources: complete.map((r) => r.resource) };
 }
 
+/** What the sink reports beyond the shared counts: its table, and the counts in database words. */
+export interface PostgresCounts {
+  /** `schema.table`. */
+  table: string;
+  inserted: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+}
+export type PostgresSinkPlan = SinkPlan & PostgresCounts;
+export type PostgresSinkResult = SinkResult & PostgresCounts;
+
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
   const names: TableNames = { schema: config.schema, table: config.table, runsTable: config.runsTable };
   const refs: TableRefs = tableRefs(names);
@@ -121,6 +133,12 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}`, { table: refs.itemsLabel, sqlstate: pgError.code }, { cause: error });
     }
     return new SinkError(config.name, `${action} failed: ${base}`, { table: refs.itemsLabel }, { cause: error });
+  }
+
+  /** A plan or result with the table and the inserted / updated / unchanged / deleted counts (`--output json`). */
+  function report(plan: SinkPlan): PostgresSinkPlan {
+    const t = plan.totals;
+    return { ...plan, table: refs.itemsLabel, inserted: t.added, updated: t.changed, unchanged: t.unchanged, deleted: t.removed };
   }
 
   function interrupted(action: string): InterruptedError {
@@ -193,18 +211,21 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     try {
       await run('BEGIN');
       inTransaction = true;
-      const lockKey = advisoryKey(`kollect:export:${refs.itemsLabel}:${cluster}`);
+      const lockKey = exportLockKey(names, cluster);
+      const busy = (detail: string): LockBusyError =>
+        new LockBusyError(`sink "${config.name}": another kollect run of cluster ${cluster} ${detail}`, { sink: config.name, cluster, table: refs.itemsLabel });
       if (config.onLocked === 'fail') {
         const got = await run<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1::bigint) AS locked', [lockKey]);
-        if (!got.rows[0]?.locked) {
-          throw new LockBusyError(
-            `sink "${config.name}": another kollect run of cluster ${cluster} is exporting to table ${refs.itemsLabel}; retry later or set onLocked: wait`,
-            { sink: config.name, cluster, table: refs.itemsLabel },
-          );
-        }
+        if (!got.rows[0]?.locked) throw busy(`is exporting to table ${refs.itemsLabel}; retry later or set onLocked: wait`);
       } else {
         ctx.log.debug('waiting for the export lock', { sink: config.name, cluster });
-        await run('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]);
+        await run('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]).catch((error: unknown) => {
+          // The wait counts against statement_timeout; 57014 without an abort means it ran out.
+          if (pgErrorOf(error)?.code === '57014' && !ctx.signal.aborted) {
+            throw busy(`held the export lock of table ${refs.itemsLabel} for longer than statementTimeout (${config.statementTimeout} ms); look for a stuck run in pg_stat_activity (application_name kollect)`);
+          }
+          throw error;
+        });
       }
 
       await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
@@ -217,19 +238,27 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       if (ctx.signal.aborted) throw interrupted('export');
       if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
 
+      // The diff (staged rows that are new or whose checksum changed) is computed once and kept
+      // narrow: the staged row's ctid, its namespace and whether it is new. The upsert fetches
+      // those rows back by ctid (a TID scan: nothing when nothing changed), and the counts come
+      // from the diff, because RETURNING cannot tell an insert from an update on a partitioned
+      // table (xmax is a system column, refused there). The advisory lock keeps the diff true.
       const upsert = await run<{ namespace: string; inserted: string; updated: string }>(
-        `WITH written AS (
-           INSERT INTO ${refs.items} AS t (${ITEM_COLUMNS.join(', ')})
-           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels, s.attributes, s.checksum, s.resource_version, s.created_at, $2::timestamptz, now()
+        `WITH diff AS MATERIALIZED (
+           SELECT s.ctid AS staged, s.namespace, cur.uid IS NULL AS new
              FROM ${STAGING} s
              LEFT JOIN ${refs.items} cur ON cur.cluster = $1 AND cur.namespace = s.namespace AND cur.name = s.name AND cur.uid = s.uid
             WHERE cur.uid IS NULL OR cur.checksum IS DISTINCT FROM s.checksum
+         ), written AS (
+           INSERT INTO ${refs.items} AS t (${ITEM_COLUMNS.join(', ')})
+           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels, s.attributes, s.checksum, s.resource_version, s.created_at, $2::timestamptz, now()
+             FROM ${STAGING} s
+            WHERE s.ctid = ANY (ARRAY(SELECT staged FROM diff))
            ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE_SET}
             WHERE t.checksum IS DISTINCT FROM EXCLUDED.checksum
-           RETURNING t.namespace, (t.xmax = 0) AS inserted
          )
-         SELECT namespace, count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
-           FROM written GROUP BY namespace`,
+         SELECT namespace, count(*) FILTER (WHERE new) AS inserted, count(*) FILTER (WHERE NOT new) AS updated
+           FROM diff GROUP BY namespace`,
         [cluster, store.manifest.collectedAt],
       );
       const written = new Map(upsert.rows.map((r) => [shardKeyOf(r.namespace), { inserted: Number(r.inserted), updated: Number(r.updated) }]));
@@ -303,7 +332,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
   }
 
-  async function apply(store: CollectStore, ctx: SinkContext): Promise<SinkResult> {
+  async function apply(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkResult> {
     const began = Date.now();
     const startedAt = ctx.now();
     if (ctx.signal.aborted) throw interrupted('export');
@@ -317,7 +346,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       const state = { connected: false };
       try {
         const counts = await applyOnce(pool, store, ctx, startedAt, state);
-        const result: SinkResult = { sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards, durationMs: Date.now() - began };
+        const result: PostgresSinkResult = { ...report({ sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards }), durationMs: Date.now() - began };
         ctx.log.info('postgres export committed', {
           sink: config.name,
           table: refs.itemsLabel,
@@ -349,7 +378,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
    * checksums with a server-side cursor, ordered by namespace, and compares them with the store
    * one shard at a time. Memory holds one shard of the store, never the table.
    */
-  async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
+  async function plan(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkPlan> {
     if (ctx.signal.aborted) throw interrupted('plan');
     let pool: pg.Pool;
     try {
@@ -451,7 +480,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       .map(([shard, counts]) => ({ shard, counts }));
     const totals = emptyCounts();
     for (const s of shards) addCounts(totals, s.counts);
-    return { sink: config.name, type: 'postgres', unit: 'rows', totals, shards };
+    return report({ sink: config.name, type: 'postgres', unit: 'rows', totals, shards });
   }
 
   return {

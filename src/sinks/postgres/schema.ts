@@ -51,7 +51,7 @@ export interface TableNames {
   runsTable: string;
 }
 
-/** The schema-version table: one row per (items table, applied migration). */
+/** The schema-version table: one row per (table, applied migration). */
 export const MIGRATIONS_TABLE = 'kollect_schema_migrations';
 
 /** Quoted, schema-qualified names used in SQL. */
@@ -134,17 +134,23 @@ function runsTableSql(refs: TableRefs): string {
 
 function migrationsTableSql(refs: TableRefs): string {
   return `CREATE TABLE IF NOT EXISTS ${refs.migrations} (
-  items_table text        NOT NULL,
+  table_name  text        NOT NULL,
   version     integer     NOT NULL,
   description text        NOT NULL,
   applied_at  timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (items_table, version)
+  PRIMARY KEY (table_name, version)
 )`;
 }
 
-/** One additive migration. Statements use IF NOT EXISTS, so a table a DBA created from `db ddl` is kept. */
+/**
+ * One additive migration. Statements use IF NOT EXISTS, so a table a DBA created from `db ddl` is
+ * kept. A migration is recorded under the name of the table it builds, so pointing a sink at a
+ * new runs table (or items table) makes `db init` build that one.
+ */
 export interface Migration {
   version: number;
+  /** Which of the sink's tables the migration builds. */
+  builds: 'items' | 'runs';
   description: string;
   statements(names: TableNames, refs: TableRefs): string[];
 }
@@ -156,11 +162,13 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
+    builds: 'items',
     description: 'items table, primary key (cluster, namespace, name, uid)',
     statements: (_names, refs) => [`CREATE TABLE IF NOT EXISTS ${refs.items} (\n${itemsColumnsSql()}\n)`],
   },
   {
     version: 2,
+    builds: 'runs',
     description: 'runs table',
     statements: (names, refs) => [
       runsTableSql(refs),
@@ -168,6 +176,11 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
 ];
+
+/** The name a migration is recorded under. */
+function builtTable(migration: Migration, names: TableNames): string {
+  return migration.builds === 'items' ? names.table : names.runsTable;
+}
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
@@ -183,7 +196,7 @@ export interface InitResult {
   /** True when the schema itself had to be created. */
   createdSchema: boolean;
   /** Migrations applied by this call (empty when the database was already up to date). */
-  applied: Array<{ version: number; description: string }>;
+  applied: Array<{ version: number; description: string; table: string }>;
   /** Version the database is at now. */
   version: number;
   /** BRIN index on exported_at: created now, already there, or not asked for. */
@@ -219,19 +232,22 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
       result.createdSchema = true;
     }
     await client.query(migrationsTableSql(refs));
-    const done = await client.query<{ version: number }>(`SELECT version FROM ${refs.migrations} WHERE items_table = $1`, [names.table]);
-    const applied = new Set(done.rows.map((r) => r.version));
+    const done = await client.query<{ table_name: string; version: number }>(`SELECT table_name, version FROM ${refs.migrations} WHERE table_name IN ($1, $2)`, [
+      names.table,
+      names.runsTable,
+    ]);
+    const applied = new Set(done.rows.map((r) => `${r.table_name}/${r.version}`));
     for (const migration of MIGRATIONS) {
-      if (applied.has(migration.version)) continue;
+      if (applied.has(`${builtTable(migration, names)}/${migration.version}`)) continue;
       for (const statement of migration.statements(names, refs)) await client.query(statement);
-      await client.query(`INSERT INTO ${refs.migrations} (items_table, version, description) VALUES ($1, $2, $3)`, [
-        names.table,
+      await client.query(`INSERT INTO ${refs.migrations} (table_name, version, description) VALUES ($1, $2, $3)`, [
+        builtTable(migration, names),
         migration.version,
         migration.description,
       ]);
-      result.applied.push({ version: migration.version, description: migration.description });
+      result.applied.push({ version: migration.version, description: migration.description, table: `${names.schema}.${builtTable(migration, names)}` });
     }
-    result.version = Math.max(0, ...applied, ...result.applied.map((m) => m.version));
+    result.version = SCHEMA_VERSION;
     if (options.brin) {
       const indexName = derivedName(names.table, '_exported_at_brin');
       const found = await client.query('SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2', [
@@ -253,10 +269,30 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
   return result;
 }
 
+/**
+ * The advisory lock an export of `cluster` into this items table holds for its transaction. Keyed
+ * by table and cluster: two runs of one cluster exclude each other, other clusters do not wait.
+ */
+export function exportLockKey(names: TableNames, cluster: string): string {
+  return advisoryKey(`kollect:export:${names.schema}.${names.table}:${cluster}`);
+}
+
 /** A signed 64-bit advisory-lock key from a string (the first 8 bytes of its SHA-256). */
 export function advisoryKey(text: string): string {
   return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
 }
+
+/** Why the current-state table is not partitioned by month; printed by `db ddl`, and as the refusal of `--partition-by month`. */
+export const MONTH_PARTITIONING_NOTE: readonly string[] = [
+  'Why this table is not partitioned by month (of exported_at or collected_at): it holds the',
+  'CURRENT state of every object, not a history. A primary key on a partitioned table must',
+  'contain the partition key, so the key would become (cluster, namespace, name, uid, exported_at):',
+  'the upsert ON CONFLICT (cluster, namespace, name, uid) would have no matching unique index, and',
+  'an object written again in a later month would be a new key in another partition, so every',
+  'object would pile up one copy per month instead of being updated. Unchanged rows are never',
+  'rewritten either, so an old month does not hold old data. Partition by cluster instead',
+  '(--partition-by cluster); keep monthly partitions for a separate history table.',
+];
 
 export interface DdlOptions {
   /** Partition the items table by LIST (cluster). */
@@ -276,6 +312,8 @@ export function ddlText(names: TableNames, options: DdlOptions = {}): string {
   const out: string[] = [];
   out.push(`-- kollect schema version ${SCHEMA_VERSION}: items table ${names.schema}.${names.table}, runs table ${names.schema}.${names.runsTable}`);
   out.push('-- Generated by `kollect db ddl`. Every statement is idempotent (IF NOT EXISTS); nothing is dropped.');
+  out.push('--');
+  out.push(MONTH_PARTITIONING_NOTE.map((line) => `-- ${line}`).join('\n'));
   out.push('BEGIN;');
   out.push(`CREATE SCHEMA IF NOT EXISTS ${refs.schema};`);
   out.push('');
@@ -288,15 +326,6 @@ export function ddlText(names: TableNames, options: DdlOptions = {}): string {
         '-- partition key, as PostgreSQL requires of a unique constraint on a partitioned table, so the',
         '-- export upsert ON CONFLICT (cluster, namespace, name, uid) keeps working unchanged, and each',
         "-- cluster's export, delete and vacuum touch only its own partition.",
-        '--',
-        '-- Why not partition this table by month of exported_at: it holds the CURRENT state of every',
-        '-- object, not a history. A primary key on a partitioned table must include the partition key,',
-        '-- so the key would have to become (cluster, namespace, name, uid, exported_at); the upsert',
-        '-- could then no longer find the existing row of an object (ON CONFLICT needs exactly the',
-        '-- identity), and a row exported again in a later month would be a different key in another',
-        '-- partition: every object would pile up one copy per month instead of being updated. Unchanged',
-        '-- rows are never rewritten either, so old months would not hold "old" data. Monthly partitions',
-        '-- belong to a separate history/audit table, not to this one.',
       ].join('\n'),
     );
     out.push(`CREATE TABLE IF NOT EXISTS ${refs.items} (\n${itemsColumnsSql()}\n) PARTITION BY LIST (cluster);`);
@@ -326,7 +355,7 @@ export function ddlText(names: TableNames, options: DdlOptions = {}): string {
   out.push('-- Record the versions as applied, so that `kollect db init` has nothing left to do.');
   for (const migration of MIGRATIONS) {
     out.push(
-      `INSERT INTO ${refs.migrations} (items_table, version, description) VALUES (${quoteLiteral(names.table)}, ${migration.version}, ${quoteLiteral(migration.description)}) ON CONFLICT DO NOTHING;`,
+      `INSERT INTO ${refs.migrations} (table_name, version, description) VALUES (${quoteLiteral(builtTable(migration, names))}, ${migration.version}, ${quoteLiteral(migration.description)}) ON CONFLICT DO NOTHING;`,
     );
   }
   out.push('COMMIT;');

@@ -13,6 +13,7 @@ import {
   tableSnapshot,
   testContext,
   testSinkConfig,
+  tupleVersions,
   waitForStats,
   withClient,
 } from '../../support/postgres.js';
@@ -93,13 +94,16 @@ describe('postgres sink: apply', () => {
     assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
   });
 
-  it('GIVEN an exported store WHEN 5% of objects changed and 1% were removed THEN exactly those are updated and deleted', async () => {
+  it('GIVEN an exported store WHEN 5% of objects changed and 1% were removed THEN exactly those are updated and deleted, and no other row is written', async () => {
     const url = await freshDatabase();
     await initTables(url, config);
     const base = { cluster: 'c1', count: 20_000 };
     const first = await store(base);
     await exportOnce(url, first.store);
     const next = await store({ ...base, changedFraction: 0.05, removedFraction: 0.01, revision: 2 });
+    await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 1);
+    const statsBefore = await waitForStats(url, 'public', 'kollect_items', (s) => s.ins === 20_000);
+    const versionsBefore = await tupleVersions(url, ITEMS, 'c1');
 
     const result = await exportOnce(url, next.store);
 
@@ -113,6 +117,13 @@ describe('postgres sink: apply', () => {
     assert.deepEqual(await storedRows(url, ITEMS, 'c1'), nextByKey);
     const runs = await runsRows(url);
     assert.deepEqual([runs[1].inserted, runs[1].updated, runs[1].deleted].map(Number), [0, changed, removed]);
+    // Nothing else touched: the counters moved by exactly those rows, and every unchanged row is the same tuple.
+    await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 2);
+    const statsAfter = await waitForStats(url, 'public', 'kollect_items', () => true);
+    assert.deepEqual([statsAfter.ins - statsBefore.ins, statsAfter.upd - statsBefore.upd, statsAfter.del - statsBefore.del], [0, changed, removed]);
+    const versionsAfter = await tupleVersions(url, ITEMS, 'c1');
+    const rewritten = [...versionsAfter].filter(([key, version]) => versionsBefore.get(key) !== version).length;
+    assert.equal(rewritten, changed);
   });
 
   for (const reason of ['forbidden', 'interrupted', 'error'] as const) {

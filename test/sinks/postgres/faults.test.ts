@@ -15,6 +15,7 @@ import {
   tableSnapshot,
   testContext,
   testSinkConfig,
+  waitForKollectCopy,
   withClient,
 } from '../../support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
@@ -33,21 +34,6 @@ async function filled(url: string) {
   return { base, next, nextRows, snapshot: await tableSnapshot(url, ITEMS) };
 }
 
-async function kollectCopyPid(url: string): Promise<number> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const pid = await withClient(url, async (c) => {
-      const r = await c.query<{ pid: number }>(
-        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND query LIKE 'COPY%' AND state = 'active'",
-      );
-      return r.rows[0]?.pid;
-    });
-    if (pid) return pid;
-    if (Date.now() > deadline) throw new Error('no kollect COPY is running');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 describe('postgres sink: failures roll back', () => {
   after(async () => {
     await (await startPostgres()).dropCreatedDatabases();
@@ -64,7 +50,7 @@ describe('postgres sink: failures roll back', () => {
     );
     await gated.reached;
 
-    const pid = await kollectCopyPid(url);
+    const pid = await waitForKollectCopy(url);
     await withClient(url, (c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
     gated.release();
     const error = await run;
