@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -117,6 +117,46 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+interface Gateway {
+  url: string;
+  received: Array<{ method: string; path: string; body: string }>;
+  /** The metric families a group holds now, as the Pushgateway would expose them. */
+  group(path: string): Map<string, MetricFamily>;
+  close(): Promise<void>;
+}
+
+/**
+ * A Pushgateway stand-in that keeps groups as the real one does: PUT replaces the group, POST
+ * replaces only the metric names pushed, and a family without samples is not pushed at all
+ * (the Pushgateway's text parser, expfmt, drops empty families).
+ */
+async function startGateway(): Promise<Gateway> {
+  const received: Gateway['received'] = [];
+  const groups = new Map<string, Map<string, MetricFamily>>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => (body += chunk));
+    req.on('end', () => {
+      const path = req.url ?? '';
+      received.push({ method: req.method ?? '', path, body });
+      const pushed = [...parsePromText(body).values()].filter((f) => f.samples.length > 0);
+      const group = req.method === 'PUT' ? new Map<string, MetricFamily>() : (groups.get(path) ?? new Map<string, MetricFamily>());
+      for (const family of pushed) group.set(family.name, family);
+      groups.set(path, group);
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    received,
+    group: (path) => groups.get(path) ?? new Map(),
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
 describe('kollect export: Prometheus metrics', () => {
   let setup: Setup;
 
@@ -205,8 +245,11 @@ describe('kollect export: Prometheus metrics', () => {
       const last = valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels) ?? 0;
       assert.ok(last >= startedAt - 1 && last <= endedAt + 1, `${plan.sink} last success ${last} outside the run [${startedAt}, ${endedAt}]`);
     }
-    // no sink failed, so no error is counted
-    assert.deepEqual(samplesOf(families, 'kollect_sink_errors_total').filter((s) => s.value !== 0), []);
+    // no sink failed: each sink's error series is there, at zero
+    assert.deepEqual(
+      samplesOf(families, 'kollect_sink_errors_total').map((s) => [s.labels.sink, s.value]),
+      result.sinks.map((o) => [o.sink, 0]),
+    );
 
     // every label is from the fixed set, and no value is an object's name, uid or namespace
     for (const family of families.values()) {
@@ -241,7 +284,7 @@ describe('kollect export: Prometheus metrics', () => {
     const families = parsePromText(await readFile(file, 'utf8'));
     const labels = (sink: string, type: string): Record<string, string> => ({ cluster: CLUSTER, sink, type });
     assert.equal(valueOf(families, 'kollect_sink_errors_total', labels('fleet-db', 'postgres')), 1);
-    assert.equal(valueOf(families, 'kollect_sink_errors_total', labels('files', 'file')), undefined);
+    assert.equal(valueOf(families, 'kollect_sink_errors_total', labels('files', 'file')), 0);
     assert.equal(valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels('fleet-db', 'postgres')), undefined);
     assert.ok((valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels('files', 'file')) ?? 0) > 0, 'the file sink succeeded');
     assert.deepEqual(samplesOf(families, 'kollect_export_operations_total', { sink: 'fleet-db' }), []);
@@ -249,30 +292,19 @@ describe('kollect export: Prometheus metrics', () => {
   });
 
   it('pushes the same metrics to a Pushgateway, grouped by job and cluster', async () => {
-    // GIVEN a Pushgateway stand-in that records what it receives
-    const received: Array<{ method: string; path: string; headers: IncomingHttpHeaders; body: string }> = [];
-    const gateway = createServer((req, res) => {
-      let body = '';
-      req.setEncoding('utf8');
-      req.on('data', (chunk: string) => (body += chunk));
-      req.on('end', () => {
-        received.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise<void>((resolve) => gateway.listen(0, '127.0.0.1', resolve));
+    // GIVEN a Pushgateway stand-in
+    const gateway = await startGateway();
     try {
-      const { port } = gateway.address() as AddressInfo;
       const config = await writeConfig(setup.dir, 'push.yaml');
 
       // WHEN exporting with --pushgateway
-      const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--pushgateway', `http://127.0.0.1:${port}`, '--output', 'json'], {});
+      const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--pushgateway', gateway.url, '--output', 'json'], {});
 
       // THEN one push arrived, at the job's and cluster's group, with a body that parses
       assert.equal(run.code, 0, run.stderr);
       const files = resultOf(parseResult(run), 'files');
-      assert.equal(received.length, 1, `requests: ${received.map((r) => `${r.method} ${r.path}`).join(', ')}`);
-      const push = received[0]!;
+      assert.equal(gateway.received.length, 1, `requests: ${gateway.received.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+      const push = gateway.received[0]!;
       assert.ok(push.method === 'POST' || push.method === 'PUT', push.method);
       assert.equal(push.path, `/metrics/job/kollect/cluster/${CLUSTER}`);
       const families = parsePromText(push.body);
@@ -282,7 +314,37 @@ describe('kollect export: Prometheus metrics', () => {
         assert.equal(valueOf(families, 'kollect_export_operations_total', labels), files.totals[operation], operation);
       }
     } finally {
-      await new Promise<void>((resolve) => gateway.close(() => resolve()));
+      await gateway.close();
+    }
+  });
+
+  it('clears a sink error and the shard warnings in the Pushgateway group once a later run succeeds', async () => {
+    // GIVEN a run whose postgres sink failed, on a store with shards past the warning line
+    const gateway = await startGateway();
+    try {
+      const config = await writeConfig(setup.dir, 'recover.yaml');
+      const closed = `postgres://kollect:secret@127.0.0.1:${await closedPort()}/kollect`;
+      const failed = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url, '--output', 'json'], { env: { DATABASE_URL: closed } });
+      assert.equal(failed.code, 1, failed.stderr);
+      const group = `/metrics/job/kollect/cluster/${CLUSTER}`;
+      const errors = { cluster: CLUSTER, sink: 'fleet-db', type: 'postgres' };
+      assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', errors), 1);
+      assert.equal(valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }), 2);
+
+      // WHEN the next run succeeds, on a store without large shards
+      const small = join(setup.dir, 'store-small');
+      await buildStore(small, CLUSTER, syntheticRows({ cluster: CLUSTER, count: 300, namespaces: 5 }));
+      const databaseUrl = await (await startPostgres()).createDatabase();
+      assert.equal((await runKollect(['db', 'init', '-c', config], { env: { DATABASE_URL: databaseUrl } })).code, 0);
+      const ok = await runKollect(['export', '-c', config, '--from', small, '--pushgateway', gateway.url, '--output', 'json'], { env: { DATABASE_URL: databaseUrl } });
+
+      // THEN what the group holds (what Prometheus scrapes, and alerts on) is no longer an error
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', errors), 0, 'the old sink error still stands in the group');
+      assert.equal(valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }), 0, 'the old shard warnings still stand in the group');
+      assert.ok((valueOf(gateway.group(group), 'kollect_export_last_success_timestamp_seconds', errors) ?? 0) > 0);
+    } finally {
+      await gateway.close();
     }
   });
 
