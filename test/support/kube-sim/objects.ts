@@ -1,0 +1,450 @@
+import { deploymentReplicas, type Layout, type NamespaceLayout } from './layout.js';
+import { appName, nodeName, podSuffix, templateHash } from './names.js';
+import { hash2, hash3, hex8, mix32, uuidFor } from './random.js';
+
+/**
+ * The objects themselves, written straight to JSON text from (seed, position): realistic shapes
+ * (metadata with managedFields and, where kubectl would have left one, a last-applied
+ * annotation; spec and status as the controllers fill them) at 1.5-3 KB each, built as strings
+ * because the server must produce tens of thousands per second.
+ *
+ * Every value comes from a fixed alphabet without quotes or backslashes, so only the embedded
+ * last-applied JSON needs escaping.
+ */
+
+/** Where an object is and what has happened to it. */
+export interface ObjectContext {
+  layout: Layout;
+  /** The namespace of a namespaced object. */
+  ns: NamespaceLayout | undefined;
+  /** The object's number within its namespace (or within its type when cluster-scoped), in name order. */
+  j: number;
+  /** Unique among all objects of the cluster. */
+  id: number;
+  /** Varies uids from one seed to the next. */
+  uidSalt: number;
+  resourceVersion: number;
+  /** How often mutate() changed the object: 0 as generated. */
+  round: number;
+  /** The base64 text every Secret value starts with. */
+  secretMarker: string;
+}
+
+/**
+ * How an object is written: alone (a GET), as an item of a list, or as the PartialObjectMetadata
+ * the server sends when asked for metadata only.
+ */
+export type ObjectForm = 'object' | 'item' | 'metadata';
+
+/** A generated type: the name of its j-th object, and the object as JSON. */
+export interface ObjectSource {
+  name(layout: Layout, ns: NamespaceLayout | undefined, j: number): string;
+  json(o: ObjectContext, form: ObjectForm): string;
+}
+
+/** 2024-03-01T00:00:00Z, in seconds: every timestamp is this plus a hashed offset, so runs agree. */
+const CLUSTER_BIRTH = Date.UTC(2024, 2, 1) / 1000;
+const DAY = 86_400;
+
+/** Formatted days, by day number: formatting dates is a hot spot, and objects share few days. */
+const days = new Map<number, string>();
+
+function timestamp(seconds: number): string {
+  const day = Math.floor(seconds / DAY);
+  let date = days.get(day);
+  if (date === undefined) {
+    date = new Date(day * DAY * 1000).toISOString().slice(0, 11);
+    days.set(day, date);
+  }
+  const s = seconds - day * DAY;
+  return `${date}${pad2(Math.floor(s / 3600))}:${pad2(Math.floor(s / 60) % 60)}:${pad2(s % 60)}Z`;
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+/** 64 hex digits, like an image digest or a container id. */
+function digest(h: number): string {
+  let out = '';
+  for (let i = 0; i < 8; i++) out += hex8(hash2(h, i));
+  return out;
+}
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/** `groups` * 4 characters of base64 text; any such text decodes, so it can follow other base64 text. */
+function base64Text(h: number, groups: number): string {
+  let out = '';
+  for (let i = 0; i < groups; i++) {
+    const v = hash2(h, i);
+    out += BASE64[v & 63]! + BASE64[(v >>> 6) & 63]! + BASE64[(v >>> 12) & 63]! + BASE64[(v >>> 18) & 63]!;
+  }
+  return out;
+}
+
+/** The parts of ObjectMeta that differ by type; identity and versions come from the context. */
+interface Meta {
+  name: string;
+  generateName?: string;
+  generation?: number;
+  created: number;
+  /** Rendered `"key":"value"` pairs. */
+  labels: string;
+  /** Rendered `"key":"value"` pairs, or '' for none. */
+  annotations: string;
+  /** A rendered array, or '' for none. */
+  ownerReferences?: string;
+  finalizers?: string;
+  /** A rendered array. */
+  managedFields: string;
+}
+
+/** ObjectMeta in the apiserver's field order; a changed object carries its round as a label. */
+function metadata(o: ObjectContext, m: Meta): string {
+  const labels = o.round > 0 ? `${m.labels},"kube-sim.example.com/round":"${o.round}"` : m.labels;
+  return (
+    `{"name":"${m.name}"${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${o.ns ? `,"namespace":"${o.ns.name}"` : ''}` +
+    `,"uid":"${uuidFor(o.id, o.uidSalt)}","resourceVersion":"${o.resourceVersion}"${m.generation !== undefined ? `,"generation":${m.generation}` : ''}` +
+    `,"creationTimestamp":"${timestamp(m.created)}","labels":{${labels}}${m.annotations ? `,"annotations":{${m.annotations}}` : ''}` +
+    `${m.ownerReferences ? `,"ownerReferences":${m.ownerReferences}` : ''}${m.finalizers ? `,"finalizers":${m.finalizers}` : ''},"managedFields":${m.managedFields}}`
+  );
+}
+
+/** One managedFields entry. */
+function managed(manager: string, operation: 'Update' | 'Apply', apiVersion: string, time: number, fields: string, subresource?: string): string {
+  return `{"manager":"${manager}","operation":"${operation}","apiVersion":"${apiVersion}","time":"${timestamp(time)}","fieldsType":"FieldsV1","fieldsV1":${fields}${subresource ? `,"subresource":"${subresource}"` : ''}}`;
+}
+
+/**
+ * The object in the given form. Like the real server, items of a built-in type's list carry no
+ * kind or apiVersion (only the list does), while a custom resource, stored unstructured, always
+ * carries both, apiVersion first.
+ */
+function envelope(apiVersion: string, kind: string, meta: string, form: ObjectForm, body: () => string, custom = false): string {
+  if (form === 'metadata') return `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":${meta}}`;
+  if (custom) return `{"apiVersion":"${apiVersion}","kind":"${kind}","metadata":${meta},${body()}}`;
+  return form === 'object' ? `{"kind":"${kind}","apiVersion":"${apiVersion}","metadata":${meta},${body()}}` : `{"metadata":${meta},${body()}}`;
+}
+
+/** The kubectl.kubernetes.io/last-applied-configuration annotation kubectl apply leaves: the manifest as an escaped JSON string. */
+function lastApplied(manifest: string): string {
+  return `"kubectl.kubernetes.io/last-applied-configuration":${JSON.stringify(`${manifest}\n`)}`;
+}
+
+const TIERS = ['api', 'cache', 'frontend', 'worker', 'batch'];
+const SIDECAR_IMAGE = 'registry.example.com/platform/fluent-bit:2.2.0';
+const SIDECAR_DIGEST = digest(0xf1b);
+const TEAM_OF = (ns: NamespaceLayout): string => ns.name.split('-')[0]!;
+
+/** What every object named after app `a` of a namespace shares. */
+interface App {
+  name: string;
+  team: string;
+  tier: string;
+  image: string;
+  port: number;
+  hash: number;
+  /** The pod-template-hash of the app's current ReplicaSet. */
+  templateHash: string;
+  /** The main container's resources. */
+  resources: string;
+}
+
+/** The last app made: objects are served in name order, so neighbours usually share their app. */
+let lastApp: { ns: NamespaceLayout; a: number; app: App } | undefined;
+
+function app(ns: NamespaceLayout, a: number): App {
+  if (lastApp?.ns === ns && lastApp.a === a) return lastApp.app;
+  const h = hash2(ns.salt, a);
+  const name = appName(a, ns.apps, ns.salt);
+  const team = TEAM_OF(ns);
+  const image = `registry.example.com/${team}/${name}:1.${h % 17}.${(h >>> 8) % 9}`;
+  const resources = `{"limits":{"cpu":"${1 + (h % 4)}","memory":"${256 << h % 4}Mi"},"requests":{"cpu":"${100 + 50 * (h % 5)}m","memory":"${128 << h % 3}Mi"}}`;
+  const made = { name, team, tier: TIERS[h % TIERS.length]!, image, port: 8080 + (h % 4), hash: h, templateHash: templateHash(hash3(ns.salt, a, 7), 10), resources };
+  lastApp = { ns, a, app: made };
+  return made;
+}
+
+function appLabels(x: App): string {
+  return `"app":"${x.name}","team":"${x.team}","tier":"${x.tier}"`;
+}
+
+/** What a namespaced object named after app `a` starts from: its namespace, app, hash and creation time. */
+function basics(o: ObjectContext, a: number): { ns: NamespaceLayout; x: App; h: number; start: number } {
+  const h = mix32(o.id ^ o.uidSalt);
+  return { ns: o.ns!, x: app(o.ns!, a), h, start: CLUSTER_BIRTH + 30 * DAY + (hash2(h, 0xc7) % (300 * DAY)) };
+}
+
+// --- Pods ---------------------------------------------------------------------------------
+
+const pods: ObjectSource = {
+  name(_layout, ns, j) {
+    const a = Math.floor(j / ns!.replicas);
+    const x = app(ns!, a);
+    return `${x.name}-${x.templateHash}-${podSuffix(j % ns!.replicas, ns!.replicas, hash2(ns!.salt, a))}`;
+  },
+  json(o, form) {
+    const a = Math.floor(o.j / o.ns!.replicas);
+    const { ns, x, h, start } = basics(o, a);
+    const name = this.name(o.layout, ns, o.j);
+    const rsName = `${x.name}-${x.templateHash}`;
+    const rsUid = uuidFor(hash2(ns.salt, a), o.uidSalt ^ 0x5e7);
+    const meta = metadata(o, {
+      name,
+      generateName: `${rsName}-`,
+      created: start,
+      labels: `${appLabels(x)},"pod-template-hash":"${x.templateHash}"`,
+      annotations: h % 3 === 0 ? `"prometheus.io/scrape":"true","prometheus.io/port":"${x.port}"` : '',
+      ownerReferences: `[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"${rsName}","uid":"${rsUid}","controller":true,"blockOwnerDeletion":true}]`,
+      managedFields:
+        `[${managed('kube-controller-manager', 'Update', 'v1', start, `{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app":{},"f:pod-template-hash":{},"f:team":{},"f:tier":{}},"f:ownerReferences":{".":{},"k:{\\"uid\\":\\"${rsUid}\\"}":{}}},"f:spec":{"f:containers":{"k:{\\"name\\":\\"${x.name}\\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}}}}`)},` +
+        `${managed('kubelet', 'Update', 'v1', start + 9, `{"f:status":{"f:conditions":{},"f:containerStatuses":{},"f:phase":{},"f:podIP":{}}}`, 'status')}]`,
+    });
+    return envelope('v1', 'Pod', meta, form, () => {
+      const node = nodeName(h % o.layout.nodes);
+      const ip = `10.244.${(h >>> 8) & 255}.${(h >>> 16) & 255}`;
+      const hostIp = `10.0.${(h % o.layout.nodes) >> 8}.${(h % o.layout.nodes) & 255}`;
+      const token = `kube-api-access-${templateHash(h, 5)}`;
+      const phase = h % 53 === 0 ? 'Pending' : 'Running';
+      const ready = phase === 'Running' ? 'True' : 'False';
+      const t = timestamp(start + 9);
+      const restarts = h % 29 === 0 ? (h >>> 5) % 7 : 0;
+      // Half the pods run a log-shipping sidecar, as many clusters inject one.
+      const sidecar = (h >>> 3) % 2 === 0;
+      const state = phase === 'Running' ? `{"running":{"startedAt":"${t}"}}` : '{"waiting":{"reason":"ContainerCreating"}}';
+      return (
+        `"spec":{"volumes":[{"name":"config","configMap":{"name":"${x.name}-config","defaultMode":420}},{"name":"${token}","projected":{"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},{"configMap":{"name":"kube-root-ca.crt","items":[{"key":"ca.crt","path":"ca.crt"}]}},{"downwardAPI":{"items":[{"path":"namespace","fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"}}]}}],"defaultMode":420}}],` +
+        `"containers":[{"name":"${x.name}","image":"${x.image}","ports":[{"name":"http","containerPort":${x.port},"protocol":"TCP"}],"env":[{"name":"LOG_LEVEL","value":"info"},{"name":"POD_NAME","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.name"}}},{"name":"GOMAXPROCS","value":"${1 + (h % 4)}"}],` +
+        `"resources":${x.resources},"volumeMounts":[{"name":"config","readOnly":true,"mountPath":"/etc/${x.name}"},{"name":"${token}","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}],` +
+        `"livenessProbe":{"httpGet":{"path":"/healthz","port":${x.port},"scheme":"HTTP"},"initialDelaySeconds":10,"timeoutSeconds":1,"periodSeconds":10,"successThreshold":1,"failureThreshold":3},` +
+        `"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent","securityContext":{"allowPrivilegeEscalation":false,"readOnlyRootFilesystem":true}}${sidecar ? `,{"name":"log-shipper","image":"${SIDECAR_IMAGE}","resources":{"limits":{"cpu":"200m","memory":"128Mi"},"requests":{"cpu":"20m","memory":"32Mi"}},"volumeMounts":[{"name":"${token}","readOnly":true,"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}],"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}` : ''}],` +
+        `"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","serviceAccountName":"${x.name}","serviceAccount":"${x.name}","nodeName":"${node}","securityContext":{"runAsNonRoot":true,"runAsUser":10001},"schedulerName":"default-scheduler",` +
+        `"tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},` +
+        `"status":{"phase":"${phase}","conditions":[{"type":"Initialized","status":"True","lastProbeTime":null,"lastTransitionTime":"${t}"},{"type":"Ready","status":"${ready}","lastProbeTime":null,"lastTransitionTime":"${t}"},{"type":"ContainersReady","status":"${ready}","lastProbeTime":null,"lastTransitionTime":"${t}"},{"type":"PodScheduled","status":"True","lastProbeTime":null,"lastTransitionTime":"${timestamp(start)}"}],` +
+        `"hostIP":"${hostIp}","podIP":"${ip}","podIPs":[{"ip":"${ip}"}],"startTime":"${timestamp(start)}","containerStatuses":[{"name":"${x.name}","state":${state},"lastState":{},"ready":${ready === 'True'},"restartCount":${restarts},"image":"${x.image}",` +
+        `"imageID":"registry.example.com/${x.team}/${x.name}@sha256:${digest(x.hash)}","containerID":"containerd://${digest(h)}","started":${ready === 'True'}}${sidecar ? `,{"name":"log-shipper","state":${state},"lastState":{},"ready":${ready === 'True'},"restartCount":0,"image":"${SIDECAR_IMAGE}","imageID":"${SIDECAR_IMAGE.replace(/:.*/, '')}@sha256:${SIDECAR_DIGEST}","containerID":"containerd://${digest(h ^ 1)}","started":${ready === 'True'}}` : ''}],"qosClass":"Burstable"}`
+      );
+    });
+  },
+};
+
+// --- Deployments --------------------------------------------------------------------------
+
+const deployments: ObjectSource = {
+  name: (_layout, ns, j) => appName(j, ns!.apps, ns!.salt),
+  json(o, form) {
+    const { ns, x, h, start } = basics(o, o.j);
+    const replicas = deploymentReplicas(ns, o.j);
+    const generation = 1 + (h % 6) + o.round;
+    const container = `"name":"${x.name}","image":"${x.image}","ports":[{"name":"http","containerPort":${x.port},"protocol":"TCP"}]`;
+    const applied = h % 2 === 0;
+    const manager = applied ? 'kubectl-client-side-apply' : 'helm';
+    const meta = metadata(o, {
+      name: x.name,
+      generation,
+      created: start,
+      labels: appLabels(x),
+      annotations:
+        `"deployment.kubernetes.io/revision":"${generation}"` +
+        (applied
+          ? `,${lastApplied(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{"replicas":${replicas},"selector":{"matchLabels":{"app":"${x.name}"}},"template":{"metadata":{"labels":{${appLabels(x)}}},"spec":{"containers":[{${container}}]}}}}`)}`
+          : ''),
+      managedFields:
+        `[${managed(manager, 'Update', 'apps/v1', start, `{"f:metadata":{"f:annotations":{".":{}${applied ? ',"f:kubectl.kubernetes.io/last-applied-configuration":{}' : ''}},"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:progressDeadlineSeconds":{},"f:replicas":{},"f:revisionHistoryLimit":{},"f:selector":{},"f:strategy":{"f:rollingUpdate":{".":{},"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:labels":{}},"f:spec":{"f:containers":{}}}}}`)},` +
+        `${managed('kube-controller-manager', 'Update', 'apps/v1', start + 30, `{"f:metadata":{"f:annotations":{"f:deployment.kubernetes.io/revision":{}}},"f:status":{"f:availableReplicas":{},"f:conditions":{},"f:observedGeneration":{},"f:readyReplicas":{},"f:replicas":{},"f:updatedReplicas":{}}}`, 'status')}]`,
+    });
+    return envelope('apps/v1', 'Deployment', meta, form, () => {
+      const t = timestamp(start + 30);
+      // A changed Deployment was rolled out again, as `kubectl rollout restart` does.
+      const restarted = o.round > 0 ? `,"annotations":{"kubectl.kubernetes.io/restartedAt":"${timestamp(start + o.round * DAY)}"}` : '';
+      return (
+        `"spec":{"replicas":${replicas},"selector":{"matchLabels":{"app":"${x.name}"}},"template":{"metadata":{"creationTimestamp":null,"labels":{${appLabels(x)}}${restarted}},` +
+        `"spec":{"containers":[{${container},"resources":${x.resources},"terminationMessagePath":"/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":"IfNotPresent"}],` +
+        `"restartPolicy":"Always","terminationGracePeriodSeconds":30,"dnsPolicy":"ClusterFirst","securityContext":{},"schedulerName":"default-scheduler"}},` +
+        `"strategy":{"type":"RollingUpdate","rollingUpdate":{"maxUnavailable":"25%","maxSurge":"25%"}},"revisionHistoryLimit":10,"progressDeadlineSeconds":600},` +
+        `"status":{"observedGeneration":${generation},"replicas":${replicas},"updatedReplicas":${replicas},"readyReplicas":${replicas},"availableReplicas":${replicas},` +
+        `"conditions":[{"type":"Available","status":"True","lastUpdateTime":"${t}","lastTransitionTime":"${t}","reason":"MinimumReplicasAvailable","message":"Deployment has minimum availability."},` +
+        `{"type":"Progressing","status":"True","lastUpdateTime":"${t}","lastTransitionTime":"${timestamp(start)}","reason":"NewReplicaSetAvailable","message":"ReplicaSet \\"${x.name}-${x.templateHash}\\" has successfully progressed."}]}`
+      );
+    });
+  },
+};
+
+// --- Services -----------------------------------------------------------------------------
+
+const services: ObjectSource = {
+  name: (_layout, ns, j) => appName(j, ns!.apps, ns!.salt),
+  json(o, form) {
+    const { ns, x, h, start } = basics(o, o.j);
+    const ip = `10.96.${(h >>> 8) & 255}.${h & 255}`;
+    const applied = h % 3 !== 0;
+    const spec = `"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":${x.port}}],"selector":{"app":"${x.name}"}`;
+    const meta = metadata(o, {
+      name: x.name,
+      created: start,
+      labels: appLabels(x),
+      annotations: applied ? lastApplied(`{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{${spec}}}`) : '',
+      managedFields: `[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', start, `{"f:metadata":{${applied ? '"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}},' : ''}"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\\"port\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}`)}]`,
+    });
+    return envelope('v1', 'Service', meta, form, () =>
+      `"spec":{${spec.replace('"selector"', `"clusterIP":"${ip}","clusterIPs":["${ip}"],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster","selector"`)}},"status":{"loadBalancer":{}}`,
+    );
+  },
+};
+
+// --- ConfigMaps and Secrets ---------------------------------------------------------------
+
+const CONFIG_KINDS = ['config', 'env'];
+
+const configmaps: ObjectSource = {
+  name: (_layout, ns, j) => `${appName(j >> 1, ns!.apps, ns!.salt)}-${CONFIG_KINDS[j & 1]}`,
+  json(o, form) {
+    const { ns, x, h, start } = basics(o, o.j >> 1);
+    const keys = 2 + (h % 6);
+    const data = (): string => {
+      let out = '';
+      for (let k = 0; k < keys; k++) {
+        const base = hash3(h, k, o.round);
+        let value = '';
+        for (let line = 0; line < 8 + ((h >>> k) % 12); line++) value += `${x.name}.setting${line}=${hex8(mix32(base + line))}\\n`;
+        out += `${k > 0 ? ',' : ''}"key${k}":"${value}"`;
+      }
+      return out;
+    };
+    const applied = h % 10 === 0;
+    const meta = metadata(o, {
+      name: this.name(o.layout, ns, o.j),
+      created: start,
+      labels: appLabels(x),
+      annotations: applied ? lastApplied(`{"apiVersion":"v1","data":{${data()}},"kind":"ConfigMap","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${this.name(o.layout, ns, o.j)}","namespace":"${ns.name}"}}`) : '',
+      managedFields: `[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', start, `{"f:data":{".":{}${Array.from({ length: keys }, (_, k) => `,"f:key${k}":{}`).join('')}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}}}`)}]`,
+    });
+    return envelope('v1', 'ConfigMap', meta, form, () => `"data":{${data()}}`);
+  },
+};
+
+const SECRET_KEYS = ['username', 'password', 'token'];
+
+const secrets: ObjectSource = {
+  name: (_layout, ns, j) => `${appName(j, ns!.apps, ns!.salt)}-credentials`,
+  json(o, form) {
+    const { ns, x, h, start } = basics(o, o.j);
+    // Never a last-applied annotation: kubectl would copy the values into metadata, and the
+    // marker must only ever be found in `data`.
+    const meta = metadata(o, {
+      name: this.name(o.layout, ns, o.j),
+      created: start,
+      labels: appLabels(x),
+      annotations: '',
+      managedFields: `[${managed('helm', 'Update', 'v1', start, `{"f:data":{".":{},"f:password":{},"f:token":{},"f:username":{}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:type":{}}`)}]`,
+    });
+    return envelope('v1', 'Secret', meta, form, () => {
+      const data = SECRET_KEYS.map((key, k) => `"${key}":"${o.secretMarker}${base64Text(hash3(h, k, o.round), 4 + 40 * k)}"`).join(',');
+      return `"data":{${data}},"type":"Opaque"`;
+    });
+  },
+};
+
+// --- Widgets (a CRD) ----------------------------------------------------------------------
+
+const COLORS = ['blue', 'green', 'orange', 'purple', 'red', 'teal', 'yellow'];
+
+const widgets: ObjectSource = {
+  name: (_layout, ns, j) => `${appName(j, ns!.apps, ns!.salt)}-widget`,
+  json(o, form) {
+    const { ns, x, h, start } = basics(o, o.j);
+    const name = this.name(o.layout, ns, o.j);
+    const generation = 1 + (h % 3) + o.round;
+    const spec = `{"size":${1 + ((h + o.round) % 10)},"color":"${COLORS[h % COLORS.length]}","owner":"${x.team}"}`;
+    const applied = h % 2 === 0;
+    const meta = metadata(o, {
+      name,
+      generation,
+      created: start,
+      labels: appLabels(x),
+      annotations: applied ? lastApplied(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${name}","namespace":"${ns.name}"},"spec":${spec}}`) : '',
+      finalizers: '["example.com/widget-protection"]',
+      managedFields:
+        `[${managed(applied ? 'kubectl-client-side-apply' : 'argocd-controller', 'Update', 'example.com/v1', start, `{"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{".":{},"f:color":{},"f:owner":{},"f:size":{}}}`)},` +
+        `${managed('widget-operator', 'Update', 'example.com/v1', start + 5, '{"f:status":{".":{},"f:conditions":{},"f:observedGeneration":{},"f:phase":{}}}', 'status')}]`,
+    });
+    return envelope(
+      'example.com/v1',
+      'Widget',
+      meta,
+      form,
+      () => {
+        const t = timestamp(start + 5);
+      return `"spec":${spec},"status":{"phase":"Ready","observedGeneration":${generation},"conditions":[{"type":"Ready","status":"True","lastTransitionTime":"${t}","reason":"Reconciled","message":"widget is ready"}]}`;
+      },
+      true,
+    );
+  },
+};
+
+// --- Cluster-scoped: Namespaces and Nodes -------------------------------------------------
+
+const namespaces: ObjectSource = {
+  name: (layout, _ns, j) => layout.namespaces[j]!.name,
+  json(o, form) {
+    const ns = o.layout.namespaces[o.j]!;
+    const start = CLUSTER_BIRTH + (hash2(ns.salt, 9) % (30 * DAY));
+    const team = TEAM_OF(ns);
+    const meta = metadata(o, {
+      name: ns.name,
+      created: start,
+      labels: `"kubernetes.io/metadata.name":"${ns.name}","team":"${team}"`,
+      annotations: '',
+      managedFields: `[${managed('kubectl-create', 'Update', 'v1', start, '{"f:metadata":{"f:labels":{".":{},"f:kubernetes.io/metadata.name":{},"f:team":{}}}}')}]`,
+    });
+    return envelope('v1', 'Namespace', meta, form, () => '"spec":{"finalizers":["kubernetes"]},"status":{"phase":"Active"}');
+  },
+};
+
+const INSTANCE_TYPES = [
+  { type: 'm6i.xlarge', cpu: 4, memoryKi: 16_093_076 },
+  { type: 'm6i.2xlarge', cpu: 8, memoryKi: 32_366_476 },
+  { type: 'r6i.2xlarge', cpu: 8, memoryKi: 65_049_120 },
+];
+const ZONES = ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'];
+/** The digests of the images every node has pulled (kube-proxy, pause). */
+const NODE_IMAGE_DIGESTS = [digest(7), digest(8)];
+
+const nodes: ObjectSource = {
+  name: (_layout, _ns, j) => nodeName(j),
+  json(o, form) {
+    const name = nodeName(o.j);
+    const h = mix32(o.id ^ o.uidSalt);
+    const start = CLUSTER_BIRTH + (h % (20 * DAY));
+    const it = INSTANCE_TYPES[h % INSTANCE_TYPES.length]!;
+    const zone = ZONES[o.j % ZONES.length]!;
+    const meta = metadata(o, {
+      name,
+      created: start,
+      labels: `"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"${name}","kubernetes.io/os":"linux","node.kubernetes.io/instance-type":"${it.type}","topology.kubernetes.io/zone":"${zone}"`,
+      annotations: '"node.alpha.kubernetes.io/ttl":"0","volumes.kubernetes.io/controller-managed-attach-detach":"true"',
+      managedFields:
+        `[${managed('kubelet', 'Update', 'v1', start, '{"f:metadata":{"f:annotations":{".":{},"f:volumes.kubernetes.io/controller-managed-attach-detach":{}},"f:labels":{".":{},"f:kubernetes.io/arch":{},"f:kubernetes.io/hostname":{},"f:kubernetes.io/os":{},"f:node.kubernetes.io/instance-type":{},"f:topology.kubernetes.io/zone":{}}},"f:spec":{"f:providerID":{}}}')},` +
+        `${managed('kubelet', 'Update', 'v1', start + DAY, '{"f:status":{"f:allocatable":{},"f:capacity":{},"f:conditions":{},"f:images":{},"f:nodeInfo":{}}}', 'status')}]`,
+    });
+    return envelope('v1', 'Node', meta, form, () => {
+      const t = timestamp(start + DAY);
+      const ip = `10.0.${o.j >> 8}.${o.j & 255}`;
+      const condition = (type: string, status: string, reason: string, message: string): string =>
+        `{"type":"${type}","status":"${status}","lastHeartbeatTime":"${t}","lastTransitionTime":"${timestamp(start)}","reason":"${reason}","message":"${message}"}`;
+      const resources = (cpu: string, memoryKi: number): string => `{"cpu":"${cpu}","ephemeral-storage":"104845292Ki","hugepages-1Gi":"0","hugepages-2Mi":"0","memory":"${memoryKi}Ki","pods":"110"}`;
+      return (
+        `"spec":{"podCIDR":"10.244.${o.j & 255}.0/24","podCIDRs":["10.244.${o.j & 255}.0/24"],"providerID":"aws:///${zone}/i-0${hex8(h)}${hex8(hash2(h, 1)).slice(0, 8)}"},` +
+        `"status":{"capacity":${resources(String(it.cpu), it.memoryKi)},"allocatable":${resources(`${it.cpu * 1000 - 90}m`, it.memoryKi - 1_000_000)},` +
+        `"conditions":[${condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available')},${condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure')},${condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available')},${condition('Ready', 'True', 'KubeletReady', 'kubelet is posting ready status')}],` +
+        `"addresses":[{"type":"InternalIP","address":"${ip}"},{"type":"Hostname","address":"${name}"}],"daemonEndpoints":{"kubeletEndpoint":{"Port":10250}},` +
+        `"nodeInfo":{"machineID":"${hex8(h)}${hex8(hash2(h, 2))}${hex8(hash2(h, 3))}${hex8(hash2(h, 4))}","systemUUID":"${uuidFor(o.id, o.uidSalt ^ 0x5a5a)}","bootID":"${uuidFor(o.id, o.uidSalt ^ 0xb007)}","kernelVersion":"5.10.205-195.807.amzn2.x86_64","osImage":"Amazon Linux 2","containerRuntimeVersion":"containerd://1.7.11","kubeletVersion":"v1.24.17","kubeProxyVersion":"v1.24.17","operatingSystem":"linux","architecture":"amd64"},` +
+        `"images":[{"names":["registry.k8s.io/kube-proxy@sha256:${NODE_IMAGE_DIGESTS[0]}","registry.k8s.io/kube-proxy:v1.24.17"],"sizeBytes":26154320},{"names":["registry.k8s.io/pause@sha256:${NODE_IMAGE_DIGESTS[1]}","registry.k8s.io/pause:3.7"],"sizeBytes":311278}]}`
+      );
+    });
+  },
+};
+
+/** The generated types, by plural resource name. */
+export const OBJECT_SOURCES: Readonly<Record<string, ObjectSource>> = { pods, deployments, services, configmaps, secrets, widgets, namespaces, nodes };

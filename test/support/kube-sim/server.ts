@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Writable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import type { Cluster } from './cluster.js';
+import { decodeContinue, encodeContinue, type ContinueToken } from './continue-token.js';
+import type { Faults } from './faults.js';
+import { negotiate, SERVED_MEDIA_TYPES, type Target } from './negotiation.js';
+import { route, type Route } from './routes.js';
+import { EXPIRED_MESSAGE, notFound, status, statusFor, type RequestSubject, type Status } from './status.js';
+
+/**
+ * The HTTP side: authentication, faults, content negotiation, and lists written in chunks as
+ * they are generated, so that a page costs its own size in memory and the server keeps up with
+ * a client listing a million objects.
+ */
+
+export interface KubeSimStats {
+  /** Every request, including those answered with a fault or a 401. */
+  requests: number;
+  /** Response body bytes written (after compression). */
+  bytes: number;
+  /** Requests by URL path (without the query). */
+  byPath: Record<string, number>;
+  /** Authenticated list requests (pages), whatever their answer. */
+  lists: number;
+}
+
+export interface ServerState {
+  cluster: Cluster;
+  faults: Faults;
+  stats: KubeSimStats;
+  token: string;
+  continueTtlMs: number;
+  compression: boolean;
+  /** The discovery documents; they name the server's address, so they are written once it listens. */
+  documents: () => Map<string, string>;
+}
+
+/** Health endpoints answer without credentials, as a real server's do for anonymous probes. */
+const HEALTH = new Set(['/healthz', '/livez', '/readyz']);
+/** Lists are written in chunks of about this size. */
+const CHUNK_CHARS = 128 * 1024;
+/** Like kube-apiserver (APIResponseCompression), only bodies of at least 128 KiB are gzipped. */
+const GZIP_THRESHOLD = 128 * 1024;
+
+interface ListQuery {
+  /** 0: no limit. */
+  limit: number;
+  token?: ContinueToken;
+  /** resourceVersion=0 is served from the watch cache, which ignores limit (Kubernetes < 1.31). */
+  fromCache: boolean;
+  page: number;
+}
+
+interface Answer {
+  code: number;
+  chunks: Iterable<string>;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export function requestHandler(state: ServerState): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    serve(state, req, res).catch((error: unknown) => {
+      if (res.headersSent) res.destroy();
+      else void write(state, req, res, statusAnswer(status(500, 'InternalError', `Internal error occurred: ${(error as Error).message}`)), false);
+    });
+  };
+}
+
+async function serve(state: ServerState, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://kube-sim');
+  const path = url.pathname;
+  state.stats.requests++;
+  state.stats.byPath[path] = (state.stats.byPath[path] ?? 0) + 1;
+  if (HEALTH.has(path)) return write(state, req, res, { code: 200, chunks: ['ok'], contentType: 'text/plain; charset=utf-8' }, false);
+  if (!authorized(req, state.token)) return write(state, req, res, statusAnswer(status(401, 'Unauthorized', 'Unauthorized')), false);
+
+  const r = route(path, state.documents());
+  const subject: RequestSubject =
+    r.kind === 'list' || r.kind === 'get'
+      ? { verb: r.kind, path, type: r.type, namespace: r.namespace, name: r.kind === 'get' ? r.name : undefined, continued: r.kind === 'list' && url.searchParams.has('continue') }
+      : { verb: 'get', path };
+  // Parsed before faults are taken: a fault may be aimed at the page a continue token asks for.
+  const query = r.kind === 'list' ? parseListQuery(url.searchParams) : undefined;
+  if (query) state.stats.lists++;
+  const fault = state.faults.take(subject.type?.resource, query && 'page' in query ? query.page : undefined);
+  if (fault?.kind === 'status') return write(state, req, res, statusAnswer(statusFor(fault.status, subject, fault.retryAfterSeconds)), false);
+  return write(state, req, res, answerFor(state, req, r, subject, query), fault?.kind === 'drop');
+}
+
+function answerFor(state: ServerState, req: IncomingMessage, r: Route, subject: RequestSubject, query: ListQuery | Status | undefined): Answer {
+  if (r.kind === 'notFound') return statusAnswer(notFound(subject));
+  if (req.method !== 'GET') return statusAnswer(status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
+  const target = negotiate(req.headers.accept, r.kind !== 'document');
+  if (target === undefined) return statusAnswer(status(406, 'NotAcceptable', `only the following media types are accepted: ${SERVED_MEDIA_TYPES.join(', ')}`));
+  switch (r.kind) {
+    case 'document':
+      return { code: 200, chunks: [r.body] };
+    case 'get':
+      return getAnswer(state, r, subject, target);
+    case 'list': {
+      const listQuery = query as ListQuery | Status;
+      return 'code' in listQuery ? statusAnswer(listQuery) : listAnswer(state, r, listQuery, target);
+    }
+  }
+}
+
+function getAnswer(state: ServerState, r: Extract<Route, { kind: 'get' }>, subject: RequestSubject, target: Target): Answer {
+  const pos = state.cluster.find(r.type, r.namespace, r.name);
+  if (pos === undefined) return statusAnswer(notFound(subject));
+  if (target === 'PartialObjectMetadataList') return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadataList, but the requested object is not a list (${r.type.kind})`));
+  return { code: 200, chunks: [`${state.cluster.json(r.type, pos, target === 'PartialObjectMetadata' ? 'metadata' : 'object')}\n`] };
+}
+
+/**
+ * Validates list options the way kube-apiserver does (ValidateListOptions, then the storage
+ * layer's continue checks) and finds the page being asked for.
+ */
+function parseListQuery(params: URLSearchParams): ListQuery | Status {
+  const limitText = params.get('limit') ?? '';
+  const limit = limitText === '' ? 0 : Number(limitText);
+  if (!/^-?\d*$/.test(limitText) || !Number.isSafeInteger(limit)) return status(400, 'BadRequest', `strconv.ParseInt: parsing ${JSON.stringify(limitText)}: invalid syntax`);
+  const continueText = params.get('continue') ?? '';
+  const rv = params.get('resourceVersion') ?? '';
+  const match = params.get('resourceVersionMatch') ?? '';
+  if (rv !== '' && !/^\d+$/.test(rv)) return status(400, 'BadRequest', `invalid resource version: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`);
+  const forbiddenMatch =
+    match === ''
+      ? undefined
+      : rv === ''
+        ? 'resourceVersionMatch is forbidden unless resourceVersion is provided'
+        : continueText !== ''
+          ? 'resourceVersionMatch is forbidden when continue is provided'
+          : match !== 'Exact' && match !== 'NotOlderThan'
+            ? `Unsupported value: "${match}": supported values: "Exact", "NotOlderThan", ""`
+            : match === 'Exact' && rv === '0'
+              ? 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'
+              : undefined;
+  if (forbiddenMatch !== undefined) {
+    const message = `${forbiddenMatch.startsWith('Unsupported') ? '' : 'Forbidden: '}${forbiddenMatch}`;
+    return status(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: ${message}`, { group: 'meta.k8s.io', kind: 'ListOptions', causes: [{ message }] });
+  }
+  const limitOrNone = Math.max(0, limit);
+  if (continueText === '') return { limit: limitOrNone, fromCache: rv === '0', page: 1 };
+  // resourceVersion belongs to the first page only: a continue token carries its own (client-go's pager drops it).
+  if (rv !== '' && rv !== '0') return status(400, 'BadRequest', 'specifying resource version is not allowed when using continue');
+  const token = decodeContinue(continueText);
+  if ('invalid' in token) return status(400, 'BadRequest', `invalid continue token: ${token.invalid}`);
+  return { limit: limitOrNone, token, fromCache: false, page: token.page };
+}
+
+/**
+ * One page of a list, in etcd key order. The list's metadata comes before its items, so the
+ * page's last object is found first (walking positions is cheap; generating objects is not),
+ * then the items are generated chunk by chunk as the response is written.
+ */
+function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, query: ListQuery, target: Target): Answer {
+  const { cluster } = state;
+  if (target === 'PartialObjectMetadata') return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadata, but the requested object is a list (${r.type.kind}List)`));
+  // etcd compacts old revisions (every 5 minutes by default); a list pinned to a compacted revision cannot continue.
+  if (query.token && Date.now() - query.token.listStarted > state.continueTtlMs) return statusAnswer(status(410, 'Expired', EXPIRED_MESSAGE));
+
+  const scope = cluster.scope(r.type, r.namespace);
+  const from = query.token ? cluster.seek(scope, query.token.start) : scope.lo;
+  const limit = query.fromCache ? 0 : query.limit;
+  let count = 0;
+  let last = -1;
+  let more = false;
+  for (const pos of cluster.positions(scope, from)) {
+    if (limit > 0 && count === limit) {
+      more = true;
+      break;
+    }
+    last = pos;
+    count++;
+  }
+  const rv = query.token?.rv ?? cluster.resourceVersion;
+  let meta = `"resourceVersion":"${rv}"`;
+  if (more) {
+    const next = encodeContinue({ rv, start: `${cluster.keyAt(scope, last)}\u0000`, page: query.page + 1, listStarted: query.token?.listStarted ?? Date.now() });
+    meta += `,"continue":"${next}","remainingItemCount":${cluster.remainingAfter(scope, last)}`;
+  }
+  const metadataOnly = target === 'PartialObjectMetadataList';
+  const apiVersion = r.type.group ? `${r.type.group}/${r.type.version}` : r.type.version;
+  const head = metadataOnly
+    ? `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{${meta}},"items":[`
+    : `{"kind":"${r.type.kind}List","apiVersion":"${apiVersion}","metadata":{${meta}},"items":[`;
+  function* items(): Generator<string> {
+    let n = 0;
+    for (const pos of cluster.positions(scope, from)) {
+      if (n++ === count) return;
+      yield cluster.json(r.type, pos, metadataOnly ? 'metadata' : 'item');
+    }
+  }
+  return { code: 200, chunks: chunked(head, items(), ']}\n') };
+}
+
+/** The items joined into chunks of about CHUNK_CHARS, between `head` and `tail`. */
+function* chunked(head: string, items: Iterable<string>, tail: string): Generator<string> {
+  let chunk = head;
+  let separator = '';
+  for (const item of items) {
+    chunk += separator + item;
+    separator = ',';
+    if (chunk.length >= CHUNK_CHARS) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  yield chunk + tail;
+}
+
+function statusAnswer(body: Status): Answer {
+  const retry = body.details?.retryAfterSeconds;
+  return { code: body.code, chunks: [`${JSON.stringify(body)}\n`], ...(retry !== undefined ? { headers: { 'Retry-After': String(retry) } } : {}) };
+}
+
+function authorized(req: IncomingMessage, token: string): boolean {
+  const match = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return match?.[1] === token;
+}
+
+/** Resolves when `out` can take more, or when the client has gone. */
+function drained(out: Writable, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    out.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Writes an answer with backpressure, counting body bytes. A one-chunk body gets a
+ * Content-Length; a longer one is sent chunked, gzipped when it is large and the client accepts
+ * gzip (and compression is on). With `drop`, half of the first chunk is sent and the connection
+ * is then destroyed, as when an API server or a proxy dies mid-response.
+ */
+async function write(state: ServerState, req: IncomingMessage, res: ServerResponse, answer: Answer, drop: boolean): Promise<void> {
+  const chunks = answer.chunks[Symbol.iterator]();
+  const first = Buffer.from(chunks.next().value ?? '');
+  res.statusCode = answer.code;
+  res.setHeader('Content-Type', answer.contentType ?? 'application/json');
+  res.setHeader('Cache-Control', 'no-cache, private');
+  res.setHeader('Audit-Id', randomUUID());
+  for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
+  if (drop) {
+    const part = first.subarray(0, Math.max(1, first.length >> 1));
+    state.stats.bytes += part.length;
+    res.write(part, () => res.destroy());
+    return;
+  }
+  const gzip = state.compression && first.length >= GZIP_THRESHOLD && /\bgzip\b/i.test(req.headers['accept-encoding'] ?? '');
+  let next = chunks.next();
+  let out: Writable = res;
+  if (gzip) {
+    res.setHeader('Content-Encoding', 'gzip');
+    res.setHeader('Vary', 'Accept-Encoding');
+    const zip = createGzip();
+    zip.on('data', (data: Buffer) => (state.stats.bytes += data.length));
+    zip.pipe(res);
+    out = zip;
+  } else if (next.done) {
+    res.setHeader('Content-Length', first.length);
+  }
+  const send = async (data: Buffer): Promise<void> => {
+    if (!gzip) state.stats.bytes += data.length;
+    if (!out.write(data)) await drained(out, res);
+  };
+  await send(first);
+  for (; !next.done && !res.destroyed; next = chunks.next()) await send(Buffer.from(next.value));
+  out.end();
+}
