@@ -72,7 +72,7 @@ describe('kollect export to a git sink (CLI processes)', () => {
     }
   });
 
-  it('GIVEN a store WHEN dry-run, export, dry-run of a change, export, export again THEN each plan equals what the export did, dry runs touch neither the mirror nor the remote, and the unchanged export makes 0 requests', async () => {
+  it('GIVEN a store WHEN dry-run, export, dry-run of a change, export, export again THEN each plan equals what the export did, dry runs touch neither the mirror nor the remote, and unchanged or too early exports make 0 requests', async () => {
     const server = await startGitServer();
     try {
       const mirrorDir = await tempDir('kollect-mirror-');
@@ -100,6 +100,10 @@ describe('kollect export to a git sink (CLI processes)', () => {
       server.resetRequests();
       const again = planOf(await exportStore(stores[1]!, config, ['--force']));
       assert.equal(again.skipped?.reason, 'unchanged');
+      assert.equal(server.requests, 0);
+      // A changed store within exportMinInterval (1h), not forced: skipped, no request either.
+      const early = planOf(await exportStore(stores[0]!, config));
+      assert.equal(early.skipped?.reason, 'interval');
       assert.equal(server.requests, 0);
       await fsck(server);
     } finally {

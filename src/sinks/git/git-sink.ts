@@ -63,10 +63,26 @@ function isAuthError(error: unknown, auth: AuthHandlers): boolean {
   return e.code === 'HttpError' && (e.data?.statusCode === 401 || e.data?.statusCode === 403);
 }
 
-/** A push that lost a race: another writer moved the branch (isomorphic-git's check or the server's). */
-function isRejectedPush(error: unknown): boolean {
-  const code = (error as { code?: string }).code;
-  return code === 'PushRejectedError' || code === 'GitPushError';
+/** Why the server refused our ref update (isomorphic-git's GitPushError), e.g. "failed to update ref". */
+function pushRefusal(error: unknown): string | undefined {
+  const e = error as { code?: string; data?: { result?: { refs?: Record<string, { ok: boolean; error?: string }> } } };
+  if (e.code !== 'GitPushError') return undefined;
+  const reasons = Object.values(e.data?.result?.refs ?? {}).filter((r) => !r.ok);
+  return reasons.map((r) => r.error ?? 'refused').join('; ') || 'refused';
+}
+
+/**
+ * What servers answer when the branch moved under a push: git receive-pack says "failed to update
+ * ref" or "cannot lock ref", forges "fetch first" or "non-fast-forward". Anything else (a hook or
+ * a branch protection declining) is final: retrying would be refused the same way.
+ */
+const LOST_RACE = /fast-forward|fetch first|failed to (update|lock) ref|cannot lock ref|stale info/i;
+
+/** A push that lost a race: another writer moved the branch (isomorphic-git's own check, or the server's). */
+function isLostRace(error: unknown): boolean {
+  if ((error as { code?: string }).code === 'PushRejectedError') return true;
+  const refusal = pushRefusal(error);
+  return refusal !== undefined && LOST_RACE.test(refusal);
 }
 
 const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
@@ -280,7 +296,12 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       return true;
     };
     if (!(await mirror.exists())) return reclone('info', 'git mirror not yet cloned: cloning', {});
-    const url = await mirror.remoteUrl().catch(() => undefined);
+    let url: string | undefined;
+    try {
+      url = await mirror.remoteUrl();
+    } catch (error) {
+      return reclone('warn', 'git mirror is damaged: recloning', { error: (error as Error).message });
+    }
     if (url !== config.url) return reclone('warn', 'git mirror points at another remote: recloning', { mirrorUrl: url ?? null, url: config.url });
     const packs = await mirror.packCount();
     if (packs > MAX_PACKS) return reclone('info', 'git mirror holds many packs: recloning to compact it', { packs });
@@ -342,9 +363,10 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         await mirror.push(commit);
         lap('push');
       } catch (error) {
-        if (!isRejectedPush(error) || isAuthError(error, auth)) throw wrapNetwork(error, auth, 'push');
+        if (!isLostRace(error) || isAuthError(error, auth)) throw wrapNetwork(error, auth, 'push');
         if (attempt >= config.pushRetries) {
-          throw new SinkError(config.name, `push to ${config.url} (${config.ref}) rejected ${attempt + 1} times: another writer keeps moving the branch`, where, {
+          const reason = pushRefusal(error) ?? 'not a fast-forward';
+          throw new SinkError(config.name, `push to ${config.url} (${config.ref}) rejected ${attempt + 1} times (${reason}): another writer keeps moving the branch`, where, {
             cause: error,
             code: 'GIT_PUSH_REJECTED',
           });
@@ -402,6 +424,13 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         ? `check that the secret in ${describeSecret(config.auth.token)} holds a valid token with write access to the repository`
         : 'the remote requires credentials and the sink has none: configure auth.token ({env} or {file})';
       return new SinkError(config.name, `authentication to ${config.url} failed during ${step}: ${hint}`, where, { code: 'GIT_AUTH_FAILED' });
+    }
+    const refusal = pushRefusal(error);
+    if (refusal !== undefined) {
+      return new SinkError(config.name, `the remote refused the push to ${config.url} (${config.ref}): ${refusal}; check branch protection and server hooks for this account`, where, {
+        cause: error,
+        code: 'GIT_PUSH_REFUSED',
+      });
     }
     return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}`, where, { cause: error, code: 'GIT_REMOTE_FAILED' });
   }

@@ -17,8 +17,12 @@ import type { AuthHandlers } from './git-auth.js';
 export const REMOTE = 'origin';
 /** Local ref the commit to push is written to, so a rejected push leaves the branch refs alone. */
 const EXPORT_REF = 'refs/kollect/export';
-/** Each fetch adds a pack and isomorphic-git has no gc: past this many, the mirror is recloned. */
-export const MAX_PACKS = 24;
+/**
+ * Each fetch that brings objects adds a pack and isomorphic-git has no gc: past this many (about
+ * a week of hourly exports), the mirror is recloned. Fetches are incremental, so packs are small;
+ * a reclone downloads the branch's whole tip, so it should stay rare.
+ */
+export const MAX_PACKS = 168;
 /** Commits pushed from one clone before it is recloned (about a week of hourly exports). */
 export const MAX_COMMITS_PER_CLONE = 168;
 

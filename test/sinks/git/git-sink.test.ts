@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
@@ -259,6 +259,24 @@ describe('git sink: push races and retries', () => {
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED');
       assert.equal(http.moved, 3);
       assert.deepEqual(sleeps, [200, 400]);
+      assert.deepEqual(await remoteFiles(server), ['README.md']);
+    } finally {
+      await server.close();
+    }
+  });
+  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', async () => {
+    const server = await startGitServer();
+    try {
+      const hook = join(server.bareDir, 'hooks', 'pre-receive');
+      await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
+      await chmod(hook, 0o755);
+      const sleeps: number[] = [];
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { ...fastDeps(), sleep: async (ms) => void sleeps.push(ms) });
+      let caught: unknown;
+      await sink.apply(await store({ cluster: 'c1' }), context()).catch((error: unknown) => (caught = error));
+      assert.ok(caught instanceof SinkError && caught.code === 'GIT_PUSH_REFUSED', String(caught));
+      assert.match(caught.message, /pre-receive hook declined/);
+      assert.deepEqual(sleeps, []);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
     } finally {
       await server.close();
