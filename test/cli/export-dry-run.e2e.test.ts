@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { lstat, readdir, readFile, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunResult } from '../../src/collect/run.js';
@@ -218,6 +218,7 @@ describe('kollect export --dry-run against populated sinks', () => {
   after(async () => {
     await s?.server.close();
     await (await startPostgres()).dropCreatedDatabases();
+    if (s) await rm(s.dir, { recursive: true, force: true });
   });
 
   it('prints the plan the real export then carries out, and writes nothing', async () => {

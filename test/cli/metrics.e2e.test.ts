@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -183,6 +183,7 @@ describe('kollect export: Prometheus metrics', () => {
 
   after(async () => {
     await (await startPostgres()).dropCreatedDatabases();
+    if (setup) await rm(setup.dir, { recursive: true, force: true });
   });
 
   it('writes a parseable metrics file whose counters equal the run summary, atomically', async () => {
