@@ -1,27 +1,41 @@
 /**
  * `npm run demo`: kollect end to end on this machine, nothing to install or configure.
- * Starts the local Kubernetes API server with about 10,000 objects, then runs the real CLI:
- * `collect` into a file sink, a second `collect` that changes nothing, and `shard-report`.
+ * Starts the local Kubernetes API server (about 10,000 objects), an embedded PostgreSQL (or the
+ * one in DATABASE_URL) and a Git repository served over HTTP, then runs the real CLI: `db init`,
+ * `collect` into all three sinks, a second `collect` that changes nothing (every sink skips),
+ * `export --dry-run` after a few objects changed, and `shard-report`.
  * Everything lands under .kollect/demo/.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
+import { startPostgres } from '../test/support/postgres.js';
 
 const root = resolve('.kollect/demo');
 const kollect = resolve('bin/kollect');
 
-function run(title: string, args: string[]): number {
-  process.stdout.write(`\n\x1b[1m$ kollect ${args.join(' ')}\x1b[0m   # ${title}\n`);
-  const result = spawnSync(process.execPath, [kollect, ...args], { stdio: 'inherit', env: { ...process.env, KOLLECT_CONFIG: join(root, 'kollect.yaml') } });
-  process.stdout.write(`(exit code ${result.status ?? 'signal'})\n`);
-  return result.status ?? 1;
-}
-
 await rm(root, { recursive: true, force: true });
 await mkdir(root, { recursive: true });
 const sim = await startKubeSim({ objects: 10_000, seed: 7 });
+const git = await startGitServer({ repoName: 'inventory.git' });
+const postgres = await startPostgres();
+const databaseUrl = await postgres.createDatabase();
+
+/** Runs the real CLI; asynchronously, because the servers it talks to live in this process. */
+async function run(title: string, args: string[]): Promise<number> {
+  process.stdout.write(`\n\x1b[1m$ kollect ${args.join(' ')}\x1b[0m   # ${title}\n`);
+  const child = spawn(process.execPath, [kollect, ...args], {
+    stdio: 'inherit',
+    // The database URL reaches kollect the way it would in production: from the environment.
+    env: { ...process.env, KOLLECT_CONFIG: join(root, 'kollect.yaml'), DATABASE_URL: databaseUrl },
+  });
+  const code = await new Promise<number>((resolve) => child.on('close', (status) => resolve(status ?? 1)));
+  process.stdout.write(`(exit code ${code})\n`);
+  return code;
+}
+
 try {
   const kubeconfig = join(root, 'kubeconfig');
   await sim.writeKubeconfig(kubeconfig);
@@ -40,19 +54,34 @@ try {
       '  - { group: apps, version: v1, resource: deployments }',
       '  - { group: example.com, version: v1, resource: widgets, profile: widget }',
       'profiles:',
-      '  widget: { attributes: { size: spec.size } }',
+      '  widget: { attributes: { size: spec.size, color: spec.color } }',
       `store: { dir: ${JSON.stringify(join(root, 'store'))} }`,
       'sinks:',
       `  - { name: files, type: file, dir: ${JSON.stringify(join(root, 'inventory'))} }`,
+      '  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL } }',
+      `  - { name: audit, type: git, url: ${JSON.stringify(git.url)}, exportMinInterval: 1h, mirrorDir: ${JSON.stringify(join(root, 'git-mirror'))} }`,
       '',
     ].join('\n'),
   );
-  process.stdout.write(`Local Kubernetes API server at ${sim.url} with ${sim.expectedCounts().total.toLocaleString('en-US')} objects; files under ${root}\n`);
-  const first = run('list the cluster, spool the store, write one file per namespace', ['collect']);
-  run('again: nothing changed, so no file is rewritten', ['collect']);
-  run('which namespaces are too large to export as one payload?', ['shard-report', '--from', join(root, 'store')]);
-  process.stdout.write(`\nThe inventory files are in ${join(root, 'inventory')}.\n`);
-  process.exitCode = first;
+  process.stdout.write(
+    [
+      `Local Kubernetes API server: ${sim.url} (${sim.expectedCounts().total.toLocaleString('en-US')} objects)`,
+      `PostgreSQL:                  ${postgres.embedded ? 'embedded, started for the demo' : 'from DATABASE_URL'}`,
+      `Git repository:              ${git.url}`,
+      `Config, store and files:     ${root}`,
+      '',
+    ].join('\n'),
+  );
+  let failed = 0;
+  failed ||= await run('create the items and runs tables (idempotent)', ['db', 'init']);
+  failed ||= await run('list the cluster, spool the store, export to files, Postgres and Git', ['collect']);
+  failed ||= await run('again: nothing changed, so no file, row or commit is written', ['collect']);
+  const { changed, removed } = sim.mutate({ change: 12, remove: 3, seed: 1 });
+  process.stdout.write(`\n# meanwhile in the cluster: ${changed.length} objects changed, ${removed.length} deleted\n`);
+  failed ||= await run('what would an export change now? (writes nothing)', ['export', '--dry-run']);
+  await run('which namespaces are too large for one export payload? (exit 1 when one is)', ['shard-report', '--from', join(root, 'store')]);
+  process.stdout.write(`\nFiles: ${join(root, 'inventory')}   Git mirror: ${join(root, 'git-mirror')}\n`);
+  process.exitCode = failed;
 } finally {
-  await sim.close();
+  await Promise.all([sim.close(), git.close()]);
 }

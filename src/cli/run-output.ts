@@ -67,7 +67,7 @@ export function formatRunSummary(result: RunResult): string {
   } else {
     lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${number(s.rows)} rows`);
   }
-  lines.push(`Store: ${s.dir} (${number(s.shards)} shards, ${bytes(s.bytes)})`);
+  lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${number(s.shards)} shards, ${bytes(s.bytes)})`);
   for (const type of result.incomplete) {
     const name = type.group ? `${type.resource}.${type.group}` : type.resource;
     lines.push(`Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`);

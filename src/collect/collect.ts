@@ -39,16 +39,28 @@ export interface CollectResult {
   durationMs: number;
 }
 
-/** Runs `work` over `items` with at most `limit` at a time; the first error stops new work. */
+/**
+ * Runs `work` over `items` with at most `limit` at a time. The first error stops new work and is
+ * thrown once the work in flight has settled, so that nothing still writes into a store that the
+ * caller is about to remove.
+ */
 async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const item = items[next++]!;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   });
-  await Promise.all(workers);
+  const outcomes = await Promise.allSettled(workers);
+  const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (rejected) throw rejected.reason;
 }
 
 /**

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
@@ -19,7 +22,8 @@ export interface ShardWarning {
 export interface RunResult {
   cluster: string;
   dryRun: boolean;
-  store: { dir: string; collectedAt: string; rows: number; bytes: number; shards: number };
+  /** `kept: false`: a dry run's fresh collection, spooled to a temporary folder and removed. */
+  store: { dir: string; kept: boolean; collectedAt: string; rows: number; bytes: number; shards: number };
   /** Present when this run listed the cluster (not when exporting a saved store). */
   collection?: { durationMs: number; resources: ResourceStatus[]; failedTypes: string[] };
   /** Resource types whose list did not complete. */
@@ -64,6 +68,17 @@ function shardWarnings(store: CollectStore, config: KollectConfig, metrics: Koll
  * export it to every configured sink, or plan each sink's changes on a dry run.
  */
 export async function runExport(options: RunOptions): Promise<RunResult> {
+  // A dry run writes nothing anywhere, the collect store included: a fresh collection goes to a
+  // temporary folder, so the store a CronJob keeps (and `export --from` replays) stays as it was.
+  const scratch = options.dryRun && options.fromStore === undefined ? await mkdtemp(join(tmpdir(), 'kollect-dry-run-')) : undefined;
+  try {
+    return await collectAndExport(scratch ? { ...options, config: { ...options.config, store: { dir: join(scratch, 'store') } } } : options, scratch === undefined);
+  } finally {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function collectAndExport(options: RunOptions, kept: boolean): Promise<RunResult> {
   const { config, deps } = options;
   let collection: RunResult['collection'];
   let store: CollectStore;
@@ -89,7 +104,7 @@ export async function runExport(options: RunOptions): Promise<RunResult> {
   return {
     cluster: store.cluster,
     dryRun: options.dryRun,
-    store: { dir: store.dir, collectedAt: manifest.collectedAt, rows: manifest.totals.rows, bytes: manifest.totals.bytes, shards: manifest.shards.length },
+    store: { dir: store.dir, kept, collectedAt: manifest.collectedAt, rows: manifest.totals.rows, bytes: manifest.totals.bytes, shards: manifest.shards.length },
     ...(collection ? { collection } : {}),
     incomplete: store.incompleteResources().map(({ group, resource, reason, message }) => ({ group, resource, reason, message })),
     shardWarnings: warnings,

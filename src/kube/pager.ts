@@ -1,7 +1,7 @@
 import type { ListSettings } from '../config/schema.js';
 import { ContinueExpiredError, KubeApiError } from '../errors.js';
 import type { KubeObject } from '../rows/project.js';
-import type { KubeClient } from './client.js';
+import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
@@ -51,38 +51,49 @@ export async function* listPages(client: KubeClient, type: DiscoveredType, optio
   const base = `${groupVersionPath(type.group, type.version)}/${type.resource}`;
   const accept = options.metadataOnly ? METADATA_ONLY : FULL_OBJECTS;
   const policy = { retries: options.retries, timeoutMs: options.timeout };
-  let relists = 0;
-  let token: string | undefined;
-  let page = 0;
-  for (;;) {
+  const request = (token: string | undefined): Promise<KubeResponse> => {
     const query = new URLSearchParams({ limit: String(options.pageSize) });
     if (token !== undefined) query.set('continue', token);
-    const what = `list ${type.resource}${type.group ? `.${type.group}` : ''} (page ${page + 1})`;
-    const response = await getWithRetry(client, `${base}?${query.toString()}`, accept, policy, deps);
+    return getWithRetry(client, `${base}?${query.toString()}`, accept, policy, deps);
+  };
+  let relists = 0;
+  let page = 0;
+  let pending: Promise<KubeResponse> | undefined = request(undefined);
+  try {
+    while (pending) {
+      const what = `list ${type.resource}${type.group ? `.${type.group}` : ''} (page ${page + 1})`;
+      const response: KubeResponse = await pending;
+      pending = undefined;
 
-    if (response.status === 410) {
-      const status = parseStatus(response);
-      if (relists >= options.relists) {
-        throw new ContinueExpiredError(`${what}: the continue token expired ${relists + 1} times; the list never completed (raise list.pageSize or list.relists)`, {
-          resource: type.resource,
-        });
+      if (response.status === 410) {
+        const status = parseStatus(response);
+        if (relists >= options.relists) {
+          throw new ContinueExpiredError(`${what}: the continue token expired ${relists + 1} times; the list never completed (raise list.pageSize or list.relists)`, {
+            resource: type.resource,
+          });
+        }
+        relists++;
+        page = 0;
+        yield { kind: 'restart', reason: status.message ?? 'continue token expired (410 Gone)' };
+        pending = request(undefined);
+        continue;
       }
-      relists++;
-      token = undefined;
-      page = 0;
-      yield { kind: 'restart', reason: status.message ?? 'continue token expired (410 Gone)' };
-      continue;
-    }
-    if (response.status === 403) {
-      yield { kind: 'forbidden', message: parseStatus(response).message ?? `403 Forbidden listing ${type.resource}` };
-      return;
-    }
-    if (response.status !== 200) throw statusError(what, response, client);
+      if (response.status === 403) {
+        yield { kind: 'forbidden', message: parseStatus(response).message ?? `403 Forbidden listing ${type.resource}` };
+        return;
+      }
+      if (response.status !== 200) throw statusError(what, response, client);
 
-    const list = parsePage(response.body, what);
-    page++;
-    yield { kind: 'page', items: list.items!, page };
-    token = list.metadata?.continue || undefined;
-    if (token === undefined) return;
+      const list = parsePage(response.body, what);
+      page++;
+      // Ask for the next page before handing this one over: the server works while kollect projects.
+      const token = list.metadata?.continue || undefined;
+      if (token !== undefined) pending = request(token);
+      yield { kind: 'page', items: list.items!, page };
+    }
+  } finally {
+    // The caller stopped early (an error, an abort): the prefetched page is not wanted, and its
+    // failure must not surface as an unhandled rejection.
+    pending?.catch(() => undefined);
   }
 }

@@ -10,7 +10,7 @@ import { MANIFEST_FILE, STORE_FORMAT, type Manifest, type ResourceStatus, type S
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
 
 /** Buffered bytes per type before its files are appended to; bounds memory per list. */
-const FLUSH_BYTES = 1 << 20;
+const FLUSH_BYTES = 4 << 20;
 
 interface ShardPart {
   file: string;

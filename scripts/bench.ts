@@ -1,0 +1,191 @@
+/**
+ * `npm run bench`: the whole `kollect collect` (local API server -> collect store -> Postgres +
+ * Git + file) at 100,000 and 1,000,000 objects, against a floor measured in the same run: a raw
+ * list of the same pages (fetch + JSON.parse, nothing kept) plus a raw COPY of the same rows into
+ * an UNLOGGED table without index. Prints end-to-end time, its ratio to that floor, and peak RSS.
+ *
+ * The API server, the Git server and the measured COPY run in this process; kollect and the raw
+ * list run in child processes, so each peak RSS is its own. PostgreSQL: DATABASE_URL or embedded.
+ * Usage: npm run bench [-- --sizes 100000,1000000]
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import { DEFAULT_RESOURCES } from '../src/config/schema.js';
+import { groupVersionPath } from '../src/kube/discovery.js';
+import { CollectStore } from '../src/store/collect-store.js';
+import { startGitServer } from '../test/support/git-server.js';
+import { startKubeSim } from '../test/support/kube-sim/index.js';
+import { startPostgres } from '../test/support/postgres.js';
+
+const PAGE_SIZE = 500;
+
+interface Measurement {
+  objects: number;
+  ms: number;
+  maxRssKiB: number;
+}
+
+/** Worker: lists every default type page by page and parses each page, keeping nothing. */
+async function rawList(server: string, token: string): Promise<number> {
+  let objects = 0;
+  for (const type of DEFAULT_RESOURCES) {
+    let token_: string | undefined;
+    do {
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(token_ ? { continue: token_ } : {}) });
+      const response = await fetch(`${server}${groupVersionPath(type.group, type.version)}/${type.resource}?${query.toString()}`, {
+        headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      });
+      const page = JSON.parse(await response.text()) as { items: unknown[]; metadata: { continue?: string } };
+      objects += page.items.length;
+      token_ = page.metadata.continue || undefined;
+    } while (token_);
+  }
+  return objects;
+}
+
+/** Worker: runs the real CLI in this process, so that the peak RSS measured is kollect's. */
+async function worker(args: string[]): Promise<void> {
+  const out = process.env.BENCH_RESULT!;
+  const started = performance.now();
+  if (args[0] === 'raw-list') {
+    const objects = await rawList(args[1]!, args[2]!);
+    writeFileSync(out, JSON.stringify({ objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
+    return;
+  }
+  // main() ends the process with process.exit: the measurement is taken on the way out.
+  process.on('exit', () => {
+    writeFileSync(out, JSON.stringify({ objects: 0, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
+  });
+  const { main } = await import(resolve('dist/cli/main.js'));
+  await (main as (argv: string[]) => Promise<void>)(['node', 'kollect', ...args]);
+}
+
+async function runWorker(args: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Measurement> {
+  const result = join(dir, `result-${args[0]}.json`);
+  await new Promise<void>((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...env, BENCH_RESULT: result, CI: 'true' },
+    });
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`${args.join(' ')} exited ${code}`))));
+  });
+  return JSON.parse(await readFile(result, 'utf8')) as Measurement;
+}
+
+/** The floor for the database part: the same rows, COPYed as text into an unlogged table without index. */
+async function rawCopy(databaseUrl: string, storeDir: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query('DROP TABLE IF EXISTS bench_raw_copy');
+    await client.query(
+      'CREATE UNLOGGED TABLE bench_raw_copy (cluster text, namespace text, name text, uid text, api_group text, api_version text, kind text, labels jsonb, attributes jsonb, checksum text, resource_version text, created_at timestamptz)',
+    );
+    const store = await CollectStore.open(storeDir);
+    const escape = (value: string): string => value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    const started = performance.now();
+    async function* lines(): AsyncGenerator<string> {
+      for await (const row of store.rows()) {
+        yield `${[row.cluster, row.namespace, row.name, row.uid, row.apiGroup, row.apiVersion, row.kind, JSON.stringify(row.labels), JSON.stringify(row.attributes), row.checksum, row.resourceVersion]
+          .map((v) => escape(String(v)))
+          .join('\t')}\t${row.createdAt ?? '\\N'}\n`;
+      }
+    }
+    await pipeline(Readable.from(lines()), client.query(copyFrom('COPY bench_raw_copy FROM STDIN')));
+    return performance.now() - started;
+  } finally {
+    await client.query('DROP TABLE IF EXISTS bench_raw_copy');
+    await client.end();
+  }
+}
+
+async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measurement; list: Measurement; copyMs: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'kollect-bench-'));
+  const sim = await startKubeSim({ objects: size, seed: 1 });
+  const git = await startGitServer({});
+  try {
+    const kubeconfig = join(dir, 'kubeconfig');
+    await sim.writeKubeconfig(kubeconfig);
+    const config = join(dir, 'kollect.yaml');
+    await writeFile(
+      config,
+      [
+        'cluster: bench',
+        `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
+        `list: { pageSize: ${PAGE_SIZE} }`,
+        `store: { dir: ${JSON.stringify(join(dir, 'store'))} }`,
+        'sinks:',
+        `  - { name: files, type: file, dir: ${JSON.stringify(join(dir, 'files'))} }`,
+        '  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL } }',
+        `  - { name: audit, type: git, url: ${JSON.stringify(git.url)}, mirrorDir: ${JSON.stringify(join(dir, 'mirror'))} }`,
+        '',
+      ].join('\n'),
+    );
+    const env = { DATABASE_URL: databaseUrl };
+    await runWorker(['db', 'init', '--config', config], env, dir);
+    const list = await runWorker(['raw-list', sim.url, sim.token], env, dir);
+    const e2e = await runWorker(['collect', '--config', config], env, dir);
+    const store = await CollectStore.open(join(dir, 'store'));
+    e2e.objects = store.manifest.totals.rows;
+    const copyMs = await rawCopy(databaseUrl, join(dir, 'store'));
+    return { e2e, list, copyMs };
+  } finally {
+    await Promise.all([sim.close(), git.close()]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function orchestrate(): Promise<void> {
+  const sizesArg = process.argv.indexOf('--sizes');
+  const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
+  const postgres = await startPostgres();
+  const lines: string[] = [];
+  const verdicts: string[] = [];
+  const peaks: number[] = [];
+  const mib = (kib: number): string => `${Math.round(kib / 1024)} MiB`;
+  for (const size of sizes) {
+    const databaseUrl = await postgres.createDatabase();
+    const { e2e, list, copyMs } = await measure(size, databaseUrl);
+    const floor = list.ms + copyMs;
+    const ratio = e2e.ms / floor;
+    peaks.push(e2e.maxRssKiB);
+    const line = [
+      String(size).padStart(9),
+      String(e2e.objects).padStart(9),
+      `${(e2e.ms / 1000).toFixed(1)} s`.padStart(9),
+      `${(list.ms / 1000).toFixed(1)} s`.padStart(9),
+      `${(copyMs / 1000).toFixed(1)} s`.padStart(9),
+      `${ratio.toFixed(2)}x`.padStart(7),
+      mib(e2e.maxRssKiB).padStart(9),
+    ].join('  ');
+    lines.push(line);
+    process.stderr.write(`${line}\n`);
+    verdicts.push(`${ratio <= 2 ? 'PASS' : 'MISS'}  end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY) (target <= 2x)`);
+    if (size >= 1_000_000) verdicts.push(`${e2e.maxRssKiB < 512 * 1024 ? 'PASS' : 'MISS'}  peak RSS at ${size}: ${mib(e2e.maxRssKiB)} (target < 512 MiB)`);
+  }
+  if (peaks.length >= 2) {
+    const growth = peaks[peaks.length - 1]! / peaks[0]!;
+    verdicts.push(`${growth <= 1.5 ? 'PASS' : 'MISS'}  peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
+  }
+  console.log(`\nkollect collect end to end: local API server -> store -> Postgres + Git + file (page size ${PAGE_SIZE}, ${DEFAULT_RESOURCES.length} resource types)\n`);
+  console.log(['objects'.padStart(9), 'rows'.padStart(9), 'kollect'.padStart(9), 'raw list'.padStart(9), 'raw COPY'.padStart(9), 'ratio'.padStart(7), 'peak RSS'.padStart(9)].join('  '));
+  for (const line of lines) console.log(line);
+  console.log(`\n${verdicts.join('\n')}`);
+  await postgres.dropCreatedDatabases();
+}
+
+if (process.argv[2] === '--worker') {
+  await worker(process.argv.slice(3));
+} else {
+  await orchestrate();
+  process.exit(0);
+}
