@@ -40,6 +40,8 @@ const UPDATE_SET = ITEM_COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]
   .map((c) => `${c} = EXCLUDED.${c}`)
   .join(', ');
 const FETCH_ROWS = 2000;
+/** Socket errors of a connection that broke under a running statement. */
+const CONNECTION_LOST = new Set(['EPIPE', 'ECONNRESET']);
 /** SQLSTATEs after which the whole export is retried once. */
 const RETRYABLE = new Set(['40001', '40P01']);
 
@@ -118,11 +120,15 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     return connection;
   }
 
-  /** Turns any failure into a typed error with the PG message and code, never the URL. */
-  function toSinkError(error: unknown, action: string): KollectError {
+  /**
+   * Turns any failure into a typed error with the PG message, code and a hint where one helps,
+   * never the URL. `outcome` says what became of the transaction.
+   */
+  function toSinkError(error: unknown, action: string, outcome?: string): KollectError {
     if (error instanceof KollectError) return error;
     const pgError = pgErrorOf(error);
     const base = redact(error instanceof Error ? error.message : String(error), secrets);
+    const tail = outcome ? `; ${outcome}` : '';
     if (pgError) {
       const hint =
         pgError.code === '42P01' || pgError.code === '3F000'
@@ -130,9 +136,10 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
           : pgError.code === '57014'
             ? ` (statementTimeout is ${config.statementTimeout} ms)`
             : '';
-      return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}`, { table: refs.itemsLabel, sqlstate: pgError.code }, { cause: error });
+      return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table: refs.itemsLabel, sqlstate: pgError.code }, { cause: error });
     }
-    return new SinkError(config.name, `${action} failed: ${base}`, { table: refs.itemsLabel }, { cause: error });
+    const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
+    return new SinkError(config.name, `${action} failed: ${lost ? `the connection to the database broke (${base})` : base}${tail}`, { table: refs.itemsLabel }, { cause: error });
   }
 
   /** A plan or result with the table and the inserted / updated / unchanged / deleted counts (`--output json`). */
@@ -197,6 +204,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     const { client, pid, broken, done } = await checkout(pool);
     state.connected = true;
     let inTransaction = false;
+    let committing = false;
     let destroy = false;
     const onAbort = (): void => {
       void cancelBackend(pool, pid);
@@ -289,11 +297,13 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
          VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, 'succeeded')`,
         [cluster, config.name, startedAt, staged.total, summary.totals.added, summary.totals.changed, summary.totals.unchanged, summary.totals.removed],
       );
+      committing = true;
       await run('COMMIT');
       inTransaction = false;
       return { rows: staged.total, ...summary };
     } catch (error) {
-      if (inTransaction && !broken()) {
+      const brokenBy = broken();
+      if (inTransaction && !brokenBy) {
         // After a cancel or CopyFail the connection is usable again and only needs ROLLBACK.
         await client.query('ROLLBACK').catch(() => {
           destroy = true;
@@ -302,7 +312,14 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         destroy = true;
       }
       if (ctx.signal.aborted && !(error instanceof LockBusyError)) throw interrupted('export');
-      throw error;
+      // A terminated backend sends its FATAL message before it closes: report that, not the
+      // socket error (EPIPE) that a write racing the close may have raised here.
+      const cause = pgErrorOf(brokenBy) ? brokenBy : error;
+      const outcome =
+        committing && brokenBy
+          ? 'the connection broke during COMMIT, so the export may or may not be committed; the next run makes the table right either way'
+          : 'the transaction was rolled back, nothing was written';
+      throw toSinkError(cause, `export of cluster ${cluster} to ${refs.itemsLabel}`, outcome);
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
       done(destroy);
