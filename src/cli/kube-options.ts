@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { createKubeClient, type KubeClient } from '../kube/client.js';
-import { loadKubeConfig } from '../kube/kubeconfig.js';
+import type { KubeClient } from '../kube/client.js';
 import type { KollectConfig } from '../config/schema.js';
 import { positiveInt } from './common.js';
 
@@ -20,7 +19,11 @@ export function addKubeOptions(command: Command): Command {
     .addOption(new Option('--concurrency <n>', 'resource types listed at once').argParser(positiveInt));
 }
 
-/** Builds the Kubernetes client. Reading the kubeconfig makes no request. */
-export function kubeClientFor(config: KollectConfig): KubeClient {
+/**
+ * Builds the Kubernetes client. Reading the kubeconfig makes no request. @kubernetes/client-node
+ * loads only here: `export --from` and `config validate` never need it, and it is most of start-up.
+ */
+export async function kubeClientFor(config: KollectConfig): Promise<KubeClient> {
+  const [{ createKubeClient }, { loadKubeConfig }] = await Promise.all([import('../kube/client.js'), import('../kube/kubeconfig.js')]);
   return createKubeClient(loadKubeConfig({ kubeconfig: config.kube.kubeconfig, context: config.kube.context }));
 }

@@ -51,7 +51,12 @@ function report(error: KollectError, json: boolean): number {
 /** The only place that turns an outcome into an exit code and calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  program.exitOverride();
+  // Usage mistakes in any subcommand must reach the catch below (exit 2), not process.exit(1).
+  const throwInsteadOfExit = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(throwInsteadOfExit);
+  };
+  throwInsteadOfExit(program);
   let code: number = ExitCode.ok;
   try {
     await program.parseAsync(argv);

@@ -1,6 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
-import ora from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
 import { ExitCode } from '../errors.js';
 import { KollectMetrics } from '../metrics/metrics.js';
@@ -8,7 +6,7 @@ import { publishMetrics, type MetricsPublishError } from '../metrics/publish.js'
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';
-import { withSignals } from './signals.js';
+import { abortableSleep, withSignals } from './signals.js';
 
 interface RunFlags extends ConfigFlags, KubeFlags {
   store?: string;
@@ -39,7 +37,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
     storeDir: flags.store,
     sinks: flags.sink,
   });
-  const spinner = interactive() && flags.output === 'text' ? ora({ stream: process.stderr, text: 'discovering resource types' }).start() : undefined;
+  const spinner = interactive() && flags.output === 'text' ? (await import('ora')).default({ stream: process.stderr, text: 'discovering resource types' }).start() : undefined;
   const log = createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
   let publishFailures: MetricsPublishError[] = [];
@@ -52,11 +50,11 @@ async function execute(flags: RunFlags): Promise<Executed> {
         dryRun: flags.dryRun,
         force: flags.force,
         deps: {
-          ...(flags.from === undefined ? { client: kubeClientFor(config) } : {}),
+          ...(flags.from === undefined ? { client: await kubeClientFor(config) } : {}),
           log: spinner ? { ...log, warn: (m, d) => { spinner.clear(); log.warn(m, d); spinner.render(); } } : log,
           metrics,
           signal,
-          sleep: (ms, signal) => sleep(ms, undefined, signal ? { signal } : {}),
+          sleep: abortableSleep,
           random: Math.random,
           now: () => new Date(),
           onProgress: spinner ? (p) => { spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`; } : undefined,

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Command, Option } from 'commander';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +10,7 @@ import { buildShardReport, type ShardReport, type ShardSize } from '../shards/sh
 import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
-import { withSignals } from './signals.js';
+import { abortableSleep, withSignals } from './signals.js';
 
 interface ShardReportFlags extends ConfigFlags, KubeFlags {
   from?: string;
@@ -101,15 +100,16 @@ Examples:
         // The live cluster: collect into a throw-away store, then read its manifest.
         const dir = await mkdtemp(join(tmpdir(), 'kollect-shard-report-'));
         try {
+          const client = await kubeClientFor(config);
           const result = await withSignals((signal) =>
             collect(
               { ...config, store: { dir: join(dir, 'store') } },
               {
-                client: kubeClientFor(config),
+                client,
                 log: createLogger({ json: !interactive() }),
                 metrics: new KollectMetrics(),
                 signal,
-                sleep: (ms, signal) => sleep(ms, undefined, signal ? { signal } : {}),
+                sleep: abortableSleep,
                 random: Math.random,
               },
             ),

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 /**
  * Runs `work` with an AbortSignal that fires on SIGTERM (a CronJob's deadline) or SIGINT, so
  * transactions roll back and nothing half-written remains. A second signal exits at once.
@@ -17,4 +19,9 @@ export async function withSignals<T>(work: (signal: AbortSignal) => Promise<T>):
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
+}
+
+/** A sleep that ends early, rejecting, when the run is aborted (a retry's backoff must not outlive SIGTERM). */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return sleep(ms, undefined, signal ? { signal } : {});
 }

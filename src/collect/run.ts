@@ -91,7 +91,7 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
     store = await CollectStore.open(collected.storeDir);
   }
   const warnings = shardWarnings(store, config, deps.metrics, deps.log);
-  const sinks = config.sinks.map(createSink);
+  const sinks = await Promise.all(config.sinks.map(createSink));
   const outcomes = await runSinks(store, sinks, {
     dryRun: options.dryRun,
     force: options.force,

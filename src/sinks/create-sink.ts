@@ -1,17 +1,18 @@
 import type { SinkConfig } from '../config/schema.js';
-import { createFileSink } from './file/file-sink.js';
-import { createGitSink } from './git/git-sink.js';
-import { createPostgresSink } from './postgres/postgres-sink.js';
 import type { Sink } from './sink.js';
 
-/** The sink for one configured entry. Creating a sink opens nothing; the first plan/apply does. */
-export function createSink(config: SinkConfig): Sink {
+/**
+ * The sink for one configured entry. Creating a sink opens nothing; the first plan/apply does.
+ * Each sink's module (and its client library: pg, isomorphic-git) loads only when configured,
+ * which keeps a run's start-up short; a fleet starts many of them at once.
+ */
+export async function createSink(config: SinkConfig): Promise<Sink> {
   switch (config.type) {
     case 'file':
-      return createFileSink(config);
+      return (await import('./file/file-sink.js')).createFileSink(config);
     case 'postgres':
-      return createPostgresSink(config);
+      return (await import('./postgres/postgres-sink.js')).createPostgresSink(config);
     case 'git':
-      return createGitSink(config);
+      return (await import('./git/git-sink.js')).createGitSink(config);
   }
 }

@@ -46,6 +46,10 @@ describe('kollect config validate and help', () => {
   it('GIVEN a config file that does not exist THEN exit 2 naming it', async () => {
     const run = await runKollect(['collect', '--config', '/nonexistent/kollect.yaml']);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /nonexistent\/kollect.yaml: invalid configuration\n\s+\(root\): file not found/);
+    // Not on a terminal, errors are JSON lines a log pipeline can read.
+    const error = JSON.parse(run.stderr.trim().split('\n').pop()!) as { code: string; message: string; issues: Array<{ path: string; message: string }> };
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.match(error.message, /nonexistent\/kollect.yaml: invalid configuration/);
+    assert.deepEqual(error.issues, [{ path: '', message: 'file not found' }]);
   });
 });
