@@ -1,6 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import type { KollectError} from '../errors.js';
-import { ExitCode, toKollectError } from '../errors.js';
+import { ExitCode, toKollectError, type KollectError } from '../errors.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
 import { dbCommand } from './db.js';

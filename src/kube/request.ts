@@ -1,5 +1,4 @@
-import type { KollectError} from '../errors.js';
-import { KubeApiError, KubeUnreachableError } from '../errors.js';
+import { KubeApiError, KubeUnreachableError, type KollectError } from '../errors.js';
 import type { KubeClient, KubeResponse } from './client.js';
 
 /** How hard to try one request: retries on 429, 5xx and broken connections. */

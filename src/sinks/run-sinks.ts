@@ -1,5 +1,4 @@
-import type { KollectError} from '../errors.js';
-import { toKollectError } from '../errors.js';
+import { toKollectError, type KollectError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import type { CollectStore } from '../store/collect-store.js';
