@@ -34,10 +34,13 @@ export async function resolveSecret(sink: string, ref: SecretRef, deps: Connecti
 
 /** URL query parameters that configure TLS; removed when the config's `ssl` decides instead. */
 const SSL_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslpassword', 'uselibpqcompat'];
+/** URL query parameters kollect always sets itself: the session name DBAs look for, and the config's timeout. */
+const OWN_PARAMS = ['application_name', 'statement_timeout'];
 
 /**
- * Pool options for a sink. node-postgres lets the connection string override the `ssl` object,
- * so when the config says how to do TLS the URL's ssl parameters are dropped.
+ * Pool options for a sink. node-postgres lets the connection string override the options
+ * object, so the URL's parameters for what kollect sets itself are dropped, and its ssl
+ * parameters too when the config says how to do TLS.
  */
 export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDeps = {}): Promise<{ options: pg.PoolConfig; secrets: string[] }> {
   let connectionString = await resolveSecret(config.name, config.url, deps);
@@ -51,12 +54,9 @@ export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDep
     throw new SinkError(config.name, `connection URL must start with postgres:// or postgresql://, not ${url.protocol}//`, {}, { code: 'SINK_CONFIG' });
   }
   const secrets = [connectionString, decodeURIComponent(url.password)].filter((s) => s.length >= 3);
-  let ssl: pg.PoolConfig['ssl'];
-  if (config.ssl) {
-    for (const param of SSL_PARAMS) url.searchParams.delete(param);
-    connectionString = url.toString();
-    ssl = await sslOptions(config, deps);
-  }
+  for (const param of [...OWN_PARAMS, ...(config.ssl ? SSL_PARAMS : [])]) url.searchParams.delete(param);
+  connectionString = url.toString();
+  const ssl = config.ssl ? await sslOptions(config, deps) : undefined;
   const options: pg.PoolConfig = {
     connectionString,
     ...(ssl === undefined ? {} : { ssl }),

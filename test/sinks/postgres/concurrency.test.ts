@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LockBusyError } from '../../../src/errors.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import { exportLockKey } from '../../../src/sinks/postgres/schema.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import {
   expectedRows,
@@ -34,21 +35,22 @@ async function exportWith(url: string, store: CollectStore, onLocked: 'wait' | '
   }
 }
 
-/** Waits until a kollect session of this database waits on an advisory lock. */
-async function waitForLockWaiter(url: string): Promise<void> {
+/** Waits until a kollect session of this database waits on a lock of this kind (an advisory lock by default). */
+async function waitForLockWaiter(url: string, event = 'advisory'): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     const waiting = await withClient(url, async (c) =>
       Number(
         (
           await c.query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = $1",
+            [event],
           )
         ).rows[0].n,
       ),
     );
     if (waiting > 0) return;
-    if (Date.now() > deadline) throw new Error('no export is waiting for the lock');
+    if (Date.now() > deadline) throw new Error(`no export is waiting for a lock (${event})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -130,5 +132,62 @@ describe('postgres sink: several clusters and runs at once', () => {
     // The second saw the first's committed rows: it ran after it, not beside it.
     assert.deepEqual(second.totals, { added: 0, changed: 0, unchanged: 3_000, removed: 0 });
     assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(c.rows));
+  });
+
+  it('GIVEN another session holding the export lock WHEN an export with onLocked wait outlasts statementTimeout THEN LockBusyError says the lock was held too long, nothing written', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ onLocked: 'wait', statementTimeout: '1s' });
+    await initTables(url, config);
+    const c = await clusterStore('c1', 200);
+
+    const error = await withClient(url, async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(config, 'c1')]);
+      const sink = createPostgresSink(config, sinkDeps(url));
+      const outcome = await sink.apply(c.store, testContext()).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await sink.close();
+      await holder.query('COMMIT');
+      return outcome;
+    });
+
+    assert.ok(error instanceof LockBusyError, `expected LockBusyError, got ${String(error)}`);
+    assert.match(error.message, /another kollect run of cluster c1 held the export lock of table public\.kollect_items for longer than statementTimeout \(1000 ms\)/);
+    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 0);
+  });
+
+  it('GIVEN an export that deadlocks with another session WHEN PostgreSQL aborts it (40P01) THEN the whole export is retried once and succeeds, with no failed run recorded', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ onLocked: 'wait' });
+    await initTables(url, config);
+    const base = await clusterStore('c1', 500);
+    await exportWith(url, base.store);
+    const changed = await clusterStore('c1', 500, { changedFraction: 1, revision: 2 });
+    const warnings: string[] = [];
+    const ctx = { ...testContext(), log: { ...testContext().log, warn: (message: string) => void warnings.push(message) } };
+
+    const result = await withClient(url, async (other) => {
+      // The other session locks a row the export will update, then (once the export waits for
+      // that row) asks for the export lock: a cycle. It waits the longest to look for deadlocks,
+      // so PostgreSQL aborts the export, not it.
+      await other.query('BEGIN');
+      await other.query("SET LOCAL deadlock_timeout = '20s'");
+      await other.query("UPDATE kollect_items SET exported_at = exported_at WHERE cluster = 'c1' AND name = $1", [changed.rows[0]!.name]);
+      const sink = createPostgresSink(config, sinkDeps(url));
+      const exporting = sink.apply(changed.store, ctx).finally(() => sink.close());
+      await waitForLockWaiter(url, 'transactionid');
+      const cycle = other.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(config, 'c1')]);
+      await cycle;
+      await other.query('COMMIT');
+      return exporting;
+    });
+
+    assert.equal(result.totals.changed, 500);
+    assert.deepEqual(warnings, ['export hit a serialization failure or deadlock; retrying once']);
+    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(changed.rows));
+    const runs = await withClient(url, async (c) => (await c.query('SELECT status FROM kollect_runs ORDER BY id')).rows.map((r) => r.status));
+    assert.deepEqual(runs, ['succeeded', 'succeeded']);
   });
 });

@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SinkError } from '../../../src/errors.js';
+import { poolConfig, redact } from '../../../src/sinks/postgres/connection.js';
+import { testSinkConfig } from '../../support/postgres.js';
+
+/** How a sink's config and environment become pg pool options: URL, TLS, application_name, statement timeout. */
+
+const URL_ENV = 'KOLLECT_TEST_URL';
+const env = (url: string) => ({ env: { [URL_ENV]: url } });
+const config = (overrides: Record<string, unknown>) => testSinkConfig({ url: { env: URL_ENV }, ...overrides });
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB (test)\n-----END CERTIFICATE-----\n';
+
+describe('postgres sink: connection options', () => {
+  it('GIVEN a URL in the environment WHEN options are built THEN application_name is kollect, the statement timeout is the config one (the URL cannot override them), the password is a secret', async () => {
+    const url = 'postgres://kollect:s3cret-pw@db.example:5432/fleet?sslmode=require&application_name=psql&statement_timeout=0';
+
+    const { options, secrets } = await poolConfig(config({ ssl: undefined, statementTimeout: '90s' }), env(url));
+
+    assert.equal(options.application_name, 'kollect');
+    assert.equal(options.statement_timeout, 90_000);
+    assert.equal(options.connectionString, 'postgres://kollect:s3cret-pw@db.example:5432/fleet?sslmode=require');
+    assert.equal(options.ssl, undefined, 'without ssl in the config, the URL (sslmode=...) decides');
+    assert.equal(redact(`cannot reach ${url} (s3cret-pw)`, secrets), 'cannot reach *** (***)');
+  });
+
+  const modes: Array<[string, Record<string, unknown> | false]> = [
+    ['disable', false],
+    ['require', { rejectUnauthorized: false }],
+    ['verify-ca', { rejectUnauthorized: true, ca: CA, checkServerIdentity: 'skipped' }],
+    ['verify-full', { rejectUnauthorized: true, ca: CA }],
+  ];
+  for (const [mode, expected] of modes) {
+    it(`GIVEN ssl.mode ${mode} and a CA file WHEN options are built THEN TLS is ${JSON.stringify(expected)} and the URL's own ssl parameters are dropped`, async () => {
+      const deps = { ...env('postgres://u:p@db.example/fleet?sslmode=disable&sslrootcert=/x.pem&connect_timeout=5'), readFile: async () => CA };
+
+      const { options } = await poolConfig(config({ ssl: { mode, caFile: '/etc/kollect/ca.pem' } }), deps);
+
+      const ssl = options.ssl === false ? false : { ...(options.ssl as Record<string, unknown>) };
+      if (ssl && typeof ssl.checkServerIdentity === 'function') {
+        assert.equal((ssl.checkServerIdentity as () => unknown)(), undefined);
+        ssl.checkServerIdentity = 'skipped';
+      }
+      assert.deepEqual(ssl, expected);
+      assert.equal(options.connectionString, 'postgres://u:p@db.example/fleet?connect_timeout=5');
+    });
+  }
+
+  const refused: Array<[string, Record<string, unknown>, Parameters<typeof poolConfig>[1], RegExp]> = [
+    ['the variable is unset', {}, { env: {} }, /environment variable KOLLECT_TEST_URL is not set or empty/],
+    ['the URL is not postgres://', {}, env('mysql://u:p@db/x'), /must start with postgres:\/\/ or postgresql:\/\/, not mysql:\/\//],
+    ['the URL does not parse', {}, env('not a url'), /not a valid postgres:\/\/ URL/],
+    ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /cannot read secret file \/nonexistent\/url: ENOENT/],
+    ['the CA file is missing', { ssl: { mode: 'verify-full', caFile: '/nonexistent/ca.pem' } }, env('postgres://u:p@db/x'), /ssl\.caFile \/nonexistent\/ca\.pem cannot be read: ENOENT/],
+  ];
+  for (const [when, overrides, deps, message] of refused) {
+    it(`GIVEN ${when} WHEN options are built THEN SinkError SINK_CONFIG says so, without the URL`, async () => {
+      await assert.rejects(poolConfig(config(overrides), deps), (error: unknown) => {
+        assert.ok(error instanceof SinkError);
+        assert.equal(error.code, 'SINK_CONFIG');
+        assert.match(error.message, message);
+        assert.doesNotMatch(error.message, /u:p@/);
+        return true;
+      });
+    });
+  }
+});
