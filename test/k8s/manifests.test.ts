@@ -110,5 +110,12 @@ describe('deployment manifests', () => {
     const cron = (await find('CronJob')) as Doc & { spec: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
     const options = await parseOnly([...cron.spec.jobTemplate.spec.template.spec.containers[0].args, ...extra]);
     assert.equal(options.concurrency, 8);
+    // The heap limit follows the container limit: env[0] is NODE_OPTIONS in the base.
+    const container = cron.spec.jobTemplate.spec.template.spec.containers[0];
+    assert.equal(container.env[0].name, 'NODE_OPTIONS');
+    const heapMiB = (value: string): number => Number(/--max-old-space-size=(\d+)/.exec(value)?.[1]);
+    assert.ok(heapMiB(container.env[0].value) < 512 * 0.75, 'base heap well under its 512Mi limit');
+    const largeHeap = heapMiB(String(ops.find((o) => o.path.endsWith('/env/0/value'))?.value));
+    assert.ok(largeHeap > 1024 && largeHeap < gib(resources.limits.memory) * 1024 * 0.8, 'large heap under its limit');
   });
 });
