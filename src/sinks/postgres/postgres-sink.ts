@@ -47,8 +47,6 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 interface PgError extends Error {
   code?: string;
-  detail?: string;
-  hint?: string;
 }
 
 /** The pg error in an error's cause chain, if any. */
@@ -82,6 +80,29 @@ function summarise(staged: Map<string, number>, written: Map<string, { inserted:
   return { totals, shards };
 }
 
+/**
+ * Turns any failure into a typed error with the PG message, code and a hint where one helps,
+ * never a secret. `outcome` says what became of the transaction.
+ */
+function sinkError(config: PostgresSinkConfig, secrets: readonly string[], error: unknown, action: string, outcome?: string): KollectError {
+  if (error instanceof KollectError) return error;
+  const table = `${config.schema}.${config.table}`;
+  const pgError = pgErrorOf(error);
+  const base = redact(error instanceof Error ? error.message : String(error), secrets);
+  const tail = outcome ? `; ${outcome}` : '';
+  if (pgError) {
+    const hint =
+      pgError.code === '42P01' || pgError.code === '3F000'
+        ? `; run "kollect db init" to create ${table} and ${config.schema}.${config.runsTable}`
+        : pgError.code === '57014'
+          ? ` (statementTimeout is ${config.statementTimeout} ms)`
+          : '';
+    return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table, sqlstate: pgError.code }, { cause: error });
+  }
+  const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
+  return new SinkError(config.name, `${action} failed: ${lost ? `the connection to the database broke (${base})` : base}${tail}`, { table }, { cause: error });
+}
+
 /** Resource types listed completely: only their absent rows may be deleted. */
 function completeTypes(store: CollectStore): { groups: string[]; resources: string[] } {
   const complete = store.resources.filter((r) => r.complete);
@@ -103,16 +124,18 @@ export type PostgresSinkResult = SinkResult & PostgresCounts;
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
   const names: TableNames = { schema: config.schema, table: config.table, runsTable: config.runsTable };
   const refs: TableRefs = tableRefs(names);
-  let connection: Promise<{ pool: pg.Pool; secrets: string[] }> | undefined;
+  /** The pool and the options it was made with (a cancel opens one more connection with them). */
+  let connection: Promise<{ pool: pg.Pool; options: pg.PoolConfig }> | undefined;
+  /** What error messages must never show: the URL, the password. */
   let secrets: string[] = [];
 
-  function connect(): Promise<{ pool: pg.Pool; secrets: string[] }> {
+  function connect(): Promise<{ pool: pg.Pool; options: pg.PoolConfig }> {
     connection ??= poolConfig(config, deps).then(({ options, secrets: s }) => {
       secrets = s;
       const pool = (deps.createPool ?? ((o: pg.PoolConfig) => new pg.Pool(o)))(options);
       // An idle client losing its connection must not crash the process; the next checkout reconnects.
       pool.on('error', () => undefined);
-      return { pool, secrets: s };
+      return { pool, options };
     });
     connection.catch(() => {
       connection = undefined;
@@ -120,27 +143,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     return connection;
   }
 
-  /**
-   * Turns any failure into a typed error with the PG message, code and a hint where one helps,
-   * never the URL. `outcome` says what became of the transaction.
-   */
-  function toSinkError(error: unknown, action: string, outcome?: string): KollectError {
-    if (error instanceof KollectError) return error;
-    const pgError = pgErrorOf(error);
-    const base = redact(error instanceof Error ? error.message : String(error), secrets);
-    const tail = outcome ? `; ${outcome}` : '';
-    if (pgError) {
-      const hint =
-        pgError.code === '42P01' || pgError.code === '3F000'
-          ? `; run "kollect db init" to create ${refs.itemsLabel} and ${config.schema}.${config.runsTable}`
-          : pgError.code === '57014'
-            ? ` (statementTimeout is ${config.statementTimeout} ms)`
-            : '';
-      return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table: refs.itemsLabel, sqlstate: pgError.code }, { cause: error });
-    }
-    const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
-    return new SinkError(config.name, `${action} failed: ${lost ? `the connection to the database broke (${base})` : base}${tail}`, { table: refs.itemsLabel }, { cause: error });
-  }
+  const toSinkError = (error: unknown, action: string, outcome?: string): KollectError => sinkError(config, secrets, error, action, outcome);
 
   /** A plan or result with the table and the inserted / updated / unchanged / deleted counts (`--output json`). */
   function report(plan: SinkPlan): PostgresSinkPlan {
@@ -184,16 +187,17 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
   }
 
   /** Cancels the statement a backend is running, from a separate short-lived connection. */
-  async function cancelBackend(pool: pg.Pool, pid: number): Promise<void> {
-    if (!pid) return;
-    const options = (pool as unknown as { options: pg.PoolConfig }).options;
+  async function cancelBackend(pid: number, log: SinkContext['log']): Promise<void> {
+    if (!pid || !connection) return;
+    const { options } = await connection;
     const canceller = new pg.Client({ ...options, statement_timeout: 10_000 } as pg.ClientConfig);
     canceller.on('error', () => undefined);
     try {
       await canceller.connect();
       await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
-    } catch {
-      // Best effort: the rollback after the statement ends has the same effect, only later.
+    } catch (error) {
+      // The rollback after the running statement ends has the same effect, only later.
+      log.debug('could not cancel the running statement', { sink: config.name, message: redact(String(error), secrets) });
     } finally {
       await canceller.end().catch(() => undefined);
     }
@@ -207,7 +211,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     let committing = false;
     let destroy = false;
     const onAbort = (): void => {
-      void cancelBackend(pool, pid);
+      void cancelBackend(pid, ctx.log);
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     const run = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => {
@@ -326,26 +330,24 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
   }
 
-  /** Records a failed run in its own short transaction; best effort, never hides the failure. */
-  async function recordFailure(pool: pg.Pool, cluster: string, startedAt: Date, error: KollectError): Promise<void> {
+  /** Records a failed run in its own short transaction; best effort: a failure to do so is logged, the export's error is what is reported. */
+  async function recordFailure(pool: pg.Pool, cluster: string, startedAt: Date, error: KollectError, log: SinkContext['log']): Promise<void> {
+    let client: pg.PoolClient | undefined;
+    const onError = (): void => undefined;
     try {
-      const client = await pool.connect();
-      const onError = (): void => undefined;
+      client = await pool.connect();
       client.on('error', onError);
-      try {
-        await client.query(
-          `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status, error)
-           VALUES ($1, $2, $3, clock_timestamp(), 0, 0, 0, 0, 0, 'failed', $4)`,
-          [cluster, config.name, startedAt, redact(error.message, secrets).slice(0, 4000)],
-        );
-        client.release();
-      } catch {
-        client.release(true);
-      } finally {
-        client.off('error', onError);
-      }
-    } catch {
-      // The database is unreachable or the runs table is missing: the error itself is reported.
+      await client.query(
+        `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status, error)
+         VALUES ($1, $2, $3, clock_timestamp(), 0, 0, 0, 0, 0, 'failed', $4)`,
+        [cluster, config.name, startedAt, redact(error.message, secrets).slice(0, 4000)],
+      );
+      client.release();
+    } catch (recordError) {
+      client?.release(true);
+      log.warn(`could not record the failed run in ${config.schema}.${config.runsTable}`, { sink: config.name, message: redact(String(recordError), secrets) });
+    } finally {
+      client?.off('error', onError);
     }
   }
 
@@ -384,7 +386,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
           continue;
         }
         const failure = toSinkError(error, `export of cluster ${store.cluster} to ${refs.itemsLabel}`);
-        if (state.connected) await recordFailure(pool, store.cluster, startedAt, failure);
+        if (state.connected) await recordFailure(pool, store.cluster, startedAt, failure, ctx.log);
         throw failure;
       }
     }
@@ -432,7 +434,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     let checkout_: Awaited<ReturnType<typeof checkout>> | undefined;
     let destroy = false;
     const onAbort = (): void => {
-      if (checkout_) void cancelBackend(pool, checkout_.pid);
+      if (checkout_) void cancelBackend(checkout_.pid, ctx.log);
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
@@ -527,10 +529,7 @@ export async function initDatabase(config: PostgresSinkConfig, options: { brin?:
     await client.connect();
     return await initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, options);
   } catch (error) {
-    if (error instanceof KollectError) throw error;
-    const code = pgErrorOf(error)?.code;
-    const message = redact(error instanceof Error ? error.message : String(error), secrets);
-    throw new SinkError(config.name, `db init of ${config.schema}.${config.table} failed: ${message}${code ? ` (SQLSTATE ${code})` : ''}`, { sqlstate: code }, { cause: error });
+    throw sinkError(config, secrets, error, `db init of ${config.schema}.${config.table}`, 'nothing was changed');
   } finally {
     await client.end().catch(() => undefined);
   }
