@@ -57,6 +57,8 @@ const RSS_PRELOAD = `data:text/javascript,${encodeURIComponent(
 
 interface Figure {
   ms: number;
+  /** Fastest and slowest of the runs the median was taken from. */
+  range?: [number, number];
   walBytes?: number;
   deadTuples?: number;
   updatedTuples?: number;
@@ -67,11 +69,19 @@ interface Figure {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** The run whose time is the median of `runs` runs of `measure`. */
-async function medianOf(runs: number, measure: (run: number) => Promise<Figure>): Promise<Figure> {
+/**
+ * The run whose time is the median of `runs` runs of `measure`, with the range of the times.
+ * A CHECKPOINT before each run, so that no run pays for writing out the previous one's pages.
+ */
+async function medianOf(url: string, runs: number, measure: (run: number) => Promise<Figure>): Promise<Figure> {
   const figures: Figure[] = [];
-  for (let run = 0; run < runs; run++) figures.push(await measure(run));
-  const middle = median(figures.map((f) => f.ms));
-  return { ...figures.find((f) => f.ms === middle)!, maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
+  for (let run = 0; run < runs; run++) {
+    await withClient(url, (c) => c.query('CHECKPOINT'));
+    figures.push(await measure(run));
+  }
+  const times = figures.map((f) => f.ms);
+  const middle = median(times);
+  return { ...figures.find((f) => f.ms === middle)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
 }
 
 async function walLsn(client: pg.Client): Promise<string> {
@@ -199,14 +209,14 @@ async function main(): Promise<void> {
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
   process.stderr.write(`store: ${ROWS.toLocaleString('en-US')} rows, ${NAMESPACES} namespaces, ${mb} MiB; ${RUNS} runs per figure, median\n`);
 
-  const a = await medianOf(RUNS, () => floor(url, baseDir));
-  const b = await medianOf(RUNS, async () => {
+  const a = await medianOf(url, RUNS, () => floor(url, baseDir));
+  const b = await medianOf(url, RUNS, async () => {
     await withClient(url, (c) => c.query(`TRUNCATE ${ITEMS}`));
     return exportOnce(baseDir);
   });
-  const c = await medianOf(RUNS, () => exportOnce(baseDir));
+  const c = await medianOf(url, RUNS, () => exportOnce(baseDir));
   // Alternating stores: each run changes the same 5% of the objects (to revision 2, then back).
-  const d = await medianOf(RUNS, (run) => exportOnce(run % 2 === 0 ? changedDir : baseDir));
+  const d = await medianOf(url, RUNS, (run) => exportOnce(run % 2 === 0 ? changedDir : baseDir));
   const e = await naiveUpsert(url, base, 1, NAIVE_ROWS);
   const f = await naiveUpsert(url, base, BATCH_ROWS, ROWS);
   const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
@@ -224,10 +234,11 @@ async function main(): Promise<void> {
     [`(f) INSERT ON CONFLICT, ${BATCH_ROWS.toLocaleString('en-US')} rows/statement`, f],
   ];
   console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${NAMESPACES} namespaces (median of ${RUNS} runs for a-d)\n`);
-  console.log(['step'.padEnd(46), 'time'.padStart(9), 'vs (a)'.padStart(7), 'WAL'.padStart(9), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
+  const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
+  console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(9), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
   for (const [label, x] of table) {
     console.log(
-      [label.padEnd(46), seconds(x.ms).padStart(9), ratio(x).padStart(7), wal(x).padStart(9), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
+      [label.padEnd(46), seconds(x.ms).padStart(9), range(x).padStart(10), ratio(x).padStart(7), wal(x).padStart(9), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
