@@ -54,8 +54,11 @@ export function copyField(value: string | null): string {
   });
 }
 
-/** One row as a COPY text line (with its newline), in STAGING_COLUMNS order. */
-export function copyLine(row: Row): string {
+/**
+ * One row as a COPY text line (with its newline), in STAGING_COLUMNS order, then `tail`: fields
+ * that are the same on every line, already encoded (see `copyTail`).
+ */
+export function copyLine(row: Row, tail = ''): string {
   return (
     [
       copyField(row.namespace),
@@ -70,8 +73,15 @@ export function copyLine(row: Row): string {
       copyField(row.checksum),
       copyField(row.resourceVersion ?? ''),
       copyField(row.createdAt ?? null),
-    ].join('\t') + '\n'
+    ].join('\t') +
+    tail +
+    '\n'
   );
+}
+
+/** Constant fields to append to every line, encoded once. */
+export function copyTail(fields: readonly string[]): string {
+  return fields.map((field) => `\t${copyField(field)}`).join('');
 }
 
 /** Rows staged per shard: what was sent, after dropping duplicate keys. */
@@ -99,6 +109,8 @@ export interface CopySourceOptions {
   counts?: StagedCounts;
   /** Bytes gathered into one chunk (one CopyData message). */
   chunkBytes?: number;
+  /** Values appended to every line, after the STAGING_COLUMNS (for columns the rows do not carry). */
+  constants?: readonly string[];
 }
 
 /** Thrown when a store row does not belong where the store says. */
@@ -115,6 +127,7 @@ export class StoreRowError extends Error {}
 export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShard'>, options: CopySourceOptions): AsyncGenerator<string> {
   const counts = options.counts ?? emptyStagedCounts();
   const chunkBytes = options.chunkBytes ?? 256 * 1024;
+  const tail = copyTail(options.constants ?? []);
   let buffer: string[] = [];
   let size = 0;
   for (const shard of store.shards) {
@@ -134,7 +147,7 @@ export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShar
         continue;
       }
       seen.add(key);
-      const line = copyLine(row);
+      const line = copyLine(row, tail);
       buffer.push(line);
       size += line.length;
       staged++;

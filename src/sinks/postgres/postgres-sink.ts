@@ -18,7 +18,9 @@ import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type I
  *     other clusters proceed side by side;
  *  2. COPY the store into a temporary staging table (ON COMMIT DROP, not WAL-logged, no index,
  *     not ANALYZEd: measured 15-19% slower for no better plan); JSON and timestamps are typed
- *     there, so the server parses them while the client is still encoding;
+ *     there, so the server parses them while the client is still encoding. The first export of
+ *     a cluster (no row of it in the table) has nothing to diff or delete: it COPYs straight
+ *     into the table and skips steps 3 and 4;
  *  3. diff staging against the cluster's stored checksums and upsert only the rows that are new
  *     or changed. A plain `ON CONFLICT DO UPDATE ... WHERE checksum IS DISTINCT FROM` over every
  *     staged row would still lock every conflicting row and write about as much WAL as the
@@ -203,6 +205,63 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
   }
 
+  type Run = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
+
+  /**
+   * Merges the staging table into the items table: upserts the staged rows that are new or
+   * changed, deletes the cluster's rows of completely listed types that were not staged.
+   * Returns per shard what was inserted and updated, and what was deleted.
+   */
+  async function mergeStaged(run: Run, store: CollectStore, stagedRows: number) {
+    const cluster = store.cluster;
+    // The diff (staged rows that are new or whose checksum changed) is computed once and kept
+    // narrow: the staged row's ctid, its namespace and whether it is new. The upsert fetches
+    // those rows back by ctid (a TID scan: nothing when nothing changed), and the counts come
+    // from the diff, because RETURNING cannot tell an insert from an update on a partitioned
+    // table (xmax is a system column, refused there). The advisory lock keeps the diff true.
+    const upsert = await run<{ namespace: string; inserted: string; updated: string }>(
+      `WITH diff AS MATERIALIZED (
+         SELECT s.ctid AS staged, s.namespace, cur.uid IS NULL AS new
+           FROM ${STAGING} s
+           LEFT JOIN ${refs.items} cur ON cur.cluster = $1 AND cur.namespace = s.namespace AND cur.name = s.name AND cur.uid = s.uid
+          WHERE cur.uid IS NULL OR cur.checksum IS DISTINCT FROM s.checksum
+       ), written AS (
+         INSERT INTO ${refs.items} AS t (${ITEM_COLUMNS.join(', ')})
+         SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels, s.attributes, s.checksum, s.resource_version, s.created_at, $2::timestamptz, now()
+           FROM ${STAGING} s
+          WHERE s.ctid = ANY (ARRAY(SELECT staged FROM diff))
+         ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE_SET}
+          WHERE t.checksum IS DISTINCT FROM EXCLUDED.checksum
+       )
+       SELECT namespace, count(*) FILTER (WHERE new) AS inserted, count(*) FILTER (WHERE NOT new) AS updated
+         FROM diff GROUP BY namespace`,
+      [cluster, store.manifest.collectedAt],
+    );
+    const written = new Map(upsert.rows.map((r) => [shardKeyOf(r.namespace), { inserted: Number(r.inserted), updated: Number(r.updated) }]));
+
+    const deleted = new Map<string, number>();
+    const types = completeTypes(store);
+    // Every staged key is in the table now. When the cluster holds no more rows than were
+    // staged, none is absent from the store, and the anti-join (every row of the cluster
+    // against staging: about as costly as the upsert's join) is skipped.
+    const held = await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]);
+    if (types.groups.length > 0 && Number(held.rows[0]?.rows) > stagedRows) {
+      const gone = await run<{ namespace: string; deleted: string }>(
+        `WITH gone AS (
+           DELETE FROM ${refs.items} t
+            WHERE t.cluster = $1
+              AND (t.api_group, t.resource) IN (SELECT g, r FROM unnest($2::text[], $3::text[]) AS complete(g, r))
+              AND NOT EXISTS (SELECT 1 FROM ${STAGING} s WHERE s.namespace = t.namespace AND s.name = t.name AND s.uid = t.uid)
+           RETURNING t.namespace
+         )
+         SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
+        [cluster, types.groups, types.resources],
+      );
+      for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
+    }
+    return { written, deleted };
+  }
+
   async function applyOnce(pool: pg.Pool, store: CollectStore, ctx: SinkContext, startedAt: Date, state: { connected: boolean }): Promise<ApplyCounts> {
     const cluster = store.cluster;
     const { client, pid, broken, done } = await checkout(pool);
@@ -214,7 +273,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       void cancelBackend(pid, ctx.log);
     };
     ctx.signal.addEventListener('abort', onAbort, { once: true });
-    const run = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => {
+    const run: Run = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => {
       if (ctx.signal.aborted) throw interrupted('export');
       const result = await client.query<R>(sql, params);
       if (ctx.signal.aborted) throw interrupted('export');
@@ -240,60 +299,32 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         });
       }
 
-      await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
       const staged = emptyStagedCounts();
-      const copy = client.query(copyFrom(`COPY ${STAGING} (${STAGING_COLUMN_LIST}) FROM STDIN`));
-      // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
-      // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
-      // ends the COPY with an error and the transaction can only roll back.
-      await pipeline(copyRowsSource(store, { cluster, counts: staged }), copy, { signal: ctx.signal });
-      if (ctx.signal.aborted) throw interrupted('export');
-      if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
-
-      // The diff (staged rows that are new or whose checksum changed) is computed once and kept
-      // narrow: the staged row's ctid, its namespace and whether it is new. The upsert fetches
-      // those rows back by ctid (a TID scan: nothing when nothing changed), and the counts come
-      // from the diff, because RETURNING cannot tell an insert from an update on a partitioned
-      // table (xmax is a system column, refused there). The advisory lock keeps the diff true.
-      const upsert = await run<{ namespace: string; inserted: string; updated: string }>(
-        `WITH diff AS MATERIALIZED (
-           SELECT s.ctid AS staged, s.namespace, cur.uid IS NULL AS new
-             FROM ${STAGING} s
-             LEFT JOIN ${refs.items} cur ON cur.cluster = $1 AND cur.namespace = s.namespace AND cur.name = s.name AND cur.uid = s.uid
-            WHERE cur.uid IS NULL OR cur.checksum IS DISTINCT FROM s.checksum
-         ), written AS (
-           INSERT INTO ${refs.items} AS t (${ITEM_COLUMNS.join(', ')})
-           SELECT $1, s.namespace, s.name, s.uid, s.api_group, s.api_version, s.kind, s.resource, s.labels, s.attributes, s.checksum, s.resource_version, s.created_at, $2::timestamptz, now()
-             FROM ${STAGING} s
-            WHERE s.ctid = ANY (ARRAY(SELECT staged FROM diff))
-           ON CONFLICT (${KEY_COLUMNS.join(', ')}) DO UPDATE SET ${UPDATE_SET}
-            WHERE t.checksum IS DISTINCT FROM EXCLUDED.checksum
-         )
-         SELECT namespace, count(*) FILTER (WHERE new) AS inserted, count(*) FILTER (WHERE NOT new) AS updated
-           FROM diff GROUP BY namespace`,
-        [cluster, store.manifest.collectedAt],
-      );
-      const written = new Map(upsert.rows.map((r) => [shardKeyOf(r.namespace), { inserted: Number(r.inserted), updated: Number(r.updated) }]));
-
-      const deleted = new Map<string, number>();
-      const types = completeTypes(store);
-      // Every staged key is in the table now. When the cluster holds no more rows than were
-      // staged, none is absent from the store, and the anti-join (every row of the cluster
-      // against staging: about as costly as the upsert's join) is skipped.
-      const held = await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]);
-      if (types.groups.length > 0 && Number(held.rows[0]?.rows) > staged.total) {
-        const gone = await run<{ namespace: string; deleted: string }>(
-          `WITH gone AS (
-             DELETE FROM ${refs.items} t
-              WHERE t.cluster = $1
-                AND (t.api_group, t.resource) IN (SELECT g, r FROM unnest($2::text[], $3::text[]) AS complete(g, r))
-                AND NOT EXISTS (SELECT 1 FROM ${STAGING} s WHERE s.namespace = t.namespace AND s.name = t.name AND s.uid = t.uid)
-             RETURNING t.namespace
-           )
-           SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
-          [cluster, types.groups, types.resources],
-        );
-        for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
+      /** COPYs the store into `target` (a table and its column list), each line ending with `constants`. */
+      const copyStore = async (target: string, constants: string[] = []): Promise<void> => {
+        const copy = client.query(copyFrom(`COPY ${target} FROM STDIN`));
+        // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
+        // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
+        // ends the COPY with an error and the transaction can only roll back.
+        await pipeline(copyRowsSource(store, { cluster, counts: staged, constants }), copy, { signal: ctx.signal });
+        if (ctx.signal.aborted) throw interrupted('export');
+        if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
+      };
+      const { first, now } = (
+        await run<{ first: boolean; now: string }>(`SELECT NOT EXISTS (SELECT 1 FROM ${refs.items} WHERE cluster = $1) AS first, now()::text AS now`, [cluster])
+      ).rows[0]!;
+      let written: Map<string, { inserted: number; updated: number }>;
+      let deleted = new Map<string, number>();
+      if (first) {
+        // The cluster's first export: nothing to diff against and nothing to delete, so the rows
+        // go straight into the table (a plain COPY, no staging and no speculative insertion:
+        // measured 0.4-0.5 s less per 100k rows). The lock keeps another run from racing it.
+        await copyStore(`${refs.items} (${STAGING_COLUMN_LIST}, cluster, collected_at, exported_at)`, [cluster, store.manifest.collectedAt, now]);
+        written = new Map([...staged.perShard].map(([shard, rows]) => [shard, { inserted: rows, updated: 0 }]));
+      } else {
+        await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
+        await copyStore(`${STAGING} (${STAGING_COLUMN_LIST})`);
+        ({ written, deleted } = await mergeStaged(run, store, staged.total));
       }
       const summary = summarise(staged.perShard, written, deleted);
       await run(
