@@ -14,8 +14,8 @@
  * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
  * `--output json`), its peak RSS is read from the child's getrusage on exit. (a) runs in a fresh
  * child process too, so that floor and exporter start equally cold (a CronJob is a new process
- * every time). (a), (e) and (f) include reading the store, as kollect's time does. Each of
- * (a)-(d) is measured RUNS times and the median is printed.
+ * every time). (a), (e) and (f) include reading the store, as kollect's time does. (a)-(d) are
+ * measured in RUNS paired rounds and the median of each is printed, with the range.
  */
 import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Row } from '../src/rows/row.js';
+import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
 import { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } from '../src/sinks/postgres/copy-rows.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
@@ -33,7 +33,11 @@ import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, wi
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 
 const ROWS = 100_000;
-const NAMESPACES = 60;
+/**
+ * syntheticRows spreads namespaced rows over `namespaces` by i % namespaces, but only where
+ * i % 4 is not 3 (those are cluster-scoped nodes): 80 gives 60 namespaces with rows.
+ */
+const FIXTURE_NAMESPACES = 80;
 /** Attribute filler that makes a stored row about 1,050 bytes of JSON (880 bytes of COPY text). */
 const ATTRIBUTE_BYTES = 700;
 const NAIVE_ROWS = 10_000;
@@ -69,16 +73,8 @@ interface Figure {
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** The run whose time is the median of `runs` runs of `measure`. */
-/**
- * The run whose time is the median of `runs` runs of `measure`, with the range of the times.
- * A CHECKPOINT before each run, so that no run pays for writing out the previous one's pages.
- */
-async function medianOf(url: string, runs: number, measure: (run: number) => Promise<Figure>): Promise<Figure> {
-  const figures: Figure[] = [];
-  for (let run = 0; run < runs; run++) {
-    await withClient(url, (c) => c.query('CHECKPOINT'));
-    figures.push(await measure(run));
-  }
+/** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
+function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
   const middle = median(times);
   return { ...figures.find((f) => f.ms === middle)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
@@ -194,7 +190,7 @@ async function main(): Promise<void> {
   const server = await startPostgres();
   const url = await server.createDatabase();
   const dir = await tempDir('kollect-bench-pg-');
-  const shape = { cluster: CLUSTER, count: ROWS, namespaces: NAMESPACES, attributeBytes: ATTRIBUTE_BYTES };
+  const shape = { cluster: CLUSTER, count: ROWS, namespaces: FIXTURE_NAMESPACES, attributeBytes: ATTRIBUTE_BYTES };
   const baseDir = join(dir, 'base');
   const changedDir = join(dir, 'changed');
   const base = await buildStore(baseDir, CLUSTER, syntheticRows(shape));
@@ -207,16 +203,25 @@ async function main(): Promise<void> {
   let runs = 0;
   const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
-  process.stderr.write(`store: ${ROWS.toLocaleString('en-US')} rows, ${NAMESPACES} namespaces, ${mb} MiB; ${RUNS} runs per figure, median\n`);
+  const namespaces = base.shards.filter((s) => s.key !== CLUSTER_SHARD).length;
+  process.stderr.write(`store: ${ROWS.toLocaleString('en-US')} rows, ${namespaces} namespaces and the cluster-scoped shard, ${mb} MiB; ${RUNS} runs per figure, median\n`);
 
-  const a = await medianOf(url, RUNS, () => floor(url, baseDir));
-  const b = await medianOf(url, RUNS, async () => {
-    await withClient(url, (c) => c.query(`TRUNCATE ${ITEMS}`));
-    return exportOnce(baseDir);
-  });
-  const c = await medianOf(url, RUNS, () => exportOnce(baseDir));
-  // Alternating stores: each run changes the same 5% of the objects (to revision 2, then back).
-  const d = await medianOf(url, RUNS, (run) => exportOnce(run % 2 === 0 ? changedDir : baseDir));
+  // Paired rounds, (a) to (d) once each per round, so that a slow stretch of a shared machine
+  // weighs on all four alike; a CHECKPOINT before each step, so that none pays for writing out
+  // the pages of the one before.
+  const runsOf: Record<'a' | 'b' | 'c' | 'd', Figure[]> = { a: [], b: [], c: [], d: [] };
+  const step = async (name: keyof typeof runsOf, measure: () => Promise<Figure>): Promise<void> => {
+    await withClient(url, (client) => client.query('CHECKPOINT'));
+    runsOf[name].push(await measure());
+  };
+  for (let round = 0; round < RUNS; round++) {
+    await step('a', () => floor(url, baseDir));
+    await withClient(url, (client) => client.query(`TRUNCATE ${ITEMS}`));
+    await step('b', () => exportOnce(baseDir));
+    await step('c', () => exportOnce(baseDir));
+    await step('d', () => exportOnce(changedDir));
+  }
+  const [a, b, c, d] = (['a', 'b', 'c', 'd'] as const).map((name) => medianFigure(runsOf[name])) as [Figure, Figure, Figure, Figure];
   const e = await naiveUpsert(url, base, 1, NAIVE_ROWS);
   const f = await naiveUpsert(url, base, BATCH_ROWS, ROWS);
   const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
@@ -233,7 +238,7 @@ async function main(): Promise<void> {
     [`(e) INSERT ON CONFLICT per row (${NAIVE_ROWS.toLocaleString('en-US')} x10)`, e],
     [`(f) INSERT ON CONFLICT, ${BATCH_ROWS.toLocaleString('en-US')} rows/statement`, f],
   ];
-  console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${NAMESPACES} namespaces (median of ${RUNS} runs for a-d)\n`);
+  console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d)\n`);
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
   console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(9), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
   for (const [label, x] of table) {
