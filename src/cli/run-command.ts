@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
+import type { Ora } from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
 import { ExitCode } from '../errors.js';
+import type { Logger } from '../log.js';
 import { KollectMetrics } from '../metrics/metrics.js';
 import { publishMetrics, type MetricsPublishError } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
@@ -27,6 +29,18 @@ interface Executed {
   publishFailures: MetricsPublishError[];
 }
 
+/** Log lines printed above the spinner, which is redrawn below them. */
+function aroundSpinner(log: Logger, spinner: Ora): Logger {
+  const above =
+    (write: Logger['info']): Logger['info'] =>
+    (message, data) => {
+      spinner.clear();
+      write(message, data);
+      spinner.render();
+    };
+  return { debug: above(log.debug), info: above(log.info), warn: above(log.warn), error: above(log.error) };
+}
+
 async function execute(flags: RunFlags): Promise<Executed> {
   // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
   const config = await readConfig(flags, {
@@ -37,8 +51,12 @@ async function execute(flags: RunFlags): Promise<Executed> {
     storeDir: flags.store,
     sinks: flags.sink,
   });
-  const spinner = interactive() && flags.output === 'text' ? (await import('ora')).default({ stream: process.stderr, text: 'discovering resource types' }).start() : undefined;
-  const log = createLogger({ json: !interactive(), verbose: flags.verbose });
+  // A terminal without columns (script(1), some CI runners) cannot redraw a spinner line.
+  const spinner =
+    interactive() && flags.output === 'text' && (process.stderr.columns ?? 0) > 0
+      ? (await import('ora')).default({ stream: process.stderr, text: flags.from === undefined ? 'discovering resource types' : 'exporting' }).start()
+      : undefined;
+  const log = spinner ? aroundSpinner(createLogger({ json: false, verbose: flags.verbose }), spinner) : createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
   let publishFailures: MetricsPublishError[] = [];
   let result: RunResult;
@@ -51,13 +69,17 @@ async function execute(flags: RunFlags): Promise<Executed> {
         force: flags.force,
         deps: {
           ...(flags.from === undefined ? { client: await kubeClientFor(config) } : {}),
-          log: spinner ? { ...log, warn: (m, d) => { spinner.clear(); log.warn(m, d); spinner.render(); } } : log,
+          log,
           metrics,
           signal,
           sleep: abortableSleep,
           random: Math.random,
           now: () => new Date(),
-          onProgress: spinner ? (p) => { spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`; } : undefined,
+          onProgress: spinner
+            ? (p) => {
+                spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
+              }
+            : undefined,
         },
       }),
     );

@@ -51,6 +51,9 @@ function crossFieldIssues(config: KollectConfig): ConfigIssue[] {
     const first = seenSinks.get(sink.name);
     if (first !== undefined) issues.push({ path: `sinks[${i}].name`, message: `"${sink.name}" is already the name of sinks[${first}]` });
     else seenSinks.set(sink.name, i);
+    if (sink.type === 'postgres' && sink.table === sink.runsTable) {
+      issues.push({ path: `sinks[${i}].runsTable`, message: `must differ from table ("${sink.table}"): the runs are recorded in a table of their own` });
+    }
   });
   const known = new Set([...profileNames(), ...Object.keys(config.profiles)]);
   const seenTypes = new Map<string, number>();

@@ -48,6 +48,7 @@ describe('configuration', () => {
     ['unknown field', { cluster: 'c', lists: {} }, '', /lists/],
     ['unknown profile', { cluster: 'c', resources: [{ version: 'v1', resource: 'pods', profile: 'nope' }] }, 'resources[0].profile', /unknown profile "nope"/],
     ['duplicate sink names', { cluster: 'c', sinks: [{ name: 'f', type: 'file', dir: 'a' }, { name: 'f', type: 'file', dir: 'b' }] }, 'sinks[1].name', /already/],
+    ['runs recorded in the items table', { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'inv', runsTable: 'inv' }] }, 'sinks[0].runsTable', /must differ from table/],
     ['thresholds out of order', { cluster: 'c', shards: { warnRows: 3000 } }, 'shards', /warnRows <= targetRows/],
     ['bad attribute path', { cluster: 'c', profiles: { p: { attributes: { x: 'spec..x' } } } }, 'profiles.p.attributes.x', /path/],
   ];
