@@ -25,7 +25,8 @@ const databaseUrl = await postgres.createDatabase();
 
 /** Runs the real CLI; asynchronously, because the servers it talks to live in this process. */
 async function run(title: string, args: string[]): Promise<number> {
-  process.stdout.write(`\n\x1b[1m$ kollect ${args.join(' ')}\x1b[0m   # ${title}\n`);
+  const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
+  process.stdout.write(`\n${bold(`$ kollect ${args.join(' ')}`)}   # ${title}\n`);
   const child = spawn(process.execPath, [kollect, ...args], {
     stdio: 'inherit',
     // The database URL reaches kollect the way it would in production: from the environment.
