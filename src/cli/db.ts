@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
 import type { KollectConfig, PostgresSinkConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { initDatabase } from '../sinks/postgres/postgres-sink.js';
 import { ddlText, MONTH_PARTITIONING_NOTE, type InitResult } from '../sinks/postgres/schema.js';
 import { addConfigOptions, printResult, readConfig, type ConfigFlags } from './common.js';
 
@@ -59,6 +58,8 @@ export function dbCommand(): Command {
     .action(async (flags: InitFlags) => {
       const config = await readConfig(flags);
       const sink = selectPostgresSink(config, flags.sink);
+      // pg loads only for the command that connects: every other command starts without it.
+      const { initDatabase } = await import('../sinks/postgres/postgres-sink.js');
       const result = await initDatabase(sink, { brin: flags.brin });
       printResult(flags.output, { sink: sink.name, ...result }, () => formatInitResult(sink.name, result));
     });
