@@ -5,14 +5,26 @@
  * ObjectSerializer), which is what a straightforward exporter would do.
  *
  * The local API server runs in this process; every measured case runs in its own child process,
- * so its peak RSS is its own. Usage: npm run bench:collect [-- --sizes 100000,1000000]
+ * so its peak RSS is its own; CPU is the case's (every thread) and the API server's meanwhile.
+ * kollect is measured as it ships: compiled to JavaScript first (into node_modules/.cache), so
+ * that its list workers start as they do from dist/, not through tsx (which each worker thread
+ * would have to load again). Usage:
+ *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N]
+ * (--workers: list.workers of the kollect cases; default: the config's default).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
+import type * as CollectModule from '../src/collect/collect.js';
+import type * as LoadModule from '../src/config/load.js';
+import type * as ClientModule from '../src/kube/client.js';
+import type * as KubeconfigModule from '../src/kube/kubeconfig.js';
+import type * as MetricsModule from '../src/metrics/metrics.js';
+import type * as LogModule from '../src/log.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 
 type Case = 'typed-api' | 'kollect-full' | 'kollect-metadata';
@@ -20,15 +32,34 @@ interface Measurement {
   objects: number;
   ms: number;
   maxRssKiB: number;
+  /** CPU time of the measured process (all its threads), user + system. */
+  cpuMs: number;
+  /** CPU time the API server (this process) spent meanwhile. */
+  serverCpuMs?: number;
 }
 
 const TYPES = DEFAULT_RESOURCES;
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** Inside the project, so that the compiled modules resolve its node_modules. */
+const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'kollect-bench');
+
+/** Compiles src/ as `npm run build` does, into BUILD_DIR. */
+function buildKollect(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR, '--sourceMap', 'false'], { stdio: 'inherit' });
+}
+
+/** A module of the compiled kollect, typed as its source. */
+async function compiled<T>(path: string): Promise<T> {
+  return (await import(pathToFileURL(join(BUILD_DIR, path)).href)) as T;
+}
 const PAGE_SIZE = 500;
 
 /** One measured case, in a child process: prints a Measurement as JSON. */
-async function worker(which: Case, kubeconfig: string, storeDir: string): Promise<void> {
+async function worker(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<void> {
   // Each case is timed from its first request: module loading is not listing.
   let started = 0;
+  let cpuBefore: NodeJS.CpuUsage | undefined;
   let objects = 0;
   if (which === 'typed-api') {
     const k8s = await import('@kubernetes/client-node');
@@ -47,6 +78,7 @@ async function worker(which: Case, kubeconfig: string, storeDir: string): Promis
       deployments: (c) => apps.listDeploymentForAllNamespaces({ limit: PAGE_SIZE, _continue: c }),
     };
     started = performance.now();
+    cpuBefore = process.cpuUsage();
     for (const type of TYPES) {
       let cont: string | undefined;
       do {
@@ -56,19 +88,20 @@ async function worker(which: Case, kubeconfig: string, storeDir: string): Promis
       } while (cont);
     }
   } else {
-    const { collect } = await import('../src/collect/collect.js');
-    const { validateConfig } = await import('../src/config/load.js');
-    const { createKubeClient } = await import('../src/kube/client.js');
-    const { loadKubeConfig } = await import('../src/kube/kubeconfig.js');
-    const { KollectMetrics } = await import('../src/metrics/metrics.js');
-    const { silentLogger } = await import('../src/log.js');
+    const { collect } = await compiled<typeof CollectModule>('collect/collect.js');
+    const { validateConfig } = await compiled<typeof LoadModule>('config/load.js');
+    const { createKubeClient } = await compiled<typeof ClientModule>('kube/client.js');
+    const { loadKubeConfig } = await compiled<typeof KubeconfigModule>('kube/kubeconfig.js');
+    const { KollectMetrics } = await compiled<typeof MetricsModule>('metrics/metrics.js');
+    const { silentLogger } = await compiled<typeof LogModule>('log.js');
     const config = validateConfig({
       cluster: 'bench',
-      list: { pageSize: PAGE_SIZE, concurrency: 4 },
+      list: { pageSize: PAGE_SIZE, concurrency: 4, ...(workers ? { workers: workers === 'auto' ? 'auto' : Number(workers) } : {}) },
       resources: TYPES.map((t) => (which === 'kollect-metadata' ? { ...t, profile: 'metadata' } : t)),
       store: { dir: storeDir },
     });
     started = performance.now();
+    cpuBefore = process.cpuUsage();
     const result = await collect(config, {
       client: createKubeClient(loadKubeConfig({ kubeconfig })),
       log: silentLogger,
@@ -79,25 +112,35 @@ async function worker(which: Case, kubeconfig: string, storeDir: string): Promis
     });
     objects = result.manifest.totals.rows;
   }
-  const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS };
+  const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
+  const measurement: Measurement = { objects, ms, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: (cpu.user + cpu.system) / 1000 };
   process.stdout.write(`${JSON.stringify(measurement)}\n`);
 }
 
-function runCase(which: Case, kubeconfig: string, storeDir: string): Promise<Measurement> {
+function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
+  const serverCpu = process.cpuUsage();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', which, kubeconfig, storeDir], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', which, kubeconfig, storeDir, ...(workers ? [workers] : [])], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measurement) : reject(new Error(`${which} exited ${code}`))));
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${which} exited ${code}`));
+      const cpu = process.cpuUsage(serverCpu);
+      resolve({ ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measurement), serverCpuMs: (cpu.user + cpu.system) / 1000 });
+    });
   });
 }
 
 async function main(): Promise<void> {
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
+  const workersArg = process.argv.indexOf('--workers');
+  const workers = workersArg > 0 ? process.argv[workersArg + 1] : undefined;
+  buildKollect();
   const rows: string[] = [];
   const results = new Map<string, Measurement>();
   for (const size of sizes) {
@@ -107,13 +150,13 @@ async function main(): Promise<void> {
       const kubeconfig = join(dir, 'kubeconfig');
       await sim.writeKubeconfig(kubeconfig);
       for (const which of ['typed-api', 'kollect-full', 'kollect-metadata'] as const) {
-        const m = await runCase(which, kubeconfig, join(dir, `store-${which}`));
+        const m = await runCase(which, kubeconfig, join(dir, `store-${which}`), workers);
         results.set(`${which}@${size}`, m);
         const base = results.get(`typed-api@${size}`)!;
         const rate = m.objects / (m.ms / 1000);
         const baseRate = base.objects / (base.ms / 1000);
         rows.push(
-          [which.padEnd(17), String(size).padStart(9), String(m.objects).padStart(9), `${(m.ms / 1000).toFixed(1)} s`.padStart(8), `${Math.round(rate).toLocaleString('en-US')}/s`.padStart(11), `${(rate / baseRate).toFixed(2)}x`.padStart(7), `${Math.round(m.maxRssKiB / 1024)} MiB`.padStart(9)].join('  '),
+          [which.padEnd(17), String(size).padStart(9), String(m.objects).padStart(9), `${(m.ms / 1000).toFixed(1)} s`.padStart(8), `${Math.round(rate).toLocaleString('en-US')}/s`.padStart(11), `${(rate / baseRate).toFixed(2)}x`.padStart(7), `${Math.round(m.maxRssKiB / 1024)} MiB`.padStart(9), `${(m.cpuMs / 1000).toFixed(1)} s`.padStart(7), `${((m.serverCpuMs ?? 0) / 1000).toFixed(1)} s`.padStart(10)].join('  '),
         );
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
@@ -122,8 +165,8 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const header = ['case'.padEnd(17), 'objects'.padStart(9), 'listed'.padStart(9), 'time'.padStart(8), 'objects/s'.padStart(11), 'vs API'.padStart(7), 'peak RSS'.padStart(9)].join('  ');
-  console.log(`\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types; baseline: typed API in the same run)\n`);
+  const header = ['case'.padEnd(17), 'objects'.padStart(9), 'listed'.padStart(9), 'time'.padStart(8), 'objects/s'.padStart(11), 'vs API'.padStart(7), 'peak RSS'.padStart(9), 'CPU'.padStart(7), 'server CPU'.padStart(10)].join('  ');
+  console.log(`\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types, list.workers ${workers ?? 'default'}; baseline: typed API in the same run)\n`);
   console.log(header);
   for (const row of rows) console.log(row);
   const verdicts: string[] = [];
@@ -147,7 +190,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === '--worker') {
-  await worker(process.argv[3] as Case, process.argv[4]!, process.argv[5]!);
+  await worker(process.argv[3] as Case, process.argv[4]!, process.argv[5]!, process.argv[6]);
 } else {
   await main();
 }

@@ -183,6 +183,12 @@ export const listSettings = z.strictObject({
   relists: z.number().int().min(0).max(10).default(3),
   /** Timeout of one page request. */
   timeout: duration.prefault('60s'),
+  /**
+   * Threads that fetch, parse and project pages, off the main thread (which only spools): a
+   * number, `auto` (one per core, at most the list concurrency and 4), or 0 to do it all on the
+   * main thread.
+   */
+  workers: z.union([z.literal('auto'), z.number().int().min(0).max(16)], { error: 'must be auto or a whole number of threads from 0 to 16' }).default('auto'),
 });
 export type ListSettings = z.infer<typeof listSettings>;
 

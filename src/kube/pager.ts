@@ -5,7 +5,8 @@ import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
-export interface ListOptions extends ListSettings {
+/** The list settings one type's list uses (concurrency and workers are the caller's). */
+export interface ListOptions extends Pick<ListSettings, 'pageSize' | 'retries' | 'relists' | 'timeout'> {
   /** Ask for PartialObjectMetadataList: the server drops spec, status and data before sending. */
   metadataOnly: boolean;
 }
@@ -18,23 +19,39 @@ export type ListEvent =
   /** 403: the type cannot be listed with these credentials; nothing more comes. */
   | { kind: 'forbidden'; message: string };
 
+/** A page as it came, not parsed: whoever parses it (maybe another thread) checks the token it was listed with. */
+export interface ListBody {
+  kind: 'body';
+  /** The answer's JSON, decompressed. */
+  body: Buffer;
+  /** 1-based within the current attempt. */
+  page: number;
+  /** The continue token the pager read from the page and listed the next page with; '' on the last page. */
+  continue: string;
+  /** For messages: `list pods (page 3)`. */
+  what: string;
+}
+
+/** What `listBodies` yields, in order: pages unparsed, and the same restart and forbidden events. */
+export type ListBodyEvent = ListBody | Exclude<ListEvent, { kind: 'page' }>;
+
 export const FULL_OBJECTS = 'application/json';
 export const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
-interface ListBody {
+interface ParsedList {
   kind?: string;
   metadata?: { continue?: string; resourceVersion?: string };
   items?: KubeObject[];
 }
 
-function parsePage(body: Buffer, what: string): ListBody {
+function parseList(body: Buffer, what: string): ParsedList {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (error) {
     throw new KubeApiError(`${what}: the answer is not JSON`, {}, { cause: error });
   }
-  const list = parsed as ListBody;
+  const list = parsed as ParsedList;
   if (parsed === null || typeof parsed !== 'object' || !Array.isArray(list.items)) {
     throw new KubeApiError(`${what}: the answer is not a list (kind ${String(list?.kind)})`);
   }
@@ -42,12 +59,95 @@ function parsePage(body: Buffer, what: string): ListBody {
 }
 
 /**
- * Lists one resource type cluster-wide, a page of `pageSize` objects at a time, and yields each
- * page's raw objects. A 410 on a continue token restarts the list from the beginning (the caller
- * discards what it had, so nothing is counted twice), at most `relists` times; 429, 5xx and
- * broken connections are retried with backoff; 403 ends the list with a `forbidden` event.
+ * Parses a page `listBodies` yielded, and checks that its continue token is the one the pager
+ * listed the next page with (so a page read by `peekContinue` cannot silently skip or repeat).
+ */
+export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>): KubeObject[] {
+  const list = parseList(page.body, page.what);
+  const token = list.metadata?.continue ?? '';
+  if (token !== page.continue) {
+    throw new KubeApiError(`${page.what}: the page's continue token is not the one its list went on with`, { what: page.what });
+  }
+  return list.items!;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const METADATA_KEY = Buffer.from('"metadata":');
+const ITEMS_KEY = Buffer.from('"items":');
+
+/** The end (exclusive) of the JSON object starting at `from`, skipping strings; -1 if it does not end. */
+function objectEnd(body: Buffer, from: number): number {
+  if (body[from] !== OPEN) return -1;
+  let depth = 0;
+  for (let i = from; i < body.length; i++) {
+    const c = body[i];
+    if (c === QUOTE) {
+      for (i++; i < body.length && body[i] !== QUOTE; i++) if (body[i] === BACKSLASH) i++;
+    } else if (c === OPEN) {
+      depth++;
+    } else if (c === CLOSE && --depth === 0) {
+      return i + 1;
+    }
+  }
+  return -1;
+}
+
+function metadataAt(body: Buffer, key: number): { continue?: string } | undefined {
+  const start = key + METADATA_KEY.length;
+  const end = objectEnd(body, start);
+  if (end < 0) return undefined;
+  try {
+    return JSON.parse(body.toString('utf8', start, end)) as { continue?: string };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The list's continue token ('' for the last page), read without parsing the items, or undefined
+ * when the page is not laid out as API servers write lists. Built-in types come as
+ * `{"kind","apiVersion","metadata":{...},"items":[...]}` (Go struct order); custom resources,
+ * encoded from a map, as `{"apiVersion","items":[...],"kind","metadata":{...}}` (sorted keys).
+ */
+export function peekContinue(body: Buffer): string | undefined {
+  const items = body.indexOf(ITEMS_KEY);
+  if (items < 0) return undefined;
+  const head = body.subarray(0, items).indexOf(METADATA_KEY);
+  let metadata: { continue?: string } | undefined;
+  if (head >= 0) {
+    metadata = metadataAt(body, head);
+  } else {
+    // Metadata last: its object is followed only by the list's closing brace.
+    const tail = body.lastIndexOf(METADATA_KEY);
+    const end = tail > items ? objectEnd(body, tail + METADATA_KEY.length) : -1;
+    if (end < 0 || body.toString('utf8', end).trim() !== '}') return undefined;
+    metadata = metadataAt(body, tail);
+  }
+  if (metadata === undefined || typeof metadata !== 'object' || metadata === null) return undefined;
+  return typeof metadata.continue === 'string' ? metadata.continue : '';
+}
+
+/**
+ * Lists one type like `listBodies`, and parses each page here: yields each page's raw objects.
  */
 export async function* listPages(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListEvent> {
+  for await (const event of listBodies(client, type, options, deps)) {
+    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event), page: event.page } : event;
+  }
+}
+
+/**
+ * Lists one resource type cluster-wide, a page of `pageSize` objects at a time, and yields each
+ * page unparsed, so that parsing may happen elsewhere (a list worker) while the next page is on
+ * its way: the continue token is read from the page's list metadata alone (`peekContinue`). A 410
+ * on a continue token restarts the list from the beginning (the caller discards what it had, so
+ * nothing is counted twice), at most `relists` times; 429, 5xx and broken connections are retried
+ * with backoff; 403 ends the list with a `forbidden` event.
+ */
+export async function* listBodies(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListBodyEvent> {
   const base = `${groupVersionPath(type.group, type.version)}/${type.resource}`;
   const accept = options.metadataOnly ? METADATA_ONLY : FULL_OBJECTS;
   const policy = { retries: options.retries, timeoutMs: options.timeout };
@@ -84,12 +184,12 @@ export async function* listPages(client: KubeClient, type: DiscoveredType, optio
       }
       if (response.status !== 200) throw statusError(what, response, client);
 
-      const list = parsePage(response.body, what);
+      // A page laid out unlike an API server's is parsed here, just for its token.
+      const token = peekContinue(response.body) ?? parseList(response.body, what).metadata?.continue ?? '';
       page++;
       // Ask for the next page before handing this one over: the server works while kollect projects.
-      const token = list.metadata?.continue || undefined;
-      if (token !== undefined) pending = request(token);
-      yield { kind: 'page', items: list.items!, page };
+      if (token !== '') pending = request(token);
+      yield { kind: 'body', body: response.body, page, continue: token, what };
     }
   } finally {
     // The caller stopped early (an error, an abort): the prefetched page is not wanted, and its

@@ -12,12 +12,61 @@ export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message'
 /** Buffered bytes per type before its files are appended to; bounds memory per list. */
 const FLUSH_BYTES = 4 << 20;
 
+/** Rows of one shard, serialized: what the spool appends to that shard's file. */
+export interface ShardLines {
+  /** The shard key (`shardKeyOf(namespace)`). */
+  shard: string;
+  /** One NDJSON line per row, each ending in a newline, in UTF-8. Owns its ArrayBuffer, so it can be transferred. */
+  lines: Uint8Array;
+  /** Each row's checksum, in the order of the lines. */
+  checksums: string[];
+}
+
+/**
+ * A page of rows, serialized for the spool. A list worker transfers the bytes to the main thread
+ * without a copy, and no parsed object crosses threads.
+ */
+export type SpoolPage = ShardLines[];
+
+/** The ArrayBuffers of a page, to transfer along with it. */
+export function spoolPageTransferList(page: SpoolPage): ArrayBuffer[] {
+  return page.map((shard) => shard.lines.buffer as ArrayBuffer);
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Builds a SpoolPage row by row. Every row reaches the store through it, whether it was
+ * serialized with `JSON.stringify` (`TypeSpool.addRows`) or by the collect hot path's encoder.
+ */
+export class SpoolPageBuilder {
+  private readonly shards = new Map<string, { lines: string; checksums: string[] }>();
+
+  /** Adds one row: its shard, its line (without the newline) and its checksum. */
+  add(shard: string, line: string, checksum: string): void {
+    const rows = this.shards.get(shard);
+    if (rows) {
+      rows.lines += `${line}\n`;
+      rows.checksums.push(checksum);
+    } else {
+      this.shards.set(shard, { lines: `${line}\n`, checksums: [checksum] });
+    }
+  }
+
+  build(): SpoolPage {
+    // TextEncoder gives each page its own ArrayBuffer (Buffer.from may hand out a slice of a shared pool).
+    return [...this.shards].map(([shard, rows]) => ({ shard, lines: utf8.encode(rows.lines), checksums: rows.checksums }));
+  }
+}
+
 interface ShardPart {
   file: string;
-  buffer: string[];
+  buffer: Uint8Array[];
   bufferedBytes: number;
   bytes: number;
   fingerprint: FingerprintAccumulator;
+  /** Its folder exists: the first flush made it. */
+  hasDir?: boolean;
 }
 
 /**
@@ -46,15 +95,20 @@ export class TypeSpool {
 
   /** Adds one page of rows; appends to disk once enough is buffered. */
   async addRows(rows: readonly Row[]): Promise<void> {
-    for (const row of rows) {
-      const line = `${JSON.stringify(row)}\n`;
-      const part = this.part(shardKeyOf(row.namespace));
-      const size = Buffer.byteLength(line);
-      part.buffer.push(line);
-      part.bufferedBytes += size;
-      part.bytes += size;
-      part.fingerprint.add(row.checksum);
-      this.buffered += size;
+    const page = new SpoolPageBuilder();
+    for (const row of rows) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
+    await this.addPage(page.build());
+  }
+
+  /** Adds one page of serialized rows; appends to disk once enough is buffered. */
+  async addPage(page: SpoolPage): Promise<void> {
+    for (const { shard, lines, checksums } of page) {
+      const part = this.part(shard);
+      part.buffer.push(lines);
+      part.bufferedBytes += lines.byteLength;
+      part.bytes += lines.byteLength;
+      for (const checksum of checksums) part.fingerprint.add(checksum);
+      this.buffered += lines.byteLength;
     }
     if (this.buffered >= FLUSH_BYTES) await this.flush();
   }
@@ -63,8 +117,9 @@ export class TypeSpool {
     for (const part of this.parts.values()) {
       if (part.buffer.length === 0) continue;
       const path = join(this.root, part.file);
-      await mkdir(dirname(path), { recursive: true });
-      await appendFile(path, part.buffer.join(''));
+      if (!part.hasDir) await mkdir(dirname(path), { recursive: true });
+      part.hasDir = true;
+      await appendFile(path, part.buffer.length === 1 ? part.buffer[0]! : Buffer.concat(part.buffer));
       part.buffer = [];
       part.bufferedBytes = 0;
     }

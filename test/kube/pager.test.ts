@@ -5,7 +5,7 @@ import { ContinueExpiredError, KubeApiError, KubeUnreachableError, ResourceNotSe
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { listPages, type ListEvent } from '../../src/kube/pager.js';
+import { listPages, parseListBody, peekContinue, type ListEvent } from '../../src/kube/pager.js';
 import type { RetryInfo } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
@@ -223,5 +223,32 @@ describe('the pager over TLS', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('reading the continue token without parsing the page', () => {
+  const token = 'eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MX0';
+  const item = '{"metadata":{"name":"a","annotations":{"x":"{\\"metadata\\":{\\"continue\\":\\"no\\"}}"}},"spec":{"s":"}{"}}';
+  const cases: Array<[string, string, string | undefined]> = [
+    ['a built-in list (metadata first)', `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5","continue":"${token}","remainingItemCount":3},"items":[${item}]}`, token],
+    ['its last page', `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[${item}]}`, ''],
+    ['an empty list', '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}', ''],
+    ['a custom resource list (sorted keys, metadata last)', `{"apiVersion":"example.com/v1","items":[${item},${item}],"kind":"WidgetList","metadata":{"continue":"${token}","resourceVersion":"5"}}\n`, token],
+    ['a custom resource list, last page', `{"apiVersion":"example.com/v1","items":[${item}],"kind":"WidgetList","metadata":{"resourceVersion":"5"}}`, ''],
+    ['metadata that is no object', '{"kind":"PodList","metadata":"x","items":[]}', undefined],
+    ['no items key', '{"kind":"Status","metadata":{}}', undefined],
+    ['an HTML error page', '<html><body>502 Bad Gateway</body></html>', undefined],
+    ['metadata last, then more keys', `{"apiVersion":"v1","items":[],"metadata":{"continue":"${token}"},"zzz":1}`, undefined],
+  ];
+  for (const [what, body, expected] of cases) {
+    it(`GIVEN ${what} THEN ${expected === undefined ? 'it cannot tell' : expected === '' ? 'no token' : 'the token'}`, () => {
+      assert.equal(peekContinue(Buffer.from(body)), expected);
+      if (expected !== undefined) assert.equal(parseListBody({ body: Buffer.from(body), continue: expected, what: 'list' }).length >= 0, true);
+    });
+  }
+
+  it('GIVEN a page whose parsed token differs from the one the list went on with THEN KubeApiError', () => {
+    const body = Buffer.from(`{"kind":"PodList","metadata":{"continue":"${token}"},"items":[]}`);
+    assert.throws(() => parseListBody({ body, continue: 'other', what: 'list pods (page 2)' }), (e: unknown) => e instanceof KubeApiError && /continue token/.test(e.message));
   });
 });

@@ -1,0 +1,116 @@
+import { Worker } from 'node:worker_threads';
+import type { ListBody } from '../kube/pager.js';
+import type { Profile } from '../rows/profiles/profile.js';
+import type { ProjectedType } from '../rows/project.js';
+import { fromWorkerError, type EncodeRequest, type EncodeResult, type EncoderSpec } from './list-protocol.js';
+import type { BodyEncoder, EncodedPage } from './list-rows.js';
+
+/**
+ * The worker's module: the compiled JavaScript beside this file in dist/. Running from the
+ * TypeScript source (tests and benchmarks, under tsx), the worker must register tsx itself first:
+ * Node 20 does not apply the parent's `--import tsx` hooks inside worker threads.
+ */
+function workerUrl(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./list-worker.js', import.meta.url);
+  const source = new URL('./list-worker.ts', import.meta.url).href;
+  const bootstrap = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(source)});`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
+
+interface Pending {
+  resolve: (page: EncodedPage) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  /** Set once the worker is gone: why. */
+  gone?: unknown;
+}
+
+/**
+ * A page's bytes, ready to transfer: its own ArrayBuffer when it has one, else a copy (a small
+ * Buffer may be a slice of Node's shared pool, which must not be detached).
+ */
+function transferable(body: Buffer): Uint8Array {
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) return body;
+  return new Uint8Array(body);
+}
+
+/**
+ * List workers (src/collect/list-worker.ts): threads that parse pages and encode their rows, so
+ * that the main thread only fetches and spools. Work is shared page by page, each to the worker
+ * with the fewest pages in hand, so one large type (pods) is spread over every worker.
+ */
+export class ListPool {
+  private readonly slots: Slot[];
+  private nextRequest = 0;
+  private nextEncoder = 0;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    /** How many workers. */
+    readonly size: number,
+    private readonly signal: AbortSignal,
+  ) {
+    this.slots = Array.from({ length: size }, () => this.start());
+    signal.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  private readonly onAbort = (): void => {
+    void this.close(this.signal.reason ?? new Error('aborted'));
+  };
+
+  private start(): Slot {
+    // The worker logs nothing and writes nothing: it answers each page with lines or an error.
+    const worker = new Worker(workerUrl(), { name: 'kollect-list' });
+    const slot: Slot = { worker, pending: new Map() };
+    worker.on('message', (result: EncodeResult) => {
+      const pending = slot.pending.get(result.id);
+      slot.pending.delete(result.id);
+      if ('error' in result) pending?.reject(fromWorkerError(result.error));
+      else pending?.resolve({ page: result.page, rows: result.rows });
+    });
+    const gone = (why: unknown): void => {
+      slot.gone ??= why;
+      for (const pending of slot.pending.values()) pending.reject(slot.gone);
+      slot.pending.clear();
+    };
+    worker.on('error', gone);
+    worker.on('exit', (code) => gone(new Error(`a list worker stopped (exit code ${code})`)));
+    return slot;
+  }
+
+  /** An encoder for one type's pages that hands each page to a worker. */
+  encoder(cluster: string, type: ProjectedType, profile: Profile): BodyEncoder {
+    const spec: EncoderSpec = { id: ++this.nextEncoder, cluster, type: { group: type.group, version: type.version, resource: type.resource, kind: type.kind }, profile };
+    return (body) => this.encode(spec, body);
+  }
+
+  private encode(spec: EncoderSpec, page: ListBody): Promise<EncodedPage> {
+    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    if (slot.gone !== undefined) return Promise.reject(slot.gone);
+    const id = ++this.nextRequest;
+    const body = transferable(page.body);
+    const request: EncodeRequest = { id, encoder: spec, body, continue: page.continue, what: page.what };
+    return new Promise((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage(request, [body.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Ends every worker; pages still being encoded fail with `reason`. */
+  close(reason: unknown = new Error('the list pool was closed')): Promise<void> {
+    this.closing ??= (async () => {
+      this.signal.removeEventListener('abort', this.onAbort);
+      for (const slot of this.slots) {
+        slot.gone ??= reason;
+        for (const pending of slot.pending.values()) pending.reject(reason);
+        slot.pending.clear();
+      }
+      await Promise.all(this.slots.map((slot) => slot.worker.terminate()));
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,96 @@
+import type { KubeClient } from '../kube/client.js';
+import type { DiscoveredType } from '../kube/discovery.js';
+import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
+import type { RequestDeps } from '../kube/request.js';
+import type { Profile } from '../rows/profiles/profile.js';
+import type { SpoolPage } from '../store/store-writer.js';
+import type { ProjectedType } from '../rows/project.js';
+import { createPageEncoder, type PageEncoder } from './row-encoder.js';
+
+/** One page's rows, ready for the spool. */
+export interface EncodedPage {
+  page: SpoolPage;
+  rows: number;
+}
+
+/** What a type's list yields to the spool, in list order: the pager's events, with each page encoded. */
+export type SpoolEvent = ({ kind: 'page' } & EncodedPage) | Exclude<ListBodyEvent, ListBody>;
+
+/** Turns a page as it came from the API server into rows: here, or in a list worker. */
+export type BodyEncoder = (body: ListBody) => EncodedPage | Promise<EncodedPage>;
+
+/**
+ * The per-page work, the same on whichever thread it runs: parse the page (checking its continue
+ * token), project each object, serialize and checksum each row.
+ */
+export function encodeBody(encode: PageEncoder, body: Pick<ListBody, 'body' | 'continue' | 'what'>): EncodedPage {
+  const items = parseListBody(body);
+  return { page: encode(items), rows: items.length };
+}
+
+/** An encoder that does the per-page work on this thread (`list.workers: 0`). */
+export function localEncoder(cluster: string, type: ProjectedType, profile: Profile): BodyEncoder {
+  const encode = createPageEncoder(cluster, type, profile);
+  return (body) => encodeBody(encode, body);
+}
+
+/**
+ * Lists one type and encodes its pages with `encode`, up to `depth` pages at once (list workers
+ * encode several pages of one list side by side), and yields the events strictly in list order:
+ * a restart comes after every page before it, an error after the pages that preceded it, as
+ * when one thread did everything. Holds at most `depth` pages, plus the one the pager prefetches.
+ */
+export async function* listRows(
+  client: KubeClient,
+  type: DiscoveredType,
+  options: ListOptions,
+  deps: RequestDeps,
+  encode: BodyEncoder,
+  depth: number,
+): AsyncGenerator<SpoolEvent> {
+  // Ends this list's requests when the caller stops early, not only when the run is aborted.
+  const stop = new AbortController();
+  const pager = listBodies(client, type, options, { ...deps, signal: AbortSignal.any([deps.signal, stop.signal]) });
+  const queue: Array<Promise<SpoolEvent>> = [];
+  let ended: { error?: unknown; failed: boolean } | undefined;
+  let wakeConsumer: (() => void) | undefined;
+  let wakeProducer: (() => void) | undefined;
+
+  const produce = async (): Promise<void> => {
+    try {
+      for await (const event of pager) {
+        const next: Promise<SpoolEvent> = event.kind === 'body' ? Promise.resolve().then(() => encode(event)).then((encoded) => ({ kind: 'page', ...encoded })) : Promise.resolve(event);
+        next.catch(() => undefined); // surfaced in order by the consumer, not as an unhandled rejection
+        queue.push(next);
+        wakeConsumer?.();
+        while (queue.length >= depth && !stop.signal.aborted) await new Promise<void>((resolve) => (wakeProducer = resolve));
+        if (stop.signal.aborted) return;
+      }
+      ended = { failed: false };
+    } catch (error) {
+      ended = { error, failed: true };
+    } finally {
+      wakeConsumer?.();
+    }
+  };
+
+  const producing = produce();
+  try {
+    for (;;) {
+      const head = queue.shift();
+      if (head === undefined) {
+        if (ended?.failed) throw ended.error;
+        if (ended) return;
+        await new Promise<void>((resolve) => (wakeConsumer = resolve));
+        continue;
+      }
+      const event = await head;
+      wakeProducer?.();
+      yield event;
+    }
+  } finally {
+    stop.abort();
+    wakeProducer?.();
+    await producing;
+  }
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createPageEncoder } from '../../src/collect/row-encoder.js';
+import { createKubeClient } from '../../src/kube/client.js';
+import { discover } from '../../src/kube/discovery.js';
+import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import { listPages } from '../../src/kube/pager.js';
+import type { Profile } from '../../src/rows/profiles/profile.js';
+import { resolveProfile } from '../../src/rows/profiles/registry.js';
+import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
+import { shardKeyOf } from '../../src/rows/row.js';
+import { SpoolPageBuilder, type SpoolPage } from '../../src/store/store-writer.js';
+import { startKubeSim } from '../support/kube-sim/index.js';
+import { tempDir } from '../support/store-fixture.js';
+
+/** What the store held before the encoder: createProjector's rows, serialized with JSON.stringify. */
+function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
+  const project = createProjector(cluster, type, profile);
+  const page = new SpoolPageBuilder();
+  for (const row of objects.map(project)) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
+  return page.build();
+}
+
+function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[] }> {
+  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), checksums: s.checksums }));
+}
+
+const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
+const custom: Profile = {
+  name: 'custom',
+  attributes: { containers: 'spec.containers[*]', first: 'spec.containers[0]', replicas: 'spec.replicas', owner: 'metadata.annotations["a/b"]', zz: 'status.conditions' },
+};
+
+describe('the collect encoder writes the bytes and checksums createProjector + JSON.stringify write', () => {
+  const cases: Array<[string, KubeObject]> = [
+    ['sorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { app: 'x', tier: 'y' }, creationTimestamp: '2024-01-01T00:00:00Z', resourceVersion: '1' } }],
+    ['unsorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { tier: 'y', app: 'x', 'pod-template-hash': 'h' } } }],
+    ['integer-like label keys', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { b: '1', '10': 'x', '9': 'y', a: '2' } } }],
+    ['no metadata at all', {}],
+    ['cluster-scoped, no labels', { metadata: { name: 'n1', uid: 'u' } }],
+    ['non-ASCII and escapes', { metadata: { name: 'ünï-"q"\\', namespace: 'ns', uid: 'u', labels: { 'é': 'ß\n' } }, spec: { replicas: '👩‍🚀\u2028' } }],
+    [
+      'nested objects with unsorted keys',
+      { metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: { replicas: 0, containers: [{ name: 'c', image: 'i', ports: [{ port: 80, name: 'http' }] }, { image: 'j' }] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+    ],
+    ['null and false values', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: {} }, spec: { replicas: null, containers: [] }, status: { conditions: false } }],
+  ];
+  for (const [what, object] of cases) {
+    it(`GIVEN ${what} THEN the same line and checksum`, () => {
+      for (const profile of [resolveProfile({ group: '', resource: 'pods' }, {}), custom]) {
+        assert.deepEqual(text(createPageEncoder('c1', POD, profile)([object])), text(reference('c1', POD, profile, [object])));
+      }
+    });
+  }
+
+  it('GIVEN every type the local API server serves THEN every page encodes exactly as before, full and metadata-only', async () => {
+    const sim = await startKubeSim({ objects: 3_000, seed: 11 });
+    try {
+      const path = join(await tempDir('kollect-encoder-'), 'kubeconfig');
+      await sim.writeKubeconfig(path);
+      const client = createKubeClient(loadKubeConfig({ kubeconfig: path }));
+      const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
+      const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
+      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeoutMs: 5_000 }, deps);
+      let rows = 0;
+      try {
+        for (const type of types) {
+          for (const metadataOnly of [false, true]) {
+            const profile = type.resource === 'widgets' ? custom : resolveProfile(type, {});
+            for await (const event of listPages(client, type, { pageSize: 400, retries: 0, relists: 0, timeout: 5_000, metadataOnly }, deps)) {
+              if (event.kind !== 'page') continue;
+              assert.deepEqual(text(createPageEncoder('c1', type, profile)(event.items)), text(reference('c1', type, profile, event.items)));
+              rows += event.items.length;
+            }
+          }
+        }
+      } finally {
+        client.close();
+      }
+      assert.ok(rows > 5_000, `${rows} rows compared`);
+    } finally {
+      await sim.close();
+    }
+  });
+});
