@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { compileAttributePath, type AttributeGetter } from '../rows/attribute-path.js';
 import { canonicalJson, digest } from '../rows/checksum.js';
 import type { Profile } from '../rows/profiles/profile.js';
@@ -13,13 +14,13 @@ export type PageEncoder = (objects: readonly KubeObject[]) => SpoolPage;
 
 /**
  * The collect hot path's projection: the same row as `createProjector` (src/rows/project.ts), in
- * the bytes `JSON.stringify(row)` gives, with the same checksum, written straight to text. Three
- * things make it several times cheaper per object than projecting and then serializing:
+ * the bytes `JSON.stringify(row)` gives, with the same checksum, written straight to text. It costs
+ * about a third less per object than projecting and then serializing (measured on kube-sim pods):
  *
  * - no Row object is built: each field is serialized once, by the native JSON.stringify;
  * - the checksum's canonical JSON reuses those strings: labels and attributes serialized in
- *   insertion order already are canonical when their keys come sorted (attributes always do:
- *   the getters run in name order), so `canonicalJson` only runs for the rare value that is not;
+ *   insertion order already are canonical when their keys come sorted (the API server sorts map
+ *   keys; attributes are built in name order), so `canonicalJson` only runs where they are not;
  * - constants of the type (cluster, group, version, kind, resource) are serialized once.
  *
  * test/collect/row-encoder.test.ts holds it to `createProjector` and `JSON.stringify` byte for byte.
@@ -53,7 +54,7 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       }
       attributesJson = `{${attributesJson}}`;
       const createdJson = JSON.stringify(meta.creationTimestamp ?? null);
-      const checksum = digest(
+      const checksum = rowDigest(
         `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : sortedJson(labels)},` +
           `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
       );
@@ -67,6 +68,12 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
     return page.build();
   };
 }
+
+/**
+ * `digest` (src/rows/checksum.ts: SHA-256, 32 hex digits), with Node's one-shot hash where it has
+ * one (20.12 and later), which costs half as much per row as a Hash object.
+ */
+const rowDigest: (text: string) => string = typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex').slice(0, 32) : digest;
 
 /**
  * `canonicalJson(value)`, faster for the common shape of labels: one level of an object whose keys
