@@ -38,7 +38,8 @@ export function localEncoder(cluster: string, type: ProjectedType, profile: Prof
  * Lists one type and encodes its pages with `encode`, up to `depth` pages at once (list workers
  * encode several pages of one list side by side), and yields the events strictly in list order:
  * a restart comes after every page before it, an error after the pages that preceded it, as
- * when one thread did everything. Holds at most `depth` pages, plus the one the pager prefetches.
+ * when one thread did everything. Holds at most `depth` pages waiting, besides the one being
+ * spooled and the one the pager prefetches.
  */
 export async function* listRows(
   client: KubeClient,
