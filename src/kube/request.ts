@@ -1,4 +1,4 @@
-import { KubeApiError, KubeUnreachableError, type KollectError } from '../errors.js';
+import { InterruptedError, KubeApiError, KubeUnreachableError, type KollectError } from '../errors.js';
 import type { KubeClient, KubeResponse } from './client.js';
 
 /** How hard to try one request: retries on 429, 5xx and broken connections. */
@@ -95,7 +95,9 @@ export async function getWithRetry(client: KubeClient, path: string, accept: str
       if (!retryable(response.status)) return response;
       failure = statusError(`GET ${path}`, response, client);
     } catch (error) {
-      if (!(error instanceof KubeUnreachableError) || deps.signal.aborted) throw error;
+      // An aborted run (SIGTERM) is not a broken connection: nothing to retry, nothing to blame.
+      if (deps.signal.aborted) throw interrupted(path, error);
+      if (!(error instanceof KubeUnreachableError)) throw error;
       failure = error;
     }
     if (attempt >= policy.retries) {
@@ -104,6 +106,12 @@ export async function getWithRetry(client: KubeClient, path: string, accept: str
     }
     const delayMs = retryDelay(attempt + 1, response, deps.random);
     deps.onRetry?.({ attempt: attempt + 1, delayMs, reason: response ? String(response.status) : failure.message, path });
-    await deps.sleep(delayMs, deps.signal);
+    await deps.sleep(delayMs, deps.signal).catch((error: unknown) => {
+      throw deps.signal.aborted ? interrupted(path, error) : error;
+    });
   }
+}
+
+function interrupted(path: string, cause: unknown): InterruptedError {
+  return new InterruptedError(`interrupted while requesting ${path}`, { path }, { cause });
 }

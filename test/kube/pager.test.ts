@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ContinueExpiredError, KubeApiError, KubeUnreachableError, ResourceNotServedError } from '../../src/errors.js';
+import { ContinueExpiredError, InterruptedError, KubeApiError, KubeUnreachableError, ResourceNotServedError } from '../../src/errors.js';
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
@@ -170,6 +170,23 @@ describe('the pager against the local API server', () => {
     sim.clearFaults();
     assert.equal(sleeps.length, 3);
     assert.ok(sleeps[0]! < sleeps[1]! && sleeps[1]! < sleeps[2]!, `backoff grows: ${sleeps.join(', ')}`);
+  });
+
+  it('GIVEN the run is aborted while a retry waits THEN InterruptedError, not a network error', async () => {
+    const controller = new AbortController();
+    const deps = {
+      sleep: async (): Promise<void> => {
+        controller.abort(new Error('SIGTERM received'));
+        throw controller.signal.reason;
+      },
+      random: () => 0.5,
+      signal: controller.signal,
+    };
+    sim.inject({ kind: 'status', status: 503, resource: 'pods', times: Infinity });
+    await assert.rejects(drain(listPages(client, pods, SETTINGS, deps)), InterruptedError);
+    sim.clearFaults();
+    const aborted = AbortSignal.abort(new Error('SIGTERM received'));
+    await assert.rejects(discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeoutMs: 5_000 }, { ...deps, signal: aborted }), InterruptedError);
   });
 
   it('GIVEN a 403 THEN a forbidden event with the server message, and nothing else', async () => {
