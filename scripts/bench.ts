@@ -37,16 +37,16 @@ interface Measurement {
 async function rawList(server: string, token: string): Promise<number> {
   let objects = 0;
   for (const type of DEFAULT_RESOURCES) {
-    let token_: string | undefined;
+    let cont: string | undefined;
     do {
-      const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(token_ ? { continue: token_ } : {}) });
+      const query = new URLSearchParams({ limit: String(PAGE_SIZE), ...(cont ? { continue: cont } : {}) });
       const response = await fetch(`${server}${groupVersionPath(type.group, type.version)}/${type.resource}?${query.toString()}`, {
         headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
       });
       const page = JSON.parse(await response.text()) as { items: unknown[]; metadata: { continue?: string } };
       objects += page.items.length;
-      token_ = page.metadata.continue || undefined;
-    } while (token_);
+      cont = page.metadata.continue || undefined;
+    } while (cont);
   }
   return objects;
 }

@@ -72,8 +72,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
 
   const get = async (path: string, options: GetOptions = {}): Promise<KubeResponse> => {
     const auth = await requestOptions();
-    agent ??= agentFor(auth);
-    const viaAgent = agent;
+    const viaAgent = (agent ??= agentFor(auth));
     const headers: http.OutgoingHttpHeaders = {
       ...(auth.headers as http.OutgoingHttpHeaders | undefined),
       accept: options.accept ?? 'application/json',
@@ -82,7 +81,7 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
     };
     if (auth.auth) headers.authorization = `Basic ${Buffer.from(auth.auth).toString('base64')}`;
     const url = `${server.origin}${basePath}${path}`;
-    const response = await new Promise<KubeResponse & { encoding?: string }>((resolve, reject) => {
+    const response = await new Promise<KubeResponse>((resolve, reject) => {
       const fail = (why: string, cause?: unknown): void => reject(new KubeUnreachableError(`GET ${path}: ${why}`, { server: server.origin, path }, { cause }));
       const request = transport.get(url, { agent: viaAgent, headers, ...(options.signal ? { signal: options.signal } : {}) });
       request.on('error', (error) => fail(error.message, error));
@@ -93,19 +92,18 @@ export function createKubeClient(kc: KubeConfig): KubeClient {
         res.on('error', (error) => fail(`the response broke off: ${error.message}`, error));
         res.on('end', () => {
           if (!res.complete) return fail('the connection closed before the response was complete');
-          const encoding = res.headers['content-encoding'];
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), ...(encoding ? { encoding } : {}) });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
         });
       });
     });
-    if (response.encoding === 'gzip') {
+    if (response.headers['content-encoding'] === 'gzip') {
       try {
         response.body = await gunzipAsync(response.body);
       } catch (error) {
         throw new KubeUnreachableError(`GET ${path}: the compressed response is damaged`, { server: server.origin, path }, { cause: error });
       }
     }
-    return { status: response.status, headers: response.headers, body: response.body };
+    return response;
   };
 
   return {

@@ -109,6 +109,21 @@ export class Mirror {
     }
   }
 
+  /** What every exchange with the remote needs: the repository, the URL and the credentials. */
+  private remoteOptions() {
+    const { onAuth, onAuthFailure } = this.options.auth;
+    return {
+      fs,
+      http: this.options.http,
+      gitdir: this.gitdir,
+      cache: this.cache,
+      url: this.options.url,
+      remote: REMOTE,
+      ...(onAuth ? { onAuth } : {}),
+      onAuthFailure,
+    };
+  }
+
   /**
    * Fetches the branch's tip and returns it, or undefined when the remote is empty or has no such
    * branch yet. The first fetch is a clone of depth 1 (only the newest tree is needed); later
@@ -117,24 +132,16 @@ export class Mirror {
    * files) at each export: git upload-pack sends a new shallow tip whole, whatever we have.
    */
   async fetch(): Promise<string | undefined> {
-    const { onAuth, onAuthFailure } = this.options.auth;
     const cloned = (await this.head()) !== undefined;
     let result;
     try {
       result = await git.fetch({
-        fs,
-        http: this.options.http,
-        gitdir: this.gitdir,
-        cache: this.cache,
-        url: this.options.url,
-        remote: REMOTE,
+        ...this.remoteOptions(),
         ref: this.options.ref,
         remoteRef: this.options.ref,
         singleBranch: true,
         ...(cloned ? {} : { depth: 1 }),
         tags: false,
-        ...(onAuth ? { onAuth } : {}),
-        onAuthFailure,
       });
     } catch (error) {
       // The remote has refs but not this branch: it is created by the first push.
@@ -270,20 +277,8 @@ export class Mirror {
    * it; rejects (PushRejectedError, GitPushError) when another writer moved the branch.
    */
   async push(commit: string): Promise<void> {
-    const { onAuth, onAuthFailure } = this.options.auth;
     await git.writeRef({ fs, gitdir: this.gitdir, ref: EXPORT_REF, value: commit, force: true });
-    await git.push({
-      fs,
-      http: this.options.http,
-      gitdir: this.gitdir,
-      cache: this.cache,
-      url: this.options.url,
-      remote: REMOTE,
-      ref: EXPORT_REF,
-      remoteRef: this.branch,
-      ...(onAuth ? { onAuth } : {}),
-      onAuthFailure,
-    });
+    await git.push({ ...this.remoteOptions(), ref: EXPORT_REF, remoteRef: this.branch });
     await git.writeRef({ fs, gitdir: this.gitdir, ref: this.tracking, value: commit, force: true });
     await git.writeRef({ fs, gitdir: this.gitdir, ref: this.branch, value: commit, force: true });
   }
