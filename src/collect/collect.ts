@@ -12,7 +12,7 @@ import { resourceTypeKey } from '../rows/row.js';
 import type { Manifest, ResourceStatus } from '../store/manifest.js';
 import { StoreWriter, type TypeSpool } from '../store/store-writer.js';
 import { ListPool } from './list-pool.js';
-import { listRows, localEncoder, type SpoolEvent } from './list-rows.js';
+import { listRows, pageWork, type SpoolEvent } from './list-rows.js';
 
 export interface CollectProgress {
   rows: number;
@@ -161,7 +161,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
       log.debug('retrying list page', { resource: key, ...retry });
     };
     // The same events either way: pages parsed and encoded in list workers, or here.
-    const encode = pool ? pool.encoder(config.cluster, type, profile) : localEncoder(config.cluster, type, profile);
+    const encode = pool ? pool.encoder(config.cluster, type, profile) : pageWork(config.cluster, type, profile);
     const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, { sleep: deps.sleep, random: deps.random, signal, onRetry }, encode, pool ? pagesInFlight(pool.size) : 1);
     let typeRows = 0;
     try {

@@ -2,10 +2,10 @@ import type { KubeClient } from '../kube/client.js';
 import type { DiscoveredType } from '../kube/discovery.js';
 import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
 import type { RequestDeps } from '../kube/request.js';
-import type { Profile } from '../rows/profiles/profile.js';
+import { isMetadataOnly, readsManagedFields, type Profile } from '../rows/profiles/profile.js';
 import type { SpoolPage } from '../store/store-writer.js';
 import type { ProjectedType } from '../rows/project.js';
-import { createPageEncoder, type PageEncoder } from './row-encoder.js';
+import { createPageEncoder } from './row-encoder.js';
 
 /** One page's rows, ready for the spool. */
 export interface EncodedPage {
@@ -20,18 +20,17 @@ export type SpoolEvent = ({ kind: 'page' } & EncodedPage) | Exclude<ListBodyEven
 export type BodyEncoder = (body: ListBody) => EncodedPage | Promise<EncodedPage>;
 
 /**
- * The per-page work, the same on whichever thread it runs: parse the page (checking its continue
- * token), project each object, serialize and checksum each row.
+ * The per-page work of one type, the same on whichever thread it runs: parse the page (checking
+ * its continue token; a metadata-only page without managedFields, unless the profile reads
+ * them), project each object, serialize and checksum each row.
  */
-export function encodeBody(encode: PageEncoder, body: Pick<ListBody, 'body' | 'continue' | 'what'>): EncodedPage {
-  const items = parseListBody(body);
-  return { page: encode(items), rows: items.length };
-}
-
-/** An encoder that does the per-page work on this thread (`list.workers: 0`). */
-export function localEncoder(cluster: string, type: ProjectedType, profile: Profile): BodyEncoder {
+export function pageWork(cluster: string, type: ProjectedType, profile: Profile): (body: Pick<ListBody, 'body' | 'continue' | 'what'>) => EncodedPage {
   const encode = createPageEncoder(cluster, type, profile);
-  return (body) => encodeBody(encode, body);
+  const parse = { withoutManagedFields: isMetadataOnly(profile) && !readsManagedFields(profile) };
+  return (body) => {
+    const items = parseListBody(body, parse);
+    return { page: encode(items), rows: items.length };
+  };
 }
 
 /**

@@ -7,22 +7,21 @@
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { spoolPageTransferList } from '../store/store-writer.js';
 import { toWorkerError, type EncodeRequest, type EncodeResult } from './list-protocol.js';
-import { encodeBody } from './list-rows.js';
-import { createPageEncoder, type PageEncoder } from './row-encoder.js';
+import { pageWork } from './list-rows.js';
 
 function serve(port: NonNullable<typeof parentPort>): void {
-  const encoders = new Map<number, PageEncoder>();
+  const encoders = new Map<number, ReturnType<typeof pageWork>>();
   port.on('message', (request: EncodeRequest) => {
     let result: EncodeResult;
     try {
       let encoder = encoders.get(request.encoder.id);
       if (!encoder) {
         const { cluster, type, profile } = request.encoder;
-        encoder = createPageEncoder(cluster, type, profile);
+        encoder = pageWork(cluster, type, profile);
         encoders.set(request.encoder.id, encoder);
       }
       const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);
-      result = { id: request.id, ...encodeBody(encoder, { body, continue: request.continue, what: request.what }) };
+      result = { id: request.id, ...encoder({ body, continue: request.continue, what: request.what }) };
     } catch (error) {
       result = { id: request.id, error: toWorkerError(error) };
     }

@@ -4,6 +4,8 @@ import { ContinueExpiredError, KubeApiError } from '../errors.js';
 import type { KubeObject } from '../rows/project.js';
 import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
+import { valueEnd } from './json-text.js';
+import { withoutManagedFields } from './managed-fields.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
 /** The list settings one type's list uses (concurrency and workers are the caller's). */
@@ -45,11 +47,18 @@ interface ParsedList {
   items?: KubeObject[];
 }
 
-function parseList(body: Buffer, what: string): ParsedList {
+/** How a page is parsed. */
+export interface ParseOptions {
+  /** Leave out each item's metadata.managedFields (only for PartialObjectMetadataList pages: see managed-fields.ts). */
+  withoutManagedFields?: boolean;
+}
+
+function parseList(body: Buffer, what: string, options: ParseOptions = {}): ParsedList {
   let parsed: unknown;
   try {
     // Pages are almost always ASCII: then latin1 is the same text, copied rather than decoded (3x faster).
-    parsed = JSON.parse(isAscii(body) ? body.toString('latin1') : body.toString('utf8'));
+    const bytes = options.withoutManagedFields ? withoutManagedFields(body) : body;
+    parsed = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
   } catch (error) {
     throw new KubeApiError(`${what}: the answer is not JSON`, {}, { cause: error });
   }
@@ -64,8 +73,8 @@ function parseList(body: Buffer, what: string): ParsedList {
  * Parses a page `listBodies` yielded, and checks that its continue token is the one the pager
  * listed the next page with (so a page read by `peekContinue` cannot silently skip or repeat).
  */
-export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>): KubeObject[] {
-  const list = parseList(page.body, page.what);
+export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): KubeObject[] {
+  const list = parseList(page.body, page.what, options);
   const token = list.metadata?.continue ?? '';
   if (token !== page.continue) {
     throw new KubeApiError(`${page.what}: the page's continue token is not the one its list went on with`, { what: page.what });
@@ -73,33 +82,12 @@ export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>
   return list.items!;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN = 0x7b;
-const CLOSE = 0x7d;
 const METADATA_KEY = Buffer.from('"metadata":');
 const ITEMS_KEY = Buffer.from('"items":');
 
-/** The end (exclusive) of the JSON object starting at `from`, skipping strings; -1 if it does not end. */
-function objectEnd(body: Buffer, from: number): number {
-  if (body[from] !== OPEN) return -1;
-  let depth = 0;
-  for (let i = from; i < body.length; i++) {
-    const c = body[i];
-    if (c === QUOTE) {
-      for (i++; i < body.length && body[i] !== QUOTE; i++) if (body[i] === BACKSLASH) i++;
-    } else if (c === OPEN) {
-      depth++;
-    } else if (c === CLOSE && --depth === 0) {
-      return i + 1;
-    }
-  }
-  return -1;
-}
-
 function metadataAt(body: Buffer, key: number): { continue?: string } | undefined {
   const start = key + METADATA_KEY.length;
-  const end = objectEnd(body, start);
+  const end = valueEnd(body, start);
   if (end < 0) return undefined;
   try {
     return JSON.parse(body.toString('utf8', start, end)) as { continue?: string };
@@ -124,11 +112,11 @@ export function peekContinue(body: Buffer): string | undefined {
   } else {
     // Metadata last: its object is followed only by the list's closing brace.
     const tail = body.lastIndexOf(METADATA_KEY);
-    const end = tail > items ? objectEnd(body, tail + METADATA_KEY.length) : -1;
+    const end = tail > items ? valueEnd(body, tail + METADATA_KEY.length) : -1;
     if (end < 0 || body.toString('utf8', end).trim() !== '}') return undefined;
     metadata = metadataAt(body, tail);
   }
-  if (metadata === undefined || typeof metadata !== 'object' || metadata === null) return undefined;
+  if (metadata === undefined || typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
   return typeof metadata.continue === 'string' ? metadata.continue : '';
 }
 

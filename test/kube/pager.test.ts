@@ -253,6 +253,7 @@ describe('reading the continue token without parsing the page', () => {
     ['a custom resource list (sorted keys, metadata last)', `{"apiVersion":"example.com/v1","items":[${item},${item}],"kind":"WidgetList","metadata":{"continue":"${token}","resourceVersion":"5"}}\n`, token],
     ['a custom resource list, last page', `{"apiVersion":"example.com/v1","items":[${item}],"kind":"WidgetList","metadata":{"resourceVersion":"5"}}`, ''],
     ['metadata that is no object', '{"kind":"PodList","metadata":"x","items":[]}', undefined],
+    ['metadata that is an array', '{"kind":"PodList","metadata":[{"continue":"x"}],"items":[]}', undefined],
     ['no items key', '{"kind":"Status","metadata":{}}', undefined],
     ['an HTML error page', '<html><body>502 Bad Gateway</body></html>', undefined],
     ['metadata last, then more keys', `{"apiVersion":"v1","items":[],"metadata":{"continue":"${token}"},"zzz":1}`, undefined],

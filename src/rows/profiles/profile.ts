@@ -18,3 +18,8 @@ export interface Profile {
 export function isMetadataOnly(profile: Profile): boolean {
   return profile.forceMetadataOnly === true || Object.values(profile.attributes).every((path) => path.startsWith('metadata.'));
 }
+
+/** True when an attribute reads `metadata.managedFields`, which lists otherwise leave unparsed. */
+export function readsManagedFields(profile: Profile): boolean {
+  return Object.values(profile.attributes).some((path) => /^metadata\.managedFields\b/.test(path));
+}

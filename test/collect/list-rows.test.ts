@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pageWork } from '../../src/collect/list-rows.js';
+import type { Profile } from '../../src/rows/profiles/profile.js';
+import type { ProjectedType } from '../../src/rows/project.js';
+
+const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
+
+/** A metadata-only page of one pod with two managedFields entries. */
+const PAGE = {
+  body: Buffer.from(
+    JSON.stringify({
+      kind: 'PartialObjectMetadataList',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: {},
+      items: [
+        {
+          metadata: {
+            name: 'web-1',
+            namespace: 'shop',
+            uid: 'u-1',
+            labels: { app: 'web' },
+            managedFields: [
+              { manager: 'kubectl', operation: 'Update', fieldsV1: { 'f:metadata': {} } },
+              { manager: 'kubelet', operation: 'Update', subresource: 'status', fieldsV1: { 'f:status': {} } },
+            ],
+          },
+        },
+      ],
+    }),
+  ),
+  continue: '',
+  what: 'list pods (page 1)',
+};
+
+function rowOf(profile: Profile): Record<string, unknown> {
+  const { page, rows } = pageWork('c1', POD, profile)(PAGE);
+  assert.equal(rows, 1);
+  return JSON.parse(Buffer.from(page[0]!.lines).toString('utf8')) as Record<string, unknown>;
+}
+
+describe('the per-page work of a type', () => {
+  it('GIVEN a metadata-only profile THEN rows are the same whether or not managedFields were parsed', () => {
+    const row = rowOf({ name: 'metadata', attributes: { app: 'metadata.labels.app' } });
+    assert.deepEqual(row.attributes, { app: 'web' });
+    assert.equal(row.name, 'web-1');
+  });
+
+  it('GIVEN a profile that reads managedFields THEN the page is parsed with them and the attribute has its values', () => {
+    const row = rowOf({ name: 'managers', attributes: { managers: 'metadata.managedFields[*].manager' } });
+    assert.deepEqual(row.attributes, { managers: ['kubectl', 'kubelet'] });
+  });
+});
