@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, type MetricsPublishError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { KollectMetrics } from '../metrics/metrics.js';
-import { publishMetrics, type MetricsPublishError } from '../metrics/publish.js';
+import { publishMetrics } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';

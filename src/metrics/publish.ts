@@ -1,16 +1,7 @@
 import { Pushgateway } from 'prom-client';
-import { KollectError } from '../errors.js';
+import { MetricsPublishError } from '../errors.js';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { KollectMetrics } from './metrics.js';
-
-/**
- * Metrics could not be written to the textfile or pushed to the Pushgateway. The run's own
- * outcome stands (its result is still printed); the run then exits 1, because its alerting
- * signal was lost. `data.target` is `file` or `pushgateway`.
- */
-export class MetricsPublishError extends KollectError {
-  readonly code = 'METRICS_PUBLISH_FAILED';
-}
 
 /**
  * Writes the metrics in Prometheus text exposition format for node_exporter's textfile
