@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunResult } from '../../src/collect/run.js';
@@ -115,6 +115,28 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+/**
+ * A TCP server on 127.0.0.1 that accepts a connection, answers nothing for `holdMs`, then drops
+ * it: a database that hangs and then fails.
+ */
+async function hangingServer(holdMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    setTimeout(() => socket.destroy(), holdMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 interface Gateway {
@@ -290,6 +312,40 @@ describe('kollect export: Prometheus metrics', () => {
     assert.ok((valueOf(families, 'kollect_export_last_success_timestamp_seconds', labels('files', 'file')) ?? 0) > 0, 'the file sink succeeded');
     assert.deepEqual(samplesOf(families, 'kollect_export_operations_total', { sink: 'fleet-db' }), []);
     assert.doesNotMatch(await readFile(file, 'utf8'), /secret/, 'the password is not in the metrics');
+  });
+
+  it('times a sink that hangs and then fails', async () => {
+    // GIVEN the postgres sink pointed at a server that accepts, says nothing for a second, then hangs up
+    const holdSeconds = 1;
+    const database = await hangingServer(holdSeconds * 1000);
+    try {
+      const config = await writeConfig(setup.dir, 'hanging.yaml');
+      const file = join(setup.dir, 'hanging.prom');
+
+      // WHEN exporting
+      const startedAt = Date.now() / 1000;
+      const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file, '--output', 'json'], {
+        env: { DATABASE_URL: `postgres://kollect@127.0.0.1:${database.port}/kollect` },
+      });
+      const endedAt = Date.now() / 1000;
+
+      // THEN the failed attempt is one observation of the export duration, as long as the hang
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(parseResult(run).sinks.find((s) => s.sink === 'fleet-db')?.ok, false);
+      const families = parsePromText(await readFile(file, 'utf8'));
+      const labels = { cluster: CLUSTER, sink: 'fleet-db', type: 'postgres' };
+      assert.equal(valueOf(families, 'kollect_sink_errors_total', labels), 1);
+      assert.equal(valueOf(families, 'kollect_export_duration_seconds_count', labels), 1);
+      const seconds = valueOf(families, 'kollect_export_duration_seconds_sum', labels) ?? -1;
+      assert.ok(seconds >= holdSeconds && seconds <= endedAt - startedAt, `the failed sink took ${seconds} s; the server held it ${holdSeconds} s in a run of ${endedAt - startedAt} s`);
+      assert.deepEqual(
+        samplesOf(families, 'kollect_export_duration_seconds_bucket', { ...labels, le: '0.5' }).map((s) => s.value),
+        [0],
+        'the hang is not counted in a bucket below it',
+      );
+    } finally {
+      await database.close();
+    }
   });
 
   it('pushes the same metrics to a Pushgateway, grouped by job and cluster', async () => {
