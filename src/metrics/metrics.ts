@@ -8,10 +8,26 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export class KollectMetrics {
   readonly registry = new Registry();
 
-  /** Collected rows (the seed's collect store items), per resource type. */
+  /**
+   * Collected rows (the seed's collect store items), per resource type: rows this run listed
+   * from the API server. `export --from` lists nothing, so it adds nothing here; the store it
+   * replays is in `storeRows`. A sum over runs then counts each collection once.
+   */
   readonly collectItems = new Counter({
     name: 'kollect_collect_items_total',
     help: 'Rows collected into the collect store.',
+    labelNames: ['cluster', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Rows per resource type in the collect store this run exported, from its manifest: a fresh
+   * collection, or a saved store replayed by `export --from`. A gauge, not a counter: the size
+   * of what the sinks were given, not an event to add up.
+   */
+  readonly storeRows = new Gauge({
+    name: 'kollect_store_rows',
+    help: 'Rows per resource type in the collect store this run exported (collected now or replayed with export --from).',
     labelNames: ['cluster', 'resource'] as const,
     registers: [this.registry],
   });

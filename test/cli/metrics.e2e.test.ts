@@ -8,7 +8,9 @@ import type { RunResult } from '../../src/collect/run.js';
 import { rowChecksum } from '../../src/rows/project.js';
 import { CLUSTER_SHARD, type Row } from '../../src/rows/row.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';
+import { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';
+import { startKubeSim } from '../support/kube-sim/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
 import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
@@ -81,6 +83,23 @@ function valueOf(families: ReadonlyMap<string, MetricFamily>, name: string, labe
   const found = samplesOf(families, name, labels).filter((s) => Object.keys(s.labels).filter((k) => k !== 'le').length === Object.keys(labels).length);
   assert.ok(found.length <= 1, `${name}${JSON.stringify(labels)} has ${found.length} series`);
   return found[0]?.value;
+}
+
+/** Every label is from the fixed set, and no value is an object's name, uid or namespace. */
+function assertBoundedLabels(families: ReadonlyMap<string, MetricFamily>, objectValues: ReadonlySet<string>): void {
+  for (const family of families.values()) {
+    for (const sample of family.samples) {
+      for (const [label, value] of Object.entries(sample.labels)) {
+        assert.ok(ALLOWED_LABELS.has(label), `${sample.name} has label ${label}`);
+        assert.ok(!objectValues.has(value), `${sample.name}{${label}="${value}"} names an object or namespace`);
+      }
+    }
+  }
+}
+
+/** The value of every sample of `name`, by its `resource` label. */
+function byResource(families: ReadonlyMap<string, MetricFamily>, name: string): Record<string, number> {
+  return Object.fromEntries(samplesOf(families, name, { cluster: CLUSTER }).map((s) => [s.labels.resource, s.value]));
 }
 
 interface Setup {
@@ -274,19 +293,66 @@ describe('kollect export: Prometheus metrics', () => {
       result.sinks.map((o) => [o.sink, 0]),
     );
 
-    // every label is from the fixed set, and no value is an object's name, uid or namespace
-    for (const family of families.values()) {
-      for (const sample of family.samples) {
-        for (const [label, value] of Object.entries(sample.labels)) {
-          assert.ok(ALLOWED_LABELS.has(label), `${sample.name} has label ${label}`);
-          assert.ok(!setup.objectValues.has(value), `${sample.name}{${label}="${value}"} names an object or namespace`);
-        }
-      }
-    }
+    assertBoundedLabels(families, setup.objectValues);
 
     // written atomically: a new file renamed over the old one, no temporary file left behind
     assert.deepEqual(await readdir(metricsDir), ['kollect.prom']);
     assert.notEqual((await stat(file)).ino, staleInode, 'the old file was rewritten in place, not replaced');
+  });
+
+  it('counts collected rows once: a collection reports them, a replay of its store reports the store', async () => {
+    // GIVEN a cluster, and a config that collects three types into a store and a file sink
+    const sim = await startKubeSim({ objects: 1500, seed: 7 });
+    try {
+      const kubeconfig = join(setup.dir, 'sim.kubeconfig');
+      await sim.writeKubeconfig(kubeconfig);
+      const store = join(setup.dir, 'collected-store');
+      const config = join(setup.dir, 'collect.yaml');
+      await writeFile(
+        config,
+        [
+          `cluster: ${CLUSTER}`,
+          `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
+          'resources:',
+          '  - { version: v1, resource: namespaces }',
+          '  - { version: v1, resource: pods }',
+          '  - { group: apps, version: v1, resource: deployments }',
+          `store: { dir: ${JSON.stringify(store)} }`,
+          'sinks:',
+          `  - { name: files, type: file, dir: ${JSON.stringify(join(setup.dir, 'collected.out'))} }`,
+        ].join('\n'),
+      );
+      const collectFile = join(setup.dir, 'collect.prom');
+      const replayFile = join(setup.dir, 'replay.prom');
+
+      // WHEN the cluster is collected, and then its saved store exported again (--from)
+      const collected = await runKollect(['collect', '-c', config, '--metrics-file', collectFile, '--output', 'json']);
+      assert.equal(collected.code, 0, collected.stderr);
+      const replayed = await runKollect(['export', '-c', config, '--from', store, '--metrics-file', replayFile, '--output', 'json']);
+      assert.equal(replayed.code, 0, replayed.stderr);
+
+      // THEN the collection counts its rows per type, and both runs report the store they exported
+      const expected = sim.expectedCounts().byType;
+      const perType = { namespaces: expected.namespaces, pods: expected.pods, 'deployments.apps': expected['deployments.apps'] };
+      const collectMetrics = parsePromText(await readFile(collectFile, 'utf8'));
+      const replayMetrics = parsePromText(await readFile(replayFile, 'utf8'));
+      assert.deepEqual(byResource(collectMetrics, 'kollect_collect_items_total'), perType);
+      assert.deepEqual(byResource(collectMetrics, 'kollect_store_rows'), perType);
+      assert.deepEqual(byResource(replayMetrics, 'kollect_store_rows'), perType);
+      assert.equal(replayMetrics.get('kollect_store_rows')?.type, 'gauge');
+
+      // the replay collected nothing: summed over both runs, every row is counted once
+      assert.equal(replayMetrics.get('kollect_collect_items_total')?.type, 'counter', 'the family is still declared');
+      assert.deepEqual(samplesOf(replayMetrics, 'kollect_collect_items_total'), []);
+
+      // the resource label is a type, never an object
+      const objectValues = new Set<string>();
+      for await (const row of (await CollectStore.open(store)).rows()) for (const value of [row.name, row.uid, row.namespace]) if (value) objectValues.add(value);
+      assertBoundedLabels(collectMetrics, objectValues);
+      assertBoundedLabels(replayMetrics, objectValues);
+    } finally {
+      await sim.close();
+    }
   });
 
   it('counts a failing sink as an error, without a last success for it, and exits 1', async () => {
