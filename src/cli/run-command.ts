@@ -87,7 +87,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
     spinner?.stop();
     // Published whatever the outcome: a failed run is exactly what the alert needs to see. A
     // publishing failure is logged and never replaces the run's own result or error.
-    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster });
+    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster, sinks: config.sinks, log });
     for (const failure of publishFailures) log.error(failure.message, failure.toJSON());
   }
   return { result, publishFailures };

@@ -1,11 +1,22 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** `kollect_export_last_success_timestamp_seconds`, registered on `registers`. */
+export function lastSuccessGauge(registers: Registry[]): Gauge<'cluster' | 'sink' | 'type'> {
+  return new Gauge({
+    name: 'kollect_export_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful export per sink.',
+    labelNames: ['cluster', 'sink', 'type'] as const,
+    registers,
+  });
+}
+
 /**
  * kollect's metrics, named after the seed. One registry per run (no global state), so a test
  * or a library caller gets its own. Every label is bounded: cluster, resource type, sink,
  * operation, never an object or a namespace.
  */
 export class KollectMetrics {
+  /** What this run did: the textfile and the run's Pushgateway group hold this and nothing older. */
   readonly registry = new Registry();
 
   /**
@@ -63,12 +74,12 @@ export class KollectMetrics {
     registers: [this.registry],
   });
 
-  readonly lastSuccess = new Gauge({
-    name: 'kollect_export_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful export per sink.',
-    labelNames: ['cluster', 'sink', 'type'] as const,
-    registers: [this.registry],
-  });
+  /**
+   * Unix time of this run's successful export, per sink. On no registry: unlike what this run
+   * did, a sink's last success must outlive the runs in which the sink fails, so publish.ts
+   * publishes it apart (carried over in the textfile, a Pushgateway group of its own per sink).
+   */
+  readonly lastSuccess = lastSuccessGauge([]);
 
   /** Resource types skipped on 403 or left incomplete by an error. */
   readonly incompleteResources = new Counter({
