@@ -123,6 +123,15 @@ export class ShardLimitError extends KollectError {
   readonly code = 'SHARD_LIMIT';
 }
 
+/**
+ * Metrics could not be written to the textfile or pushed to the Pushgateway. The run's own
+ * outcome stands (its result is still printed); the run then exits 1, because its alerting
+ * signal was lost. `data.target` is `file` or `pushgateway`.
+ */
+export class MetricsPublishError extends KollectError {
+  readonly code = 'METRICS_PUBLISH_FAILED';
+}
+
 /** The run was stopped by a signal (SIGTERM from a CronJob deadline, SIGINT). */
 export class InterruptedError extends KollectError {
   readonly code = 'INTERRUPTED';

@@ -1,10 +1,10 @@
 import { Command, Option } from 'commander';
 import type { Ora } from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
-import { ExitCode } from '../errors.js';
+import { ExitCode, type MetricsPublishError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { KollectMetrics } from '../metrics/metrics.js';
-import { publishMetrics, type MetricsPublishError } from '../metrics/publish.js';
+import { publishMetrics } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';
@@ -87,7 +87,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
     spinner?.stop();
     // Published whatever the outcome: a failed run is exactly what the alert needs to see. A
     // publishing failure is logged and never replaces the run's own result or error.
-    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster });
+    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster, sinks: config.sinks, log });
     for (const failure of publishFailures) log.error(failure.message, failure.toJSON());
   }
   return { result, publishFailures };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
+import { resourceTypeKey } from '../rows/row.js';
 import { shardStatus, type ShardStatus } from '../shards/shard-status.js';
 import { createSink } from '../sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
@@ -90,6 +91,7 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
     collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
     store = await CollectStore.open(collected.storeDir);
   }
+  for (const type of store.manifest.resources) deps.metrics.storeRows.set({ cluster: store.cluster, resource: resourceTypeKey(type) }, type.rows);
   const warnings = shardWarnings(store, config, deps.metrics, deps.log);
   const sinks = await Promise.all(config.sinks.map(createSink));
   const outcomes = await runSinks(store, sinks, {

@@ -1,17 +1,44 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+/** `kollect_export_last_success_timestamp_seconds`, registered on `registers`. */
+export function lastSuccessGauge(registers: Registry[]): Gauge<'cluster' | 'sink' | 'type'> {
+  return new Gauge({
+    name: 'kollect_export_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful export per sink.',
+    labelNames: ['cluster', 'sink', 'type'] as const,
+    registers,
+  });
+}
+
 /**
  * kollect's metrics, named after the seed. One registry per run (no global state), so a test
  * or a library caller gets its own. Every label is bounded: cluster, resource type, sink,
  * operation, never an object or a namespace.
  */
 export class KollectMetrics {
+  /** What this run did: the textfile and the run's Pushgateway group hold this and nothing older. */
   readonly registry = new Registry();
 
-  /** Collected rows (the seed's collect store items), per resource type. */
+  /**
+   * Collected rows (the seed's collect store items), per resource type: rows this run listed
+   * from the API server. `export --from` lists nothing, so it adds nothing here; the store it
+   * replays is in `storeRows`. A sum over runs then counts each collection once.
+   */
   readonly collectItems = new Counter({
     name: 'kollect_collect_items_total',
     help: 'Rows collected into the collect store.',
+    labelNames: ['cluster', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Rows per resource type in the collect store this run exported, from its manifest: a fresh
+   * collection, or a saved store replayed by `export --from`. A gauge, not a counter: the size
+   * of what the sinks were given, not an event to add up.
+   */
+  readonly storeRows = new Gauge({
+    name: 'kollect_store_rows',
+    help: 'Rows per resource type in the collect store this run exported (collected now or replayed with export --from).',
     labelNames: ['cluster', 'resource'] as const,
     registers: [this.registry],
   });
@@ -47,12 +74,12 @@ export class KollectMetrics {
     registers: [this.registry],
   });
 
-  readonly lastSuccess = new Gauge({
-    name: 'kollect_export_last_success_timestamp_seconds',
-    help: 'Unix time of the last successful export per sink.',
-    labelNames: ['cluster', 'sink', 'type'] as const,
-    registers: [this.registry],
-  });
+  /**
+   * Unix time of this run's successful export, per sink. On no registry: unlike what this run
+   * did, a sink's last success must outlive the runs in which the sink fails, so publish.ts
+   * publishes it apart (carried over in the textfile, a Pushgateway group of its own per sink).
+   */
+  readonly lastSuccess = lastSuccessGauge([]);
 
   /** Resource types skipped on 403 or left incomplete by an error. */
   readonly incompleteResources = new Counter({

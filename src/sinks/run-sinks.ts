@@ -28,9 +28,10 @@ export async function runSinks(
       if (!ctx.dryRun) ctx.metrics.sinkErrors.inc(labels, 0);
       const stopTimer = ctx.dryRun ? undefined : ctx.metrics.exportDuration.startTimer(labels);
       try {
-        const result = ctx.dryRun ? await sink.plan(store, ctx) : await sink.apply(store, ctx);
+        // A failed attempt is timed too: a sink that hangs until it fails is what the duration
+        // must show (kollect_sink_errors_total tells a failure from a success).
+        const result = ctx.dryRun ? await sink.plan(store, ctx) : await sink.apply(store, ctx).finally(() => stopTimer?.());
         if (!ctx.dryRun) {
-          stopTimer?.();
           for (const [operation, value] of Object.entries(result.totals)) {
             ctx.metrics.exportOperations.inc({ ...labels, unit: result.unit, operation }, value);
           }

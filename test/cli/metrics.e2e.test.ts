@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RunResult } from '../../src/collect/run.js';
 import { rowChecksum } from '../../src/rows/project.js';
 import { CLUSTER_SHARD, type Row } from '../../src/rows/row.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';
+import { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';
+import { startKubeSim } from '../support/kube-sim/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
 import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
@@ -83,6 +85,23 @@ function valueOf(families: ReadonlyMap<string, MetricFamily>, name: string, labe
   return found[0]?.value;
 }
 
+/** Every label is from the fixed set, and no value is an object's name, uid or namespace. */
+function assertBoundedLabels(families: ReadonlyMap<string, MetricFamily>, objectValues: ReadonlySet<string>): void {
+  for (const family of families.values()) {
+    for (const sample of family.samples) {
+      for (const [label, value] of Object.entries(sample.labels)) {
+        assert.ok(ALLOWED_LABELS.has(label), `${sample.name} has label ${label}`);
+        assert.ok(!objectValues.has(value), `${sample.name}{${label}="${value}"} names an object or namespace`);
+      }
+    }
+  }
+}
+
+/** The value of every sample of `name`, by its `resource` label. */
+function byResource(families: ReadonlyMap<string, MetricFamily>, name: string): Record<string, number> {
+  return Object.fromEntries(samplesOf(families, name, { cluster: CLUSTER }).map((s) => [s.labels.resource, s.value]));
+}
+
 interface Setup {
   dir: string;
   storeA: string;
@@ -108,6 +127,46 @@ async function writeConfig(dir: string, name: string): Promise<string> {
   return config;
 }
 
+interface TwoFileSinks {
+  config: string;
+  /** Makes the `archive` sink fail from now on: its folder becomes a plain file. */
+  breakArchive(): Promise<void>;
+}
+
+/** A config with two file sinks, `files` and `archive`, in a folder of its own. */
+async function twoFileSinks(dir: string, name: string): Promise<TwoFileSinks> {
+  const root = join(dir, name);
+  const archive = join(root, 'archive');
+  await mkdir(root);
+  const config = join(root, 'kollect.yaml');
+  await writeFile(
+    config,
+    [
+      `cluster: ${CLUSTER}`,
+      'sinks:',
+      `  - { name: files, type: file, dir: ${JSON.stringify(join(root, 'files'))} }`,
+      `  - { name: archive, type: file, dir: ${JSON.stringify(archive)} }`,
+    ].join('\n'),
+  );
+  return {
+    config,
+    breakArchive: async () => {
+      await rm(archive, { recursive: true, force: true });
+      await writeFile(archive, 'not a folder');
+    },
+  };
+}
+
+/** The `code` of every error line a run logged (JSON lines on stderr). */
+function loggedErrorCodes(run: CliResult): Array<string | undefined> {
+  return run.stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { level?: string; code?: string })
+    .filter((l) => l.level === 'error')
+    .map((l) => l.code);
+}
+
 /** A TCP port on 127.0.0.1 that nothing listens on. */
 async function closedPort(): Promise<number> {
   const server = createServer();
@@ -117,18 +176,78 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+/**
+ * A TCP server on 127.0.0.1 that accepts a connection, answers nothing for `holdMs`, then drops
+ * it: a database that hangs and then fails.
+ */
+async function hangingServer(holdMs: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    setTimeout(() => socket.destroy(), holdMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 interface Gateway {
   url: string;
   received: Array<{ method: string; path: string; body: string }>;
-  /** The metric families a group holds now, as the Pushgateway would expose them. */
+  /** The metric families a group holds now, as pushed. */
   group(path: string): Map<string, MetricFamily>;
+  /** What Prometheus scrapes: every group's samples, with the group's labels set on them. */
+  scrape(): Map<string, MetricFamily>;
   close(): Promise<void>;
+}
+
+/** The grouping labels of a push path, `/metrics/job/J/NAME/VALUE/...`. */
+function groupingOf(path: string): Record<string, string> {
+  const parts = path.replace(/^\/metrics\//, '').split('/').map(decodeURIComponent);
+  const labels: Record<string, string> = {};
+  for (let i = 0; i + 1 < parts.length; i += 2) labels[parts[i]!] = parts[i + 1]!;
+  return labels;
+}
+
+/** Every group's families merged, each sample labelled with its group's key (which wins over a pushed label). */
+function scrapeOf(groups: ReadonlyMap<string, ReadonlyMap<string, MetricFamily>>): Map<string, MetricFamily> {
+  const scraped = new Map<string, MetricFamily>();
+  for (const [path, group] of groups) {
+    const grouping = groupingOf(path);
+    for (const family of group.values()) {
+      const merged = scraped.get(family.name) ?? { ...family, samples: [] };
+      merged.samples.push(...family.samples.map((sample) => ({ ...sample, labels: { ...sample.labels, ...grouping } })));
+      scraped.set(family.name, merged);
+    }
+  }
+  return scraped;
+}
+
+/** The first series that appears twice in a scrape, if any. */
+function repeatedSeries(scraped: ReadonlyMap<string, MetricFamily>): string | undefined {
+  const seen = new Set<string>();
+  for (const family of scraped.values()) {
+    for (const sample of family.samples) {
+      const key = `${sample.name}${JSON.stringify(Object.entries(sample.labels).sort(([a], [b]) => a.localeCompare(b)))}`;
+      if (seen.has(key)) return key;
+      seen.add(key);
+    }
+  }
+  return undefined;
 }
 
 /**
  * A Pushgateway stand-in that keeps groups as the real one does: PUT replaces the group, POST
- * replaces only the metric names pushed, and a family without samples is not pushed at all
- * (the Pushgateway's text parser, expfmt, drops empty families).
+ * replaces only the metric names pushed, a family without samples is not pushed at all (the
+ * Pushgateway's text parser, expfmt, drops empty families), and a push that would put the same
+ * series in two groups is refused with 400 (the real one's consistency check).
  */
 async function startGateway(): Promise<Gateway> {
   const received: Gateway['received'] = [];
@@ -141,8 +260,13 @@ async function startGateway(): Promise<Gateway> {
       const path = req.url ?? '';
       received.push({ method: req.method ?? '', path, body });
       const pushed = [...parsePromText(body).values()].filter((f) => f.samples.length > 0);
-      const group = req.method === 'PUT' ? new Map<string, MetricFamily>() : (groups.get(path) ?? new Map<string, MetricFamily>());
+      const group = new Map<string, MetricFamily>(req.method === 'PUT' ? [] : groups.get(path));
       for (const family of pushed) group.set(family.name, family);
+      const repeated = repeatedSeries(scrapeOf(new Map([...groups, [path, group]])));
+      if (repeated !== undefined) {
+        res.writeHead(400).end(`pushed metrics are inconsistent with existing metrics: ${repeated} is already in another group`);
+        return;
+      }
       groups.set(path, group);
       res.writeHead(200).end();
     });
@@ -153,6 +277,7 @@ async function startGateway(): Promise<Gateway> {
     url: `http://127.0.0.1:${port}`,
     received,
     group: (path) => groups.get(path) ?? new Map(),
+    scrape: () => scrapeOf(groups),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -252,19 +377,66 @@ describe('kollect export: Prometheus metrics', () => {
       result.sinks.map((o) => [o.sink, 0]),
     );
 
-    // every label is from the fixed set, and no value is an object's name, uid or namespace
-    for (const family of families.values()) {
-      for (const sample of family.samples) {
-        for (const [label, value] of Object.entries(sample.labels)) {
-          assert.ok(ALLOWED_LABELS.has(label), `${sample.name} has label ${label}`);
-          assert.ok(!setup.objectValues.has(value), `${sample.name}{${label}="${value}"} names an object or namespace`);
-        }
-      }
-    }
+    assertBoundedLabels(families, setup.objectValues);
 
     // written atomically: a new file renamed over the old one, no temporary file left behind
     assert.deepEqual(await readdir(metricsDir), ['kollect.prom']);
     assert.notEqual((await stat(file)).ino, staleInode, 'the old file was rewritten in place, not replaced');
+  });
+
+  it('counts collected rows once: a collection reports them, a replay of its store reports the store', async () => {
+    // GIVEN a cluster, and a config that collects three types into a store and a file sink
+    const sim = await startKubeSim({ objects: 1500, seed: 7 });
+    try {
+      const kubeconfig = join(setup.dir, 'sim.kubeconfig');
+      await sim.writeKubeconfig(kubeconfig);
+      const store = join(setup.dir, 'collected-store');
+      const config = join(setup.dir, 'collect.yaml');
+      await writeFile(
+        config,
+        [
+          `cluster: ${CLUSTER}`,
+          `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
+          'resources:',
+          '  - { version: v1, resource: namespaces }',
+          '  - { version: v1, resource: pods }',
+          '  - { group: apps, version: v1, resource: deployments }',
+          `store: { dir: ${JSON.stringify(store)} }`,
+          'sinks:',
+          `  - { name: files, type: file, dir: ${JSON.stringify(join(setup.dir, 'collected.out'))} }`,
+        ].join('\n'),
+      );
+      const collectFile = join(setup.dir, 'collect.prom');
+      const replayFile = join(setup.dir, 'replay.prom');
+
+      // WHEN the cluster is collected, and then its saved store exported again (--from)
+      const collected = await runKollect(['collect', '-c', config, '--metrics-file', collectFile, '--output', 'json']);
+      assert.equal(collected.code, 0, collected.stderr);
+      const replayed = await runKollect(['export', '-c', config, '--from', store, '--metrics-file', replayFile, '--output', 'json']);
+      assert.equal(replayed.code, 0, replayed.stderr);
+
+      // THEN the collection counts its rows per type, and both runs report the store they exported
+      const expected = sim.expectedCounts().byType;
+      const perType = { namespaces: expected.namespaces, pods: expected.pods, 'deployments.apps': expected['deployments.apps'] };
+      const collectMetrics = parsePromText(await readFile(collectFile, 'utf8'));
+      const replayMetrics = parsePromText(await readFile(replayFile, 'utf8'));
+      assert.deepEqual(byResource(collectMetrics, 'kollect_collect_items_total'), perType);
+      assert.deepEqual(byResource(collectMetrics, 'kollect_store_rows'), perType);
+      assert.deepEqual(byResource(replayMetrics, 'kollect_store_rows'), perType);
+      assert.equal(replayMetrics.get('kollect_store_rows')?.type, 'gauge');
+
+      // the replay collected nothing: summed over both runs, every row is counted once
+      assert.equal(replayMetrics.get('kollect_collect_items_total')?.type, 'counter', 'the family is still declared');
+      assert.deepEqual(samplesOf(replayMetrics, 'kollect_collect_items_total'), []);
+
+      // the resource label is a type, never an object
+      const objectValues = new Set<string>();
+      for await (const row of (await CollectStore.open(store)).rows()) for (const value of [row.name, row.uid, row.namespace]) if (value) objectValues.add(value);
+      assertBoundedLabels(collectMetrics, objectValues);
+      assertBoundedLabels(replayMetrics, objectValues);
+    } finally {
+      await sim.close();
+    }
   });
 
   it('counts a failing sink as an error, without a last success for it, and exits 1', async () => {
@@ -292,6 +464,113 @@ describe('kollect export: Prometheus metrics', () => {
     assert.doesNotMatch(await readFile(file, 'utf8'), /secret/, 'the password is not in the metrics');
   });
 
+  it("keeps a failed sink's last success from the file it replaces", async () => {
+    // GIVEN a run in which both sinks succeeded, and then a sink that fails
+    const { config, breakArchive } = await twoFileSinks(setup.dir, 'carry-over');
+    const file = join(setup.dir, 'carry-over.prom');
+    const lastSuccess = (families: ReadonlyMap<string, MetricFamily>, sink: string): number | undefined =>
+      valueOf(families, 'kollect_export_last_success_timestamp_seconds', { cluster: CLUSTER, sink, type: 'file' });
+    const first = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file], {});
+    assert.equal(first.code, 0, first.stderr);
+    const archivedAt = lastSuccess(parsePromText(await readFile(file, 'utf8')), 'archive');
+    assert.ok(archivedAt !== undefined && archivedAt > 0);
+    await breakArchive();
+
+    // WHEN the next run writes the same metrics file
+    const startedAt = Date.now() / 1000;
+    const second = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file, '--output', 'json'], {});
+
+    // THEN the failed sink is counted as failed and timed, and its last success is the earlier
+    // run's, to the digit; the sink that succeeded has this run's
+    assert.equal(second.code, 1, second.stderr);
+    assert.equal(parseResult(second).sinks.find((s) => s.sink === 'archive')?.ok, false);
+    assert.deepEqual(loggedErrorCodes(second), ['SINK_FAILED'], 'reading the earlier file is no error');
+    const families = parsePromText(await readFile(file, 'utf8'));
+    assert.equal(valueOf(families, 'kollect_sink_errors_total', { cluster: CLUSTER, sink: 'archive', type: 'file' }), 1);
+    assert.equal(valueOf(families, 'kollect_export_duration_seconds_count', { cluster: CLUSTER, sink: 'archive', type: 'file' }), 1);
+    assert.equal(lastSuccess(families, 'archive'), archivedAt);
+    assert.ok((lastSuccess(families, 'files') ?? 0) >= startedAt - 1, 'the sink that succeeded has this run as its last success');
+  });
+
+  it('reads the file it replaces leniently: a damaged line, another cluster and a removed sink are left behind', async () => {
+    // GIVEN a metrics file cut short, with last successes of this cluster's archive sink, of a
+    // sink no longer configured and of another cluster, and an archive sink that now fails
+    const { config, breakArchive } = await twoFileSinks(setup.dir, 'lenient');
+    await breakArchive();
+    const file = join(setup.dir, 'lenient.prom');
+    const metric = 'kollect_export_last_success_timestamp_seconds';
+    await writeFile(
+      file,
+      [
+        `# TYPE ${metric} gauge`,
+        `${metric}{cluster="${CLUSTER}",sink="archive",type="file"} 1700000000.25`,
+        `${metric}{cluster="${CLUSTER}",sink="retired",type="file"} 1700000001`,
+        `${metric}{cluster="another-cluster",sink="files",type="file"} 1700000002`,
+        `${metric}{cluster="${CLUSTER}",sink="files",type="file"} not-a-time`,
+        '\u0000\u0001 not exposition text at all',
+        `${metric}{cluster="${CLUSTER}",sink="fi`,
+      ].join('\n'),
+    );
+
+    // WHEN a run writes over it, with debug logs
+    const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file, '--verbose'], {});
+
+    // THEN only the sink's failure is an error; the new file is valid, keeps the archive sink's
+    // last success and nothing else of the old file; the debug log says what was read
+    assert.equal(run.code, 1, run.stderr);
+    assert.deepEqual(loggedErrorCodes(run), ['SINK_FAILED'], run.stderr);
+    const families = parsePromText(await readFile(file, 'utf8'));
+    assert.deepEqual(
+      samplesOf(families, metric)
+        .map((s) => [s.labels.cluster, s.labels.sink, s.value === 1700000000.25 ? 'carried' : 'new'])
+        .sort(),
+      [
+        [CLUSTER, 'archive', 'carried'],
+        [CLUSTER, 'files', 'new'],
+      ],
+    );
+    const debug = run.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; sinks?: string[]; unreadableLines?: number })
+      .find((l) => l.msg?.includes('earlier metrics file'));
+    assert.deepEqual([debug?.sinks, debug?.unreadableLines], [['archive'], 2], run.stderr);
+  });
+
+  it('times a sink that hangs and then fails', async () => {
+    // GIVEN the postgres sink pointed at a server that accepts, says nothing for a second, then hangs up
+    const holdSeconds = 1;
+    const database = await hangingServer(holdSeconds * 1000);
+    try {
+      const config = await writeConfig(setup.dir, 'hanging.yaml');
+      const file = join(setup.dir, 'hanging.prom');
+
+      // WHEN exporting
+      const startedAt = Date.now() / 1000;
+      const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', file, '--output', 'json'], {
+        env: { DATABASE_URL: `postgres://kollect@127.0.0.1:${database.port}/kollect` },
+      });
+      const endedAt = Date.now() / 1000;
+
+      // THEN the failed attempt is one observation of the export duration, as long as the hang
+      assert.equal(run.code, 1, run.stderr);
+      assert.equal(parseResult(run).sinks.find((s) => s.sink === 'fleet-db')?.ok, false);
+      const families = parsePromText(await readFile(file, 'utf8'));
+      const labels = { cluster: CLUSTER, sink: 'fleet-db', type: 'postgres' };
+      assert.equal(valueOf(families, 'kollect_sink_errors_total', labels), 1);
+      assert.equal(valueOf(families, 'kollect_export_duration_seconds_count', labels), 1);
+      const seconds = valueOf(families, 'kollect_export_duration_seconds_sum', labels) ?? -1;
+      assert.ok(seconds >= holdSeconds && seconds <= endedAt - startedAt, `the failed sink took ${seconds} s; the server held it ${holdSeconds} s in a run of ${endedAt - startedAt} s`);
+      assert.deepEqual(
+        samplesOf(families, 'kollect_export_duration_seconds_bucket', { ...labels, le: '0.5' }).map((s) => s.value),
+        [0],
+        'the hang is not counted in a bucket below it',
+      );
+    } finally {
+      await database.close();
+    }
+  });
+
   it('pushes the same metrics to a Pushgateway, grouped by job and cluster', async () => {
     // GIVEN a Pushgateway stand-in
     const gateway = await startGateway();
@@ -301,19 +580,62 @@ describe('kollect export: Prometheus metrics', () => {
       // WHEN exporting with --pushgateway
       const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--pushgateway', gateway.url, '--output', 'json'], {});
 
-      // THEN one push arrived, at the job's and cluster's group, with a body that parses
+      // THEN the run's metrics replaced the job's and cluster's group (PUT), and the sink's last
+      // success went to a group of its own
       assert.equal(run.code, 0, run.stderr);
       const files = resultOf(parseResult(run), 'files');
-      assert.equal(gateway.received.length, 1, `requests: ${gateway.received.map((r) => `${r.method} ${r.path}`).join(', ')}`);
-      const push = gateway.received[0]!;
-      assert.ok(push.method === 'POST' || push.method === 'PUT', push.method);
-      assert.equal(push.path, `/metrics/job/kollect/cluster/${CLUSTER}`);
-      const families = parsePromText(push.body);
-      for (const name of Object.keys(SEED_METRICS)) assert.ok(families.has(name), `${name} not pushed`);
+      const group = `/metrics/job/kollect/cluster/${CLUSTER}`;
+      assert.deepEqual(
+        gateway.received.map((r) => `${r.method} ${r.path}`),
+        [`PUT ${group}`, `PUT ${group}/sink/files`],
+      );
+      assert.deepEqual([...gateway.group(`${group}/sink/files`).keys()], ['kollect_export_last_success_timestamp_seconds']);
+
+      // every seed metric is pushed, and what Prometheus scrapes has the counts of the result
+      const pushed = new Set(gateway.received.flatMap((r) => [...parsePromText(r.body).keys()]));
+      for (const name of Object.keys(SEED_METRICS)) assert.ok(pushed.has(name), `${name} not pushed`);
+      const scraped = gateway.scrape();
       for (const operation of OPERATIONS) {
-        const labels = { cluster: CLUSTER, sink: 'files', type: 'file', unit: 'files', operation };
-        assert.equal(valueOf(families, 'kollect_export_operations_total', labels), files.totals[operation], operation);
+        const labels = { job: 'kollect', cluster: CLUSTER, sink: 'files', type: 'file', unit: 'files', operation };
+        assert.equal(valueOf(scraped, 'kollect_export_operations_total', labels), files.totals[operation], operation);
       }
+      assert.ok((valueOf(scraped, 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', cluster: CLUSTER, sink: 'files', type: 'file' }) ?? 0) > 0);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("keeps a failed sink's last success in the Pushgateway, also over a group an earlier kollect pushed", async () => {
+    // GIVEN the cluster's group as an earlier kollect left it (last successes in it, pushed with POST)
+    const gateway = await startGateway();
+    try {
+      const group = `/metrics/job/kollect/cluster/${CLUSTER}`;
+      const metric = 'kollect_export_last_success_timestamp_seconds';
+      const seeded = await fetch(`${gateway.url}${group}`, {
+        method: 'POST',
+        body: `# TYPE ${metric} gauge\n${metric}{cluster="${CLUSTER}",sink="archive",type="file"} 1700000000\n`,
+      });
+      assert.equal(seeded.status, 200);
+      const { config, breakArchive } = await twoFileSinks(setup.dir, 'push-carry-over');
+      const lastSuccess = (sink: string): number | undefined => valueOf(gateway.scrape(), metric, { job: 'kollect', cluster: CLUSTER, sink, type: 'file' });
+
+      // WHEN a run in which both sinks succeed pushes, and then one in which the archive fails
+      const first = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url], {});
+      assert.equal(first.code, 0, first.stderr);
+      const archivedAt = lastSuccess('archive');
+      assert.ok(archivedAt !== undefined && archivedAt > 1700000000, `the earlier kollect's series is replaced, not repeated: ${archivedAt}`);
+      await breakArchive();
+      const startedAt = Date.now() / 1000;
+      const second = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url], {});
+
+      // THEN every push was accepted, the failure is in the cluster's group, and what Prometheus
+      // scrapes still has the archive's last success of the first run (one series per sink)
+      assert.equal(second.code, 1, second.stderr);
+      assert.deepEqual(loggedErrorCodes(second), ['SINK_FAILED'], second.stderr);
+      assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', { cluster: CLUSTER, sink: 'archive', type: 'file' }), 1);
+      assert.equal(lastSuccess('archive'), archivedAt);
+      assert.ok((lastSuccess('files') ?? 0) >= startedAt - 1);
+      assert.equal(samplesOf(gateway.scrape(), metric).length, 2);
     } finally {
       await gateway.close();
     }
@@ -343,7 +665,7 @@ describe('kollect export: Prometheus metrics', () => {
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', errors), 0, 'the old sink error still stands in the group');
       assert.equal(valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }), 0, 'the old shard warnings still stand in the group');
-      assert.ok((valueOf(gateway.group(group), 'kollect_export_last_success_timestamp_seconds', errors) ?? 0) > 0);
+      assert.ok((valueOf(gateway.scrape(), 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', ...errors }) ?? 0) > 0);
     } finally {
       await gateway.close();
     }
@@ -365,12 +687,7 @@ describe('kollect export: Prometheus metrics', () => {
     assert.equal(result.ok, true);
     assert.ok(resultOf(result, 'files').totals.added > 0);
     assert.ok(parsePromText(await readFile(file, 'utf8')).has('kollect_export_operations_total'));
-    const errors = run.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { level?: string; code?: string })
-      .filter((l) => l.level === 'error');
-    assert.deepEqual(errors.map((e) => e.code), ['METRICS_PUBLISH_FAILED'], run.stderr);
+    assert.deepEqual(loggedErrorCodes(run), ['METRICS_PUBLISH_FAILED'], run.stderr);
   });
 });
 
