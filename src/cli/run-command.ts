@@ -87,7 +87,8 @@ async function execute(flags: RunFlags): Promise<Executed> {
     spinner?.stop();
     // Published whatever the outcome: a failed run is exactly what the alert needs to see. A
     // publishing failure is logged and never replaces the run's own result or error.
-    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile, pushgateway: flags.pushgateway, cluster: config.cluster, sinks: config.sinks, log });
+    // An empty value (an unset optional Secret key rendered as '') means no target.
+    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile || undefined, pushgateway: flags.pushgateway || undefined, cluster: config.cluster, sinks: config.sinks, log });
     for (const failure of publishFailures) log.error(failure.message, failure.toJSON());
   }
   return { result, publishFailures };
@@ -110,8 +111,9 @@ export function runCommand(name: 'collect' | 'export'): Command {
     .addOption(new Option('--sink <name>', 'export only to this sink (repeatable)').argParser(collectSink))
     .addOption(new Option('--dry-run', 'plan every sink and print what would change; write nothing').default(false))
     .addOption(new Option('--force', 'export to Git even if exportMinInterval has not passed').default(false))
-    .addOption(new Option('--metrics-file <file>', 'write Prometheus metrics here (node_exporter textfile format, atomically)'))
-    .addOption(new Option('--pushgateway <url>', 'push Prometheus metrics to this Pushgateway'))
+    .addOption(new Option('--metrics-file <file>', 'write Prometheus metrics here (node_exporter textfile format, atomically)').env('KOLLECT_METRICS_FILE'))
+    // From the environment too: a URL with basic auth belongs in a Secret, never in the command line.
+    .addOption(new Option('--pushgateway <url>', 'push Prometheus metrics to this Pushgateway').env('KOLLECT_PUSHGATEWAY'))
     .addOption(new Option('-v, --verbose', 'log debug lines (retries, skips)').default(false))
     .action(async (flags: RunFlags) => {
       const { result, publishFailures } = await execute(flags);

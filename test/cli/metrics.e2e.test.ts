@@ -626,7 +626,8 @@ describe('kollect export: Prometheus metrics', () => {
       assert.ok(archivedAt !== undefined && archivedAt > 1700000000, `the earlier kollect's series is replaced, not repeated: ${archivedAt}`);
       await breakArchive();
       const startedAt = Date.now() / 1000;
-      const second = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url], {});
+      // (as a CronJob does: the URL from the environment, never the command line)
+      const second = await runKollect(['export', '-c', config, '--from', setup.storeA], { env: { KOLLECT_PUSHGATEWAY: gateway.url } });
 
       // THEN every push was accepted, the failure is in the cluster's group, and what Prometheus
       // scrapes still has the archive's last success of the first run (one series per sink)

@@ -95,7 +95,8 @@ describe('deployment manifests', () => {
     for (const e of container.env) assert.ok(!('value' in e) || !/postgres:\/\/|token/i.test(String(e.value)), `${e.name} inlines a credential`);
     const options = await parseOnly(container.args);
     assert.equal(options.config, '/etc/kollect/kollect.yaml');
-    assert.equal(options.metricsFile, '/var/lib/kollect/metrics/kollect.prom');
+    // Metrics go to a Pushgateway whose URL (with any credentials) comes from the Secret, when it has one.
+    assert.deepEqual(env.KOLLECT_PUSHGATEWAY.valueFrom, { secretKeyRef: { name: 'kollect-credentials', key: 'pushgateway-url', optional: true } });
   });
 
   it('GIVEN the large overlay THEN at least 2 GiB requested, 4 GiB limit, more concurrency that parses', async () => {

@@ -26,7 +26,7 @@ export function runKollect(args: string[], options: CliOptions = {}): Promise<Cl
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [KOLLECT, ...args], {
       cwd: options.cwd,
-      env: { ...process.env, CI: 'true', KOLLECT_CONFIG: undefined, KUBECONFIG: undefined, ...options.env },
+      env: { ...process.env, CI: 'true', KOLLECT_CONFIG: undefined, KUBECONFIG: undefined, KOLLECT_METRICS_FILE: undefined, KOLLECT_PUSHGATEWAY: undefined, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
