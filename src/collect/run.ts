@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KollectConfig } from '../config/schema.js';
+import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import { resourceTypeKey } from '../rows/row.js';
@@ -85,6 +86,14 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
   let store: CollectStore;
   if (options.fromStore !== undefined) {
     store = await CollectStore.open(options.fromStore);
+    // Rows go out under the store's cluster, and metrics and locks under the config's: a store
+    // of another cluster is a mistake to stop before any sink is touched, not to export quietly.
+    if (store.cluster !== config.cluster) {
+      throw new UsageError(
+        `store ${store.dir} was collected for cluster "${store.cluster}", but the configuration's cluster is "${config.cluster}"; pass --cluster ${store.cluster} to export it as that cluster`,
+        { store: store.dir, storeCluster: store.cluster, cluster: config.cluster },
+      );
+    }
   } else {
     if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
     const collected = await collect(config, { ...deps, client: deps.client });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CollectStore } from '../../src/store/collect-store.js';
@@ -173,6 +173,21 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     assert.equal(run.code, 2);
     assert.match(run.stderr, /sinks\[1\]\.pathTemplate/);
     assert.equal(sim.stats.requests, 0);
+  });
+
+  it("GIVEN export --from a store of another cluster THEN exit 2 naming both, nothing exported; --cluster makes it the store's", async () => {
+    const s = await setup(sim, { resources: ['{ version: v1, resource: nodes }'] });
+    assert.equal((await runKollect(['collect', '--config', s.config, '--cluster', 'prod-eu-1'])).code, 0);
+    await rm(s.out, { recursive: true, force: true });
+    const wrong = await runKollect(['export', '--config', s.config, '--from', s.store]);
+    assert.equal(wrong.code, 2, wrong.stderr);
+    const error = JSON.parse(wrong.stderr.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string };
+    assert.equal(error.code, 'USAGE');
+    assert.match(error.message ?? '', /collected for cluster "prod-eu-1", but the configuration's cluster is "e2e"; pass --cluster prod-eu-1/);
+    await assert.rejects(stat(s.out), 'the file sink was not touched');
+    const right = await runKollect(['export', '--config', s.config, '--from', s.store, '--cluster', 'prod-eu-1']);
+    assert.equal(right.code, 0, right.stderr);
+    assert.ok((await filesUnder(s.out)).size > 0);
   });
 
   it('GIVEN the oversize namespace THEN shard-report exits 1, and 0 once the thresholds are raised', async () => {
