@@ -54,7 +54,7 @@ export function parseShardDocument(text: string): ShardDocument | undefined {
 export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
   const rows: DocumentRow[] = [];
   if (store.shard(shardKey)) {
-    for await (const row of store.readShard(shardKey)) rows.push(toDocumentRow(row));
+    for await (const batch of store.readShardBatches(shardKey)) for (const row of batch) rows.push(toDocumentRow(row));
   }
   const incomplete = store.incompleteResources();
   if (incomplete.length > 0 && existing !== undefined) {

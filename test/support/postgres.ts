@@ -344,14 +344,17 @@ export function gatedStore(store: CollectStore, afterRows: number): { store: Col
   const gate = new Promise<void>((resolve) => (release = resolve));
   let seen = 0;
   const wrapped = Object.create(store) as CollectStore;
-  wrapped.readShard = async function* (key: string) {
-    for await (const row of store.readShard(key)) {
-      seen++;
-      if (seen === afterRows) {
-        signalReached();
-        await gate;
+  // Row by row (batches of one), so the gate holds exactly after `afterRows`; readShard reads through this too.
+  wrapped.readShardBatches = async function* (key: string) {
+    for await (const rows of store.readShardBatches(key)) {
+      for (const row of rows) {
+        seen++;
+        if (seen === afterRows) {
+          signalReached();
+          await gate;
+        }
+        yield [row];
       }
-      yield row;
     }
   };
   return { store: wrapped, reached, release };

@@ -124,7 +124,7 @@ export class StoreRowError extends Error {}
  * one key can only be in the same shard; a set of one shard's keys is bounded by the shard
  * size, and the server is spared a sort of the whole staging table.
  */
-export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShard'>, options: CopySourceOptions): AsyncGenerator<string> {
+export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShardBatches'>, options: CopySourceOptions): AsyncGenerator<string> {
   const counts = options.counts ?? emptyStagedCounts();
   const chunkBytes = options.chunkBytes ?? 256 * 1024;
   const tail = copyTail(options.constants ?? []);
@@ -134,24 +134,27 @@ export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShar
     const namespace = namespaceOfShard(shard.key);
     const seen = new Set<string>();
     let staged = 0;
-    for await (const row of store.readShard(shard.key)) {
-      if (row.cluster !== options.cluster) {
-        throw new StoreRowError(`store row ${row.namespace}/${row.name} belongs to cluster "${row.cluster}", the store to "${options.cluster}"`);
+    for await (const rows of store.readShardBatches(shard.key)) {
+      for (const row of rows) {
+        if (row.cluster !== options.cluster) {
+          throw new StoreRowError(`store row ${row.namespace}/${row.name} belongs to cluster "${row.cluster}", the store to "${options.cluster}"`);
+        }
+        if (row.namespace !== namespace) {
+          throw new StoreRowError(`store row ${row.namespace}/${row.name} is in shard "${shard.key}"`);
+        }
+        const key = keyInShard(row);
+        if (seen.has(key)) {
+          counts.duplicates++;
+          continue;
+        }
+        seen.add(key);
+        const line = copyLine(row, tail);
+        buffer.push(line);
+        size += line.length;
+        staged++;
+        counts.total++;
       }
-      if (row.namespace !== namespace) {
-        throw new StoreRowError(`store row ${row.namespace}/${row.name} is in shard "${shard.key}"`);
-      }
-      const key = keyInShard(row);
-      if (seen.has(key)) {
-        counts.duplicates++;
-        continue;
-      }
-      seen.add(key);
-      const line = copyLine(row, tail);
-      buffer.push(line);
-      size += line.length;
-      staged++;
-      counts.total++;
+      // At least chunkBytes a chunk, in whole batches: one await per chunk, not per row.
       if (size >= chunkBytes) {
         yield buffer.join('');
         buffer = [];
@@ -164,6 +167,6 @@ export async function* copyChunks(store: Pick<CollectStore, 'shards' | 'readShar
 }
 
 /** A byte stream of the store's rows in COPY text format, for `pipeline(source, copyFrom(...))`. */
-export function copyRowsSource(store: Pick<CollectStore, 'shards' | 'readShard'>, options: CopySourceOptions): Readable {
+export function copyRowsSource(store: Pick<CollectStore, 'shards' | 'readShardBatches'>, options: CopySourceOptions): Readable {
   return Readable.from(copyChunks(store, options), { objectMode: false, highWaterMark: 1 << 20 });
 }

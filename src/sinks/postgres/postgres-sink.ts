@@ -450,9 +450,11 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     const loadShard = async (key: string): Promise<Map<string, string>> => {
       const rows = new Map<string, string>();
       if (!store.shard(key)) return rows;
-      for await (const row of store.readShard(key)) {
-        const k = keyInShard(row);
-        if (!rows.has(k)) rows.set(k, row.checksum);
+      for await (const batch of store.readShardBatches(key)) {
+        for (const row of batch) {
+          const k = keyInShard(row);
+          if (!rows.has(k)) rows.set(k, row.checksum);
+        }
       }
       return rows;
     };
