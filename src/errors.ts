@@ -99,6 +99,15 @@ export class StoreError extends KollectError {
   readonly code = 'STORE_INVALID';
 }
 
+/**
+ * The collect store cannot be written: its folder or the folder above it (where the new store is
+ * written before it replaces the old one) is read-only, missing permissions, a mount point, or
+ * full. `data.dir` is the store, `data.path` what failed.
+ */
+export class StoreWriteError extends KollectError {
+  readonly code = 'STORE_UNWRITABLE';
+}
+
 /** A sink failed to plan or apply. `data.sink` names it. */
 export class SinkError extends KollectError {
   readonly code: string;

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
@@ -9,9 +9,9 @@ export function configCommand(): Command {
     .command('validate')
     .description('Validate a configuration file: print every problem with its path and exit 2, or a summary and exit 0')
     .argument('<file>', 'configuration file (YAML or JSON)')
-    .option('-o, --output <format>', 'text or json', 'text')
+    .addOption(new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text'))
     .addHelpText('after', '\nExample:\n  kollect config validate kollect.yaml')
-    .action(async (file: string, flags: { output: string }) => {
+    .action(async (file: string, flags: { output: 'text' | 'json' }) => {
       try {
         const cfg = await loadConfig(file);
         const summary = {

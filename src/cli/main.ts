@@ -1,5 +1,5 @@
 import { Command, CommanderError } from 'commander';
-import { ExitCode, toKollectError, type KollectError } from '../errors.js';
+import { ExitCode, toKollectError, UsageError, type KollectError } from '../errors.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
 import { dbCommand } from './db.js';
@@ -50,9 +50,13 @@ function report(error: KollectError, json: boolean): number {
 /** The only place that turns an outcome into an exit code and calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  const jsonLogs = !process.stderr.isTTY || argv.includes('json');
   // Usage mistakes in any subcommand must reach the catch below (exit 2), not process.exit(1).
+  // Off a terminal they are reported there as one JSON line (code USAGE) like every other error,
+  // so commander must not print its own text line.
   const throwInsteadOfExit = (command: Command): void => {
     command.exitOverride();
+    if (jsonLogs) command.showHelpAfterError(false).configureOutput({ outputError: () => undefined });
     command.commands.forEach(throwInsteadOfExit);
   };
   throwInsteadOfExit(program);
@@ -63,11 +67,19 @@ export async function main(argv: string[]): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version end here with code 0; usage mistakes with 2.
-      code = error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      if (error.exitCode === 0) code = ExitCode.ok;
+      else if (jsonLogs) code = report(usageErrorOf(error), true);
+      else code = ExitCode.usage;
     } else {
-      const jsonLogs = !process.stderr.isTTY || argv.includes('json');
       code = report(toKollectError(error), jsonLogs);
     }
   }
   process.exit(code);
+}
+
+/** A commander usage error as kollect's own USAGE error (`error: ` prefix dropped). */
+function usageErrorOf(error: CommanderError): UsageError {
+  // commander.help: a command was required and the usage went to stderr instead.
+  const message = error.code === 'commander.help' ? 'a command is required (usage above)' : error.message.replace(/^error: /, '');
+  return new UsageError(message, { reason: error.code });
 }

@@ -6,7 +6,9 @@ import { collect } from '../collect/collect.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { KollectMetrics } from '../metrics/metrics.js';
 import { manifestShardSizes } from '../shards/manifest-sizes.js';
-import { buildShardReport, type ShardReport, type ShardSize } from '../shards/shard-report.js';
+import { resourceTypeKey } from '../rows/row.js';
+import { buildShardReport, type IncompleteType, type ShardReport, type ShardSize } from '../shards/shard-report.js';
+import type { ResourceStatus } from '../store/manifest.js';
 import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
@@ -35,20 +37,37 @@ export function formatReportTable(report: ShardReport): string {
   const counts = `${report.totals.shards} shards, ${report.totals.rows.toLocaleString('en-US')} rows: ` +
     `${report.byStatus.ok} ok, ${report.byStatus.warn} warn, ${report.byStatus.over} over, ${report.byStatus['too-large']} too large`;
   const limits = `limits: warn ${t.warnRows} rows, target ${t.targetRows}, PayloadTooLarge above ${t.maxRows} rows or ${formatBytes(t.maxBytes)}`;
-  const verdict = report.failing.length === 0
-    ? `PASS: no shard at or past "${report.failOn}"`
-    : `FAIL: ${report.failing.length} shard(s) at or past "${report.failOn}": ${report.failing.slice(0, 10).join(', ')}${report.failing.length > 10 ? ', ...' : ''}`;
-  return `Shard report for cluster ${report.cluster} (${report.source})\n\n${table}\n${counts}\n${limits}\n${verdict}\n`;
+  const verdicts: string[] = [];
+  if (report.failing.length > 0) {
+    verdicts.push(`FAIL: ${report.failing.length} shard(s) at or past "${report.failOn}": ${report.failing.slice(0, 10).join(', ')}${report.failing.length > 10 ? ', ...' : ''}`);
+  }
+  if (report.failedTypes.length > 0) {
+    verdicts.push(`FAIL: the list of ${report.failedTypes.join(', ')} did not complete; the counts above are too low`);
+  }
+  if (verdicts.length === 0) verdicts.push(`PASS: no shard at or past "${report.failOn}"${report.incomplete.length > 0 ? ' (rows of the incomplete types not counted)' : ''}`);
+  const incomplete = incompleteLine(report);
+  return `Shard report for cluster ${report.cluster} (${report.source})\n\n${table}\n${counts}\n${limits}\n${incomplete ? `${incomplete}\n` : ''}${verdicts.join('\n')}\n`;
+}
+
+/** The types whose rows are missing from the counts, or undefined when every list completed. */
+function incompleteLine(report: ShardReport): string | undefined {
+  if (report.incomplete.length === 0) return undefined;
+  const types = report.incomplete.map((t) => `${t.resource} (${t.reason})`).join(', ');
+  return `Incomplete: ${types}: their rows are missing or partial, so a shard may be larger than shown`;
 }
 
 export function formatReportMarkdown(report: ShardReport): string {
   const rows = report.shards.map((s) => `| \`${s.key}\` | ${s.rows.toLocaleString('en-US')} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**`} |`);
-  const verdict = report.failing.length === 0 ? `:white_check_mark: no shard at or past \`${report.failOn}\`` : `:x: ${report.failing.length} shard(s) at or past \`${report.failOn}\``;
+  const verdicts: string[] = [];
+  if (report.failing.length > 0) verdicts.push(`:x: ${report.failing.length} shard(s) at or past \`${report.failOn}\``);
+  if (report.failedTypes.length > 0) verdicts.push(`:x: the list of ${report.failedTypes.map((t) => `\`${t}\``).join(', ')} did not complete; the counts below are too low`);
+  if (verdicts.length === 0) verdicts.push(`:white_check_mark: no shard at or past \`${report.failOn}\``);
+  const incomplete = incompleteLine(report);
   return [
     `### kollect shard report: ${report.cluster}`,
     '',
-    verdict,
-    '',
+    ...verdicts.flatMap((v) => [v, '']),
+    ...(incomplete ? [incomplete, ''] : []),
     '| shard | rows | bytes | status |',
     '| --- | ---: | ---: | --- |',
     ...rows,
@@ -58,24 +77,30 @@ export function formatReportMarkdown(report: ShardReport): string {
   ].join('\n');
 }
 
+function incompleteTypes(resources: ResourceStatus[]): IncompleteType[] {
+  return resources.filter((r) => !r.complete).map((r) => ({ resource: resourceTypeKey(r), reason: r.reason ?? 'unknown' }));
+}
+
 const collectPaths = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function shardReportCommand(): Command {
   const command = new Command('shard-report').description(
-    'Report rows, bytes and status per export shard from a collect store, a folder of manifests or the live cluster; exit 1 when a shard is too large',
+    'Report rows, bytes and status per export shard from a collect store, a folder of manifests or the live cluster; exit 1 when a shard is over the limit or a list failed',
   );
   addConfigOptions(command);
   addKubeOptions(command);
   command
     .addOption(new Option('--from <dir>', 'read shard sizes from a saved collect store'))
     .addOption(new Option('--manifests <path>', 'count the objects of YAML/JSON manifests (file or folder, repeatable)').argParser(collectPaths))
-    .addOption(new Option('--format <format>', 'table (default on a terminal), json or markdown').choices(['table', 'json', 'markdown']))
+    .addOption(new Option('--format <format>', 'table, json or markdown (default: table, or json with --output json)').choices(['table', 'json', 'markdown']))
     .addOption(new Option('--fail-on <status>', 'exit 1 when a shard reaches this status').choices(['warn', 'over']).default('over'))
     .addHelpText(
       'after',
       `
 Statuses: ok; warn at warnRows (ExportShardWarning, default 1,800); over above targetRows (2,000);
 too-large above maxRows (2,500) or maxBytes, where a monolithic payload fails with PayloadTooLarge.
+A type whose list failed (live, or in the --from store) makes the counts too low: exit 1. A type
+forbidden by RBAC (403) is named in the report and only warns, as in collect.
 
 Examples:
   kollect shard-report --config kollect.yaml --from .kollect/store
@@ -86,6 +111,7 @@ Examples:
       if (flags.from !== undefined && flags.manifests !== undefined) throw new UsageError('use either --from or --manifests, not both');
       const config = await readConfig(flags, { kubeconfig: flags.kubeconfig, context: flags.context, pageSize: flags.pageSize, concurrency: flags.concurrency });
       let sizes: ShardSize[];
+      let incomplete: IncompleteType[] = [];
       let source: string;
       let cluster = config.cluster;
       if (flags.manifests !== undefined) {
@@ -94,6 +120,7 @@ Examples:
       } else if (flags.from !== undefined) {
         const store = await CollectStore.open(flags.from);
         sizes = store.shards.map(({ key, rows, bytes }) => ({ key, rows, bytes }));
+        incomplete = incompleteTypes(store.incompleteResources());
         source = `store: ${store.dir}`;
         cluster = store.cluster;
       } else {
@@ -115,17 +142,18 @@ Examples:
             ),
           );
           sizes = result.manifest.shards.map(({ key, rows, bytes }) => ({ key, rows, bytes }));
+          incomplete = incompleteTypes(result.incomplete);
         } finally {
           await rm(dir, { recursive: true, force: true });
         }
         source = 'live cluster';
       }
-      const report = buildShardReport({ source, cluster, sizes, thresholds: config.shards, failOn: flags.failOn });
+      const report = buildShardReport({ source, cluster, sizes, thresholds: config.shards, failOn: flags.failOn, incomplete });
       const format = flags.format ?? (flags.output === 'json' ? 'json' : 'table');
       process.stdout.write(
         format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : format === 'markdown' ? formatReportMarkdown(report) : formatReportTable(report),
       );
-      if (report.failing.length > 0) process.exitCode = ExitCode.failed;
+      if (report.failing.length > 0 || report.failedTypes.length > 0) process.exitCode = ExitCode.failed;
     });
   return command;
 }

@@ -12,6 +12,14 @@ export interface ShardReportLine extends ShardSize {
   status: ShardStatus;
 }
 
+/** A resource type whose list did not complete: its rows are missing from the counts. */
+export interface IncompleteType {
+  /** kubectl-style name: `pods`, `deployments.apps`. */
+  resource: string;
+  /** `forbidden` (403), `error` (the API failed after retries) or `interrupted`. */
+  reason: string;
+}
+
 export interface ShardReport {
   /** Where the sizes came from: a store path, a manifests folder, or the live cluster. */
   source: string;
@@ -26,6 +34,17 @@ export interface ShardReport {
   failOn: ShardStatus;
   /** Shards at or past failOn; non-empty means exit 1. */
   failing: string[];
+  /**
+   * Types whose list did not complete (live cluster or a saved store): the counts above lack
+   * some of their rows, so a shard may be larger than reported.
+   */
+  incomplete: IncompleteType[];
+  /**
+   * Types whose list failed (`error`, `interrupted`): non-empty means exit 1, like any run whose
+   * API calls failed, since the report cannot vouch for their shards. A 403 (`forbidden`) is a
+   * warning only, as in `collect`.
+   */
+  failedTypes: string[];
 }
 
 export function buildShardReport(input: {
@@ -34,6 +53,7 @@ export function buildShardReport(input: {
   sizes: Iterable<ShardSize>;
   thresholds: ShardThresholds;
   failOn: 'warn' | 'over';
+  incomplete?: IncompleteType[];
 }): ShardReport {
   const shards = [...input.sizes]
     .map((s) => ({ ...s, status: shardStatus(s.rows, s.bytes, input.thresholds) }))
@@ -53,5 +73,7 @@ export function buildShardReport(input: {
     byStatus,
     failOn: input.failOn,
     failing: shards.filter((s) => atLeast(s.status, input.failOn)).map((s) => s.key),
+    incomplete: input.incomplete ?? [],
+    failedTypes: (input.incomplete ?? []).filter((t) => t.reason !== 'forbidden').map((t) => t.resource),
   };
 }

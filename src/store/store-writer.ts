@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { StoreWriteError } from '../errors.js';
 import type { Row } from '../rows/row.js';
 import { resourceTypeKey, shardKeyOf } from '../rows/row.js';
 import { FingerprintAccumulator } from './fingerprint.js';
@@ -164,6 +165,22 @@ export class TypeSpool {
   }
 }
 
+/** File system errors that say where the store lives is not usable, rather than a bug. */
+const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'EBUSY', 'EXDEV', 'ENOSPC', 'EDQUOT', 'ENOTDIR']);
+
+/** A typed error for an unusable store location; anything else stays as it is. */
+function unwritable(dir: string, path: string, error: unknown): unknown {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === undefined || !UNWRITABLE.has(code)) return error;
+  return new StoreWriteError(
+    `cannot write the collect store ${dir}: ${code} on ${path}. The store and the folder above it must be writable ` +
+      '(a new store is written beside the old one, then renamed over it): set store.dir (or --store) to a folder on a writable volume, ' +
+      'with the volume mounted on its parent rather than on store.dir itself',
+    { dir, path, errno: code },
+    { cause: error },
+  );
+}
+
 /**
  * Writes a collect store. Everything goes to a temporary sibling folder that replaces the
  * target only in `finish()`, so an interrupted run leaves the previous store whole.
@@ -181,7 +198,9 @@ export class StoreWriter {
   static async create(dir: string, cluster: string): Promise<StoreWriter> {
     const target = resolve(dir);
     const tmpDir = `${target}.partial-${randomBytes(4).toString('hex')}`;
-    await mkdir(tmpDir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true }).catch((error: unknown) => {
+      throw unwritable(target, tmpDir, error);
+    });
     return new StoreWriter(target, tmpDir, cluster);
   }
 
@@ -229,10 +248,12 @@ export class StoreWriter {
       () => true,
       (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return false;
-        throw error;
+        throw unwritable(this.dir, this.dir, error);
       },
     );
-    await rename(this.tmpDir, this.dir);
+    await rename(this.tmpDir, this.dir).catch((error: unknown) => {
+      throw unwritable(this.dir, this.dir, error);
+    });
     if (hadOld) await rm(old, { recursive: true, force: true });
     return manifest;
   }

@@ -166,6 +166,37 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     assert.deepEqual((await readdir(s.dir)).filter((name) => name.includes('partial')), []);
   });
 
+  it('GIVEN apps/v1 deployments without a profile THEN the built-in deployment profile keeps replicas and images', async () => {
+    const s = await setup(sim, { resources: ['{ group: apps, version: v1, resource: deployments }'] });
+    const run = await runKollect(['collect', '--config', s.config, '--output', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    const result = JSON.parse(run.stdout) as { collection: { resources: Array<{ resource: string; profile: string; metadataOnly: boolean }> } };
+    assert.deepEqual(result.collection.resources.map((r) => [r.resource, r.profile, r.metadataOnly]), [['deployments', 'deployment', false]]);
+    const store = await CollectStore.open(s.store);
+    let rows = 0;
+    for await (const row of store.rows()) {
+      assert.equal(typeof row.attributes.replicas, 'number', `${row.namespace}/${row.name}: ${JSON.stringify(row.attributes)}`);
+      assert.ok(Array.isArray(row.attributes.images));
+      rows++;
+    }
+    assert.equal(rows, sim.expectedCounts().byType['deployments.apps']);
+  });
+
+  it('GIVEN a store folder that cannot be written THEN exit 1 STORE_UNWRITABLE saying where the volume goes, not an internal error', async () => {
+    const s = await setup(sim, { resources: ['{ version: v1, resource: nodes }'] });
+    // A file where the store's parent folder should be: the same failure as a read-only root
+    // filesystem above store.dir, for root and non-root alike.
+    const notAFolder = join(s.dir, 'not-a-folder');
+    await writeFile(notAFolder, '');
+    const run = await runKollect(['collect', '--config', s.config, '--store', join(notAFolder, 'store')]);
+    assert.equal(run.code, 1, run.stderr);
+    const error = JSON.parse(run.stderr.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string; dir?: string };
+    assert.equal(error.code, 'STORE_UNWRITABLE');
+    assert.equal(error.dir, join(notAFolder, 'store'));
+    assert.match(error.message ?? '', /ENOTDIR .*mounted on its parent/);
+    assert.doesNotMatch(run.stderr, /internal error|\n\s+at /);
+  });
+
   it('GIVEN a broken config THEN exit 2 naming the field, before any request reaches the API server', async () => {
     const s = await setup(sim, { yaml: '  - { name: broken, type: file, dir: x, pathTemplate: "no-namespace.json" }' });
     sim.resetStats();

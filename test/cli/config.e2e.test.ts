@@ -43,6 +43,28 @@ describe('kollect config validate and help', () => {
     assert.equal(unknown.code, 2);
   });
 
+  it('GIVEN usage mistakes off a terminal THEN exit 2 with one JSON line of code USAGE, like every other error', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['collect', '--no-such-flag'], /unknown option '--no-such-flag'/],
+      [['collect', '--page-size', '0'], /--page-size <n>.*'0' is invalid/],
+      [['frobnicate'], /unknown command 'frobnicate'/],
+      [['export', 'extra'], /too many arguments for 'export'/],
+      [['shard-report', '--format', 'csv'], /Allowed choices are table, json, markdown/],
+      [['config', 'validate', example('minimal.yaml'), '--output', 'yaml'], /Allowed choices are text, json/],
+      [['db'], /a command is required/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await runKollect(args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      const lines = run.stderr.trim().split('\n');
+      const error = JSON.parse(lines.pop() ?? '') as { level: string; code: string; message: string };
+      assert.equal(error.level, 'error');
+      assert.equal(error.code, 'USAGE', args.join(' '));
+      assert.match(error.message, message);
+      assert.ok(!lines.some((l) => l.startsWith('error:')), `${args.join(' ')}: commander's own text line too:\n${run.stderr}`);
+    }
+  });
+
   it('GIVEN a config file that does not exist THEN exit 2 naming it', async () => {
     const run = await runKollect(['collect', '--config', '/nonexistent/kollect.yaml']);
     assert.equal(run.code, 2);

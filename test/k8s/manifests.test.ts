@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -97,6 +97,23 @@ describe('deployment manifests', () => {
     assert.equal(options.config, '/etc/kollect/kollect.yaml');
     // Metrics go to a Pushgateway whose URL (with any credentials) comes from the Secret, when it has one.
     assert.deepEqual(env.KOLLECT_PUSHGATEWAY.valueFrom, { secretKeyRef: { name: 'kollect-credentials', key: 'pushgateway-url', optional: true } });
+  });
+
+  it("GIVEN the read-only root filesystem THEN the store's parent folder is on a volume, not the store folder itself", async () => {
+    // The store writer creates `<store.dir>.partial-*` beside store.dir and renames it over
+    // store.dir: with the volume mounted at store.dir itself, the mkdir hits the read-only root
+    // (EROFS) and the rename would hit the mount point (EBUSY), so every run would fail.
+    const configMap = (await find('ConfigMap')) as Doc & { data: Record<string, string> };
+    const config = validateConfig(parseAllDocuments(configMap.data['kollect.yaml'] ?? '')[0]?.toJS() as unknown, {}, 'configmap');
+    const cron = (await find('CronJob')) as Doc & { spec: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const mounts = (cron.spec.jobTemplate.spec.template.spec.containers[0].volumeMounts as Array<{ mountPath: string; readOnly?: boolean }>).filter((m) => !m.readOnly);
+    const storeDir = posix.normalize(config.store.dir);
+    const parent = posix.dirname(storeDir);
+    assert.ok(!mounts.some((m) => posix.normalize(m.mountPath) === storeDir), `a volume is mounted at store.dir ${storeDir} itself`);
+    assert.ok(
+      mounts.some((m) => parent === posix.normalize(m.mountPath) || parent.startsWith(`${posix.normalize(m.mountPath)}/`)),
+      `no writable volume holds ${parent}, where the new store is written`,
+    );
   });
 
   it('GIVEN the large overlay THEN at least 2 GiB requested, 4 GiB limit, more concurrency that parses', async () => {

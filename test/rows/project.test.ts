@@ -74,6 +74,23 @@ describe('projection', () => {
     assert.equal(isMetadataOnly(profile), true);
   });
 
+  const defaults: Array<[{ group: string; resource: string }, string]> = [
+    [{ group: '', resource: 'pods' }, 'pod'],
+    [{ group: 'apps', resource: 'deployments' }, 'deployment'],
+    [{ group: '', resource: 'services' }, 'service'],
+    [{ group: '', resource: 'nodes' }, 'node'],
+    [{ group: '', resource: 'namespaces' }, 'namespace'],
+    [{ group: '', resource: 'secrets' }, 'secret'],
+    [{ group: '', resource: 'configmaps' }, 'metadata'],
+    // Same plural, another group: not the built-in kind, so metadata only.
+    [{ group: 'example.com', resource: 'deployments' }, 'metadata'],
+  ];
+  for (const [type, expected] of defaults) {
+    it(`GIVEN ${type.group ? `${type.resource}.${type.group}` : type.resource} without a profile THEN the ${expected} profile`, () => {
+      assert.equal(resolveProfile(type, {}).name, expected);
+    });
+  }
+
   it('GIVEN a profile reading only metadata THEN it is metadata-only; a pod profile is not', () => {
     assert.equal(isMetadataOnly(resolveProfile({ group: '', resource: 'configmaps' }, {})), true);
     assert.equal(isMetadataOnly(podProfile), false);

@@ -13,10 +13,10 @@ const builtinProfiles: ReadonlyMap<string, Profile> = new Map(
   [podProfile, deploymentProfile, serviceProfile, nodeProfile, namespaceProfile, secretProfile, metadataProfile].map((p) => [p.name, p]),
 );
 
-/** Default profile per plural resource (core and apps resources kollect knows). */
+/** Default profile per resource type, by kubectl-style name (`pods`, `deployments.apps`). */
 const defaultProfileByResource: Readonly<Record<string, string>> = {
   pods: 'pod',
-  deployments: 'deployment',
+  'deployments.apps': 'deployment',
   services: 'service',
   nodes: 'node',
   namespaces: 'namespace',
@@ -36,7 +36,8 @@ export function resolveProfile(
   resource: { resource: string; group: string; profile?: string | undefined },
   custom: Readonly<Record<string, ProfileConfig>>,
 ): Profile {
-  const name = resource.profile ?? (resource.group === '' ? defaultProfileByResource[resource.resource] : undefined) ?? 'metadata';
+  const typeName = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
+  const name = resource.profile ?? defaultProfileByResource[typeName] ?? 'metadata';
   const customProfile = custom[name];
   const profile: Profile | undefined = customProfile ? { name, attributes: customProfile.attributes } : builtinProfiles.get(name);
   if (!profile) throw new Error(`unknown profile "${name}" (config validation should have caught it)`);
