@@ -127,11 +127,6 @@ export class LockBusyError extends KollectError {
   readonly code = 'LOCK_BUSY';
 }
 
-/** A shard is over its limit (shard-report). */
-export class ShardLimitError extends KollectError {
-  readonly code = 'SHARD_LIMIT';
-}
-
 /**
  * Metrics could not be written to the textfile or pushed to the Pushgateway. The run's own
  * outcome stands (its result is still printed); the run then exits 1, because its alerting

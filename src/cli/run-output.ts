@@ -94,5 +94,8 @@ export function formatRunSummary(result: RunResult): string {
     }
   }
   if (result.dryRun) lines.push('', 'Dry run: nothing was written to any sink.');
+  // Why the run exits 1, in one line: a failed list leaves every sink "applied" above.
+  const failures = [...(result.collection?.failedTypes ?? []).map((type) => `the list of ${type} did not complete`), ...result.sinks.filter((o) => !o.ok).map((o) => `sink ${o.sink} failed`)];
+  if (failures.length > 0) lines.push('', `FAILED (exit 1): ${failures.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }

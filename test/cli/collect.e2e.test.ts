@@ -26,7 +26,7 @@ interface Setup {
   out: string;
 }
 
-async function setup(sim: KubeSim, extra: { resources?: string[]; yaml?: string } = {}): Promise<Setup> {
+async function setup(sim: KubeSim, extra: { resources?: string[]; yaml?: string; list?: string } = {}): Promise<Setup> {
   const dir = await tempDir('kollect-e2e-');
   const kubeconfig = join(dir, 'kubeconfig');
   await sim.writeKubeconfig(kubeconfig);
@@ -38,7 +38,7 @@ async function setup(sim: KubeSim, extra: { resources?: string[]; yaml?: string 
     [
       'cluster: e2e',
       `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
-      'list: { pageSize: 500, retries: 4 }',
+      `list: ${extra.list ?? '{ pageSize: 500, retries: 4 }'}`,
       'resources:',
       ...(extra.resources ?? ALL_TYPES).map((r) => `  - ${r}`),
       `store: { dir: ${JSON.stringify(store)} }`,
@@ -143,6 +143,17 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
       if (file.text.includes('"kind":"ConfigMap"')) withConfigMaps++;
     }
     assert.ok(withConfigMaps > 0, 'the first export wrote configmap rows');
+  });
+
+  it('GIVEN a list that fails after its retries THEN exit 1, and the summary ends saying why', async () => {
+    // One quick retry: a 500 that never ends fails the list in well under a second.
+    const s = await setup(sim, { resources: ['{ version: v1, resource: nodes }', '{ version: v1, resource: pods }'], list: '{ pageSize: 500, retries: 1 }' });
+    sim.inject({ kind: 'status', status: 500, resource: 'pods', page: 2, times: Infinity });
+    const run = await runKollect(['collect', '--config', s.config]);
+    sim.clearFaults();
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /Incomplete: pods \(error\)/);
+    assert.match(run.stdout.trimEnd().split('\n').pop() ?? '', /^FAILED \(exit 1\): the list of pods did not complete$/);
   });
 
   it('GIVEN SIGTERM in the middle of a list THEN exit 1 INTERRUPTED, quickly, and the previous store and files stay whole', async () => {
