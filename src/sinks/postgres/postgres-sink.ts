@@ -218,6 +218,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     let destroy = false;
     const onAbort = (): void => {
       if (!pid || cancelling) return;
+      ctx.log.debug('cancelling the running statement', { sink: config.name, pid });
       cancelling = cancelBackend(pid, ctx.log);
       void cancelling.then((settled) => {
         if (settled) return;
