@@ -85,7 +85,7 @@ describe('kollect export into PostgreSQL: failures mid-COPY (processes)', () => 
         );
       }
       assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
-      const sessions = await withClient(url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kollect'")).rows[0].n);
+      const sessions = await withClient(url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect'")).rows[0].n);
       assert.equal(sessions, 0, 'a kollect session outlived its process');
 
       const retry = await exportWithCli(url, config, next.dir);

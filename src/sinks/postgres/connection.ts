@@ -34,13 +34,39 @@ export async function resolveSecret(sink: string, ref: SecretRef, deps: Connecti
 
 /** URL query parameters that configure TLS; removed when the config's `ssl` decides instead. */
 const SSL_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslpassword', 'uselibpqcompat'];
-/** URL query parameters kollect always sets itself: the session name DBAs look for, and the config's timeout. */
+/**
+ * URL query parameters kollect always sets itself: the session name DBAs look for, and the
+ * config's timeout. A `statement_timeout` in the URL would also become a startup parameter,
+ * which PgBouncer refuses ("unsupported startup parameter") unless it is listed in its
+ * `ignore_startup_parameters`.
+ */
 const OWN_PARAMS = ['application_name', 'statement_timeout'];
+
+/**
+ * The SQL expression that gives the current transaction the config's `statementTimeout` (0:
+ * none), with the timeout in milliseconds as bind parameter `$1` (statementTimeoutParam).
+ * `set_config(name, value, true)` is `SET LOCAL` with a bind parameter: it lasts until the
+ * transaction ends, so it works through PgBouncer in transaction pooling mode, where a session
+ * `SET` (or a startup parameter) would stay on a server connection that other clients use next,
+ * and where a startup parameter other than a few (application_name among them) is refused.
+ * Use it right after BEGIN: every later statement of the transaction, the export lock's wait
+ * included, then runs under the timeout.
+ */
+export const SET_LOCAL_STATEMENT_TIMEOUT = "set_config('statement_timeout', $1, true)";
+
+/** The bind parameter `$1` of SET_LOCAL_STATEMENT_TIMEOUT: the timeout in milliseconds. */
+export function statementTimeoutParam(config: Pick<PostgresSinkConfig, 'statementTimeout'>): string {
+  return String(config.statementTimeout);
+}
 
 /**
  * Pool options for a sink. node-postgres lets the connection string override the options
  * object, so the URL's parameters for what kollect sets itself are dropped, and its ssl
  * parameters too when the config says how to do TLS.
+ *
+ * The only startup parameter kollect sends is `application_name` (PgBouncer tracks it per
+ * client and sets it on whichever server connection runs the client's transaction). The
+ * statement timeout is set per transaction instead (SET_LOCAL_STATEMENT_TIMEOUT).
  */
 export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDeps = {}): Promise<{ options: pg.PoolConfig; secrets: string[] }> {
   let connectionString = await resolveSecret(config.name, config.url, deps);
@@ -61,8 +87,6 @@ export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDep
     connectionString,
     ...(ssl === undefined ? {} : { ssl }),
     application_name: APPLICATION_NAME,
-    // 0 disables the timeout, as in PostgreSQL.
-    statement_timeout: config.statementTimeout,
     connectionTimeoutMillis: 30_000,
     // One client runs the export; a second one may record a failed run after a broken connection.
     max: 2,

@@ -6,7 +6,7 @@ import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../
 import { shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
-import { poolConfig, redact, type ConnectionDeps } from './connection.js';
+import { poolConfig, redact, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
@@ -34,6 +34,30 @@ import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type I
 export interface PostgresSinkDeps extends ConnectionDeps {
   /** Creates the connection pool (default `new pg.Pool(options)`). */
   createPool?: (options: pg.PoolConfig) => pg.Pool;
+  /** How long an abort waits for its cancel to run before it closes the connection instead (default CANCEL_WAIT_MS). */
+  cancelWaitMs?: number;
+}
+
+/**
+ * How long the cancel of a running statement (on SIGTERM) may take, connecting included, before
+ * kollect closes the export's connection instead. Well inside a pod's default 30 s grace period.
+ */
+export const CANCEL_WAIT_MS = 10_000;
+
+/** A transaction that an abort can cancel (see openTransaction in createPostgresSink). */
+interface CancellableTransaction {
+  /** The checked-out client; run the transaction's statements on it. */
+  client: pg.PoolClient;
+  /** The error the connection broke with, if it did. */
+  broken(): Error | undefined;
+  /** Runs `sql` (BEGIN and its options), then reads the backend pid and sets the statement timeout (SET LOCAL). */
+  begin(sql: string): Promise<void>;
+  /** Commits; refuses (InterruptedError) when the run was aborted before COMMIT was sent. No cancel is sent once COMMIT is. */
+  commit(): Promise<void>;
+  /** Ends an open transaction without committing, once a cancel on its way has landed; a no-op when none is open. */
+  rollback(): Promise<void>;
+  /** Returns the client to the pool, or destroys it when its connection is broken or was closed mid-transaction. */
+  release(): void;
 }
 
 const STAGING = 'pg_temp.kollect_staging';
@@ -158,51 +182,136 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
   }
 
   /**
-   * A checked-out client with what a cancellable transaction needs: the backend pid (to cancel
-   * a running statement from another connection on abort) and a captured connection error (a
-   * checked-out pg client emits 'error' when its connection dies; unhandled, that would crash).
+   * One transaction on a checked-out client that an abort (SIGTERM) can cancel, safe behind
+   * PgBouncer in transaction pooling mode, where a client's statements outside a transaction may
+   * each run on a different server connection, and a server connection goes to another client
+   * as soon as a transaction ends:
+   *
+   * - `begin()` reads the backend pid INSIDE the transaction, right after BEGIN: only there is
+   *   the server connection pinned to this client. A pid read before BEGIN may belong to a
+   *   backend that is by then running another client's (another cluster's) transaction.
+   * - `begin()` also sets the statement timeout with SET LOCAL (SET_LOCAL_STATEMENT_TIMEOUT),
+   *   not as a startup parameter, which PgBouncer refuses.
+   * - On abort, `pg_cancel_backend(pid)` runs from a second connection, only while the
+   *   transaction is open (not once COMMIT has been sent), and the transaction is not ended
+   *   until that cancel has run. A cancel that lands while the backend waits for our next
+   *   command is ignored by PostgreSQL ("ignore the cancel request while reading a command"),
+   *   so it cannot outlive the transaction either. If the cancel cannot be settled in time
+   *   (PgBouncer's pool is full and the canceller waits for a server connection, which our
+   *   own transaction may hold), the connection is closed instead of rolled back: PgBouncer
+   *   then closes that server connection (a client that leaves in the middle of a transaction
+   *   leaves an unusable server), and PostgreSQL rolls back, so the backend is never handed
+   *   to another client while our cancel might still reach it.
    */
-  async function checkout(pool: pg.Pool): Promise<{ client: pg.PoolClient; pid: number; broken: () => Error | undefined; done: (destroy: boolean) => void }> {
+  async function openTransaction(pool: pg.Pool, ctx: SinkContext, action: 'export' | 'plan'): Promise<CancellableTransaction> {
     const client = await pool.connect();
     let brokenBy: Error | undefined;
     const onError = (error: Error): void => {
       brokenBy = error;
     };
+    // A checked-out pg client emits 'error' when its connection dies; unhandled, that would crash.
     client.on('error', onError);
+    let open = false;
+    /** The backend running this transaction; 0 when no cancel may be sent (before BEGIN, from COMMIT on). */
     let pid = 0;
-    try {
-      pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid ?? 0;
-    } catch (error) {
-      client.off('error', onError);
-      client.release(true);
-      throw error;
-    }
+    let cancelling: Promise<boolean> | undefined;
+    let destroy = false;
+    const onAbort = (): void => {
+      if (!pid || cancelling) return;
+      ctx.log.debug('cancelling the running statement', { sink: config.name, pid });
+      cancelling = cancelBackend(pid, ctx.log);
+      void cancelling.then((settled) => {
+        if (settled) return;
+        // Ends the running statement now rather than when it finishes by itself: the server
+        // side sees the client leave in the middle of its transaction (see above).
+        destroy = true;
+        client.connection.stream.destroy();
+      });
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
     return {
       client,
-      pid,
       broken: () => brokenBy,
-      done: (destroy) => {
+      async begin(sql) {
+        await client.query(sql);
+        open = true;
+        const begun = await client.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid, ${SET_LOCAL_STATEMENT_TIMEOUT} AS statement_timeout`, [
+          statementTimeoutParam(config),
+        ]);
+        pid = begun.rows[0]?.pid ?? 0;
+        if (ctx.signal.aborted) throw interrupted(action);
+      },
+      async commit() {
+        if (ctx.signal.aborted) throw interrupted(action);
+        // From here on, no cancel is sent: one arriving after COMMIT could hit whatever the
+        // pooler runs next on this backend. COMMIT itself is short.
+        pid = 0;
+        await client.query('COMMIT');
+        open = false;
+      },
+      async rollback() {
+        // Let a cancel on its way land while the backend is still ours.
+        const settled = cancelling ? await cancelling : true;
+        pid = 0;
+        if (!open) return;
+        open = false;
+        if (brokenBy || !settled || destroy) {
+          destroy = true;
+          return;
+        }
+        // After a cancel or CopyFail the connection is usable again and only needs ROLLBACK.
+        await client.query('ROLLBACK').catch(() => {
+          destroy = true;
+        });
+      },
+      release() {
+        ctx.signal.removeEventListener('abort', onAbort);
         client.off('error', onError);
         client.release(destroy || brokenBy !== undefined);
       },
     };
   }
 
-  /** Cancels the statement a backend is running, from a separate short-lived connection. */
-  async function cancelBackend(pid: number, log: SinkContext['log']): Promise<void> {
-    if (!pid || !connection) return;
+  /**
+   * Cancels the statement backend `pid` is running, from a separate short-lived connection
+   * (through the same URL, so through PgBouncer if the export goes through it). Resolves true
+   * when the cancel is settled: it ran, or it never left this process (the connection failed),
+   * so nothing of it can reach the backend later. False when it may still be on its way (it did
+   * not finish within cancelWaitMs, e.g. queued in a full PgBouncer pool).
+   *
+   * No statement timeout is set here: pg_cancel_backend() itself never waits; the waits that
+   * can happen (connecting, a pooler's queue) are outside any statement, so a timer bounds them.
+   */
+  async function cancelBackend(pid: number, log: SinkContext['log']): Promise<boolean> {
+    if (!connection) return true;
     const { options } = await connection;
-    const canceller = new pg.Client({ ...options, statement_timeout: 10_000 } as pg.ClientConfig);
+    const canceller = new pg.Client(options as pg.ClientConfig);
     canceller.on('error', () => undefined);
-    try {
+    let sent = false;
+    const attempt = (async (): Promise<boolean> => {
       await canceller.connect();
+      sent = true;
       await canceller.query('SELECT pg_cancel_backend($1)', [pid]);
-    } catch (error) {
+      return true;
+    })().catch((error: unknown) => {
       // The rollback after the running statement ends has the same effect, only later.
       log.debug('could not cancel the running statement', { sink: config.name, message: redact(String(error), secrets) });
-    } finally {
+      // An answer from the server means the statement ran or was refused: nothing in flight.
+      return !sent || error instanceof pg.DatabaseError;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), deps.cancelWaitMs ?? CANCEL_WAIT_MS);
+    });
+    const settled = await Promise.race([attempt, deadline]);
+    clearTimeout(timer);
+    if (settled) {
       await canceller.end().catch(() => undefined);
+    } else {
+      log.warn('the running statement could not be cancelled in time; closing the connection instead, the server rolls back', { sink: config.name });
+      canceller.connection.stream.destroy();
     }
+    return settled;
   }
 
   type Run = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
@@ -264,15 +373,10 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
 
   async function applyOnce(pool: pg.Pool, store: CollectStore, ctx: SinkContext, startedAt: Date, state: { connected: boolean }): Promise<ApplyCounts> {
     const cluster = store.cluster;
-    const { client, pid, broken, done } = await checkout(pool);
+    const tx = await openTransaction(pool, ctx, 'export');
+    const { client } = tx;
     state.connected = true;
-    let inTransaction = false;
     let committing = false;
-    let destroy = false;
-    const onAbort = (): void => {
-      void cancelBackend(pid, ctx.log);
-    };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
     const run: Run = async <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> => {
       if (ctx.signal.aborted) throw interrupted('export');
       const result = await client.query<R>(sql, params);
@@ -280,8 +384,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       return result;
     };
     try {
-      await run('BEGIN');
-      inTransaction = true;
+      await tx.begin('BEGIN');
       const lockKey = exportLockKey(names, cluster);
       const busy = (detail: string): LockBusyError =>
         new LockBusyError(`sink "${config.name}": another kollect run of cluster ${cluster} ${detail}`, { sink: config.name, cluster, table: refs.itemsLabel });
@@ -291,7 +394,8 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       } else {
         ctx.log.debug('waiting for the export lock', { sink: config.name, cluster });
         await run('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey]).catch((error: unknown) => {
-          // The wait counts against statement_timeout; 57014 without an abort means it ran out.
+          // The wait counts against statement_timeout (set with SET LOCAL by begin(), before the
+          // lock); 57014 without an abort means it ran out.
           if (pgErrorOf(error)?.code === '57014' && !ctx.signal.aborted) {
             throw busy(`held the export lock of table ${refs.itemsLabel} for longer than statementTimeout (${config.statementTimeout} ms); look for a stuck run in pg_stat_activity (application_name kollect)`);
           }
@@ -333,19 +437,12 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         [cluster, config.name, startedAt, staged.total, summary.totals.added, summary.totals.changed, summary.totals.unchanged, summary.totals.removed],
       );
       committing = true;
-      await run('COMMIT');
-      inTransaction = false;
+      // Once COMMIT has succeeded the export is committed, even if SIGTERM arrived meanwhile.
+      await tx.commit();
       return { rows: staged.total, ...summary };
     } catch (error) {
-      const brokenBy = broken();
-      if (inTransaction && !brokenBy) {
-        // After a cancel or CopyFail the connection is usable again and only needs ROLLBACK.
-        await client.query('ROLLBACK').catch(() => {
-          destroy = true;
-        });
-      } else if (inTransaction) {
-        destroy = true;
-      }
+      await tx.rollback();
+      const brokenBy = tx.broken();
       if (ctx.signal.aborted && !(error instanceof LockBusyError)) throw interrupted('export');
       // A terminated backend sends its FATAL message before it closes: report that, not the
       // socket error (EPIPE) that a write racing the close may have raised here.
@@ -356,8 +453,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
           : 'the transaction was rolled back, nothing was written';
       throw toSinkError(cause, `export of cluster ${cluster} to ${refs.itemsLabel}`, outcome);
     } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-      done(destroy);
+      tx.release();
     }
   }
 
@@ -368,11 +464,16 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     try {
       client = await pool.connect();
       client.on('error', onError);
+      // A transaction of its own only for SET LOCAL: outside one, SET LOCAL does nothing, and a
+      // session SET would stay behind on a server connection that PgBouncer hands to others.
+      await client.query('BEGIN');
+      await client.query(`SELECT ${SET_LOCAL_STATEMENT_TIMEOUT}`, [statementTimeoutParam(config)]);
       await client.query(
         `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status, error)
          VALUES ($1, $2, $3, clock_timestamp(), 0, 0, 0, 0, 0, 'failed', $4)`,
         [cluster, config.name, startedAt, redact(error.message, secrets).slice(0, 4000)],
       );
+      await client.query('COMMIT');
       client.release();
     } catch (recordError) {
       client?.release(true);
@@ -464,17 +565,14 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       if (current) countsOf(current.key).added += current.rows.size;
     };
 
-    let checkout_: Awaited<ReturnType<typeof checkout>> | undefined;
-    let destroy = false;
-    const onAbort = (): void => {
-      if (checkout_) void cancelBackend(checkout_.pid, ctx.log);
-    };
-    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let tx: CancellableTransaction | undefined;
     try {
-      checkout_ = await checkout(pool);
-      const { client } = checkout_;
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      tx = await openTransaction(pool, ctx, 'plan');
+      const { client } = tx;
       try {
+        await tx.begin('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        // The cursor is WITHOUT HOLD: it lives and dies with this transaction, on the one server
+        // connection that PgBouncer's transaction pooling pins for it.
         await client.query(
           `DECLARE kollect_plan NO SCROLL CURSOR FOR
              SELECT namespace, name, uid, checksum, api_group, resource FROM ${refs.items} WHERE cluster = $1 ORDER BY namespace`,
@@ -505,11 +603,9 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         }
         finishShard();
         current = undefined;
-        await client.query('COMMIT');
+        await tx.commit();
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {
-          destroy = true;
-        });
+        await tx.rollback();
         throw error;
       }
       for (const shard of store.shards) {
@@ -521,8 +617,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       if (ctx.signal.aborted) throw interrupted('plan');
       throw toSinkError(error, `plan of cluster ${cluster} against ${refs.itemsLabel}`);
     } finally {
-      ctx.signal.removeEventListener('abort', onAbort);
-      checkout_?.done(destroy);
+      tx?.release();
     }
     for (const shard of store.shards) countsOf(shard.key);
     // Like apply(): every shard of the store, plus shards of the table with something to delete.
@@ -560,7 +655,7 @@ export async function initDatabase(config: PostgresSinkConfig, options: { brin?:
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return await initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, options);
+    return await initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, { ...options, statementTimeoutMs: config.statementTimeout });
   } catch (error) {
     throw sinkError(config, secrets, error, `db init of ${config.schema}.${config.table}`, 'nothing was changed');
   } finally {

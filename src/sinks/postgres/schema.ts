@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { SET_LOCAL_STATEMENT_TIMEOUT } from './connection.js';
 
 /**
  * The shared fleet table (ADR-0501), its runs table and the schema-version table: DDL,
@@ -206,12 +207,25 @@ export interface InitResult {
 /** The small part of a pg client that init needs. */
 export type Queryable = Pick<pg.ClientBase, 'query'>;
 
+/** What `db init` may do beyond the tables. */
+export interface InitOptions {
+  /** Also create the BRIN index on exported_at. */
+  brin?: boolean;
+  /**
+   * The statement timeout of the init transaction in milliseconds (0: none), set with SET LOCAL
+   * right after BEGIN, so it also bounds the wait for another init's lock. Omitted: the
+   * server's own setting applies.
+   */
+  statementTimeoutMs?: number;
+}
+
 /**
  * `kollect db init`: idempotent and additive. Runs in one transaction under an advisory lock
  * (two inits at once serialise), creates the schema when missing, the version table, and
- * applies the migrations not yet recorded for this items table.
+ * applies the migrations not yet recorded for this items table. Everything, the lock included,
+ * is transaction-scoped, so it works through PgBouncer in transaction pooling mode.
  */
-export async function initSchema(client: Queryable, names: TableNames, options: { brin?: boolean } = {}): Promise<InitResult> {
+export async function initSchema(client: Queryable, names: TableNames, options: InitOptions = {}): Promise<InitResult> {
   const refs = tableRefs(names);
   const result: InitResult = {
     schema: names.schema,
@@ -224,6 +238,9 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
   };
   await client.query('BEGIN');
   try {
+    if (options.statementTimeoutMs !== undefined) {
+      await client.query(`SELECT ${SET_LOCAL_STATEMENT_TIMEOUT}`, [String(options.statementTimeoutMs)]);
+    }
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`kollect:migrate:${names.schema}`)]);
     const schemaExists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
     if (schemaExists.rowCount === 0) {

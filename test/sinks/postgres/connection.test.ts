@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SinkError } from '../../../src/errors.js';
-import { poolConfig, redact } from '../../../src/sinks/postgres/connection.js';
+import { poolConfig, redact, statementTimeoutParam } from '../../../src/sinks/postgres/connection.js';
 import { testSinkConfig } from '../../support/postgres.js';
 
-/** How a sink's config and environment become pg pool options: URL, TLS, application_name, statement timeout. */
+/** How a sink's config and environment become pg pool options: URL, TLS, application_name, and no statement timeout at startup. */
 
 const URL_ENV = 'KOLLECT_TEST_URL';
 const env = (url: string) => ({ env: { [URL_ENV]: url } });
@@ -12,13 +12,15 @@ const config = (overrides: Record<string, unknown>) => testSinkConfig({ url: { e
 const CA = '-----BEGIN CERTIFICATE-----\nMIIB (test)\n-----END CERTIFICATE-----\n';
 
 describe('postgres sink: connection options', () => {
-  it('GIVEN a URL in the environment WHEN options are built THEN application_name is kollect, the statement timeout is the config one (the URL cannot override them), the password is a secret', async () => {
+  it('GIVEN a URL in the environment WHEN options are built THEN application_name is kollect, no statement timeout is a startup parameter (the URL cannot set either), the password is a secret', async () => {
     const url = 'postgres://kollect:s3cret-pw@db.example:5432/fleet?sslmode=require&application_name=psql&statement_timeout=0';
 
     const { options, secrets } = await poolConfig(config({ ssl: undefined, statementTimeout: '90s' }), env(url));
 
     assert.equal(options.application_name, 'kollect');
-    assert.equal(options.statement_timeout, 90_000);
+    // PgBouncer refuses a statement_timeout startup parameter; each transaction sets it with SET LOCAL instead.
+    assert.equal(options.statement_timeout, undefined);
+    assert.equal(statementTimeoutParam(config({ statementTimeout: '90s' })), '90000');
     assert.equal(options.connectionString, 'postgres://kollect:s3cret-pw@db.example:5432/fleet?sslmode=require');
     assert.equal(options.ssl, undefined, 'without ssl in the config, the URL (sslmode=...) decides');
     assert.equal(redact(`cannot reach ${url} (s3cret-pw)`, secrets), 'cannot reach *** (***)');

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { InterruptedError } from '../../../src/errors.js';
+import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import { pgbouncerSkipReason, startPgBouncer, type PgBouncer } from '../../support/pgbouncer.js';
+import {
+  expectedRows,
+  freshDatabase,
+  gatedStore,
+  initTables,
+  sinkDeps,
+  startPostgres,
+  storedRows,
+  tableSnapshot,
+  testContext,
+  testSinkConfig,
+  waitForKollectCopy,
+  withClient,
+} from '../../support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+
+/**
+ * The sink through a real PgBouncer with ONE server connection in transaction pooling mode: every
+ * client takes turns on the same backend, so whatever kollect left behind on it (a session
+ * setting, a prepared statement, a cursor, a temporary table) the next client would see, and a
+ * cancel kollect sends has to wait for the server connection that kollect's own transaction holds.
+ */
+
+const ITEMS = '"public"."kollect_items"';
+const skip = pgbouncerSkipReason();
+
+describe('postgres sink through PgBouncer (transaction pooling, one server connection)', { skip }, () => {
+  let bouncer: PgBouncer;
+
+  before(async () => {
+    bouncer = await startPgBouncer((await startPostgres()).url(), { poolMode: 'transaction', poolSize: 1 });
+  });
+  after(async () => {
+    await bouncer?.stop();
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  it('GIVEN kollect exports (first, then through staging) and plans with statementTimeout 7s WHEN the next client runs on the same server connection THEN it finds nothing of kollect: the server\'s statement_timeout, no prepared statement, cursor or staging table', async () => {
+    const direct = await freshDatabase();
+    const via = bouncer.url(direct);
+    const config = testSinkConfig({ statementTimeout: '7s' });
+    await initTables(direct, config);
+    const first = [...syntheticRows({ cluster: 'c1', count: 2_000 })];
+    const second = [...syntheticRows({ cluster: 'c1', count: 2_000, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })];
+    const sink = createPostgresSink(config, sinkDeps(via));
+    await sink.apply(await buildStore(join(await tempDir(), 'store'), 'c1', first), testContext());
+    const store = await buildStore(join(await tempDir(), 'store'), 'c1', second);
+    const planned = await sink.plan(store, testContext());
+    const applied = await sink.apply(store, testContext());
+    await sink.close();
+
+    const left = await withClient(via, async (c) => {
+      // (application_name is not compared: PgBouncer leaves the last client's on the server
+      // connection for a client that sends none, as this one; kollect always sends its own.)
+      const row = await c.query<{ timeout: string; prepared: number; cursors: number; staging: number }>(
+        `SELECT current_setting('statement_timeout') AS timeout,
+                (SELECT count(*)::int FROM pg_prepared_statements) AS prepared,
+                (SELECT count(*)::int FROM pg_cursors) AS cursors,
+                (SELECT count(*)::int FROM pg_class WHERE relname = 'kollect_staging') AS staging`,
+      );
+      return row.rows[0]!;
+    });
+
+    assert.deepEqual(planned.totals, applied.totals);
+    assert.ok(applied.totals.changed > 0 && applied.totals.removed > 0);
+    assert.deepEqual(await storedRows(direct, ITEMS, 'c1'), expectedRows(second));
+    assert.deepEqual(left, { timeout: '0', prepared: 0, cursors: 0, staging: 0 });
+    const servers = (await bouncer.admin<{ database: string; sv_idle: number; sv_used: number; sv_active: number }>('SHOW POOLS')).find((p) => p.database === new URL(direct).pathname.slice(1));
+    assert.equal((servers?.sv_idle ?? 0) + (servers?.sv_used ?? 0) + (servers?.sv_active ?? 0), 1, 'one server connection served every client');
+  });
+
+  it('GIVEN an export holding the only server connection in the middle of its COPY WHEN the run is aborted and its cancel cannot get a server connection THEN after cancelWaitMs kollect closes the connection instead of rolling back: InterruptedError, the backend is gone, nothing written, the pool works on', async () => {
+    const direct = await freshDatabase();
+    const via = bouncer.url(direct);
+    const config = testSinkConfig();
+    await initTables(direct, config);
+    const rows = [...syntheticRows({ cluster: 'c1', count: 5_000 })];
+    const seed = createPostgresSink(config, sinkDeps(via));
+    await seed.apply(await buildStore(join(await tempDir(), 'store'), 'c1', rows), testContext());
+    await seed.close();
+    const nextRows = [...syntheticRows({ cluster: 'c1', count: 5_000, changedFraction: 0.3, revision: 2 })];
+    const next = await buildStore(join(await tempDir(), 'store'), 'c1', nextRows);
+    const snapshot = await tableSnapshot(direct, ITEMS);
+    const gated = gatedStore(next, 2_500);
+    const controller = new AbortController();
+    const sink = createPostgresSink(config, { ...sinkDeps(via), cancelWaitMs: 1_000 });
+    const run = sink.apply(gated.store, testContext(controller.signal)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    await gated.reached;
+    const backend = await waitForKollectCopy(direct);
+
+    const aborted = Date.now();
+    controller.abort(new Error('SIGTERM received'));
+    gated.release();
+    const error = await run;
+    const took = Date.now() - aborted;
+    await sink.close();
+
+    assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
+    assert.ok(took >= 900 && took < 10_000, `stopping took ${took} ms, expected about cancelWaitMs (1 s)`);
+    // PgBouncer drops a server connection whose client left in the middle of a transaction, so
+    // that backend (the one a late cancel would target) is never handed to another client.
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const alive = await withClient(direct, async (c) => (await c.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [backend])).rowCount);
+      if (alive === 0) break;
+      assert.ok(Date.now() < deadline, `backend ${backend} of the aborted export is still there`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.deepEqual(await tableSnapshot(direct, ITEMS), snapshot);
+    const after = createPostgresSink(config, sinkDeps(via));
+    const result = await after.apply(next, testContext());
+    await after.close();
+    assert.ok(result.totals.changed > 0);
+    assert.deepEqual(await storedRows(direct, ITEMS, 'c1'), expectedRows(nextRows));
+  });
+});

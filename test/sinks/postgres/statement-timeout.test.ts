@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type pg from 'pg';
+import { SinkError } from '../../../src/errors.js';
+import { createPostgresSink, initDatabase } from '../../../src/sinks/postgres/postgres-sink.js';
+import { advisoryKey, exportLockKey } from '../../../src/sinks/postgres/schema.js';
+import { freshDatabase, initTables, sinkDeps, startPostgres, storedRows, tableSnapshot, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
+import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+
+/**
+ * The config's statementTimeout is no startup parameter any more (PgBouncer refuses those): each
+ * transaction sets it with SET LOCAL right after BEGIN. These tests make a statement of each
+ * transaction wait on a lock held by another session, and check that the wait ends after
+ * statementTimeout with the documented error, and that the setting wins over the server's own.
+ */
+
+const ITEMS = '"public"."kollect_items"';
+
+/**
+ * Holds `lock` in an open transaction of another session while `work` runs, then commits; after
+ * 10 s at the latest, so that a missing timeout fails the test instead of hanging it.
+ */
+async function whileLocked<T>(url: string, lock: (holder: pg.Client) => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+  return withClient(url, async (holder) => {
+    await holder.query('BEGIN');
+    await lock(holder);
+    let released: Promise<unknown> | undefined;
+    const release = () => (released ??= holder.query('COMMIT'));
+    const guard = setTimeout(release, 10_000);
+    try {
+      return await work();
+    } finally {
+      clearTimeout(guard);
+      await release();
+    }
+  });
+}
+
+/** Runs `work`, returning what it threw and how long it took. */
+async function failure(work: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
+  const started = Date.now();
+  const error = await work().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  return { error, ms: Date.now() - started };
+}
+
+function assertTimedOut(error: unknown, ms: number, action: RegExp): void {
+  assert.ok(error instanceof SinkError, `expected SinkError, got ${String(error)}`);
+  assert.equal(error.code, 'SINK_FAILED');
+  assert.match(error.message, action);
+  assert.match(error.message, /canceling statement due to statement timeout \(SQLSTATE 57014\) \(statementTimeout is 1000 ms\)/);
+  assert.equal((error.data as { sqlstate?: string }).sqlstate, '57014');
+  assert.ok(ms >= 900 && ms < 15_000, `the wait lasted ${ms} ms, expected about 1 s`);
+}
+
+describe('postgres sink: statementTimeout is set with SET LOCAL in every transaction', () => {
+  after(async () => {
+    await (await startPostgres()).dropCreatedDatabases();
+  });
+
+  const lockTable = (holder: pg.Client) => holder.query(`LOCK TABLE ${ITEMS} IN ACCESS EXCLUSIVE MODE`);
+
+  it('GIVEN the items table locked by another session WHEN an export runs with statementTimeout 1s THEN it fails after about 1 s with SQLSTATE 57014, nothing written, and the failed run is recorded', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ statementTimeout: '1s' });
+    await initTables(url, config);
+    const store = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 200 }));
+    const sink = createPostgresSink(config, sinkDeps(url));
+
+    const { error, ms } = await whileLocked(url, lockTable, () => failure(() => sink.apply(store, testContext())));
+    await sink.close();
+
+    assertTimedOut(error, ms, /^sink "fleet-db": export of cluster c1 to public\.kollect_items failed: /);
+    assert.match((error as Error).message, /the transaction was rolled back, nothing was written$/);
+    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 0);
+    const runs = await withClient(url, async (c) => (await c.query<{ status: string; error: string }>('SELECT status, error FROM kollect_runs')).rows);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['failed'],
+    );
+    assert.match(runs[0]!.error, /57014/);
+  });
+
+  it('GIVEN the items table locked by another session WHEN a dry run (plan) runs with statementTimeout 1s THEN its READ ONLY transaction fails after about 1 s with SQLSTATE 57014', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ statementTimeout: '1s' });
+    await initTables(url, config);
+    const store = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 200 }));
+    const sink = createPostgresSink(config, sinkDeps(url));
+    const snapshot = await tableSnapshot(url, ITEMS);
+
+    const { error, ms } = await whileLocked(url, lockTable, () => failure(() => sink.plan(store, testContext())));
+    await sink.close();
+
+    assertTimedOut(error, ms, /^sink "fleet-db": plan of cluster c1 against public\.kollect_items failed: /);
+    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+  });
+
+  it('GIVEN another db init holding the migration lock WHEN db init runs with statementTimeout 1s THEN it fails after about 1 s with SQLSTATE 57014 and changes nothing', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ statementTimeout: '1s' });
+
+    const { error, ms } = await whileLocked(
+      url,
+      (holder) => holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey('kollect:migrate:public')]),
+      () => failure(() => initDatabase(config, {}, sinkDeps(url))),
+    );
+
+    assertTimedOut(error, ms, /^sink "fleet-db": db init of public\.kollect_items failed: /);
+    const tables = await withClient(url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE 'kollect%'")).rows[0].n);
+    assert.equal(tables, 0);
+  });
+
+  it('GIVEN a database whose own statement_timeout is 300 ms WHEN an export with statementTimeout 30s waits 1.5 s for its lock THEN the config wins: it waits and succeeds', async () => {
+    const url = await freshDatabase();
+    const config = testSinkConfig({ onLocked: 'wait', statementTimeout: '30s' });
+    await initTables(url, config);
+    await withClient(url, (c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(new URL(url).pathname.slice(1))} SET statement_timeout = 300`));
+    const rows = [...syntheticRows({ cluster: 'c1', count: 200 })];
+    const store = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+    const sink = createPostgresSink(config, sinkDeps(url));
+
+    const result = await withClient(url, async (holder) => {
+      await holder.query('SET statement_timeout = 0');
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(config, 'c1')]);
+      const exporting = sink.apply(store, testContext());
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await holder.query('COMMIT');
+      return exporting;
+    });
+    await sink.close();
+
+    assert.equal(result.totals.added, 200);
+    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 200);
+  });
+});
