@@ -10,6 +10,7 @@ import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-su
 import { authHandlers, describeSecret, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
+import { streamingHttp } from './streaming-http.js';
 
 /**
  * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one
@@ -88,7 +89,8 @@ function isLostRace(error: unknown): boolean {
 
 export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Sink {
   const env = deps.env ?? process.env;
-  const http = deps.http ?? nodeHttp;
+  // Pushes stream the pack isomorphic-git built instead of copying it whole twice more.
+  const http = streamingHttp(deps.http ?? nodeHttp);
   const sleep = deps.sleep ?? defaultSleep;
   const random = deps.random ?? Math.random;
   const mirrorDir = gitMirrorDir(config, env);
