@@ -17,7 +17,6 @@
  * every time). (a), (e) and (f) include reading the store, as kollect's time does. (a)-(d) are
  * measured in RUNS paired rounds and the median of each is printed, with the range.
  */
-import { spawn } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -31,6 +30,7 @@ import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import { CollectStore } from '../src/store/collect-store.js';
 import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { measuredChild } from './support/measured-child.js';
 
 const ROWS = 100_000;
 /**
@@ -50,14 +50,6 @@ const ITEMS = `"${SCHEMA}"."${TABLE}"`;
 const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
 /** Argument that makes this script measure (a) in a child process and print its time. */
 const FLOOR_FLAG = '--floor';
-
-/**
- * Preloaded into the exporter: on exit (main() ends with process.exit) write the process's peak
- * RSS in KiB to file descriptor 3, which the parent reads.
- */
-const RSS_PRELOAD = `data:text/javascript,${encodeURIComponent(
-  "import { writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, String(process.resourceUsage().maxRSS)));",
-)}`;
 
 interface Figure {
   ms: number;
@@ -100,19 +92,6 @@ async function rawCopy(url: string, storeDir: string): Promise<number> {
     await client.query('DROP TABLE bench_floor');
     return ms;
   });
-}
-
-/** Runs `node --import RSS_PRELOAD ...args` and returns its stdout and peak RSS; fails on a non-zero exit. */
-async function measuredChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; maxRssKiB: number }> {
-  const out = await new Promise<Record<'stdout' | 'stderr' | 'rss', string>>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', RSS_PRELOAD, ...args], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-    const text = { stdout: '', stderr: '', rss: '' };
-    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], rss: child.stdio[3] } as Record<keyof typeof text, NodeJS.ReadableStream>;
-    for (const [name, stream] of Object.entries(streams)) stream.setEncoding('utf8').on('data', (d: string) => (text[name as keyof typeof text] += d));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(text) : reject(new Error(`${args.join(' ')} exited ${code}:\n${text.stderr}`))));
-  });
-  return { stdout: out.stdout, maxRssKiB: Number(out.rss) };
 }
 
 /** (a) in a fresh process, as cold as the exporter it is compared with. */

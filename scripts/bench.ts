@@ -4,15 +4,16 @@
  * list of the same pages (fetch + JSON.parse, nothing kept) plus a raw COPY of the same rows into
  * an UNLOGGED table without index. Prints end-to-end time, its ratio to that floor, and peak RSS.
  *
- * The API server, the Git server and the measured COPY run in this process; kollect and the raw
- * list run in child processes, so each peak RSS is its own. PostgreSQL: DATABASE_URL or embedded.
+ * The API server, the Git server and the measured COPY run in this process; kollect (the built
+ * CLI, bin/kollect, as a CronJob runs it) and the raw list run in child processes, so each peak
+ * RSS is its own. PostgreSQL: DATABASE_URL or embedded.
  * Usage: npm run bench [-- --sizes 100000,1000000]
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
@@ -24,8 +25,10 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { measuredChild } from './support/measured-child.js';
 
 const PAGE_SIZE = 500;
+const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
 
 interface Measurement {
   objects: number;
@@ -51,32 +54,22 @@ async function rawList(server: string, token: string): Promise<number> {
   return objects;
 }
 
-/** Worker: runs the real CLI in this process, so that the peak RSS measured is kollect's. */
+/** Worker (in a child process, so its peak RSS is its own): the raw list. */
 async function worker(args: string[]): Promise<void> {
-  const out = process.env.BENCH_RESULT!;
   const started = performance.now();
-  if (args[0] === 'raw-list') {
-    const objects = await rawList(args[1]!, args[2]!);
-    writeFileSync(out, JSON.stringify({ objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
-    return;
-  }
-  // main() ends the process with process.exit: the measurement is taken on the way out.
-  process.on('exit', () => {
-    writeFileSync(out, JSON.stringify({ objects: 0, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
-  });
-  const { main } = await import(resolve('dist/cli/main.js'));
-  await (main as (argv: string[]) => Promise<void>)(['node', 'kollect', ...args]);
+  const objects = await rawList(args[0]!, args[1]!);
+  writeFileSync(process.env.BENCH_RESULT!, JSON.stringify({ objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
 }
 
-async function runWorker(args: string[], env: NodeJS.ProcessEnv, dir: string): Promise<Measurement> {
-  const result = join(dir, `result-${args[0]}.json`);
+async function runRawList(server: string, token: string, dir: string): Promise<Measurement> {
+  const result = join(dir, 'result-raw-list.json');
   await new Promise<void>((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', ...args], {
+    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', server, token], {
       stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, ...env, BENCH_RESULT: result, CI: 'true' },
+      env: { ...process.env, BENCH_RESULT: result },
     });
     child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`${args.join(' ')} exited ${code}`))));
+    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`the raw list exited ${code}`))));
   });
   return JSON.parse(await readFile(result, 'utf8')) as Measurement;
 }
@@ -131,11 +124,12 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
       ].join('\n'),
     );
     const env = { DATABASE_URL: databaseUrl };
-    await runWorker(['db', 'init', '--config', config], env, dir);
-    const list = await runWorker(['raw-list', sim.url, sim.token], env, dir);
-    const e2e = await runWorker(['collect', '--config', config], env, dir);
+    await measuredChild([KOLLECT, 'db', 'init', '--config', config], env);
+    const list = await runRawList(sim.url, sim.token, dir);
+    // The built CLI in a process of its own, as a CronJob runs it: its time and peak RSS are kollect's alone.
+    const collected = await measuredChild([KOLLECT, 'collect', '--config', config], env);
     const store = await CollectStore.open(join(dir, 'store'));
-    e2e.objects = store.manifest.totals.rows;
+    const e2e: Measurement = { objects: store.manifest.totals.rows, ms: collected.ms, maxRssKiB: collected.maxRssKiB };
     const copyMs = await rawCopy(databaseUrl, join(dir, 'store'));
     return { e2e, list, copyMs };
   } finally {
