@@ -8,8 +8,9 @@
  * so its peak RSS is its own; CPU is the case's (every thread) and the API server's meanwhile.
  * kollect is measured as it ships: compiled to JavaScript first (into node_modules/.cache), so
  * that its list workers start as they do from dist/, not through tsx (which each worker thread
- * would have to load again). Usage:
- *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N]
+ * would have to load again). Each case runs `--rounds` times (default 3), the cases interleaved,
+ * and its median round is reported. Usage:
+ *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]
  * (--workers: list.workers of the kollect cases; default: the config's default).
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -140,17 +141,32 @@ async function main(): Promise<void> {
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   const workersArg = process.argv.indexOf('--workers');
   const workers = workersArg > 0 ? process.argv[workersArg + 1] : undefined;
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number >= 1, got ${process.argv[roundsArg + 1]}`);
   buildKollect();
   const rows: string[] = [];
   const results = new Map<string, Measurement>();
+  const CASES = ['typed-api', 'kollect-full', 'kollect-metadata'] as const;
   for (const size of sizes) {
     const sim = await startKubeSim({ objects: size, seed: 1 });
     const dir = await mkdtemp(join(tmpdir(), 'kollect-bench-'));
     try {
       const kubeconfig = join(dir, 'kubeconfig');
       await sim.writeKubeconfig(kubeconfig);
-      for (const which of ['typed-api', 'kollect-full', 'kollect-metadata'] as const) {
-        const m = await runCase(which, kubeconfig, join(dir, `store-${which}`), workers);
+      // Rounds interleave the cases, so that a slow minute of the machine hits each of them; each
+      // case is then reported by its median round (by time).
+      const runs = new Map<string, Measurement[]>(CASES.map((c) => [c, []]));
+      for (let round = 1; round <= rounds; round++) {
+        for (const which of CASES) {
+          const m = await runCase(which, kubeconfig, join(dir, `store-${which}`), workers);
+          runs.get(which)!.push(m);
+          process.stderr.write(`round ${round}/${rounds} ${which} at ${size}: ${(m.ms / 1000).toFixed(1)} s\n`);
+        }
+      }
+      for (const which of CASES) {
+        const sorted = [...runs.get(which)!].sort((a, b) => a.ms - b.ms);
+        const m = sorted[Math.floor((sorted.length - 1) / 2)]!;
         results.set(`${which}@${size}`, m);
         const base = results.get(`typed-api@${size}`)!;
         const rate = m.objects / (m.ms / 1000);
@@ -166,7 +182,7 @@ async function main(): Promise<void> {
     }
   }
   const header = ['case'.padEnd(17), 'objects'.padStart(9), 'listed'.padStart(9), 'time'.padStart(8), 'objects/s'.padStart(11), 'vs API'.padStart(7), 'peak RSS'.padStart(9), 'CPU'.padStart(7), 'server CPU'.padStart(10)].join('  ');
-  console.log(`\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types, list.workers ${workers ?? 'default'}; baseline: typed API in the same run)\n`);
+  console.log(`\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types, list.workers ${workers ?? 'default'}; baseline: typed API in the same run; median of ${rounds} rounds)\n`);
   console.log(header);
   for (const row of rows) console.log(row);
   const verdicts: string[] = [];
