@@ -7,8 +7,11 @@ import type { Row } from '../rows/row.js';
 import { formatIssuePath } from '../config/load.js';
 import { MANIFEST_FILE, STORE_FORMAT, manifestSchema, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
 
-/** Bytes read from a shard file at a time. */
-const READ_CHUNK = 1 << 20;
+/**
+ * Bytes read from a shard file at a time: a batch of rows. 1 MiB batches were no faster to export
+ * (bench:pg) but lived long enough to be promoted: 207 MiB peak RSS against 144 MiB.
+ */
+const READ_CHUNK = 256 << 10;
 
 /**
  * A collect store on disk, opened and validated: the manifest parses, every shard file exists
