@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
-import { configSchema, type KollectConfig } from './schema.js';
+import { configSchema, resourceConfig, sinkConfig, type KollectConfig, type ResourceConfig, type SinkConfig } from './schema.js';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {
@@ -43,21 +43,55 @@ export function parseConfigText(text: string, file?: string): unknown {
   return doc.toJS() ?? {};
 }
 
+/** What the checks across fields look at: the sinks and resources that are valid on their own, by index. */
+interface CrossFieldView {
+  /** Every sink's name, even of a sink with other problems: names must be unique all the same. */
+  sinkNames: ReadonlyArray<[number, string]>;
+  sinks: ReadonlyArray<[number, SinkConfig]>;
+  resources: ReadonlyArray<[number, ResourceConfig]>;
+  /** Profiles the file defines (valid or not: a broken one is reported where it is, not as unknown). */
+  profiles: readonly string[];
+}
+
+function viewOf(config: KollectConfig): CrossFieldView {
+  return { sinkNames: config.sinks.map((sink, i) => [i, sink.name]), sinks: [...config.sinks.entries()], resources: [...config.resources.entries()], profiles: Object.keys(config.profiles) };
+}
+
+/**
+ * The same view of a document the schema refused, so that its problems across fields are
+ * reported with the others in one go: each sink and resource that parses on its own counts.
+ */
+function lenientViewOf(doc: Record<string, unknown>): CrossFieldView {
+  const valid = <T>(items: unknown, schema: z.ZodType<T>): Array<[number, T]> =>
+    (Array.isArray(items) ? items : []).flatMap((item, i): Array<[number, T]> => {
+      const parsed = schema.safeParse(item);
+      return parsed.success ? [[i, parsed.data]] : [];
+    });
+  const profiles = doc.profiles && typeof doc.profiles === 'object' && !Array.isArray(doc.profiles) ? Object.keys(doc.profiles) : [];
+  const sinkNames = (Array.isArray(doc.sinks) ? doc.sinks : []).flatMap((sink: unknown, i): Array<[number, string]> => {
+    const name = sink && typeof sink === 'object' ? (sink as { name?: unknown }).name : undefined;
+    return typeof name === 'string' ? [[i, name]] : [];
+  });
+  return { sinkNames, sinks: valid(doc.sinks, sinkConfig), resources: valid(doc.resources, resourceConfig), profiles };
+}
+
 /** Checks that need more than one field: unique names, profiles that exist. */
-function crossFieldIssues(config: KollectConfig): ConfigIssue[] {
+function crossFieldIssues(view: CrossFieldView): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seenSinks = new Map<string, number>();
-  config.sinks.forEach((sink, i) => {
-    const first = seenSinks.get(sink.name);
-    if (first !== undefined) issues.push({ path: `sinks[${i}].name`, message: `"${sink.name}" is already the name of sinks[${first}]` });
-    else seenSinks.set(sink.name, i);
+  for (const [i, name] of view.sinkNames) {
+    const first = seenSinks.get(name);
+    if (first !== undefined) issues.push({ path: `sinks[${i}].name`, message: `"${name}" is already the name of sinks[${first}]` });
+    else seenSinks.set(name, i);
+  }
+  for (const [i, sink] of view.sinks) {
     if (sink.type === 'postgres' && sink.table === sink.runsTable) {
       issues.push({ path: `sinks[${i}].runsTable`, message: `must differ from table ("${sink.table}"): the runs are recorded in a table of their own` });
     }
-  });
-  const known = new Set([...profileNames(), ...Object.keys(config.profiles)]);
+  }
+  const known = new Set([...profileNames(), ...view.profiles]);
   const seenTypes = new Map<string, number>();
-  config.resources.forEach((resource, i) => {
+  for (const [i, resource] of view.resources) {
     if (resource.profile !== undefined && !known.has(resource.profile)) {
       issues.push({
         path: `resources[${i}].profile`,
@@ -68,7 +102,7 @@ function crossFieldIssues(config: KollectConfig): ConfigIssue[] {
     const first = seenTypes.get(key);
     if (first !== undefined) issues.push({ path: `resources[${i}]`, message: `duplicates resources[${first}]` });
     else seenTypes.set(key, i);
-  });
+  }
   return issues;
 }
 
@@ -82,14 +116,14 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
   for (const [key, value] of Object.entries(doc)) if (value === null) delete doc[key];
   if (overrides.cluster !== undefined) doc.cluster = overrides.cluster;
   const result = configSchema.safeParse(doc);
-  if (!result.success) throw new ConfigError(file, toIssues(result.error));
+  if (!result.success) throw new ConfigError(file, [...toIssues(result.error), ...crossFieldIssues(lenientViewOf(doc))]);
   const config = result.data;
   if (overrides.kubeconfig !== undefined) config.kube.kubeconfig = overrides.kubeconfig;
   if (overrides.context !== undefined) config.kube.context = overrides.context;
   if (overrides.pageSize !== undefined) config.list.pageSize = overrides.pageSize;
   if (overrides.concurrency !== undefined) config.list.concurrency = overrides.concurrency;
   if (overrides.storeDir !== undefined) config.store.dir = overrides.storeDir;
-  const issues = crossFieldIssues(config);
+  const issues = crossFieldIssues(viewOf(config));
   if (overrides.sinks !== undefined) {
     const names = new Set(config.sinks.map((s) => s.name));
     for (const name of overrides.sinks) {

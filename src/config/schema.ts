@@ -132,7 +132,7 @@ export const profileConfig = z.strictObject({
 });
 export type ProfileConfig = z.infer<typeof profileConfig>;
 
-const resourceConfig = z.strictObject({
+export const resourceConfig = z.strictObject({
   /** API group; '' (or omitted) for the core group. */
   group: z.string().default(''),
   version: z.string().min(1),

@@ -66,6 +66,30 @@ describe('configuration', () => {
     assert.deepEqual(issues.map((i) => i.path).sort(), ['cluster', 'list.pageSize', 'sinks[0].dir']);
   });
 
+  it('GIVEN problems of single fields and problems across fields THEN both are reported at once', () => {
+    const issues = issuesOf({
+      cluster: 'BAD',
+      resources: [{ version: 'v1', resource: 'pods', profile: 'nope' }, { version: 'v1', resource: 'pods' }, { resource: 'nodes' }],
+      profiles: { broken: { attributes: { x: 'spec..x' } } },
+      sinks: [
+        { name: 'f', type: 'file', dir: 'a' },
+        { name: 'f', type: 'file', dir: 'b' },
+        { name: 'db', type: 'postgres', table: 'inv', runsTable: 'inv' },
+        { name: 'x', type: 'file' },
+      ],
+    });
+    assert.deepEqual(issues.map((i) => i.path).sort(), [
+      'cluster',
+      'profiles.broken.attributes.x',
+      'resources[0].profile',
+      'resources[1]',
+      'resources[2].version',
+      'sinks[1].name',
+      'sinks[2].runsTable',
+      'sinks[3].dir',
+    ]);
+  });
+
   it('GIVEN flags THEN they override the file, and --sink filters sinks', () => {
     const config = validateConfig(
       { cluster: 'c', sinks: [{ name: 'a', type: 'file', dir: 'a' }, { name: 'b', type: 'file', dir: 'b' }] },
