@@ -80,6 +80,14 @@ async function execute(flags: RunFlags): Promise<Executed> {
                 spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
               }
             : undefined,
+          // Without it, a person at a terminal would watch an unchanged line through every backoff.
+          onRetry: spinner
+            ? (retry) => {
+                // A broken connection's reason names the request already; a status (429, 500) does not.
+                const after = retry.reason.startsWith('GET ') ? retry.reason : `GET ${retry.path.split('?')[0]}: ${retry.reason}`;
+                spinner.text = `${spinner.text.replace(/ \(retry \d+ of .*\)$/, '')} (retry ${retry.attempt} of ${config.list.retries} in ${(retry.delayMs / 1000).toFixed(1)} s after ${after})`;
+              }
+            : undefined,
         },
       }),
     );

@@ -28,6 +28,8 @@ export interface CollectDeps {
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   random: () => number;
   onProgress?: (progress: CollectProgress) => void;
+  /** A request is about to be retried (discovery or a list page): what a person waiting should see. */
+  onRetry?: (retry: RetryInfo) => void;
 }
 
 export interface CollectResult {
@@ -133,7 +135,10 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
     sleep: deps.sleep,
     random: deps.random,
     signal,
-    onRetry: (retry: RetryInfo) => log.debug('retrying discovery request', { ...retry }),
+    onRetry: (retry: RetryInfo) => {
+      log.debug('retrying discovery request', { ...retry });
+      deps.onRetry?.(retry);
+    },
   };
   const types = await discover(deps.client, config.resources, policy, requestDeps);
   const writer = await StoreWriter.create(config.store.dir, config.cluster);
@@ -159,6 +164,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
     const onRetry = (retry: RetryInfo): void => {
       metrics.listRetries.inc({ cluster: config.cluster, resource: key, kind: 'retry' });
       log.debug('retrying list page', { resource: key, ...retry });
+      deps.onRetry?.(retry);
     };
     // The same events either way: pages parsed and encoded in list workers, or here.
     const encode = pool ? pool.encoder(config.cluster, type, profile) : pageWork(config.cluster, type, profile);

@@ -6,6 +6,7 @@ import { collect, listWorkerCount, type CollectResult } from '../../src/collect/
 import { validateConfig } from '../../src/config/load.js';
 import { createKubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
+import type { RetryInfo } from '../../src/kube/request.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { KollectMetrics } from '../../src/metrics/metrics.js';
 import { CollectStore } from '../../src/store/collect-store.js';
@@ -26,6 +27,8 @@ interface Run {
   result: CollectResult;
   metrics: KollectMetrics;
   warnings: string[];
+  /** What onRetry was told, in order. */
+  retries: RetryInfo[];
   /** Every shard file's text, by path in the store. */
   files: Map<string, string>;
 }
@@ -43,6 +46,7 @@ async function run(sim: KubeSim, workers: number | 'auto', options: { signal?: A
   });
   const metrics = new KollectMetrics();
   const warnings: string[] = [];
+  const retries: RetryInfo[] = [];
   const log: Logger = { ...silentLogger, warn: (message) => warnings.push(message) };
   const result = await collect(config, {
     client: createKubeClient(loadKubeConfig({ kubeconfig })),
@@ -58,12 +62,13 @@ async function run(sim: KubeSim, workers: number | 'auto', options: { signal?: A
     }),
     random: () => 0.5,
     onProgress: options.onPage,
+    onRetry: (retry) => retries.push(retry),
   });
   const files = new Map<string, string>();
   for (const shard of result.manifest.shards) {
     for (const file of shard.files) files.set(file, await readFile(join(result.storeDir, file), 'utf8'));
   }
-  return { result, metrics, warnings, files };
+  return { result, metrics, warnings, retries, files };
 }
 
 /** The manifest without what differs from run to run (times). */
@@ -115,6 +120,8 @@ describe('collect(): list workers', () => {
         assert.ok(r.warnings.some((w) => w.includes('continue token expired')));
         assert.equal(await metricValue(r.metrics, 'kollect_list_retries_total', { resource: 'pods', kind: 'relist' }), 1);
         assert.equal(await metricValue(r.metrics, 'kollect_list_retries_total', { kind: 'retry' }), 2);
+        // What a person at a terminal is shown while the backoff runs.
+        assert.deepEqual(r.retries.map((x) => [x.path.split('?')[0], x.reason, x.attempt]).sort(), [['/api/v1/configmaps', '429', 1], ['/apis/apps/v1/deployments', '500', 1]]);
         assert.ok(r.result.manifest.resources.every((x) => x.complete));
       },
     ],
