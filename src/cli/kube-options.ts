@@ -1,5 +1,6 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { KubeClient } from '../kube/client.js';
+import type { ConfigOverrides } from '../config/load.js';
 import type { KollectConfig } from '../config/schema.js';
 import { positiveInt } from './common.js';
 
@@ -9,6 +10,15 @@ export interface KubeFlags {
   context?: string;
   pageSize?: number;
   concurrency?: number;
+  workers?: number | 'auto';
+}
+
+/** `auto` or a whole number of threads from 0 to 16, as `list.workers` takes. */
+function workersArg(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 16) throw new InvalidArgumentError('must be auto or a whole number of threads from 0 to 16.');
+  return n;
 }
 
 export function addKubeOptions(command: Command): Command {
@@ -16,7 +26,13 @@ export function addKubeOptions(command: Command): Command {
     .addOption(new Option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG, in-cluster service account, ~/.kube/config)'))
     .addOption(new Option('--context <name>', 'kubeconfig context to use'))
     .addOption(new Option('--page-size <n>', 'objects per list page (limit)').argParser(positiveInt))
-    .addOption(new Option('--concurrency <n>', 'resource types listed at once').argParser(positiveInt));
+    .addOption(new Option('--concurrency <n>', 'resource types listed at once').argParser(positiveInt))
+    .addOption(new Option('--workers <n>', 'threads that parse and project pages: auto, or 0 to 16 (0: all on the main thread)').argParser(workersArg));
+}
+
+/** What the kube flags override in the config file. */
+export function kubeOverrides(flags: KubeFlags): Pick<ConfigOverrides, 'kubeconfig' | 'context' | 'pageSize' | 'concurrency' | 'workers'> {
+  return { kubeconfig: flags.kubeconfig, context: flags.context, pageSize: flags.pageSize, concurrency: flags.concurrency, workers: flags.workers };
 }
 
 /**

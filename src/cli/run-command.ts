@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { KollectMetrics } from '../metrics/metrics.js';
 import { publishMetrics } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
-import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
+import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';
 import { abortableSleep, withSignals } from './signals.js';
 
@@ -44,10 +44,7 @@ function aroundSpinner(log: Logger, spinner: Ora): Logger {
 async function execute(flags: RunFlags): Promise<Executed> {
   // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
   const config = await readConfig(flags, {
-    kubeconfig: flags.kubeconfig,
-    context: flags.context,
-    pageSize: flags.pageSize,
-    concurrency: flags.concurrency,
+    ...kubeOverrides(flags),
     storeDir: flags.store,
     sinks: flags.sink,
   });

@@ -11,7 +11,7 @@ import { buildShardReport, type IncompleteType, type ShardReport, type ShardSize
 import type { ResourceStatus } from '../store/manifest.js';
 import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
-import { addKubeOptions, kubeClientFor, type KubeFlags } from './kube-options.js';
+import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { abortableSleep, withSignals } from './signals.js';
 
 interface ShardReportFlags extends ConfigFlags, KubeFlags {
@@ -109,7 +109,7 @@ Examples:
     )
     .action(async (flags: ShardReportFlags) => {
       if (flags.from !== undefined && flags.manifests !== undefined) throw new UsageError('use either --from or --manifests, not both');
-      const config = await readConfig(flags, { kubeconfig: flags.kubeconfig, context: flags.context, pageSize: flags.pageSize, concurrency: flags.concurrency });
+      const config = await readConfig(flags, kubeOverrides(flags));
       let sizes: ShardSize[];
       let incomplete: IncompleteType[] = [];
       let source: string;

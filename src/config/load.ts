@@ -12,6 +12,7 @@ export interface ConfigOverrides {
   context?: string;
   pageSize?: number;
   concurrency?: number;
+  workers?: number | 'auto';
   storeDir?: string;
   /** Keep only these sinks, by name. */
   sinks?: string[];
@@ -122,6 +123,7 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
   if (overrides.context !== undefined) config.kube.context = overrides.context;
   if (overrides.pageSize !== undefined) config.list.pageSize = overrides.pageSize;
   if (overrides.concurrency !== undefined) config.list.concurrency = overrides.concurrency;
+  if (overrides.workers !== undefined) config.list.workers = overrides.workers;
   if (overrides.storeDir !== undefined) config.store.dir = overrides.storeDir;
   const issues = crossFieldIssues(viewOf(config));
   if (overrides.sinks !== undefined) {

@@ -41,6 +41,10 @@ describe('kollect config validate and help', () => {
     assert.match(bad.stderr, /--page-size/);
     const unknown = await runKollect(['collect', '--no-such-flag']);
     assert.equal(unknown.code, 2);
+    assert.match(collectHelp.stdout, /--workers <n>/);
+    const workers = await runKollect(['collect', '--workers', '17']);
+    assert.equal(workers.code, 2);
+    assert.match(workers.stderr, /--workers.*auto or a whole number of threads from 0 to 16/);
   });
 
   it('GIVEN usage mistakes off a terminal THEN exit 2 with one JSON line of code USAGE, like every other error', async () => {

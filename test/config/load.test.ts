@@ -93,11 +93,12 @@ describe('configuration', () => {
   it('GIVEN flags THEN they override the file, and --sink filters sinks', () => {
     const config = validateConfig(
       { cluster: 'c', sinks: [{ name: 'a', type: 'file', dir: 'a' }, { name: 'b', type: 'file', dir: 'b' }] },
-      { cluster: 'other', pageSize: 50, concurrency: 2, sinks: ['b'] },
+      { cluster: 'other', pageSize: 50, concurrency: 2, workers: 0, sinks: ['b'] },
     );
     assert.equal(config.cluster, 'other');
     assert.equal(config.list.pageSize, 50);
     assert.equal(config.list.concurrency, 2);
+    assert.equal(config.list.workers, 0);
     assert.deepEqual(config.sinks.map((s) => s.name), ['b']);
   });
 
