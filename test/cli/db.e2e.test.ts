@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runKollect } from '../support/cli.js';
 import { expectedRows, exportWithCli, freshDatabase, startPostgres, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
+import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect db init` and `kollect db ddl` as a DBA runs them, against a real server. */
 
@@ -18,12 +18,7 @@ async function relations(url: string): Promise<string[]> {
   return withClient(url, async (c) => (await c.query<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1")).rows.map((r) => r.name));
 }
 
-async function clusterStore(cluster: string, count: number, extra: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) {
-  const rows = [...syntheticRows({ cluster, count, ...extra })];
-  const dir = join(await tempDir(), 'store');
-  await buildStore(dir, cluster, rows);
-  return { rows, dir };
-}
+const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
 
 describe('kollect db', () => {
   after(async () => {

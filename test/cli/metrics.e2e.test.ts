@@ -9,7 +9,7 @@ import { rowChecksum } from '../../src/rows/project.js';
 import { CLUSTER_SHARD, type Row } from '../../src/rows/row.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';
 import { CollectStore } from '../../src/store/collect-store.js';
-import { runKollect, type CliResult } from '../support/cli.js';
+import { logLines, runKollect, type CliResult } from '../support/cli.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
 import { startPostgres } from '../support/postgres.js';
 import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
@@ -159,12 +159,9 @@ async function twoFileSinks(dir: string, name: string): Promise<TwoFileSinks> {
 
 /** The `code` of every error line a run logged (JSON lines on stderr). */
 function loggedErrorCodes(run: CliResult): Array<string | undefined> {
-  return run.stderr
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { level?: string; code?: string })
+  return logLines(run)
     .filter((l) => l.level === 'error')
-    .map((l) => l.code);
+    .map((l) => l.code as string | undefined);
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on. */
@@ -529,11 +526,7 @@ describe('kollect export: Prometheus metrics', () => {
         [CLUSTER, 'files', 'new'],
       ],
     );
-    const debug = run.stderr
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { msg?: string; sinks?: string[]; unreadableLines?: number })
-      .find((l) => l.msg?.includes('earlier metrics file'));
+    const debug = (logLines(run) as Array<{ msg?: string; sinks?: string[]; unreadableLines?: number }>).find((l) => l.msg?.includes('earlier metrics file'));
     assert.deepEqual([debug?.sinks, debug?.unreadableLines], [['archive'], 2], run.stderr);
   });
 

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
 import { exportLockKey } from '../../src/sinks/postgres/schema.js';
-import { runKollect, type CliResult } from '../support/cli.js';
+import { logLines, runKollect } from '../support/cli.js';
 import { pgbouncerSkipReason, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import {
   expectedRows,
   exportWithCli,
   freshDatabase,
   initTables,
+  sinkResult,
   startPostgres,
   storedRows,
   tableSnapshot,
@@ -19,7 +19,7 @@ import {
   withClient,
   writePostgresConfig,
 } from '../support/postgres.js';
-import { buildStore, syntheticRows, tempDir, type SyntheticOptions } from '../support/store-fixture.js';
+import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /**
  * The built CLI through a real PgBouncer in transaction pooling mode, as fleets run it: PgBouncer
@@ -30,29 +30,6 @@ import { buildStore, syntheticRows, tempDir, type SyntheticOptions } from '../su
 
 const ITEMS = '"public"."kollect_items"';
 const skip = pgbouncerSkipReason();
-
-async function store(options: SyntheticOptions) {
-  const rows = [...syntheticRows(options)];
-  const dir = join(await tempDir(), 'store');
-  await buildStore(dir, options.cluster, rows);
-  return { rows, dir };
-}
-
-/** The postgres sink's entry of `--output json`, asserting the process exited 0. */
-function sinkResult(run: CliResult): PostgresSinkPlan {
-  assert.equal(run.code, 0, run.stderr);
-  const outcome = JSON.parse(run.stdout).sinks[0];
-  assert.ok(outcome.ok, JSON.stringify(outcome.error));
-  return outcome.result;
-}
-
-/** The JSON log lines of a run's stderr. */
-function logLines(run: CliResult): Array<Record<string, unknown>> {
-  return run.stderr
-    .split('\n')
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 /**
  * Other clients of the same PgBouncer pool, each running `SELECT pg_sleep(0.02)` in a loop (one
@@ -135,7 +112,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     bouncer = await startPgBouncer((await startPostgres()).url(), { poolMode: 'transaction', poolSize: 3 });
     dir = await tempDir();
     const shape = { cluster: 'c1', count: 20_000, attributeBytes: 700 };
-    const [base, next] = await Promise.all([store(shape), store({ ...shape, changedFraction: 0.2, revision: 2 })]);
+    const [base, next] = await Promise.all([syntheticStore(shape), syntheticStore({ ...shape, changedFraction: 0.2, revision: 2 })]);
     big = { base, next };
   });
   after(async () => {
@@ -147,8 +124,8 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     const direct = await freshDatabase();
     const via = bouncer.url(direct);
     const config = await writePostgresConfig(dir, 'c1');
-    const base = await store({ cluster: 'c1', count: 3_000 });
-    const next = await store({ cluster: 'c1', count: 3_300, changedFraction: 0.05, removedFraction: 0.03, revision: 2 });
+    const base = await syntheticStore({ cluster: 'c1', count: 3_000 });
+    const next = await syntheticStore({ cluster: 'c1', count: 3_300, changedFraction: 0.05, removedFraction: 0.03, revision: 2 });
 
     const init = await runKollect(['db', 'init', '--config', config], { env: { DATABASE_URL: via } });
     const first = sinkResult(await exportWithCli(via, config, base.dir));
@@ -178,7 +155,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     const via = bouncer.url(direct);
     await initTables(direct, testSinkConfig());
     const config = await writePostgresConfig(dir, 'c1', { onLocked: 'wait', statementTimeout: '1s' });
-    const rows = await store({ cluster: 'c1', count: 500 });
+    const rows = await syntheticStore({ cluster: 'c1', count: 500 });
 
     const started = Date.now();
     const blocked = await withClient(direct, async (holder) => {

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createPostgresSink, type PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
 import { exportLockKey } from '../../src/sinks/postgres/schema.js';
-import type { CliResult } from '../support/cli.js';
 import {
   expectedRows,
   exportWithCli,
   freshDatabase,
   initTables,
   sinkDeps,
+  sinkResult,
   startPostgres,
   storedRows,
   tableSnapshot,
@@ -18,25 +17,11 @@ import {
   withClient,
   writePostgresConfig,
 } from '../support/postgres.js';
-import { buildStore, syntheticRows, tempDir, type SyntheticOptions } from '../support/store-fixture.js';
+import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect export --from STORE` into PostgreSQL as real processes: many clusters at once, the same cluster twice, --dry-run. */
 
 const ITEMS = '"public"."kollect_items"';
-
-async function store(options: SyntheticOptions) {
-  const rows = [...syntheticRows(options)];
-  const dir = join(await tempDir(), 'store');
-  return { rows, dir, opened: await buildStore(dir, options.cluster, rows) };
-}
-
-/** The postgres sink's entry of `--output json`, asserting the process exited 0. */
-function sinkResult(run: CliResult): PostgresSinkPlan {
-  assert.equal(run.code, 0, run.stderr);
-  const outcome = JSON.parse(run.stdout).sinks[0];
-  assert.ok(outcome.ok, JSON.stringify(outcome.error));
-  return outcome.result;
-}
 
 async function runsCount(url: string, status: string): Promise<number> {
   return withClient(url, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM kollect_runs WHERE status = $1', [status])).rows[0]!.n);
@@ -54,11 +39,11 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const dir = await tempDir();
     const clusters = Array.from({ length: 8 }, (_, i) => `cluster-${i}`);
     const configs = await Promise.all(clusters.map((cluster) => writePostgresConfig(dir, cluster)));
-    const firsts = await Promise.all(clusters.map((cluster) => store({ cluster, count: 1_500 })));
-    const seconds = await Promise.all(clusters.map((cluster) => store({ cluster, count: 1_600, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })));
+    const firsts = await Promise.all(clusters.map((cluster) => syntheticStore({ cluster, count: 1_500 })));
+    const seconds = await Promise.all(clusters.map((cluster) => syntheticStore({ cluster, count: 1_600, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })));
     // The first exports run in this process (a process start costs about a second of CPU here).
     const exporter = createPostgresSink(sink, sinkDeps(url));
-    for (const first of firsts) await exporter.apply(first.opened, testContext());
+    for (const first of firsts) await exporter.apply(first.store, testContext());
     await exporter.close();
 
     const runs = await Promise.all(clusters.map((_, i) => exportWithCli(url, configs[i]!, seconds[i]!.dir)));
@@ -81,7 +66,7 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const url = await freshDatabase();
     await initTables(url, testSinkConfig());
     const config = await writePostgresConfig(await tempDir(), 'c1', { onLocked: 'wait' });
-    const s = await store({ cluster: 'c1', count: 3_000 });
+    const s = await syntheticStore({ cluster: 'c1', count: 3_000 });
 
     const results = (await Promise.all([exportWithCli(url, config, s.dir), exportWithCli(url, config, s.dir)])).map(sinkResult);
 
@@ -101,8 +86,8 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const sink = testSinkConfig();
     await initTables(url, sink);
     const config = await writePostgresConfig(await tempDir(), 'c1', { onLocked: 'fail' });
-    const first = await store({ cluster: 'c1', count: 1_000 });
-    const next = await store({ cluster: 'c1', count: 1_000, changedFraction: 0.5, revision: 2 });
+    const first = await syntheticStore({ cluster: 'c1', count: 1_000 });
+    const next = await syntheticStore({ cluster: 'c1', count: 1_000, changedFraction: 0.5, revision: 2 });
     sinkResult(await exportWithCli(url, config, first.dir));
     const snapshot = await tableSnapshot(url, ITEMS);
 
@@ -129,8 +114,8 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const url = await freshDatabase();
     await initTables(url, testSinkConfig());
     const config = await writePostgresConfig(await tempDir(), 'c1');
-    sinkResult(await exportWithCli(url, config, (await store({ cluster: 'c1', count: 2_000 })).dir));
-    const next = await store({ cluster: 'c1', count: 2_200, changedFraction: 0.05, removedFraction: 0.03, revision: 2 });
+    sinkResult(await exportWithCli(url, config, (await syntheticStore({ cluster: 'c1', count: 2_000 })).dir));
+    const next = await syntheticStore({ cluster: 'c1', count: 2_200, changedFraction: 0.05, removedFraction: 0.03, revision: 2 });
     const snapshot = await tableSnapshot(url, ITEMS);
 
     const planned = sinkResult(await exportWithCli(url, config, next.dir, ['--dry-run']));

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Row } from '../../src/rows/row.js';
 import {
@@ -15,7 +14,7 @@ import {
   withClient,
   writePostgresConfig,
 } from '../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
+import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /**
  * A kollect export process failing in the middle of its COPY: the connection killed by the
@@ -31,17 +30,11 @@ let dir: string;
 let base: { rows: Row[]; dir: string };
 let next: { rows: Row[]; dir: string };
 
-async function storeOf(changes: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) {
-  const rows = [...syntheticRows({ ...SHAPE, ...changes })];
-  const storeDir = join(dir, `store-${changes.revision ?? 1}`);
-  await buildStore(storeDir, SHAPE.cluster, rows);
-  return { rows, dir: storeDir };
-}
 
 describe('kollect export into PostgreSQL: failures mid-COPY (processes)', () => {
   before(async () => {
     dir = await tempDir();
-    [base, next] = await Promise.all([storeOf(), storeOf({ changedFraction: 0.2, removedFraction: 0.02, revision: 2 })]);
+    [base, next] = await Promise.all([syntheticStore(SHAPE), syntheticStore({ ...SHAPE, changedFraction: 0.2, removedFraction: 0.02, revision: 2 })]);
   });
   after(async () => {
     await (await startPostgres()).dropCreatedDatabases();

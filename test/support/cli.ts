@@ -38,3 +38,11 @@ export function runKollect(args: string[], options: CliOptions = {}): Promise<Cl
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/** The JSON log lines a run wrote on stderr (off a terminal every log line is one). */
+export function logLines(run: Pick<CliResult, 'stderr'>): Array<Record<string, unknown>> {
+  return run.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { sinkConfig, type PostgresSinkConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
+import type { PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
 import type { SinkContext } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliOptions, type CliResult } from './cli.js';
@@ -420,6 +422,14 @@ export async function writePostgresConfig(dir: string, cluster: string, sink: Re
   const file = join(dir, `kollect-${cluster}-${randomBytes(3).toString('hex')}.yaml`);
   await writeFile(file, JSON.stringify({ cluster, sinks: [{ name: 'fleet-db', type: 'postgres', ssl: { mode: 'disable' }, ...sink }] }, null, 2));
   return file;
+}
+
+/** The postgres sink's entry of `--output json`, asserting the process exited 0. */
+export function sinkResult(run: CliResult): PostgresSinkPlan {
+  assert.equal(run.code, 0, run.stderr);
+  const outcome = JSON.parse(run.stdout).sinks[0];
+  assert.ok(outcome.ok, JSON.stringify(outcome.error));
+  return outcome.result;
 }
 
 /** `kollect export --from STORE --config FILE --output json [...args]` against the database at `url`. */

@@ -99,6 +99,13 @@ export async function buildStore(dir: string, cluster: string, rows: Iterable<Ro
   return CollectStore.open(dir);
 }
 
+/** Synthetic rows written into a new store in a temporary folder: the rows, the folder and the opened store. */
+export async function syntheticStore(options: SyntheticOptions): Promise<{ rows: Row[]; dir: string; store: CollectStore }> {
+  const rows = [...syntheticRows(options)];
+  const dir = join(await tempDir(), 'store');
+  return { rows, dir, store: await buildStore(dir, options.cluster, rows) };
+}
+
 export async function tempDir(prefix = 'kollect-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LockBusyError } from '../../../src/errors.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
@@ -17,14 +16,11 @@ import {
   testSinkConfig,
   withClient,
 } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { syntheticStore } from '../../support/store-fixture.js';
 
 const ITEMS = '"public"."kollect_items"';
 
-async function clusterStore(cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) {
-  const rows = [...syntheticRows({ cluster, count, ...extra })];
-  return { rows, store: await buildStore(join(await tempDir(), 'store'), cluster, rows) };
-}
+const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
 
 async function exportWith(url: string, store: CollectStore, onLocked: 'wait' | 'fail' = 'fail') {
   const sink = createPostgresSink(testSinkConfig({ onLocked }), sinkDeps(url));
