@@ -47,6 +47,15 @@ export function parseShardDocument(text: string): ShardDocument | undefined {
 }
 
 /**
+ * Whether a file found where this cluster's vanished shards would be is this cluster's to remove.
+ * The path matching the template is not proof enough (with `{cluster}-{namespace}.json`, cluster
+ * a's pattern matches cluster a-b's files): the document must also name this cluster.
+ */
+export function isClusterDocument(text: string | undefined, cluster: string): boolean {
+  return text !== undefined && parseShardDocument(text)?.cluster === cluster;
+}
+
+/**
  * The new content of a shard's file. Rows of resource types whose list was incomplete are
  * carried over from the existing file (never dropped on partial data). Returns undefined when
  * the file should not exist: no rows now and nothing to carry.

@@ -4,7 +4,7 @@ import { writeFileAtomic } from '../../fs/write-file-atomic.js';
 import type { FileSinkConfig } from '../../config/schema.js';
 import { InterruptedError, SinkError, KollectError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { buildShardFile, shardPathLayout } from '../shard-document.js';
+import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
 import { addCounts, emptyCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 
 /** Fingerprints of what was last written, per cluster, so unchanged shards are not even read. */
@@ -91,6 +91,8 @@ export function createFileSink(config: FileSinkConfig): Sink {
       const shard = layout.shardOf(path);
       if (shard === undefined || current.has(shard)) continue;
       const existing = await readIfExists(join(root, path));
+      // Only this cluster's own files: another cluster's may match the path template too.
+      if (!isClusterDocument(existing, store.cluster)) continue;
       // A vanished shard may still hold rows of a type whose list was incomplete: keep those.
       const content = await buildShardFile(store, shard, existing);
       if (content === undefined || content === existing) yield { shard, path, action: content === undefined ? 'remove' : 'unchanged' };

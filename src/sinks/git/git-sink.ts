@@ -4,7 +4,7 @@ import nodeHttp from 'isomorphic-git/http/node';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { buildShardFile, parseShardDocument, shardPathLayout } from '../shard-document.js';
+import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
 import { authHandlers, describeSecret, readCredentials, type AuthHandlers } from './git-auth.js';
@@ -185,15 +185,13 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       }
       await render(shard.key, path, before);
     }
-    // Files of shards that vanished: only this cluster's own files, never anything else. The path
-    // matching the template is not proof enough (with `{cluster}-{namespace}.json`, cluster a's
-    // pattern matches cluster a-b's files): the document must also name this cluster.
+    // Files of shards that vanished: only this cluster's own files, never anything else.
     for (const [path, oid] of [...existing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       const shard = layout.shardOf(path);
       if (shard === undefined || current.has(shard)) continue;
       checkAbort(ctx, 'while rendering files');
       const text = await read(oid);
-      if (parseShardDocument(text)?.cluster !== store.cluster) {
+      if (!isClusterDocument(text, store.cluster)) {
         ctx.log.debug('git sink leaves a file that matches the path template but is not this cluster\'s', { sink: config.name, path });
         continue;
       }

@@ -84,6 +84,26 @@ describe('file sink', () => {
     assert.ok(files.has('clusters/c1/notes.txt'));
   });
 
+  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) THEN only files naming this cluster are removed', async () => {
+    const out = await tempDir();
+    const config = { ...sinkConfig(out), pathTemplate: 'clusters/{cluster}-{namespace}.json' };
+    await createFileSink(config).apply(await buildStore(join(await tempDir(), 's'), 'c1-b', syntheticRows({ cluster: 'c1-b', count: 40, namespaces: 2 })), ctx);
+    const sink = createFileSink(config);
+    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
+    const fewer = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })].filter((r) => r.namespace !== 'ns-002');
+    const result = await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', fewer), ctx);
+    assert.equal(result.totals.removed, 1);
+    // c1-b's files match c1's pattern (namespace "b-ns-000"), but they name cluster c1-b: they stay.
+    assert.deepEqual(shardFiles(await listFiles(out)), [
+      'clusters/c1-_cluster.json',
+      'clusters/c1-b-_cluster.json',
+      'clusters/c1-b-ns-000.json',
+      'clusters/c1-b-ns-001.json',
+      'clusters/c1-ns-000.json',
+      'clusters/c1-ns-001.json',
+    ]);
+  });
+
   it('GIVEN a type listed incompletely THEN its rows stay in the files, untouched', async () => {
     const out = await tempDir();
     const sink = createFileSink(sinkConfig(out));
