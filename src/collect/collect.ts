@@ -186,7 +186,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
           await spool.reset();
         } else {
           metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason: 'forbidden' });
-          log.warn(`forbidden to list ${key}; it is incomplete: no export deletes or replaces its rows`, { resource: key, message: event.message });
+          log.warn(`forbidden to list ${key}; it is incomplete: no export deletes its rows that were not listed`, { resource: key, message: event.message });
           await spool.incomplete('forbidden', event.message);
           return;
         }
@@ -197,7 +197,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
       if (signal.aborted) throw new InterruptedError('collection interrupted', { resource: key }, { cause: error });
       if (!(error instanceof KollectError)) throw error;
       metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason: 'error' });
-      log.error(`listing ${key} failed; it is incomplete: no export deletes or replaces its rows`, { resource: key, code: error.code, message: error.message });
+      log.error(`listing ${key} failed; it is incomplete: no export deletes its rows that were not listed`, { resource: key, code: error.code, message: error.message });
       failedTypes.push(key);
       await spool.incomplete('error', error.message);
     } finally {

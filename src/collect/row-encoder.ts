@@ -1,4 +1,3 @@
-import * as crypto from 'node:crypto';
 import { compileAttributePath, type AttributeGetter } from '../rows/attribute-path.js';
 import { canonicalJson, digest } from '../rows/checksum.js';
 import type { Profile } from '../rows/profiles/profile.js';
@@ -54,7 +53,7 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       }
       attributesJson = `{${attributesJson}}`;
       const createdJson = JSON.stringify(meta.creationTimestamp ?? null);
-      const checksum = rowDigest(
+      const checksum = digest(
         `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : sortedJson(labels)},` +
           `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
       );
@@ -68,12 +67,6 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
     return page.build();
   };
 }
-
-/**
- * `digest` (src/rows/checksum.ts: SHA-256, 32 hex digits), with Node's one-shot hash where it has
- * one (20.12 and later), which costs half as much per row as a Hash object.
- */
-const rowDigest: (text: string) => string = typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex').slice(0, 32) : digest;
 
 /**
  * `canonicalJson(value)`, faster for the common shape of labels: one level of an object whose keys

@@ -2,6 +2,7 @@ import { isAscii } from 'node:buffer';
 import type { ListSettings } from '../config/schema.js';
 import { ContinueExpiredError, KubeApiError } from '../errors.js';
 import type { KubeObject } from '../rows/project.js';
+import { resourceTypeKey } from '../rows/row.js';
 import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { valueEnd } from './json-text.js';
@@ -151,7 +152,7 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
   let pending: Promise<KubeResponse> | undefined = request(undefined);
   try {
     while (pending) {
-      const what = `list ${type.resource}${type.group ? `.${type.group}` : ''} (page ${page + 1})`;
+      const what = `list ${resourceTypeKey(type)} (page ${page + 1})`;
       const response: KubeResponse = await pending;
       pending = undefined;
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 
 /**
  * JSON with object keys sorted, so equal content always serializes to equal bytes. Used for
@@ -14,7 +14,10 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.join(',')}}`;
 }
 
-/** 128-bit hex digest: plenty to tell rows apart, half the bytes of a full SHA-256 in the table. */
-export function digest(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
-}
+/**
+ * 128-bit hex digest: plenty to tell rows apart, half the bytes of a full SHA-256 in the table.
+ * Node's one-shot hash where it has one (20.12 and later) costs half as much per row as a Hash
+ * object; the collect hot path calls this once per object.
+ */
+export const digest: (text: string) => string =
+  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex').slice(0, 32) : (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);

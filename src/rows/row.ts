@@ -35,7 +35,7 @@ export interface ResourceType {
 }
 
 /** kubectl-style name of a resource type: `pods`, `deployments.apps`, `widgets.example.com`. */
-export function resourceTypeKey(type: ResourceType): string {
+export function resourceTypeKey(type: Pick<ResourceType, 'group' | 'resource'>): string {
   return type.group ? `${type.resource}.${type.group}` : type.resource;
 }
 

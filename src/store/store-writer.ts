@@ -63,7 +63,6 @@ export class SpoolPageBuilder {
 interface ShardPart {
   file: string;
   buffer: Uint8Array[];
-  bufferedBytes: number;
   bytes: number;
   fingerprint: FingerprintAccumulator;
   /** Its folder exists: the first flush made it. */
@@ -88,7 +87,7 @@ export class TypeSpool {
     let part = this.parts.get(shardKey);
     if (!part) {
       const file = join('shards', shardKey, `${resourceTypeKey(this.type)}.ndjson`);
-      part = { file, buffer: [], bufferedBytes: 0, bytes: 0, fingerprint: new FingerprintAccumulator() };
+      part = { file, buffer: [], bytes: 0, fingerprint: new FingerprintAccumulator() };
       this.parts.set(shardKey, part);
     }
     return part;
@@ -106,7 +105,6 @@ export class TypeSpool {
     for (const { shard, lines, checksums } of page) {
       const part = this.part(shard);
       part.buffer.push(lines);
-      part.bufferedBytes += lines.byteLength;
       part.bytes += lines.byteLength;
       for (const checksum of checksums) part.fingerprint.add(checksum);
       this.buffered += lines.byteLength;
@@ -122,7 +120,6 @@ export class TypeSpool {
       part.hasDir = true;
       await appendFile(path, part.buffer.length === 1 ? part.buffer[0]! : Buffer.concat(part.buffer));
       part.buffer = [];
-      part.bufferedBytes = 0;
     }
     this.buffered = 0;
   }

@@ -7,6 +7,7 @@ import { podProfile } from './pod.js';
 import type { Profile } from './profile.js';
 import { secretProfile } from './secret.js';
 import { serviceProfile } from './service.js';
+import { resourceTypeKey } from '../row.js';
 
 /** Built-in profiles by name. Adding a kind: one file, one line here, one test (CONTRIBUTING.md). */
 const builtinProfiles: ReadonlyMap<string, Profile> = new Map(
@@ -36,8 +37,7 @@ export function resolveProfile(
   resource: { resource: string; group: string; profile?: string | undefined },
   custom: Readonly<Record<string, ProfileConfig>>,
 ): Profile {
-  const typeName = resource.group === '' ? resource.resource : `${resource.resource}.${resource.group}`;
-  const name = resource.profile ?? defaultProfileByResource[typeName] ?? 'metadata';
+  const name = resource.profile ?? defaultProfileByResource[resourceTypeKey(resource)] ?? 'metadata';
   const customProfile = custom[name];
   const profile: Profile | undefined = customProfile ? { name, attributes: customProfile.attributes } : builtinProfiles.get(name);
   if (!profile) throw new Error(`unknown profile "${name}" (config validation should have caught it)`);
