@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import type { AuthCallback, AuthFailureCallback } from 'isomorphic-git';
 import type { GitSinkConfig, SecretRef } from '../../config/schema.js';
+import { describeSecret, readSecret } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 
 /**
@@ -17,33 +17,23 @@ export interface GitCredentials {
   password: string;
 }
 
-/** Where a secret is read from, for messages: never its value. */
-export function describeSecret(ref: SecretRef): string {
-  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
-}
-
-/** Reads one secret, trimmed. Fails with a message naming where it looked, never the value. */
-export async function readSecret(sink: string, ref: SecretRef, env: NodeJS.ProcessEnv): Promise<string> {
-  let value: string | undefined;
-  if ('env' in ref) {
-    value = env[ref.env];
-  } else {
-    try {
-      value = await readFile(ref.file, 'utf8');
-    } catch (error) {
-      throw new SinkError(sink, `cannot read the Git credential from ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { code: 'GIT_AUTH_MISSING' });
-    }
+/** Reads one credential. Fails with a message naming where it looked, never the value. */
+async function readCredential(sink: string, ref: SecretRef, env: NodeJS.ProcessEnv): Promise<string> {
+  let value: string;
+  try {
+    value = await readSecret(ref, { env });
+  } catch (error) {
+    throw new SinkError(sink, `cannot read the Git credential from ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, {}, { code: 'GIT_AUTH_MISSING' });
   }
-  const trimmed = value?.trim();
-  if (!trimmed) throw new SinkError(sink, `the Git credential in ${describeSecret(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
-  return trimmed;
+  if (!value) throw new SinkError(sink, `the Git credential in ${describeSecret(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
+  return value;
 }
 
 /** Reads the configured credentials (undefined when the sink has no auth). */
 export async function readCredentials(config: GitSinkConfig, env: NodeJS.ProcessEnv): Promise<GitCredentials | undefined> {
   if (!config.auth) return undefined;
-  const password = await readSecret(config.name, config.auth.token, env);
-  const username = config.auth.username ? await readSecret(config.name, config.auth.username, env) : DEFAULT_GIT_USERNAME;
+  const password = await readCredential(config.name, config.auth.token, env);
+  const username = config.auth.username ? await readCredential(config.name, config.auth.username, env) : DEFAULT_GIT_USERNAME;
   return { username, password };
 }
 

@@ -1,13 +1,14 @@
 import { join, resolve } from 'node:path';
 import type { HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
+import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
-import { authHandlers, describeSecret, readCredentials, type AuthHandlers } from './git-auth.js';
+import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 import { streamingHttp } from './streaming-http.js';

@@ -2,33 +2,25 @@ import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import type pg from 'pg';
 import type { PostgresSinkConfig, SecretRef } from '../../config/schema.js';
+import { describeSecret, readSecret, type SecretDeps } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 
-/** What the connection code reads from the outside world; tests pass their own. */
-export interface ConnectionDeps {
-  /** Environment for `{env: NAME}` secret references (default process.env). */
-  env?: NodeJS.ProcessEnv;
-  /** Reads `{file: PATH}` secrets and the CA file (default fs.readFile). */
-  readFile?: (path: string) => Promise<string>;
-}
+/** What the connection code reads from the outside world (secrets, the CA file); tests pass their own. */
+export type ConnectionDeps = SecretDeps;
 
 /** The application_name every kollect session carries (visible in pg_stat_activity). */
 export const APPLICATION_NAME = 'kollect';
 
 /** Resolves a secret reference: an environment variable or a mounted file, trimmed. Never logged. */
 export async function resolveSecret(sink: string, ref: SecretRef, deps: ConnectionDeps = {}): Promise<string> {
-  if ('env' in ref) {
-    const value = (deps.env ?? process.env)[ref.env]?.trim();
-    if (!value) throw new SinkError(sink, `connection URL: environment variable ${ref.env} is not set or empty`, { secret: `env:${ref.env}` }, { code: 'SINK_CONFIG' });
-    return value;
-  }
+  const secret = 'env' in ref ? `env:${ref.env}` : `file:${ref.file}`;
   let value: string;
   try {
-    value = (await (deps.readFile ?? ((p: string) => readFile(p, 'utf8')))(ref.file)).trim();
+    value = await readSecret(ref, deps);
   } catch (error) {
-    throw new SinkError(sink, `connection URL: cannot read secret file ${ref.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { secret: `file:${ref.file}` }, { code: 'SINK_CONFIG' });
+    throw new SinkError(sink, `connection URL: cannot read secret ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { secret }, { code: 'SINK_CONFIG' });
   }
-  if (!value) throw new SinkError(sink, `connection URL: secret file ${ref.file} is empty`, { secret: `file:${ref.file}` }, { code: 'SINK_CONFIG' });
+  if (!value) throw new SinkError(sink, `connection URL: ${'env' in ref ? `environment variable ${ref.env} is not set or empty` : `secret file ${ref.file} is empty`}`, { secret }, { code: 'SINK_CONFIG' });
   return value;
 }
 

@@ -1,0 +1,25 @@
+import { readFile } from 'node:fs/promises';
+import type { SecretRef } from './schema.js';
+
+/** Where secrets are read from; tests pass their own. */
+export interface SecretDeps {
+  /** Environment for `{env: NAME}` references (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Reads `{file: PATH}` references (default fs.readFile). */
+  readFile?: (path: string) => Promise<string>;
+}
+
+/** Where a secret is read from, for messages: never its value. */
+export function describeSecret(ref: SecretRef): string {
+  return 'env' in ref ? `environment variable ${ref.env}` : `file ${ref.file}`;
+}
+
+/**
+ * A referenced secret's value, trimmed: '' when the variable is unset or the file is empty. A
+ * file that cannot be read rejects with its read error. Callers word the failure for their sink;
+ * the value itself never goes into a message or a log line.
+ */
+export async function readSecret(ref: SecretRef, deps: SecretDeps = {}): Promise<string> {
+  if ('env' in ref) return ((deps.env ?? process.env)[ref.env] ?? '').trim();
+  return (await (deps.readFile ?? ((path: string) => readFile(path, 'utf8')))(ref.file)).trim();
+}
