@@ -48,7 +48,7 @@ export interface RunOptions {
 
 function shardWarnings(store: CollectStore, config: KollectConfig, metrics: KollectMetrics, log: Logger): ShardWarning[] {
   const warnings: ShardWarning[] = [];
-  // Zero when no shard warns, so that a Pushgateway group does not keep an old run's count.
+  // Zero when no shard warns: the run's metrics show 0, not no series.
   metrics.shardWarnings.inc({ cluster: store.cluster }, 0);
   for (const shard of store.shards) {
     const status = shardStatus(shard.rows, shard.bytes, config.shards);

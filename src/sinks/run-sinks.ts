@@ -22,9 +22,8 @@ export async function runSinks(
   return Promise.all(
     sinks.map(async (sink): Promise<SinkOutcome> => {
       const labels = { cluster, sink: sink.name, type: sink.type };
-      // A zero, not no series: a Pushgateway group keeps the last pushed value of a metric (a
-      // family without samples is not pushed at all), so a sink error would outlive the runs
-      // that succeed after it, and its alert would never resolve.
+      // A zero, not no series: every run publishes what it did (the textfile, the Pushgateway
+      // group it replaces), and a sink that did not fail must show 0 there, not nothing.
       if (!ctx.dryRun) ctx.metrics.sinkErrors.inc(labels, 0);
       const stopTimer = ctx.dryRun ? undefined : ctx.metrics.exportDuration.startTimer(labels);
       try {

@@ -352,9 +352,10 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     const types = completeTypes(store);
     // Every staged key is in the table now. When the cluster holds no more rows than were
     // staged, none is absent from the store, and the anti-join (every row of the cluster
-    // against staging: about as costly as the upsert's join) is skipped.
-    const held = await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]);
-    if (types.groups.length > 0 && Number(held.rows[0]?.rows) > stagedRows) {
+    // against staging: about as costly as the upsert's join) is skipped. With no completely
+    // listed type nothing may be deleted, and nothing is counted.
+    const held = types.groups.length > 0 ? await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]) : undefined;
+    if (held && Number(held.rows[0]?.rows) > stagedRows) {
       const gone = await run<{ namespace: string; deleted: string }>(
         `WITH gone AS (
            DELETE FROM ${refs.items} t
@@ -443,7 +444,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     } catch (error) {
       await tx.rollback();
       const brokenBy = tx.broken();
-      if (ctx.signal.aborted && !(error instanceof LockBusyError)) throw interrupted('export');
+      if (ctx.signal.aborted) throw interrupted('export');
       // A terminated backend sends its FATAL message before it closes: report that, not the
       // socket error (EPIPE) that a write racing the close may have raised here.
       const cause = pgErrorOf(brokenBy) ? brokenBy : error;
