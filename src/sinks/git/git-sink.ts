@@ -117,7 +117,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   }
 
   function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
-    const shards = store.shards.map((s) => ({ shard: s.key, path: shardPathLayout(config.pathTemplate, store.cluster).pathFor(s.key), counts: { ...emptyCounts(), unchanged: 1 } }));
+    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+    const shards = store.shards.map((s) => ({ shard: s.key, path: layout.pathFor(s.key), counts: { ...emptyCounts(), unchanged: 1 } }));
     return { sink: config.name, type: 'git', unit: 'files', skipped, totals: { ...emptyCounts(), unchanged: shards.length }, shards };
   }
 
