@@ -1,4 +1,4 @@
-import { ContinueExpiredError, KollectError, KubeApiError, KubeUnreachableError } from '../errors.js';
+import { KollectError, KubeApiError } from '../errors.js';
 import type { Profile } from '../rows/profiles/profile.js';
 import type { ProjectedType } from '../rows/project.js';
 import type { EncodedPage } from './list-rows.js';
@@ -47,22 +47,13 @@ export function toWorkerError(error: unknown): WorkerError {
   return { name: 'Error', message: String(error) };
 }
 
-type ListErrorClass = new (message: string, data?: Record<string, unknown>) => KollectError;
-/** The errors a list can end with, by code, so that the main thread treats them as it would its own. */
-const LIST_ERRORS: ReadonlyMap<string, ListErrorClass> = new Map<string, ListErrorClass>([
-  ['KUBE_API_ERROR', KubeApiError],
-  ['KUBE_UNREACHABLE', KubeUnreachableError],
-  ['CONTINUE_EXPIRED', ContinueExpiredError],
-]);
-
 /**
- * The error again, on this side: a KollectError of the same class (a page that does not parse
- * marks its type failed, as on the main thread), a plain Error for anything else (a bug, which
- * fails the run).
+ * The error again, on this side. A worker only parses and encodes pages, so the one KollectError
+ * it raises is KubeApiError (a page that does not parse), which marks its type failed as on the
+ * main thread; anything else is a bug and comes back as a plain Error, which fails the run.
  */
 export function fromWorkerError(error: WorkerError): Error {
-  const KnownError = error.code === undefined ? undefined : (LIST_ERRORS.get(error.code) ?? KubeApiError);
-  const revived = KnownError ? new KnownError(error.message, error.data ?? {}) : new Error(`list worker: ${error.message}`);
+  const revived = error.code === undefined ? new Error(`list worker: ${error.message}`) : new KubeApiError(error.message, error.data ?? {});
   if (error.stack) revived.stack = error.stack;
   return revived;
 }
