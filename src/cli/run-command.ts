@@ -1,8 +1,6 @@
 import { Command, Option } from 'commander';
-import type { Ora } from 'ora';
 import { runExport, type RunResult } from '../collect/run.js';
 import { ExitCode, type MetricsPublishError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { KollectMetrics } from '../metrics/metrics.js';
 import { publishMetrics } from '../metrics/publish.js';
 import { addConfigOptions, createLogger, interactive, printResult, readConfig, type ConfigFlags } from './common.js';
@@ -29,18 +27,6 @@ interface Executed {
   publishFailures: MetricsPublishError[];
 }
 
-/** Log lines printed above the spinner, which is redrawn below them. */
-function aroundSpinner(log: Logger, spinner: Ora): Logger {
-  const above =
-    (write: Logger['info']): Logger['info'] =>
-    (message, data) => {
-      spinner.clear();
-      write(message, data);
-      spinner.render();
-    };
-  return { debug: above(log.debug), info: above(log.info), warn: above(log.warn), error: above(log.error) };
-}
-
 async function execute(flags: RunFlags): Promise<Executed> {
   // Config first: a broken file exits 2 before any request reaches the cluster or a sink.
   const config = await readConfig(flags, {
@@ -49,11 +35,11 @@ async function execute(flags: RunFlags): Promise<Executed> {
     sinks: flags.sink,
   });
   // A terminal without columns (script(1), some CI runners) cannot redraw a spinner line.
+  // ora clears the spinner around every other write to stderr while it spins: log lines print above it.
+  let status = flags.from === undefined ? 'discovering resource types' : 'exporting';
   const spinner =
-    interactive() && flags.output === 'text' && (process.stderr.columns ?? 0) > 0
-      ? (await import('ora')).default({ stream: process.stderr, text: flags.from === undefined ? 'discovering resource types' : 'exporting' }).start()
-      : undefined;
-  const log = spinner ? aroundSpinner(createLogger({ json: false, verbose: flags.verbose }), spinner) : createLogger({ json: !interactive(), verbose: flags.verbose });
+    interactive() && flags.output === 'text' && (process.stderr.columns ?? 0) > 0 ? (await import('ora')).default({ stream: process.stderr, text: status }).start() : undefined;
+  const log = createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
   let publishFailures: MetricsPublishError[] = [];
   let result: RunResult;
@@ -74,7 +60,8 @@ async function execute(flags: RunFlags): Promise<Executed> {
           now: () => new Date(),
           onProgress: spinner
             ? (p) => {
-                spinner.text = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
+                status = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
+                spinner.text = status;
               }
             : undefined,
           // Without it, a person at a terminal would watch an unchanged line through every backoff.
@@ -82,7 +69,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
             ? (retry) => {
                 // A broken connection's reason names the request already; a status (429, 500) does not.
                 const after = retry.reason.startsWith('GET ') ? retry.reason : `GET ${retry.path.split('?')[0]}: ${retry.reason}`;
-                spinner.text = `${spinner.text.replace(/ \(retry \d+ of .*\)$/, '')} (retry ${retry.attempt} of ${config.list.retries} in ${(retry.delayMs / 1000).toFixed(1)} s after ${after})`;
+                spinner.text = `${status} (retry ${retry.attempt} of ${config.list.retries} in ${(retry.delayMs / 1000).toFixed(1)} s after ${after})`;
               }
             : undefined,
         },
