@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toKollectError, UsageError, type KollectError } from '../errors.js';
+import { interactive } from './common.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
 import { dbCommand } from './db.js';
@@ -50,7 +51,7 @@ function report(error: KollectError, json: boolean): number {
 /** The only place that turns an outcome into an exit code and calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  const jsonLogs = !process.stderr.isTTY || argv.includes('json');
+  const jsonLogs = !interactive() || argv.includes('json');
   // Usage mistakes in any subcommand must reach the catch below (exit 2), not process.exit(1).
   // Off a terminal they are reported there as one JSON line (code USAGE) like every other error,
   // so commander must not print its own text line.

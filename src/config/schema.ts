@@ -184,9 +184,9 @@ export const listSettings = z.strictObject({
   /** Timeout of one page request. */
   timeout: duration.prefault('60s'),
   /**
-   * Threads that fetch, parse and project pages, off the main thread (which only spools): a
-   * number, `auto` (one per core, at most the list concurrency and 4), or 0 to do it all on the
-   * main thread.
+   * Threads that parse and project pages while the main thread fetches and spools: a number,
+   * `auto` (cores - 1, at most 4, fewer under a container memory limit; none on one core), or 0
+   * to do it all on the main thread. Never more than the list concurrency.
    */
   workers: z.union([z.literal('auto'), z.number().int().min(0).max(16)], { error: 'must be auto or a whole number of threads from 0 to 16' }).default('auto'),
 });

@@ -261,7 +261,8 @@ describe('reading the continue token without parsing the page', () => {
   for (const [what, body, expected] of cases) {
     it(`GIVEN ${what} THEN ${expected === undefined ? 'it cannot tell' : expected === '' ? 'no token' : 'the token'}`, () => {
       assert.equal(peekContinue(Buffer.from(body)), expected);
-      if (expected !== undefined) assert.equal(parseListBody({ body: Buffer.from(body), continue: expected, what: 'list' }).length >= 0, true);
+      // Where the token can be read, the page parses with it, to every item it holds.
+      if (expected !== undefined) assert.equal(parseListBody({ body: Buffer.from(body), continue: expected, what: 'list' }).length, (JSON.parse(body) as { items: unknown[] }).items.length);
     });
   }
 
