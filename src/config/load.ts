@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
-import { configSchema, resourceConfig, sinkConfig, type KollectConfig, type ResourceConfig, type SinkConfig } from './schema.js';
+import { configSchema, resourceConfig, type KollectConfig } from './schema.js';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {
@@ -44,55 +44,29 @@ export function parseConfigText(text: string, file?: string): unknown {
   return doc.toJS() ?? {};
 }
 
-/** What the checks across fields look at: the sinks and resources that are valid on their own, by index. */
-interface CrossFieldView {
-  /** Every sink's name, even of a sink with other problems: names must be unique all the same. */
-  sinkNames: ReadonlyArray<[number, string]>;
-  sinks: ReadonlyArray<[number, SinkConfig]>;
-  resources: ReadonlyArray<[number, ResourceConfig]>;
-  /** Profiles the file defines (valid or not: a broken one is reported where it is, not as unknown). */
-  profiles: readonly string[];
-}
-
-function viewOf(config: KollectConfig): CrossFieldView {
-  return { sinkNames: config.sinks.map((sink, i) => [i, sink.name]), sinks: [...config.sinks.entries()], resources: [...config.resources.entries()], profiles: Object.keys(config.profiles) };
-}
-
 /**
- * The same view of a document the schema refused, so that its problems across fields are
- * reported with the others in one go: each sink and resource that parses on its own counts.
+ * Checks across fields (unique sink names, profiles that exist, no resource twice), on the
+ * document as written, so that they are reported together with the schema's problems: every
+ * sink's name counts, and each resource that parses on its own. Resources left out take the
+ * defaults, which pass.
  */
-function lenientViewOf(doc: Record<string, unknown>): CrossFieldView {
-  const valid = <T>(items: unknown, schema: z.ZodType<T>): Array<[number, T]> =>
-    (Array.isArray(items) ? items : []).flatMap((item, i): Array<[number, T]> => {
-      const parsed = schema.safeParse(item);
-      return parsed.success ? [[i, parsed.data]] : [];
-    });
-  const profiles = doc.profiles && typeof doc.profiles === 'object' && !Array.isArray(doc.profiles) ? Object.keys(doc.profiles) : [];
-  const sinkNames = (Array.isArray(doc.sinks) ? doc.sinks : []).flatMap((sink: unknown, i): Array<[number, string]> => {
-    const name = sink && typeof sink === 'object' ? (sink as { name?: unknown }).name : undefined;
-    return typeof name === 'string' ? [[i, name]] : [];
-  });
-  return { sinkNames, sinks: valid(doc.sinks, sinkConfig), resources: valid(doc.resources, resourceConfig), profiles };
-}
-
-/** Checks that need more than one field: unique names, profiles that exist. */
-function crossFieldIssues(view: CrossFieldView): ConfigIssue[] {
+function crossFieldIssues(doc: Record<string, unknown>): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   const seenSinks = new Map<string, number>();
-  for (const [i, name] of view.sinkNames) {
+  (Array.isArray(doc.sinks) ? doc.sinks : []).forEach((sink: unknown, i) => {
+    const name = sink && typeof sink === 'object' ? (sink as { name?: unknown }).name : undefined;
+    if (typeof name !== 'string') return;
     const first = seenSinks.get(name);
     if (first !== undefined) issues.push({ path: `sinks[${i}].name`, message: `"${name}" is already the name of sinks[${first}]` });
     else seenSinks.set(name, i);
-  }
-  for (const [i, sink] of view.sinks) {
-    if (sink.type === 'postgres' && sink.table === sink.runsTable) {
-      issues.push({ path: `sinks[${i}].runsTable`, message: `must differ from table ("${sink.table}"): the runs are recorded in a table of their own` });
-    }
-  }
-  const known = new Set([...profileNames(), ...view.profiles]);
+  });
+  const defined = doc.profiles && typeof doc.profiles === 'object' && !Array.isArray(doc.profiles) ? Object.keys(doc.profiles) : [];
+  const known = new Set([...profileNames(), ...defined]);
   const seenTypes = new Map<string, number>();
-  for (const [i, resource] of view.resources) {
+  (Array.isArray(doc.resources) ? doc.resources : []).forEach((item: unknown, i) => {
+    const parsed = resourceConfig.safeParse(item);
+    if (!parsed.success) return;
+    const resource = parsed.data;
     if (resource.profile !== undefined && !known.has(resource.profile)) {
       issues.push({
         path: `resources[${i}].profile`,
@@ -103,8 +77,16 @@ function crossFieldIssues(view: CrossFieldView): ConfigIssue[] {
     const first = seenTypes.get(key);
     if (first !== undefined) issues.push({ path: `resources[${i}]`, message: `duplicates resources[${first}]` });
     else seenTypes.set(key, i);
-  }
+  });
   return issues;
+}
+
+/** `section` of the document with flag values laid over it (an absent section becomes one). */
+function overlaid(section: unknown, values: Record<string, unknown>): unknown {
+  const set = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
+  if (Object.keys(set).length === 0) return section;
+  // A section that is not a mapping is the schema's to report; the flags cannot mend it.
+  return section === undefined || (typeof section === 'object' && section !== null && !Array.isArray(section)) ? { ...(section as object | undefined), ...set } : section;
 }
 
 /** Validates a parsed document, applying flag overrides first so that they are validated too. */
@@ -116,16 +98,14 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
   // `kube:` with only comments under it is null in YAML: the user means "defaults".
   for (const [key, value] of Object.entries(doc)) if (value === null) delete doc[key];
   if (overrides.cluster !== undefined) doc.cluster = overrides.cluster;
+  doc.kube = overlaid(doc.kube, { kubeconfig: overrides.kubeconfig, context: overrides.context });
+  doc.list = overlaid(doc.list, { pageSize: overrides.pageSize, concurrency: overrides.concurrency, workers: overrides.workers });
+  doc.store = overlaid(doc.store, { dir: overrides.storeDir });
+  for (const key of ['kube', 'list', 'store']) if (doc[key] === undefined) delete doc[key];
   const result = configSchema.safeParse(doc);
-  if (!result.success) throw new ConfigError(file, [...toIssues(result.error), ...crossFieldIssues(lenientViewOf(doc))]);
+  const issues = crossFieldIssues(doc);
+  if (!result.success) throw new ConfigError(file, [...toIssues(result.error), ...issues]);
   const config = result.data;
-  if (overrides.kubeconfig !== undefined) config.kube.kubeconfig = overrides.kubeconfig;
-  if (overrides.context !== undefined) config.kube.context = overrides.context;
-  if (overrides.pageSize !== undefined) config.list.pageSize = overrides.pageSize;
-  if (overrides.concurrency !== undefined) config.list.concurrency = overrides.concurrency;
-  if (overrides.workers !== undefined) config.list.workers = overrides.workers;
-  if (overrides.storeDir !== undefined) config.store.dir = overrides.storeDir;
-  const issues = crossFieldIssues(viewOf(config));
   if (overrides.sinks !== undefined) {
     const names = new Set(config.sinks.map((s) => s.name));
     for (const name of overrides.sinks) {

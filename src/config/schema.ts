@@ -81,6 +81,9 @@ const postgresSink = z.strictObject({
   statementTimeout: duration.prefault('5m'),
   /** What a second run of the same cluster does while the first holds the lock. */
   onLocked: z.enum(['wait', 'fail']).default('fail'),
+}).refine((sink) => sink.table !== sink.runsTable, {
+  path: ['runsTable'],
+  error: (issue) => `must differ from table ("${(issue.input as { table: string }).table}"): the runs are recorded in a table of their own`,
 });
 
 const gitSink = z.strictObject({

@@ -102,6 +102,13 @@ describe('configuration', () => {
     assert.deepEqual(config.sinks.map((s) => s.name), ['b']);
   });
 
+  it('GIVEN flag values outside the limits of the schema THEN they are refused like the same values in the file', () => {
+    assert.throws(
+      () => validateConfig({ cluster: 'c' }, { pageSize: 20_000, concurrency: 500 }),
+      (e: unknown) => e instanceof ConfigError && JSON.stringify(e.issues.map((i) => i.path).sort()) === JSON.stringify(['list.concurrency', 'list.pageSize']),
+    );
+  });
+
   it('GIVEN --sink naming no sink THEN it is a config error', () => {
     assert.throws(() => validateConfig({ cluster: 'c' }, { sinks: ['nope'] }), (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === '--sink');
   });
