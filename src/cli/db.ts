@@ -18,23 +18,18 @@ interface DdlFlags extends DbFlags {
 }
 
 /**
- * The postgres sink a `db` command works on: the one named by --sink, or the only postgres sink
- * in the configuration.
+ * The postgres sink a `db` command works on: the one named by --sink (which readConfig keeps,
+ * or refuses when no sink has that name), or the only postgres sink in the configuration.
  */
-export function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
+function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
   const postgres = config.sinks.filter((s): s is PostgresSinkConfig => s.type === 'postgres');
-  if (name !== undefined) {
-    const sink = config.sinks.find((s) => s.name === name);
-    if (!sink) throw new UsageError(`no sink named "${name}"; configured: ${config.sinks.map((s) => s.name).join(', ') || 'none'}`);
-    if (sink.type !== 'postgres') throw new UsageError(`sink "${name}" is of type ${sink.type}, not postgres`);
-    return sink;
-  }
+  if (name !== undefined && postgres.length === 0) throw new UsageError(`sink "${name}" is of type ${config.sinks[0]?.type}, not postgres`);
   if (postgres.length === 0) throw new UsageError('the configuration has no postgres sink');
   if (postgres.length > 1) throw new UsageError(`the configuration has several postgres sinks (${postgres.map((s) => s.name).join(', ')}); choose one with --sink NAME`);
   return postgres[0]!;
 }
 
-export function formatInitResult(sink: string, result: InitResult): string {
+function formatInitResult(sink: string, result: InitResult): string {
   const lines = [`sink ${sink}: ${result.schema}.${result.table} (runs: ${result.schema}.${result.runsTable})`];
   if (result.createdSchema) lines.push(`  created schema ${result.schema}`);
   if (result.applied.length === 0) lines.push(`  schema is up to date (version ${result.version}); nothing to do`);
@@ -56,7 +51,7 @@ export function dbCommand(): Command {
   )
     .addHelpText('after', '\nExamples:\n  kollect db init --config kollect.yaml\n  kollect db init --config kollect.yaml --sink fleet-db --brin')
     .action(async (flags: InitFlags) => {
-      const config = await readConfig(flags);
+      const config = await readConfig(flags, { sinks: flags.sink === undefined ? undefined : [flags.sink] });
       const sink = selectPostgresSink(config, flags.sink);
       // pg loads only for the command that connects: every other command starts without it.
       const { initDatabase } = await import('../sinks/postgres/postgres-sink.js');
@@ -75,7 +70,7 @@ export function dbCommand(): Command {
     .addHelpText('after', '\nExamples:\n  kollect db ddl --config kollect.yaml\n  kollect db ddl --config kollect.yaml --partition-by cluster > kollect.sql')
     .action(async (flags: DdlFlags) => {
       if (flags.partitionBy === 'month') throw new UsageError(`--partition-by month would break the upsert key.\n${MONTH_PARTITIONING_NOTE.join('\n')}`);
-      const config = await readConfig(flags);
+      const config = await readConfig(flags, { sinks: flags.sink === undefined ? undefined : [flags.sink] });
       const sink = selectPostgresSink(config, flags.sink);
       const sql = ddlText(
         { schema: sink.schema, table: sink.table, runsTable: sink.runsTable },

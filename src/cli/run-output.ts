@@ -30,11 +30,10 @@ function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number>
 /** A shard with something to do: rows or a file added, changed or removed. */
 const changes = (s: ShardChange): boolean => s.counts.added + s.counts.changed + s.counts.removed > 0;
 
-/** The word for the one thing a file-like sink does to a shard's file. */
+/** The word for the one thing a file-like sink does to a shard's file (shards that `changes`). */
 function fileAction(s: ShardChange): string {
   if (s.counts.added > 0) return 'add';
-  if (s.counts.removed > 0) return 'remove';
-  return s.counts.changed > 0 ? 'change' : 'unchanged';
+  return s.counts.removed > 0 ? 'remove' : 'change';
 }
 
 /**

@@ -77,8 +77,9 @@ export function formatReportMarkdown(report: ShardReport): string {
   ].join('\n');
 }
 
+/** The report's entries for types a list left incomplete (the store's or the collection's, already only those). */
 function incompleteTypes(resources: ResourceStatus[]): IncompleteType[] {
-  return resources.filter((r) => !r.complete).map((r) => ({ resource: resourceTypeKey(r), reason: r.reason ?? 'unknown' }));
+  return resources.map((r) => ({ resource: resourceTypeKey(r), reason: r.reason ?? 'unknown' }));
 }
 
 const collectPaths = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];

@@ -47,7 +47,7 @@ async function earlierLastSuccesses(path: string, { cluster, sinks, log }: RunSi
  * the last success the file being replaced held: an alert on its age keeps counting instead of
  * seeing no series at all.
  */
-export async function writeMetricsFile(metrics: KollectMetrics, path: string, run: RunSinks): Promise<void> {
+async function writeMetricsFile(metrics: KollectMetrics, path: string, run: RunSinks): Promise<void> {
   const lastSuccesses = new Registry();
   const lastSuccess = lastSuccessGauge([lastSuccesses]);
   for (const { labels, seconds } of await earlierLastSuccesses(path, run)) lastSuccess.set(labels, seconds);
@@ -64,7 +64,7 @@ export async function writeMetricsFile(metrics: KollectMetrics, path: string, ru
  * of every sink in its group, so in one group a failed sink's last success would vanish as soon
  * as another sink succeeded.
  */
-export async function pushMetrics(metrics: KollectMetrics, url: string, cluster: string): Promise<void> {
+async function pushMetrics(metrics: KollectMetrics, url: string, cluster: string): Promise<void> {
   const options = { timeout: 10_000 };
   // The run's group first: one that an earlier kollect pushed may still hold last successes, and
   // the Pushgateway refuses a push that repeats a series of another group.
