@@ -14,7 +14,12 @@ export function addConfigOptions(command: Command): Command {
   return command
     .addOption(new Option('-c, --config <file>', 'configuration file (YAML or JSON)').env('KOLLECT_CONFIG').default('kollect.yaml'))
     .addOption(new Option('--cluster <name>', "this cluster's name in the fleet (overrides the file)"))
-    .addOption(new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text'));
+    .addOption(outputOption());
+}
+
+/** `-o, --output text|json`: how a command prints its result. */
+export function outputOption(): Option {
+  return new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text');
 }
 
 /** Parses a positive integer flag; commander reports a bad value naming the flag (exit 2). */

@@ -1,7 +1,9 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { ConfigError, ExitCode } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
+import { resourceTypeKey } from '../rows/row.js';
+import { outputOption, printResult } from './common.js';
 
 export function configCommand(): Command {
   const config = new Command('config').description('Work with configuration files');
@@ -9,7 +11,7 @@ export function configCommand(): Command {
     .command('validate')
     .description('Validate a configuration file: print every problem with its path and exit 2, or a summary and exit 0')
     .argument('<file>', 'configuration file (YAML or JSON)')
-    .addOption(new Option('-o, --output <format>', 'result format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption())
     .addHelpText('after', '\nExample:\n  kollect config validate kollect.yaml')
     .action(async (file: string, flags: { output: 'text' | 'json' }) => {
       try {
@@ -18,17 +20,17 @@ export function configCommand(): Command {
           valid: true,
           file,
           cluster: cfg.cluster,
-          resources: cfg.resources.map((r) => (r.group ? `${r.resource}.${r.group}/${r.version}` : `${r.resource}/${r.version}`)),
+          resources: cfg.resources.map((r) => `${resourceTypeKey(r)}/${r.version}`),
           sinks: cfg.sinks.map((s) => `${s.name} (${s.type})`),
         };
-        process.stdout.write(
-          flags.output === 'json'
-            ? `${JSON.stringify(summary, null, 2)}\n`
-            : `${file}: valid\n  cluster: ${summary.cluster}\n  resources: ${summary.resources.join(', ')}\n  sinks: ${summary.sinks.join(', ') || 'none'}\n  built-in profiles: ${profileNames().join(', ')}\n`,
+        printResult(
+          flags.output,
+          summary,
+          () => `${file}: valid\n  cluster: ${summary.cluster}\n  resources: ${summary.resources.join(', ')}\n  sinks: ${summary.sinks.join(', ') || 'none'}\n  built-in profiles: ${profileNames().join(', ')}\n`,
         );
       } catch (error) {
         if (!(error instanceof ConfigError) || flags.output !== 'json') throw error;
-        process.stdout.write(`${JSON.stringify({ valid: false, file, issues: error.issues }, null, 2)}\n`);
+        printResult('json', { valid: false, file, issues: error.issues }, () => '');
         process.exitCode = ExitCode.usage;
       }
     });
