@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { KollectConfig, ListSettings } from '../config/schema.js';
-import { InterruptedError, KollectError } from '../errors.js';
+import { InterruptedError, KollectError, StoreWriteError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { discover, type DiscoveredType } from '../kube/discovery.js';
 import type { RetryInfo } from '../kube/request.js';
@@ -195,7 +195,8 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
       metrics.collectItems.inc({ cluster: config.cluster, resource: key }, typeRows);
     } catch (error) {
       if (signal.aborted) throw new InterruptedError('collection interrupted', { resource: key }, { cause: error });
-      if (!(error instanceof KollectError)) throw error;
+      // A list's failure marks its type incomplete; a store that cannot be written ends the run.
+      if (!(error instanceof KollectError) || error instanceof StoreWriteError) throw error;
       metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason: 'error' });
       log.error(`listing ${key} failed; it is incomplete: no export deletes its rows that were not listed`, { resource: key, code: error.code, message: error.message });
       failedTypes.push(key);

@@ -81,6 +81,8 @@ export class TypeSpool {
   constructor(
     private readonly root: string,
     readonly type: SpooledType,
+    /** The store being written (its final folder), for messages. */
+    private readonly storeDir: string = root,
   ) {}
 
   private part(shardKey: string): ShardPart {
@@ -116,9 +118,14 @@ export class TypeSpool {
     for (const part of this.parts.values()) {
       if (part.buffer.length === 0) continue;
       const path = join(this.root, part.file);
-      if (!part.hasDir) await mkdir(dirname(path), { recursive: true });
-      part.hasDir = true;
-      await appendFile(path, part.buffer.length === 1 ? part.buffer[0]! : Buffer.concat(part.buffer));
+      try {
+        if (!part.hasDir) await mkdir(dirname(path), { recursive: true });
+        part.hasDir = true;
+        await appendFile(path, part.buffer.length === 1 ? part.buffer[0]! : Buffer.concat(part.buffer));
+      } catch (error) {
+        // A full or read-only volume shows here first, in the middle of a list.
+        throw unwritable(this.storeDir, path, error);
+      }
       part.buffer = [];
     }
     this.buffered = 0;
@@ -203,7 +210,7 @@ export class StoreWriter {
 
   /** Starts spooling a resource type. */
   spool(type: SpooledType): TypeSpool {
-    const spool = new TypeSpool(this.tmpDir, type);
+    const spool = new TypeSpool(this.tmpDir, type, this.dir);
     this.spools.push(spool);
     return spool;
   }
@@ -238,7 +245,10 @@ export class StoreWriter {
         bytes: shardEntries.reduce((n, s) => n + s.bytes, 0),
       },
     };
-    await writeFile(join(this.tmpDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+    const manifestPath = join(this.tmpDir, MANIFEST_FILE);
+    await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`).catch((error: unknown) => {
+      throw unwritable(this.dir, manifestPath, error);
+    });
     // Swap: the old store is removed only once the new one is complete on disk.
     const old = `${this.dir}.old-${randomBytes(4).toString('hex')}`;
     const hadOld = await rename(this.dir, old).then(

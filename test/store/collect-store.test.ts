@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile, rm, truncate, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { StoreError } from '../../src/errors.js';
+import { StoreError, StoreWriteError } from '../../src/errors.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { StoreWriter } from '../../src/store/store-writer.js';
 import { SYNTHETIC_TYPES, buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
@@ -91,6 +91,19 @@ describe('collect store', () => {
     await writer.spool(SYNTHETIC_TYPES[0]!).addRows([...syntheticRows({ cluster: 'c1', count: 4 })]);
     await writer.abort();
     assert.equal(await readFile(join(dir, 'manifest.json'), 'utf8'), before);
+  });
+
+  it('GIVEN a spool that cannot be written in the middle of a list THEN STORE_UNWRITABLE naming the store, not a raw errno error', async () => {
+    const parent = await tempDir();
+    const dir = join(parent, 'store');
+    const writer = await StoreWriter.create(dir, 'c1');
+    const spool = writer.spool(SYNTHETIC_TYPES[0]!);
+    await spool.addRows([...syntheticRows({ cluster: 'c1', count: 4 })]);
+    // A file where the spool's folders go: ENOTDIR even for root, which file modes do not stop.
+    const partial = (await readdir(parent)).find((name) => name.startsWith('store.partial-'))!;
+    await writeFile(join(parent, partial, 'shards'), 'not a folder');
+    await assert.rejects(spool.complete(), (e: unknown) => e instanceof StoreWriteError && e.data.dir === dir && /ENOTDIR/.test(e.message));
+    await writer.abort();
   });
 
   const broken: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
