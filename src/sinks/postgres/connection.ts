@@ -51,6 +51,11 @@ export function statementTimeoutParam(config: Pick<PostgresSinkConfig, 'statemen
   return String(config.statementTimeout);
 }
 
+/** Gives the transaction just begun on `client` the statement timeout (see SET_LOCAL_STATEMENT_TIMEOUT). */
+export async function setLocalStatementTimeout(client: Pick<pg.ClientBase, 'query'>, config: Pick<PostgresSinkConfig, 'statementTimeout'>): Promise<void> {
+  await client.query(`SELECT ${SET_LOCAL_STATEMENT_TIMEOUT}`, [statementTimeoutParam(config)]);
+}
+
 /**
  * Pool options for a sink. node-postgres lets the connection string override the options
  * object, so the URL's parameters for what kollect sets itself are dropped, and its ssl

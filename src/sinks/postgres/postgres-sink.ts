@@ -6,7 +6,7 @@ import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../
 import { shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
-import { poolConfig, redact, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
+import { poolConfig, redact, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
@@ -468,7 +468,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       // A transaction of its own only for SET LOCAL: outside one, SET LOCAL does nothing, and a
       // session SET would stay behind on a server connection that PgBouncer hands to others.
       await client.query('BEGIN');
-      await client.query(`SELECT ${SET_LOCAL_STATEMENT_TIMEOUT}`, [statementTimeoutParam(config)]);
+      await setLocalStatementTimeout(client, config);
       await client.query(
         `INSERT INTO ${refs.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status, error)
          VALUES ($1, $2, $3, clock_timestamp(), 0, 0, 0, 0, 0, 'failed', $4)`,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { SET_LOCAL_STATEMENT_TIMEOUT } from './connection.js';
+import { setLocalStatementTimeout } from './connection.js';
 
 /**
  * The shared fleet table (ADR-0501), its runs table and the schema-version table: DDL,
@@ -239,7 +239,7 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
   await client.query('BEGIN');
   try {
     if (options.statementTimeoutMs !== undefined) {
-      await client.query(`SELECT ${SET_LOCAL_STATEMENT_TIMEOUT}`, [String(options.statementTimeoutMs)]);
+      await setLocalStatementTimeout(client, { statementTimeout: options.statementTimeoutMs });
     }
     await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`kollect:migrate:${names.schema}`)]);
     const schemaExists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
