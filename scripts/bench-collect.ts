@@ -13,7 +13,7 @@
  *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]
  * (--workers: list.workers of the kollect cases; default: the config's default).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,7 @@ import type * as KubeconfigModule from '../src/kube/kubeconfig.js';
 import type * as MetricsModule from '../src/metrics/metrics.js';
 import type * as LogModule from '../src/log.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
+import { scriptChild, writeResult } from './support/measured-child.js';
 
 type Case = 'typed-api' | 'kollect-full' | 'kollect-metadata';
 interface Measurement {
@@ -116,24 +117,14 @@ async function worker(which: Case, kubeconfig: string, storeDir: string, workers
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const measurement: Measurement = { objects, ms, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: (cpu.user + cpu.system) / 1000 };
-  process.stdout.write(`${JSON.stringify(measurement)}\n`);
+  writeResult(measurement);
 }
 
-function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
+async function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
   const serverCpu = process.cpuUsage();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', which, kubeconfig, storeDir, ...(workers ? [workers] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${which} exited ${code}`));
-      const cpu = process.cpuUsage(serverCpu);
-      resolve({ ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measurement), serverCpuMs: (cpu.user + cpu.system) / 1000 });
-    });
-  });
+  const measurement = await scriptChild<Measurement>(import.meta.url, ['--worker', which, kubeconfig, storeDir, ...(workers ? [workers] : [])]);
+  const cpu = process.cpuUsage(serverCpu);
+  return { ...measurement, serverCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function main(): Promise<void> {

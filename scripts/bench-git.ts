@@ -8,10 +8,8 @@
  * Prints each time, the kollect/CLI ratios, peak RSS and the requests of an unchanged export,
  * with PASS/MISS per target; exits 1 on a MISS.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { sinkConfig, type GitSinkConfig } from '../src/config/schema.js';
 import { silentLogger, type Logger } from '../src/log.js';
 import { rowChecksum } from '../src/rows/project.js';
@@ -21,6 +19,7 @@ import { buildShardFile, shardPathLayout } from '../src/sinks/shard-document.js'
 import { CollectStore } from '../src/store/collect-store.js';
 import { git, startGitServer, type GitServer } from '../test/support/git-server.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { scriptChild, writeResult } from './support/measured-child.js';
 
 const CLUSTER = 'bench';
 const ROWS = 100_000;
@@ -73,17 +72,11 @@ async function child(job: ChildJob): Promise<void> {
     skipped: result.skipped?.reason ?? null,
     phases,
   };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  writeResult(report);
 }
 
 function runChild(job: ChildJob): Promise<ChildReport> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    proc.on('error', reject);
-    proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ChildReport) : reject(new Error(`benchmark child exited ${code}`))));
-  });
+  return scriptChild<ChildReport>(import.meta.url, ['--child', JSON.stringify(job)]);
 }
 
 function* benchRows(changed: string[]): Generator<Row> {

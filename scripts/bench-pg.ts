@@ -30,7 +30,7 @@ import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import { CollectStore } from '../src/store/collect-store.js';
 import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
-import { measuredChild } from './support/measured-child.js';
+import { measuredChild, readResult, scriptArgs, writeResult } from './support/measured-child.js';
 
 const ROWS = 100_000;
 /**
@@ -96,8 +96,8 @@ async function rawCopy(url: string, storeDir: string): Promise<number> {
 
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
 async function floor(url: string, storeDir: string): Promise<Figure> {
-  const { stdout } = await measuredChild(['--import', 'tsx', fileURLToPath(import.meta.url), FLOOR_FLAG, storeDir], { DATABASE_URL: url });
-  return { ms: Number(stdout) };
+  const { stdout } = await measuredChild(scriptArgs(import.meta.url, [FLOOR_FLAG, storeDir]), { DATABASE_URL: url });
+  return { ms: readResult<number>(stdout) };
 }
 
 interface ExportOutput {
@@ -243,7 +243,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === FLOOR_FLAG) {
-  process.stdout.write(String(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!)));
+  writeResult(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!));
 } else {
   await main();
   // The embedded server's reaper stops it once this process is gone.

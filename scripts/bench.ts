@@ -9,9 +9,7 @@
  * RSS is its own. PostgreSQL: DATABASE_URL or embedded.
  * Usage: npm run bench [-- --sizes 100000,1000000]
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -25,7 +23,7 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
-import { measuredChild } from './support/measured-child.js';
+import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 
 const PAGE_SIZE = 500;
 const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
@@ -58,20 +56,8 @@ async function rawList(server: string, token: string): Promise<number> {
 async function worker(args: string[]): Promise<void> {
   const started = performance.now();
   const objects = await rawList(args[0]!, args[1]!);
-  writeFileSync(process.env.BENCH_RESULT!, JSON.stringify({ objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
-}
-
-async function runRawList(server: string, token: string, dir: string): Promise<Measurement> {
-  const result = join(dir, 'result-raw-list.json');
-  await new Promise<void>((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', server, token], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, BENCH_RESULT: result },
-    });
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`the raw list exited ${code}`))));
-  });
-  return JSON.parse(await readFile(result, 'utf8')) as Measurement;
+  const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS };
+  writeResult(measurement);
 }
 
 /** The floor for the database part: the same rows, COPYed as text into an unlogged table without index. */
@@ -125,7 +111,7 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
     );
     const env = { DATABASE_URL: databaseUrl };
     await measuredChild([KOLLECT, 'db', 'init', '--config', config], env);
-    const list = await runRawList(sim.url, sim.token, dir);
+    const list = await scriptChild<Measurement>(import.meta.url, ['--worker', sim.url, sim.token]);
     // The built CLI in a process of its own, as a CronJob runs it: its time and peak RSS are kollect's alone.
     const collected = await measuredChild([KOLLECT, 'collect', '--config', config], env);
     const store = await CollectStore.open(join(dir, 'store'));
