@@ -20,6 +20,7 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { git, startGitServer, type GitServer } from '../test/support/git-server.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { scriptChild, writeResult } from './support/measured-child.js';
+import { median } from './support/median.js';
 
 const CLUSTER = 'bench';
 const ROWS = 100_000;
@@ -132,10 +133,6 @@ async function cliExports(server: GitServer, clone: string, first: Map<string, s
   return [a, b];
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const all = (values: number[]): string => values.map((v) => (v / 1000).toFixed(2)).join(' / ');
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');

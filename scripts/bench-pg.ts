@@ -31,6 +31,7 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { measuredChild, readResult, scriptArgs, writeResult } from './support/measured-child.js';
+import { median } from './support/median.js';
 
 const ROWS = 100_000;
 /**
@@ -62,9 +63,6 @@ interface Figure {
   maxRssKiB?: number;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-/** The run whose time is the median of `runs` runs of `measure`. */
 /** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
 function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
