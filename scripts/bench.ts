@@ -14,7 +14,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
@@ -23,10 +22,10 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 
 const PAGE_SIZE = 500;
-const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
 
 interface Measurement {
   objects: number;
@@ -125,6 +124,7 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
 }
 
 async function orchestrate(): Promise<void> {
+  buildKollect();
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   const postgres = await startPostgres();
