@@ -6,19 +6,16 @@
  *
  * The local API server runs in this process; every measured case runs in its own child process,
  * so its peak RSS is its own; CPU is the case's (every thread) and the API server's meanwhile.
- * kollect is measured as it ships: compiled to JavaScript first (into node_modules/.cache), so
- * that its list workers start as they do from dist/, not through tsx (which each worker thread
- * would have to load again). Each case runs `--rounds` times (default 3), the cases interleaved,
- * and its median round is reported. Usage:
+ * kollect is measured as it ships: built into dist/ first (`npm run build`) and its modules
+ * imported from there, so that its list workers start from dist/ as in production, not through
+ * tsx (which each worker thread would have to load again). Each case runs `--rounds` times
+ * (default 3), the cases interleaved, and its median round is reported. Usage:
  *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]
  * (--workers: list.workers of the kollect cases; default: the config's default).
  */
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import type * as CollectModule from '../src/collect/collect.js';
 import type * as LoadModule from '../src/config/load.js';
@@ -27,6 +24,8 @@ import type * as KubeconfigModule from '../src/kube/kubeconfig.js';
 import type * as MetricsModule from '../src/metrics/metrics.js';
 import type * as LogModule from '../src/log.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
+import { buildKollect, compiled } from './support/build-kollect.js';
+import { scriptChild, writeResult } from './support/measured-child.js';
 
 type Case = 'typed-api' | 'kollect-full' | 'kollect-metadata';
 interface Measurement {
@@ -40,20 +39,6 @@ interface Measurement {
 }
 
 const TYPES = DEFAULT_RESOURCES;
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-/** Inside the project, so that the compiled modules resolve its node_modules. */
-const BUILD_DIR = join(ROOT, 'node_modules', '.cache', 'kollect-bench');
-
-/** Compiles src/ as `npm run build` does, into BUILD_DIR. */
-function buildKollect(): void {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD_DIR, '--sourceMap', 'false'], { stdio: 'inherit' });
-}
-
-/** A module of the compiled kollect, typed as its source. */
-async function compiled<T>(path: string): Promise<T> {
-  return (await import(pathToFileURL(join(BUILD_DIR, path)).href)) as T;
-}
 const PAGE_SIZE = 500;
 
 /** One measured case, in a child process: prints a Measurement as JSON. */
@@ -116,24 +101,14 @@ async function worker(which: Case, kubeconfig: string, storeDir: string, workers
   const ms = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
   const measurement: Measurement = { objects, ms, maxRssKiB: process.resourceUsage().maxRSS, cpuMs: (cpu.user + cpu.system) / 1000 };
-  process.stdout.write(`${JSON.stringify(measurement)}\n`);
+  writeResult(measurement);
 }
 
-function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
+async function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
   const serverCpu = process.cpuUsage();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', which, kubeconfig, storeDir, ...(workers ? [workers] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${which} exited ${code}`));
-      const cpu = process.cpuUsage(serverCpu);
-      resolve({ ...(JSON.parse(out.trim().split('\n').pop() ?? '{}') as Measurement), serverCpuMs: (cpu.user + cpu.system) / 1000 });
-    });
-  });
+  const measurement = await scriptChild<Measurement>(import.meta.url, ['--worker', which, kubeconfig, storeDir, ...(workers ? [workers] : [])]);
+  const cpu = process.cpuUsage(serverCpu);
+  return { ...measurement, serverCpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 async function main(): Promise<void> {

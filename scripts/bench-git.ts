@@ -3,24 +3,26 @@
  * kollect to a repository served by `git http-backend`, against the git CLI committing and
  * pushing the same files to a second served repository (clone, write files, `git add -A`,
  * commit, push over HTTP). Each kollect export runs in a child process of its own, so that its
- * peak RSS is kollect's and not the benchmark's (which holds the rendered files for the CLI).
+ * peak RSS is kollect's and not the benchmark's (which holds the rendered files for the CLI),
+ * with the built kollect (dist/, `npm run build` first), as it ships.
  * Every measurement is repeated in rounds and medians kept: the machine may be shared.
  * Prints each time, the kollect/CLI ratios, peak RSS and the requests of an unchanged export,
  * with PASS/MISS per target; exits 1 on a MISS.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { sinkConfig, type GitSinkConfig } from '../src/config/schema.js';
-import { silentLogger, type Logger } from '../src/log.js';
+import type * as SchemaModule from '../src/config/schema.js';
+import type * as LogModule from '../src/log.js';
 import { rowChecksum } from '../src/rows/project.js';
 import type { Row } from '../src/rows/row.js';
-import { createGitSink } from '../src/sinks/git/git-sink.js';
+import type * as GitSinkModule from '../src/sinks/git/git-sink.js';
 import { buildShardFile, shardPathLayout } from '../src/sinks/shard-document.js';
-import { CollectStore } from '../src/store/collect-store.js';
+import type * as StoreModule from '../src/store/collect-store.js';
 import { git, startGitServer, type GitServer } from '../test/support/git-server.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { buildKollect, compiled } from './support/build-kollect.js';
+import { scriptChild, writeResult } from './support/measured-child.js';
+import { median } from './support/median.js';
 
 const CLUSTER = 'bench';
 const ROWS = 100_000;
@@ -54,10 +56,14 @@ interface ChildJob {
 
 /** The child side: one export of `job.store`, timed around apply() only. */
 async function child(job: ChildJob): Promise<void> {
+  const { CollectStore } = await compiled<typeof StoreModule>('store/collect-store.js');
+  const { sinkConfig } = await compiled<typeof SchemaModule>('config/schema.js');
+  const { silentLogger } = await compiled<typeof LogModule>('log.js');
+  const { createGitSink } = await compiled<typeof GitSinkModule>('sinks/git/git-sink.js');
   const store = await CollectStore.open(job.store);
-  const config = sinkConfig.parse({ name: 'bench', type: 'git', url: job.url, mirrorDir: job.mirrorDir, pathTemplate: TEMPLATE }) as GitSinkConfig;
+  const config = sinkConfig.parse({ name: 'bench', type: 'git', url: job.url, mirrorDir: job.mirrorDir, pathTemplate: TEMPLATE }) as SchemaModule.GitSinkConfig;
   let phases: Record<string, number> = {};
-  const log: Logger = {
+  const log: LogModule.Logger = {
     ...silentLogger,
     info: (message, data) => {
       if (message === 'git export pushed') phases = data?.timingsMs as Record<string, number>;
@@ -73,17 +79,11 @@ async function child(job: ChildJob): Promise<void> {
     skipped: result.skipped?.reason ?? null,
     phases,
   };
-  process.stdout.write(`${JSON.stringify(report)}\n`);
+  writeResult(report);
 }
 
 function runChild(job: ChildJob): Promise<ChildReport> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--child', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    proc.on('error', reject);
-    proc.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as ChildReport) : reject(new Error(`benchmark child exited ${code}`))));
-  });
+  return scriptChild<ChildReport>(import.meta.url, ['--child', JSON.stringify(job)]);
 }
 
 function* benchRows(changed: string[]): Generator<Row> {
@@ -102,7 +102,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-async function renderAll(store: CollectStore): Promise<Map<string, string>> {
+async function renderAll(store: StoreModule.CollectStore): Promise<Map<string, string>> {
   const layout = shardPathLayout(TEMPLATE, store.cluster);
   const files = new Map<string, string>();
   for (const shard of store.shards) {
@@ -139,15 +139,12 @@ async function cliExports(server: GitServer, clone: string, first: Map<string, s
   return [a, b];
 }
 
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
-};
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const all = (values: number[]): string => values.map((v) => (v / 1000).toFixed(2)).join(' / ');
 const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 
 async function main(): Promise<void> {
+  buildKollect();
   const work = await tempDir('kollect-bench-git-');
   try {
     process.stdout.write(`building stores: ${ROWS.toLocaleString('en-US')} rows, ${NAMESPACES} namespaces ...\n`);

@@ -14,23 +14,25 @@
  * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
  * `--output json`), its peak RSS is read from the child's getrusage on exit. (a) runs in a fresh
  * child process too, so that floor and exporter start equally cold (a CronJob is a new process
- * every time). (a), (e) and (f) include reading the store, as kollect's time does. (a)-(d) are
- * measured in RUNS paired rounds and the median of each is printed, with the range.
+ * every time). (a), (e) and (f) include reading the store, as kollect's time does, with the
+ * built kollect's reader (and (a) with its COPY encoder), from dist/ as (b)-(d) run it. (a)-(d)
+ * are measured in RUNS paired rounds and the median of each is printed, with the range.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
-import { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } from '../src/sinks/postgres/copy-rows.js';
+import type * as CopyRowsModule from '../src/sinks/postgres/copy-rows.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
-import { CollectStore } from '../src/store/collect-store.js';
+import type * as StoreModule from '../src/store/collect-store.js';
 import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
-import { measuredChild } from './support/measured-child.js';
+import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
+import { measuredChild, readResult, scriptArgs, writeResult } from './support/measured-child.js';
+import { median } from './support/median.js';
 
 const ROWS = 100_000;
 /**
@@ -47,7 +49,6 @@ const CLUSTER = 'bench';
 const SCHEMA = 'public';
 const TABLE = 'kollect_items';
 const ITEMS = `"${SCHEMA}"."${TABLE}"`;
-const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
 /** Argument that makes this script measure (a) in a child process and print its time. */
 const FLOOR_FLAG = '--floor';
 
@@ -62,9 +63,6 @@ interface Figure {
   maxRssKiB?: number;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-
-/** The run whose time is the median of `runs` runs of `measure`. */
 /** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
 function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
@@ -82,7 +80,8 @@ async function walSince(client: pg.Client, lsn: string): Promise<number> {
 
 /** (a), in its own process: the store's COPY text (the sink's own encoder) into an unlogged table without index. */
 async function rawCopy(url: string, storeDir: string): Promise<number> {
-  const store = await CollectStore.open(storeDir);
+  const { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } = await compiled<typeof CopyRowsModule>('sinks/postgres/copy-rows.js');
+  const store = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(storeDir);
   return withClient(url, async (client) => {
     await client.query('DROP TABLE IF EXISTS bench_floor');
     await client.query(`CREATE UNLOGGED TABLE bench_floor (${Object.keys(STAGING_COLUMNS).map((c) => `${c} text`).join(', ')})`);
@@ -96,8 +95,8 @@ async function rawCopy(url: string, storeDir: string): Promise<number> {
 
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
 async function floor(url: string, storeDir: string): Promise<Figure> {
-  const { stdout } = await measuredChild(['--import', 'tsx', fileURLToPath(import.meta.url), FLOOR_FLAG, storeDir], { DATABASE_URL: url });
-  return { ms: Number(stdout) };
+  const { stdout } = await measuredChild(scriptArgs(import.meta.url, [FLOOR_FLAG, storeDir]), { DATABASE_URL: url });
+  return { ms: readResult<number>(stdout) };
 }
 
 interface ExportOutput {
@@ -138,7 +137,7 @@ function upsertValues(row: Row, collectedAt: string): unknown[] {
  * (e) and (f): the store's first `limit` rows upserted `perStatement` rows at a time into an
  * empty copy of the items table, in one transaction (the kindest setting for the naive way).
  */
-async function naiveUpsert(url: string, store: CollectStore, perStatement: number, limit: number): Promise<Figure> {
+async function naiveUpsert(url: string, store: StoreModule.CollectStore, perStatement: number, limit: number): Promise<Figure> {
   return withClient(url, async (client) => {
     await client.query('DROP TABLE IF EXISTS bench_naive');
     await client.query(`CREATE TABLE bench_naive (LIKE ${ITEMS} INCLUDING ALL)`);
@@ -166,6 +165,7 @@ async function naiveUpsert(url: string, store: CollectStore, perStatement: numbe
 }
 
 async function main(): Promise<void> {
+  buildKollect();
   const server = await startPostgres();
   const url = await server.createDatabase();
   const dir = await tempDir('kollect-bench-pg-');
@@ -201,8 +201,10 @@ async function main(): Promise<void> {
     await step('d', () => exportOnce(changedDir));
   }
   const [a, b, c, d] = (['a', 'b', 'c', 'd'] as const).map((name) => medianFigure(runsOf[name])) as [Figure, Figure, Figure, Figure];
-  const e = await naiveUpsert(url, base, 1, NAIVE_ROWS);
-  const f = await naiveUpsert(url, base, BATCH_ROWS, ROWS);
+  // (e) and (f) read the store with the built kollect's reader, as (a)-(d) do.
+  const builtBase = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(baseDir);
+  const e = await naiveUpsert(url, builtBase, 1, NAIVE_ROWS);
+  const f = await naiveUpsert(url, builtBase, BATCH_ROWS, ROWS);
   const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
 
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
@@ -243,7 +245,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[2] === FLOOR_FLAG) {
-  process.stdout.write(String(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!)));
+  writeResult(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!));
 } else {
   await main();
   // The embedded server's reaper stops it once this process is gone.

@@ -9,26 +9,24 @@
  * RSS is its own. PostgreSQL: DATABASE_URL or embedded.
  * Usage: npm run bench [-- --sizes 100000,1000000]
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 import { groupVersionPath } from '../src/kube/discovery.js';
+import type * as CopyRowsModule from '../src/sinks/postgres/copy-rows.js';
+import type * as StoreModule from '../src/store/collect-store.js';
 import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
-import { measuredChild } from './support/measured-child.js';
+import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
+import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 
 const PAGE_SIZE = 500;
-const KOLLECT = fileURLToPath(new URL('../bin/kollect', import.meta.url));
 
 interface Measurement {
   objects: number;
@@ -58,42 +56,26 @@ async function rawList(server: string, token: string): Promise<number> {
 async function worker(args: string[]): Promise<void> {
   const started = performance.now();
   const objects = await rawList(args[0]!, args[1]!);
-  writeFileSync(process.env.BENCH_RESULT!, JSON.stringify({ objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS }));
+  const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS };
+  writeResult(measurement);
 }
 
-async function runRawList(server: string, token: string, dir: string): Promise<Measurement> {
-  const result = join(dir, 'result-raw-list.json');
-  await new Promise<void>((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--worker', server, token], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, BENCH_RESULT: result },
-    });
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? done() : fail(new Error(`the raw list exited ${code}`))));
-  });
-  return JSON.parse(await readFile(result, 'utf8')) as Measurement;
-}
-
-/** The floor for the database part: the same rows, COPYed as text into an unlogged table without index. */
+/**
+ * The floor for the database part: the same rows COPYed into an unlogged table without index, as
+ * the COPY text of the sink's own encoder (copyRowsSource, from dist/ like the kollect measured),
+ * with the cluster appended to every line as the sink's first export does.
+ */
 async function rawCopy(databaseUrl: string, storeDir: string): Promise<number> {
+  const { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } = await compiled<typeof CopyRowsModule>('sinks/postgres/copy-rows.js');
+  const { CollectStore: BuiltStore } = await compiled<typeof StoreModule>('store/collect-store.js');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
     await client.query('DROP TABLE IF EXISTS bench_raw_copy');
-    await client.query(
-      'CREATE UNLOGGED TABLE bench_raw_copy (cluster text, namespace text, name text, uid text, api_group text, api_version text, kind text, labels jsonb, attributes jsonb, checksum text, resource_version text, created_at timestamptz)',
-    );
-    const store = await CollectStore.open(storeDir);
-    const escape = (value: string): string => value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
+    await client.query(`CREATE UNLOGGED TABLE bench_raw_copy (${Object.entries(STAGING_COLUMNS).map(([column, type]) => `${column} ${type}`).join(', ')}, cluster text)`);
+    const store = await BuiltStore.open(storeDir);
     const started = performance.now();
-    async function* lines(): AsyncGenerator<string> {
-      for await (const row of store.rows()) {
-        yield `${[row.cluster, row.namespace, row.name, row.uid, row.apiGroup, row.apiVersion, row.kind, JSON.stringify(row.labels), JSON.stringify(row.attributes), row.checksum, row.resourceVersion]
-          .map((v) => escape(String(v)))
-          .join('\t')}\t${row.createdAt ?? '\\N'}\n`;
-      }
-    }
-    await pipeline(Readable.from(lines()), client.query(copyFrom('COPY bench_raw_copy FROM STDIN')));
+    await pipeline(copyRowsSource(store, { cluster: store.cluster, constants: [store.cluster] }), client.query(copyFrom(`COPY bench_raw_copy (${STAGING_COLUMN_LIST}, cluster) FROM STDIN`)));
     return performance.now() - started;
   } finally {
     await client.query('DROP TABLE IF EXISTS bench_raw_copy');
@@ -125,7 +107,7 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
     );
     const env = { DATABASE_URL: databaseUrl };
     await measuredChild([KOLLECT, 'db', 'init', '--config', config], env);
-    const list = await runRawList(sim.url, sim.token, dir);
+    const list = await scriptChild<Measurement>(import.meta.url, ['--worker', sim.url, sim.token]);
     // The built CLI in a process of its own, as a CronJob runs it: its time and peak RSS are kollect's alone.
     const collected = await measuredChild([KOLLECT, 'collect', '--config', config], env);
     const store = await CollectStore.open(join(dir, 'store'));
@@ -139,6 +121,7 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
 }
 
 async function orchestrate(): Promise<void> {
+  buildKollect();
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   const postgres = await startPostgres();

@@ -1,10 +1,10 @@
 /**
  * `npm run demo`: kollect end to end on this machine, nothing to install or configure.
- * Starts the local Kubernetes API server (about 10,000 objects), an embedded PostgreSQL (or the
- * one in DATABASE_URL) and a Git repository served over HTTP, then runs the real CLI: `db init`,
- * `collect` into all three sinks, a second `collect` that changes nothing (every sink skips),
- * `export --dry-run` after a few objects changed, and `shard-report`.
- * Everything lands under .kollect/demo/.
+ * Builds kollect (`npm run build`), starts the local Kubernetes API server (about 10,000
+ * objects), an embedded PostgreSQL (or the one in DATABASE_URL) and a Git repository served over
+ * HTTP, then runs the real CLI: `db init`, `collect` into all three sinks, a second `collect` that
+ * changes nothing (every sink skips), `export --dry-run` after a few objects changed, and
+ * `shard-report`. Everything lands under .kollect/demo/.
  */
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -12,10 +12,11 @@ import { join, resolve } from 'node:path';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { buildKollect, KOLLECT } from './support/build-kollect.js';
 
 const root = resolve('.kollect/demo');
-const kollect = resolve('bin/kollect');
 
+buildKollect();
 await rm(root, { recursive: true, force: true });
 await mkdir(root, { recursive: true });
 const sim = await startKubeSim({ objects: 10_000, seed: 7 });
@@ -27,7 +28,7 @@ const databaseUrl = await postgres.createDatabase();
 async function run(title: string, args: string[]): Promise<number> {
   const bold = (text: string): string => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[0m` : text);
   process.stdout.write(`\n${bold(`$ kollect ${args.join(' ')}`)}   # ${title}\n`);
-  const child = spawn(process.execPath, [kollect, ...args], {
+  const child = spawn(process.execPath, [KOLLECT, ...args], {
     stdio: 'inherit',
     // The database URL reaches kollect the way it would in production: from the environment.
     env: { ...process.env, KOLLECT_CONFIG: join(root, 'kollect.yaml'), DATABASE_URL: databaseUrl },

@@ -19,18 +19,16 @@
  * else a private embedded server (test/support/postgres.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../src/collect/run.js';
 import { runKollect } from '../test/support/cli.js';
 import { startPostgres, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { buildKollect } from './support/build-kollect.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLUSTERS = 8;
 const TARGET = 1.2;
 const FLEET_TABLE = 'fleet_items';
@@ -49,25 +47,6 @@ if (!Number.isInteger(ROWS) || ROWS < 100) throw new Error(`--rows must be an in
 function namespacesFor(rows: number): number {
   const n = Math.max(1, Math.ceil((rows * 0.75) / 1400));
   return n % 2 === 0 ? n + 1 : n;
-}
-
-/** Newest modification time of any file below `dir`. */
-async function newest(dir: string): Promise<number> {
-  let latest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    latest = Math.max(latest, entry.isDirectory() ? await newest(path) : (await stat(path)).mtimeMs);
-  }
-  return latest;
-}
-
-/** Builds dist/ when it is missing or older than src/: the exporters run the built CLI. */
-async function ensureBuilt(): Promise<void> {
-  const entry = join(ROOT, 'dist', 'cli', 'main.js');
-  if (existsSync(entry) && statSync(entry).mtimeMs >= (await newest(join(ROOT, 'src')))) return;
-  process.stdout.write('dist/ is missing or older than src/: npm run build\n');
-  const built = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('npm run build failed');
 }
 
 interface Exporter {
@@ -278,7 +257,7 @@ async function createPartitioned(databaseUrl: string, table: string, exporters: 
 }
 
 async function main(): Promise<void> {
-  await ensureBuilt();
+  buildKollect();
   const work = await tempDir('kollect-fleet-sim-');
   const server = await startPostgres();
   const databaseUrl = await server.createDatabase();

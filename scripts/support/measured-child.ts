@@ -1,4 +1,12 @@
-import { spawn } from 'node:child_process';
+import { spawn, type StdioOptions } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The child processes of the benchmarks, so that each measured case has a peak RSS of its own.
+ * Two kinds: `measuredChild` runs a program (the built CLI) and measures it from outside;
+ * `scriptChild` runs a benchmark script again as one of its own cases, which measures itself and
+ * hands its result back with `writeResult` (one JSON line on stdout, the last one).
+ */
 
 /**
  * Preloaded into a measured process: on exit (kollect's main() ends with process.exit) it
@@ -17,16 +25,57 @@ export interface ChildMeasurement {
   ms: number;
 }
 
-/** Runs `node --import PRELOAD ...args` with `env` added (and CI=true); fails on a non-zero exit, with its stderr. */
-export async function measuredChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildMeasurement> {
+interface SpawnOptions {
+  /** Added to this process's environment. */
+  env: NodeJS.ProcessEnv;
+  /** 'pipe': kept and quoted when the process fails; 'inherit': shown as it comes. */
+  stderr: 'pipe' | 'inherit';
+  /** Preload PRELOAD and read what it writes to file descriptor 3. */
+  measure: boolean;
+}
+
+/** Runs `node ...args` and collects its output; fails on a non-zero exit, with its stderr when piped. */
+async function runNode(args: string[], options: SpawnOptions): Promise<{ stdout: string; stderr: string; measured: string }> {
   const text = { stdout: '', stderr: '', measured: '' };
   await new Promise<void>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', PRELOAD, ...args], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], measured: child.stdio[3] } as Record<keyof typeof text, NodeJS.ReadableStream>;
-    for (const [name, stream] of Object.entries(streams)) stream.setEncoding('utf8').on('data', (d: string) => (text[name as keyof typeof text] += d));
+    const stdio: StdioOptions = ['ignore', 'pipe', options.stderr, ...(options.measure ? (['pipe'] as const) : [])];
+    const child = spawn(process.execPath, [...(options.measure ? ['--import', PRELOAD] : []), ...args], { env: { ...process.env, ...options.env }, stdio });
+    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], measured: child.stdio[3] } as Record<keyof typeof text, NodeJS.ReadableStream | null | undefined>;
+    for (const [name, stream] of Object.entries(streams)) stream?.setEncoding('utf8').on('data', (d: string) => (text[name as keyof typeof text] += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code}:\n${text.stderr}`))));
+    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code ?? signal}${text.stderr ? `:\n${text.stderr}` : ''}`))));
   });
-  const measured = JSON.parse(text.measured) as { maxRssKiB: number; ms: number };
-  return { stdout: text.stdout, ...measured };
+  return text;
+}
+
+/** Runs `node --import PRELOAD ...args` with `env` added (and CI=true); fails on a non-zero exit, with its stderr. */
+export async function measuredChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildMeasurement> {
+  const { stdout, measured } = await runNode(args, { env: { ...env, CI: 'true' }, stderr: 'pipe', measure: true });
+  return { stdout, ...(JSON.parse(measured) as { maxRssKiB: number; ms: number }) };
+}
+
+/** The arguments of `node` that run the TypeScript script at `script` (an import.meta.url) with `args`, through tsx. */
+export function scriptArgs(script: string, args: string[]): string[] {
+  return ['--import', 'tsx', fileURLToPath(script), ...args];
+}
+
+/** The child side: hands `result` to the parent, as the last line of stdout. */
+export function writeResult(result: unknown): void {
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** The parent side: what the child handed over with `writeResult`. */
+export function readResult<T>(stdout: string): T {
+  const last = stdout.trim().split('\n').pop();
+  if (!last) throw new Error('the child process wrote no result');
+  return JSON.parse(last) as T;
+}
+
+/**
+ * Runs the script at `script` (an import.meta.url) again with `args`, in a child process of its
+ * own, and returns what it hands over with `writeResult`. Its stderr shows as it comes.
+ */
+export async function scriptChild<T>(script: string, args: string[]): Promise<T> {
+  const { stdout } = await runNode(scriptArgs(script, args), { env: {}, stderr: 'inherit', measure: false });
+  return readResult<T>(stdout);
 }
