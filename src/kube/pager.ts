@@ -15,14 +15,6 @@ export interface ListOptions extends Pick<ListSettings, 'pageSize' | 'retries' |
   metadataOnly: boolean;
 }
 
-/** What a list yields, in order. */
-export type ListEvent =
-  | { kind: 'page'; items: KubeObject[]; page: number }
-  /** The continue token expired: everything yielded so far for this type is void; the list starts over. */
-  | { kind: 'restart'; reason: string }
-  /** 403: the type cannot be listed with these credentials; nothing more comes. */
-  | { kind: 'forbidden'; message: string };
-
 /** A page as it came, not parsed: whoever parses it (maybe another thread) checks the token it was listed with. */
 export interface ListBody {
   kind: 'body';
@@ -36,8 +28,13 @@ export interface ListBody {
   what: string;
 }
 
-/** What `listBodies` yields, in order: pages unparsed, and the same restart and forbidden events. */
-export type ListBodyEvent = ListBody | Exclude<ListEvent, { kind: 'page' }>;
+/** What `listBodies` yields, in order. */
+export type ListBodyEvent =
+  | ListBody
+  /** The continue token expired: everything yielded so far for this type is void; the list starts over. */
+  | { kind: 'restart'; reason: string }
+  /** 403: the type cannot be listed with these credentials; nothing more comes. */
+  | { kind: 'forbidden'; message: string };
 
 export const FULL_OBJECTS = 'application/json';
 export const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -119,15 +116,6 @@ export function peekContinue(body: Buffer): string | undefined {
   }
   if (metadata === undefined || typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) return undefined;
   return typeof metadata.continue === 'string' ? metadata.continue : '';
-}
-
-/**
- * Lists one type like `listBodies`, and parses each page here: yields each page's raw objects.
- */
-export async function* listPages(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListEvent> {
-  for await (const event of listBodies(client, type, options, deps)) {
-    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event), page: event.page } : event;
-  }
 }
 
 /**

@@ -5,13 +5,13 @@ import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { createKubeClient } from '../../src/kube/client.js';
 import { discover } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { listPages } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
 import { shardKeyOf } from '../../src/rows/row.js';
 import { SpoolPageBuilder, type SpoolPage } from '../../src/store/store-writer.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
+import { listPages } from '../support/list-pages.js';
 import { tempDir } from '../support/store-fixture.js';
 
 /** What the store held before the encoder: createProjector's rows, serialized with JSON.stringify. */
