@@ -8,18 +8,14 @@ import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
-import { shardKeyOf } from '../../src/rows/row.js';
-import { SpoolPageBuilder, type SpoolPage } from '../../src/store/store-writer.js';
+import type { SpoolPage } from '../../src/store/store-writer.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
 import { listPages } from '../support/list-pages.js';
-import { tempDir } from '../support/store-fixture.js';
+import { spoolPageOf, tempDir } from '../support/store-fixture.js';
 
 /** What the store held before the encoder: createProjector's rows, serialized with JSON.stringify. */
 function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
-  const project = createProjector(cluster, type, profile);
-  const page = new SpoolPageBuilder();
-  for (const row of objects.map(project)) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
-  return page.build();
+  return spoolPageOf(objects.map(createProjector(cluster, type, profile)));
 }
 
 function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[] }> {
