@@ -129,11 +129,10 @@ export function peekContinue(body: Buffer): string | undefined {
 export async function* listBodies(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListBodyEvent> {
   const base = `${groupVersionPath(type.group, type.version)}/${type.resource}`;
   const accept = options.metadataOnly ? METADATA_ONLY : FULL_OBJECTS;
-  const policy = { retries: options.retries, timeoutMs: options.timeout };
   const request = (token: string | undefined): Promise<KubeResponse> => {
     const query = new URLSearchParams({ limit: String(options.pageSize) });
     if (token !== undefined) query.set('continue', token);
-    return getWithRetry(client, `${base}?${query.toString()}`, accept, policy, deps);
+    return getWithRetry(client, `${base}?${query.toString()}`, accept, options, deps);
   };
   let relists = 0;
   let page = 0;

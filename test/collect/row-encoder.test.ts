@@ -58,7 +58,7 @@ describe('the collect encoder writes the bytes and checksums createProjector + J
       const client = createKubeClient(loadKubeConfig({ kubeconfig: path }));
       const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
       const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
-      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeoutMs: 5_000 }, deps);
+      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeout: 5_000 }, deps);
       let rows = 0;
       try {
         for (const type of types) {
