@@ -20,8 +20,6 @@ export interface ListBody {
   kind: 'body';
   /** The answer's JSON, decompressed. */
   body: Buffer;
-  /** 1-based within the current attempt. */
-  page: number;
   /** The continue token the pager read from the page and listed the next page with; '' on the last page. */
   continue: string;
   /** For messages: `list pods (page 3)`. */
@@ -167,7 +165,7 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
       page++;
       // Ask for the next page before handing this one over: the server works while kollect projects.
       if (token !== '') pending = request(token);
-      yield { kind: 'body', body: response.body, page, continue: token, what };
+      yield { kind: 'body', body: response.body, continue: token, what };
     }
   } finally {
     // The caller stopped early (an error, an abort): the prefetched page is not wanted, and its

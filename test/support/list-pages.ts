@@ -5,11 +5,11 @@ import type { RequestDeps } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 
 /** What `listPages` yields, in order: the pager's events, with each page parsed to its objects. */
-export type ListEvent = { kind: 'page'; items: KubeObject[]; page: number } | Exclude<ListBodyEvent, ListBody>;
+export type ListEvent = { kind: 'page'; items: KubeObject[] } | Exclude<ListBodyEvent, ListBody>;
 
 /** Lists one type with the pager and parses each page as it comes, so tests can look at the objects. */
 export async function* listPages(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListEvent> {
   for await (const event of listBodies(client, type, options, deps)) {
-    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event), page: event.page } : event;
+    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event) } : event;
   }
 }
