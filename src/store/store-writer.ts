@@ -142,7 +142,7 @@ export class TypeSpool {
     this.status = { complete: false, reason, message };
   }
 
-  get rowCount(): number {
+  private get rowCount(): number {
     let rows = 0;
     for (const part of this.parts.values()) rows += part.fingerprint.rows;
     return rows;
