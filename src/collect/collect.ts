@@ -3,7 +3,7 @@ import type { KollectConfig, ListSettings } from '../config/schema.js';
 import { InterruptedError, KollectError, StoreWriteError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { discover, type DiscoveredType } from '../kube/discovery.js';
-import type { RetryInfo } from '../kube/request.js';
+import type { RequestDeps, RetryInfo } from '../kube/request.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import { isMetadataOnly } from '../rows/profiles/profile.js';
@@ -130,17 +130,17 @@ export async function collect(config: KollectConfig, deps: CollectDeps): Promise
 
 async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListPool | undefined, started: number): Promise<CollectResult> {
   const { log, metrics, signal } = deps;
-  const policy = { retries: config.list.retries, timeoutMs: config.list.timeout };
-  const requestDeps = {
+  // Discovery and every list share the clock and the abort signal; only what a retry is logged and counted as differs.
+  const requestDeps = (onRetry: (retry: RetryInfo) => void): RequestDeps => ({
     sleep: deps.sleep,
     random: deps.random,
     signal,
-    onRetry: (retry: RetryInfo) => {
-      log.debug('retrying discovery request', { ...retry });
+    onRetry: (retry) => {
+      onRetry(retry);
       deps.onRetry?.(retry);
     },
-  };
-  const types = await discover(deps.client, config.resources, policy, requestDeps);
+  });
+  const types = await discover(deps.client, config.resources, config.list, requestDeps((retry) => log.debug('retrying discovery request', { ...retry })));
   const writer = await StoreWriter.create(config.store.dir, config.cluster);
   const failedTypes: string[] = [];
   let rows = 0;
@@ -161,14 +161,13 @@ async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListP
       profile: profile.name,
       metadataOnly,
     });
-    const onRetry = (retry: RetryInfo): void => {
+    const listDeps = requestDeps((retry) => {
       metrics.listRetries.inc({ cluster: config.cluster, resource: key, kind: 'retry' });
       log.debug('retrying list page', { resource: key, ...retry });
-      deps.onRetry?.(retry);
-    };
+    });
     // The same events either way: pages parsed and encoded in list workers, or here.
     const encode = pool ? pool.encoder(config.cluster, type, profile) : pageWork(config.cluster, type, profile);
-    const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, { sleep: deps.sleep, random: deps.random, signal, onRetry }, encode, pool ? pagesInFlight(pool.size) : 1);
+    const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, listDeps, encode, pool ? pagesInFlight(pool.size) : 1);
     let typeRows = 0;
     try {
       for await (const event of events) {

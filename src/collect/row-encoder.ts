@@ -1,7 +1,6 @@
-import { compileAttributePath, type AttributeGetter } from '../rows/attribute-path.js';
 import { canonicalJson, digest } from '../rows/checksum.js';
 import type { Profile } from '../rows/profiles/profile.js';
-import type { KubeObject, ProjectedType } from '../rows/project.js';
+import { attributeGetters, type KubeObject, type ProjectedType } from '../rows/project.js';
 import { shardKeyOf } from '../rows/row.js';
 import { SpoolPageBuilder, type SpoolPage } from '../store/store-writer.js';
 
@@ -25,9 +24,7 @@ export type PageEncoder = (objects: readonly KubeObject[]) => SpoolPage;
  * test/collect/row-encoder.test.ts holds it to `createProjector` and `JSON.stringify` byte for byte.
  */
 export function createPageEncoder(cluster: string, type: ProjectedType, profile: Profile): PageEncoder {
-  const getters: Array<[string, AttributeGetter]> = Object.entries(profile.attributes)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, path]) => [name, compileAttributePath(path)]);
+  const getters = attributeGetters(profile);
   const clusterJson = JSON.stringify(cluster);
   // The row's fields between uid and labels are the type's, the same in every row.
   const typeJson = `${JSON.stringify(type.group)},${JSON.stringify(type.version)},${JSON.stringify(type.kind)}`;
@@ -54,7 +51,7 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       attributesJson = `{${attributesJson}}`;
       const createdJson = JSON.stringify(meta.creationTimestamp ?? null);
       const checksum = digest(
-        `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : sortedJson(labels)},` +
+        `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : canonicalJson(labels)},` +
           `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
       );
       page.add(
@@ -66,22 +63,6 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
     }
     return page.build();
   };
-}
-
-/**
- * `canonicalJson(value)`, faster for the common shape of labels: one level of an object whose keys
- * are sorted here and whose values are serialized natively when they need no sorting of their own.
- */
-function sortedJson(value: unknown): string {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return canonicalJson(value);
-  const object = value as Record<string, unknown>;
-  let out = '';
-  for (const key of Object.keys(object).sort()) {
-    const item = object[key];
-    if (item === undefined) continue;
-    out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${isCanonical(item) ? JSON.stringify(item) : canonicalJson(item)}`;
-  }
-  return `{${out}}`;
 }
 
 /**

@@ -15,29 +15,24 @@ export interface ListOptions extends Pick<ListSettings, 'pageSize' | 'retries' |
   metadataOnly: boolean;
 }
 
-/** What a list yields, in order. */
-export type ListEvent =
-  | { kind: 'page'; items: KubeObject[]; page: number }
-  /** The continue token expired: everything yielded so far for this type is void; the list starts over. */
-  | { kind: 'restart'; reason: string }
-  /** 403: the type cannot be listed with these credentials; nothing more comes. */
-  | { kind: 'forbidden'; message: string };
-
 /** A page as it came, not parsed: whoever parses it (maybe another thread) checks the token it was listed with. */
 export interface ListBody {
   kind: 'body';
   /** The answer's JSON, decompressed. */
   body: Buffer;
-  /** 1-based within the current attempt. */
-  page: number;
   /** The continue token the pager read from the page and listed the next page with; '' on the last page. */
   continue: string;
   /** For messages: `list pods (page 3)`. */
   what: string;
 }
 
-/** What `listBodies` yields, in order: pages unparsed, and the same restart and forbidden events. */
-export type ListBodyEvent = ListBody | Exclude<ListEvent, { kind: 'page' }>;
+/** What `listBodies` yields, in order. */
+export type ListBodyEvent =
+  | ListBody
+  /** The continue token expired: everything yielded so far for this type is void; the list starts over. */
+  | { kind: 'restart'; reason: string }
+  /** 403: the type cannot be listed with these credentials; nothing more comes. */
+  | { kind: 'forbidden'; message: string };
 
 export const FULL_OBJECTS = 'application/json';
 export const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -122,15 +117,6 @@ export function peekContinue(body: Buffer): string | undefined {
 }
 
 /**
- * Lists one type like `listBodies`, and parses each page here: yields each page's raw objects.
- */
-export async function* listPages(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListEvent> {
-  for await (const event of listBodies(client, type, options, deps)) {
-    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event), page: event.page } : event;
-  }
-}
-
-/**
  * Lists one resource type cluster-wide, a page of `pageSize` objects at a time, and yields each
  * page unparsed, so that parsing may happen elsewhere (a list worker) while the next page is on
  * its way: the continue token is read from the page's list metadata alone (`peekContinue`). A 410
@@ -141,11 +127,10 @@ export async function* listPages(client: KubeClient, type: DiscoveredType, optio
 export async function* listBodies(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListBodyEvent> {
   const base = `${groupVersionPath(type.group, type.version)}/${type.resource}`;
   const accept = options.metadataOnly ? METADATA_ONLY : FULL_OBJECTS;
-  const policy = { retries: options.retries, timeoutMs: options.timeout };
   const request = (token: string | undefined): Promise<KubeResponse> => {
     const query = new URLSearchParams({ limit: String(options.pageSize) });
     if (token !== undefined) query.set('continue', token);
-    return getWithRetry(client, `${base}?${query.toString()}`, accept, policy, deps);
+    return getWithRetry(client, `${base}?${query.toString()}`, accept, options, deps);
   };
   let relists = 0;
   let page = 0;
@@ -180,7 +165,7 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
       page++;
       // Ask for the next page before handing this one over: the server works while kollect projects.
       if (token !== '') pending = request(token);
-      yield { kind: 'body', body: response.body, page, continue: token, what };
+      yield { kind: 'body', body: response.body, continue: token, what };
     }
   } finally {
     // The caller stopped early (an error, an abort): the prefetched page is not wanted, and its

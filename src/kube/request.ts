@@ -1,11 +1,9 @@
+import type { ListSettings } from '../config/schema.js';
 import { InterruptedError, KubeApiError, KubeUnreachableError, type KollectError } from '../errors.js';
 import type { KubeClient, KubeResponse } from './client.js';
 
-/** How hard to try one request: retries on 429, 5xx and broken connections. */
-export interface RetryPolicy {
-  retries: number;
-  timeoutMs: number;
-}
+/** How hard to try one request (retries on 429, 5xx and broken connections): the config's list settings. */
+export type RetryPolicy = Pick<ListSettings, 'retries' | 'timeout'>;
 
 export interface RetryInfo {
   /** 1 for the first retry. */
@@ -91,7 +89,7 @@ export async function getWithRetry(client: KubeClient, path: string, accept: str
     let response: KubeResponse | undefined;
     let failure: KollectError;
     try {
-      response = await client.get(path, { accept, timeoutMs: policy.timeoutMs, signal: deps.signal });
+      response = await client.get(path, { accept, timeoutMs: policy.timeout, signal: deps.signal });
       if (!retryable(response.status)) return response;
       failure = statusError(`GET ${path}`, response, client);
     } catch (error) {

@@ -3,6 +3,7 @@ import { Pushgateway, Registry } from 'prom-client';
 import { MetricsPublishError } from '../errors.js';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { Logger } from '../log.js';
+import { redact, urlSecrets } from '../redact.js';
 import { lastSuccessGauge, type KollectMetrics } from './metrics.js';
 import { parseLastSuccesses, type LastSuccessSample } from './parse-last-successes.js';
 
@@ -78,18 +79,6 @@ async function pushMetrics(metrics: KollectMetrics, url: string, cluster: string
   );
 }
 
-/** The URL without credentials, for messages (a Pushgateway URL may carry basic auth). */
-function withoutCredentials(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
 export interface PublishTargets extends RunSinks {
   /** `--metrics-file`. */
   file?: string;
@@ -113,12 +102,13 @@ export async function publishMetrics(metrics: KollectMetrics, targets: PublishTa
     }
   }
   if (targets.pushgateway !== undefined) {
-    const url = withoutCredentials(targets.pushgateway);
+    // A Pushgateway URL may carry basic auth: messages show it with the password hidden.
+    const secrets = urlSecrets(targets.pushgateway);
+    const url = redact(targets.pushgateway, secrets);
     try {
       await pushMetrics(metrics, targets.pushgateway, targets.cluster);
     } catch (error) {
-      const message = reason(error).split(targets.pushgateway).join(url);
-      failures.push(new MetricsPublishError(`pushing metrics to the Pushgateway ${url} failed: ${message}`, { target: 'pushgateway', url }, { cause: error }));
+      failures.push(new MetricsPublishError(`pushing metrics to the Pushgateway ${url} failed: ${redact(reason(error), secrets)}`, { target: 'pushgateway', url }, { cause: error }));
     }
   }
   return failures;

@@ -25,15 +25,20 @@ export interface KubeObject {
 
 export type Projector = (object: KubeObject) => Row;
 
+/** A profile's attributes as getters, in name order: rows built in that order have their attribute keys sorted. */
+export function attributeGetters(profile: Profile): Array<[string, AttributeGetter]> {
+  return Object.entries(profile.attributes)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, path]) => [name, compileAttributePath(path)]);
+}
+
 /**
  * Builds the function that turns one listed object (full or PartialObjectMetadata) into a row.
  * The checksum covers everything but resourceVersion (and never sees managedFields), so it is
  * stable while the object's kept content is unchanged.
  */
 export function createProjector(cluster: string, type: ProjectedType, profile: Profile): Projector {
-  const getters: Array<[string, AttributeGetter]> = Object.entries(profile.attributes)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, path]) => [name, compileAttributePath(path)]);
+  const getters = attributeGetters(profile);
   return (object) => {
     const meta = object.metadata ?? {};
     const attributes: Record<string, unknown> = {};

@@ -132,13 +132,8 @@ export class CollectStore {
     }
   }
 
-  /** Streams a shard's rows one by one (see readShardBatches). */
-  async *readShard(key: string): AsyncGenerator<Row> {
-    for await (const rows of this.readShardBatches(key)) yield* rows;
-  }
-
-  /** Streams every row of the store, shard by shard. */
+  /** Streams every row of the store one by one, shard by shard (see readShardBatches). */
   async *rows(): AsyncGenerator<Row> {
-    for (const shard of this.manifest.shards) yield* this.readShard(shard.key);
+    for (const shard of this.manifest.shards) for await (const rows of this.readShardBatches(shard.key)) yield* rows;
   }
 }

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { StoreWriteError } from '../errors.js';
-import type { Row } from '../rows/row.js';
-import { resourceTypeKey, shardKeyOf } from '../rows/row.js';
+import { resourceTypeKey } from '../rows/row.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import { MANIFEST_FILE, STORE_FORMAT, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
 
@@ -36,10 +35,7 @@ export function spoolPageTransferList(page: SpoolPage): ArrayBuffer[] {
 
 const utf8 = new TextEncoder();
 
-/**
- * Builds a SpoolPage row by row. Every row reaches the store through it, whether it was
- * serialized with `JSON.stringify` (`TypeSpool.addRows`) or by the collect hot path's encoder.
- */
+/** Builds a SpoolPage row by row, from rows already serialized (by the collect hot path's encoder). */
 export class SpoolPageBuilder {
   private readonly shards = new Map<string, { lines: string; checksums: string[] }>();
 
@@ -95,13 +91,6 @@ export class TypeSpool {
     return part;
   }
 
-  /** Adds one page of rows; appends to disk once enough is buffered. */
-  async addRows(rows: readonly Row[]): Promise<void> {
-    const page = new SpoolPageBuilder();
-    for (const row of rows) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
-    await this.addPage(page.build());
-  }
-
   /** Adds one page of serialized rows; appends to disk once enough is buffered. */
   async addPage(page: SpoolPage): Promise<void> {
     for (const { shard, lines, checksums } of page) {
@@ -153,7 +142,7 @@ export class TypeSpool {
     this.status = { complete: false, reason, message };
   }
 
-  get rowCount(): number {
+  private get rowCount(): number {
     let rows = 0;
     for (const part of this.parts.values()) rows += part.fingerprint.rows;
     return rows;

@@ -5,21 +5,17 @@ import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { createKubeClient } from '../../src/kube/client.js';
 import { discover } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { listPages } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
-import { shardKeyOf } from '../../src/rows/row.js';
-import { SpoolPageBuilder, type SpoolPage } from '../../src/store/store-writer.js';
+import type { SpoolPage } from '../../src/store/store-writer.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
-import { tempDir } from '../support/store-fixture.js';
+import { listPages } from '../support/list-pages.js';
+import { spoolPageOf, tempDir } from '../support/store-fixture.js';
 
 /** What the store held before the encoder: createProjector's rows, serialized with JSON.stringify. */
 function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
-  const project = createProjector(cluster, type, profile);
-  const page = new SpoolPageBuilder();
-  for (const row of objects.map(project)) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
-  return page.build();
+  return spoolPageOf(objects.map(createProjector(cluster, type, profile)));
 }
 
 function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[] }> {
@@ -62,7 +58,7 @@ describe('the collect encoder writes the bytes and checksums createProjector + J
       const client = createKubeClient(loadKubeConfig({ kubeconfig: path }));
       const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
       const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
-      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeoutMs: 5_000 }, deps);
+      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeout: 5_000 }, deps);
       let rows = 0;
       try {
         for (const type of types) {

@@ -5,10 +5,11 @@ import { ContinueExpiredError, InterruptedError, KubeApiError, KubeUnreachableEr
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { listPages, parseListBody, peekContinue, type ListEvent } from '../../src/kube/pager.js';
+import { parseListBody, peekContinue } from '../../src/kube/pager.js';
 import type { RetryInfo } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
+import { listPages, type ListEvent } from '../support/list-pages.js';
 import { tempDir } from '../support/store-fixture.js';
 
 const SETTINGS = { pageSize: 500, concurrency: 4, retries: 3, relists: 2, timeout: 10_000, metadataOnly: false };
@@ -59,7 +60,7 @@ describe('the pager against the local API server', () => {
     sim = await startKubeSim({ objects: 6_000, seed: 3 });
     client = await clientFor(sim);
     const { deps } = recordingDeps();
-    const [discovered] = await discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeoutMs: 5_000 }, deps);
+    const [discovered] = await discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, deps);
     pods = discovered!;
   });
   after(async () => {
@@ -76,7 +77,7 @@ describe('the pager against the local API server', () => {
         { group: 'example.com', version: 'v1', resource: 'widgets' },
         { group: 'policy', version: 'v1beta1', resource: 'poddisruptionbudgets' },
       ],
-      { retries: 0, timeoutMs: 5_000 },
+      { retries: 0, timeout: 5_000 },
       deps,
     );
     assert.deepEqual(
@@ -100,7 +101,7 @@ describe('the pager against the local API server', () => {
           { group: 'apps', version: 'v1beta9', resource: 'deployments' },
           { group: 'nothere.io', version: 'v1', resource: 'things' },
         ],
-        { retries: 0, timeoutMs: 5_000 },
+        { retries: 0, timeout: 5_000 },
         deps,
       ),
       (error: unknown) =>
@@ -188,7 +189,7 @@ describe('the pager against the local API server', () => {
     await assert.rejects(drain(listPages(client, pods, SETTINGS, deps)), InterruptedError);
     sim.clearFaults();
     const aborted = AbortSignal.abort(new Error('SIGTERM received'));
-    await assert.rejects(discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeoutMs: 5_000 }, { ...deps, signal: aborted }), InterruptedError);
+    await assert.rejects(discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, { ...deps, signal: aborted }), InterruptedError);
   });
 
   it('GIVEN a 403 THEN a forbidden event with the server message, and nothing else', async () => {
@@ -226,7 +227,7 @@ describe('the pager over TLS', () => {
     try {
       const client = await clientFor(sim);
       const { deps } = recordingDeps();
-      const [nodes] = await discover(client, [{ group: '', version: 'v1', resource: 'nodes' }], { retries: 0, timeoutMs: 5_000 }, deps);
+      const [nodes] = await discover(client, [{ group: '', version: 'v1', resource: 'nodes' }], { retries: 0, timeout: 5_000 }, deps);
       const { items } = await drain(listPages(client, nodes!, SETTINGS, deps));
       assert.equal(items.length, sim.expectedCounts().byType.nodes);
       client.close();

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { StoreError, StoreWriteError } from '../../src/errors.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { StoreWriter } from '../../src/store/store-writer.js';
-import { SYNTHETIC_TYPES, buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
+import { SYNTHETIC_TYPES, buildStore, spoolPageOf, syntheticRows, tempDir } from '../support/store-fixture.js';
 
 async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -24,7 +24,7 @@ describe('collect store', () => {
     assert.equal(read.length, 1000);
     assert.deepEqual(new Set(read.map((r) => r.uid)), new Set(rows.map((r) => r.uid)));
     for (const shard of store.shards) {
-      const inShard = await collectAll(store.readShard(shard.key));
+      const inShard = (await collectAll(store.readShardBatches(shard.key))).flat();
       assert.equal(inShard.length, shard.rows);
       assert.ok(inShard.every((r) => (r.namespace || '_cluster') === shard.key));
     }
@@ -40,7 +40,7 @@ describe('collect store', () => {
     const store = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
     const shard = store.shard('ns-000')!;
     assert.ok(shard.bytes > 3 * (1 << 20), `the shard must span several read chunks, has ${shard.bytes} bytes`);
-    const read = await collectAll(store.readShard('ns-000'));
+    const read = (await collectAll(store.readShardBatches('ns-000'))).flat();
     const byUid = new Map(rows.map((r) => [r.uid, r]));
     assert.equal(read.length, shard.rows);
     for (const row of read) assert.deepEqual(row, byUid.get(row.uid));
@@ -63,10 +63,10 @@ describe('collect store', () => {
     const writer = await StoreWriter.create(dir, 'c1');
     const spool = writer.spool(SYNTHETIC_TYPES[0]!);
     const rows = [...syntheticRows({ cluster: 'c1', count: 40 })].filter((r) => r.resource === 'pods');
-    await spool.addRows(rows.slice(0, 5));
+    await spool.addPage(spoolPageOf(rows.slice(0, 5)));
     await spool.complete(); // flushes to disk: the reset must remove what was written
     await spool.reset();
-    await spool.addRows(rows);
+    await spool.addPage(spoolPageOf(rows));
     await spool.complete();
     await writer.finish();
     const store = await CollectStore.open(dir);
@@ -88,7 +88,7 @@ describe('collect store', () => {
     await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 50 }));
     const before = await readFile(join(dir, 'manifest.json'), 'utf8');
     const writer = await StoreWriter.create(dir, 'c1');
-    await writer.spool(SYNTHETIC_TYPES[0]!).addRows([...syntheticRows({ cluster: 'c1', count: 4 })]);
+    await writer.spool(SYNTHETIC_TYPES[0]!).addPage(spoolPageOf(syntheticRows({ cluster: 'c1', count: 4 })));
     await writer.abort();
     assert.equal(await readFile(join(dir, 'manifest.json'), 'utf8'), before);
   });
@@ -98,7 +98,7 @@ describe('collect store', () => {
     const dir = join(parent, 'store');
     const writer = await StoreWriter.create(dir, 'c1');
     const spool = writer.spool(SYNTHETIC_TYPES[0]!);
-    await spool.addRows([...syntheticRows({ cluster: 'c1', count: 4 })]);
+    await spool.addPage(spoolPageOf(syntheticRows({ cluster: 'c1', count: 4 })));
     // A file where the spool's folders go: ENOTDIR even for root, which file modes do not stop.
     const partial = (await readdir(parent)).find((name) => name.startsWith('store.partial-'))!;
     await writeFile(join(parent, partial, 'shards'), 'not a folder');

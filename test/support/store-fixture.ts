@@ -2,9 +2,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rowChecksum } from '../../src/rows/project.js';
-import type { Row } from '../../src/rows/row.js';
+import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import { CollectStore } from '../../src/store/collect-store.js';
-import { StoreWriter, type SpooledType } from '../../src/store/store-writer.js';
+import { SpoolPageBuilder, StoreWriter, type SpooledType, type SpoolPage } from '../../src/store/store-writer.js';
 
 /** The resource types synthetic rows are spread over. */
 export const SYNTHETIC_TYPES: SpooledType[] = [
@@ -67,6 +67,13 @@ export function* syntheticRows(options: SyntheticOptions): Generator<Row> {
   }
 }
 
+/** Rows as the spool stores them: per shard, each row's `JSON.stringify` line and its checksum. */
+export function spoolPageOf(rows: Iterable<Row>): SpoolPage {
+  const page = new SpoolPageBuilder();
+  for (const row of rows) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
+  return page.build();
+}
+
 export interface BuildStoreOptions {
   /** Resource types (by plural) to mark incomplete, with the reason. */
   incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>;
@@ -79,7 +86,7 @@ export async function buildStore(dir: string, cluster: string, rows: Iterable<Ro
   let page: Row[] = [];
   let pageType = '';
   const flush = async (): Promise<void> => {
-    if (page.length > 0) await spools.get(pageType)?.addRows(page);
+    if (page.length > 0) await spools.get(pageType)?.addPage(spoolPageOf(page));
     page = [];
   };
   for (const row of rows) {

@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { PostgresSinkConfig, SecretRef } from '../../config/schema.js';
 import { describeSecret, readSecret, type SecretDeps } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
+import { urlSecrets } from '../../redact.js';
 
 /** What the connection code reads from the outside world (secrets, the CA file); tests pass their own. */
 export type ConnectionDeps = SecretDeps;
@@ -76,7 +77,7 @@ export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDep
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new SinkError(config.name, `connection URL must start with postgres:// or postgresql://, not ${url.protocol}//`, {}, { code: 'SINK_CONFIG' });
   }
-  const secrets = [connectionString, decodeURIComponent(url.password)].filter((s) => s.length >= 3);
+  const secrets = [connectionString, ...urlSecrets(connectionString)].filter((s) => s.length >= 3);
   for (const param of [...OWN_PARAMS, ...(config.ssl ? SSL_PARAMS : [])]) url.searchParams.delete(param);
   connectionString = url.toString();
   const ssl = config.ssl ? await sslOptions(config, deps) : undefined;
@@ -109,11 +110,4 @@ async function sslOptions(config: PostgresSinkConfig, deps: ConnectionDeps): Pro
     return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };
   }
   return { rejectUnauthorized: true, ...(ca ? { ca } : {}) };
-}
-
-/** Replaces any secret (the URL, the password) in a message by `***`. */
-export function redact(message: string, secrets: readonly string[]): string {
-  let out = message;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
-  return out;
 }

@@ -3,10 +3,11 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { PostgresSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../errors.js';
+import { redact } from '../../redact.js';
 import { shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
-import { poolConfig, redact, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
+import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
@@ -170,6 +171,16 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
   }
 
   const toSinkError = (error: unknown, action: string, outcome?: string): KollectError => sinkError(config, secrets, error, action, outcome);
+
+  /** The pool for an export or a plan: none once the run is aborted; failing to make it is the sink's error. */
+  async function openPool(action: 'export' | 'plan', signal: AbortSignal): Promise<pg.Pool> {
+    if (signal.aborted) throw interrupted(action);
+    try {
+      return (await connect()).pool;
+    } catch (error) {
+      throw toSinkError(error, 'connecting');
+    }
+  }
 
   /** A plan or result with the table and the inserted / updated / unchanged / deleted counts (`--output json`). */
   function report(plan: SinkPlan): PostgresSinkPlan {
@@ -487,13 +498,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
   async function apply(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkResult> {
     const began = Date.now();
     const startedAt = ctx.now();
-    if (ctx.signal.aborted) throw interrupted('export');
-    let pool: pg.Pool;
-    try {
-      ({ pool } = await connect());
-    } catch (error) {
-      throw toSinkError(error, 'connecting');
-    }
+    const pool = await openPool('export', ctx.signal);
     for (let attempt = 1; ; attempt++) {
       const state = { connected: false };
       try {
@@ -531,13 +536,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
    * one shard at a time. Memory holds one shard of the store, never the table.
    */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkPlan> {
-    if (ctx.signal.aborted) throw interrupted('plan');
-    let pool: pg.Pool;
-    try {
-      ({ pool } = await connect());
-    } catch (error) {
-      throw toSinkError(error, 'connecting');
-    }
+    const pool = await openPool('plan', ctx.signal);
     const cluster = store.cluster;
     const perShard = new Map<string, ChangeCounts>();
     const countsOf = (shard: string): ChangeCounts => {

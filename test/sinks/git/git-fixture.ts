@@ -109,9 +109,8 @@ export async function expectedFiles(source: CollectStore, template = 'clusters/{
   const files = new Map<string, string>();
   for (const shard of source.shards) {
     const docRows = [];
-    for await (const row of source.readShard(shard.key)) {
-      const { cluster: _c, namespace: _n, resourceVersion: _rv, ...rest } = row;
-      docRows.push(rest);
+    for await (const rows of source.readShardBatches(shard.key)) {
+      for (const { cluster: _c, namespace: _n, resourceVersion: _rv, ...rest } of rows) docRows.push(rest);
     }
     files.set(template.replace('{cluster}', source.cluster).replace('{namespace}', shard.key), renderShardDocument(source.cluster, shard.key, docRows));
   }

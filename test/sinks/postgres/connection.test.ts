@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SinkError } from '../../../src/errors.js';
-import { poolConfig, redact, statementTimeoutParam } from '../../../src/sinks/postgres/connection.js';
+import { redact } from '../../../src/redact.js';
+import { poolConfig, statementTimeoutParam } from '../../../src/sinks/postgres/connection.js';
 import { testSinkConfig } from '../../support/postgres.js';
 
 /** How a sink's config and environment become pg pool options: URL, TLS, application_name, and no statement timeout at startup. */

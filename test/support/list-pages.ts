@@ -1,0 +1,15 @@
+import type { KubeClient } from '../../src/kube/client.js';
+import type { DiscoveredType } from '../../src/kube/discovery.js';
+import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../../src/kube/pager.js';
+import type { RequestDeps } from '../../src/kube/request.js';
+import type { KubeObject } from '../../src/rows/project.js';
+
+/** What `listPages` yields, in order: the pager's events, with each page parsed to its objects. */
+export type ListEvent = { kind: 'page'; items: KubeObject[] } | Exclude<ListBodyEvent, ListBody>;
+
+/** Lists one type with the pager and parses each page as it comes, so tests can look at the objects. */
+export async function* listPages(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListEvent> {
+  for await (const event of listBodies(client, type, options, deps)) {
+    yield event.kind === 'body' ? { kind: 'page', items: parseListBody(event) } : event;
+  }
+}
