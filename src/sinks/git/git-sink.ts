@@ -5,8 +5,9 @@ import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import { FileChanges, fileAction } from '../file-changes.js';
 import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
-import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
+import { withDuration, type Sink, type SinkContext, type SinkPlan, type SkipReason } from '../sink.js';
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
 import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
@@ -43,13 +44,9 @@ export function gitMirrorDir(config: GitSinkConfig, env: NodeJS.ProcessEnv = pro
   return resolve(base ? join(base, config.name) : join('.kollect', 'git', config.name));
 }
 
-type Action = 'add' | 'change' | 'remove' | 'unchanged';
-const COUNT_OF: Record<Action, keyof ChangeCounts> = { add: 'added', change: 'changed', remove: 'removed', unchanged: 'unchanged' };
-
 /** The difference between the store and a tree: per shard, what happens to its file. */
 interface Diff {
-  shards: ShardChange[];
-  totals: ChangeCounts;
+  files: FileChanges;
   /** Rows that change, counted only when applying (for the commit message). */
   rows: RowDelta;
   /** Path to new blob oid, or null to remove. Only files that change. */
@@ -118,8 +115,9 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
 
   function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
     const layout = shardPathLayout(config.pathTemplate, store.cluster);
-    const shards = store.shards.map((s) => ({ shard: s.key, path: layout.pathFor(s.key), counts: { ...emptyCounts(), unchanged: 1 } }));
-    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: { ...emptyCounts(), unchanged: shards.length }, shards };
+    const files = new FileChanges();
+    for (const shard of store.shards) files.record(shard.key, layout.pathFor(shard.key), 'unchanged');
+    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: files.totals, shards: files.shards };
   }
 
   /**
@@ -133,43 +131,27 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const existing = head ? await mirror.listFiles(head, layout.prefix) : new Map<string, string>();
     const carryOver = store.incompleteResources().length > 0;
     const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
-    const result: Diff = { shards: [], totals: emptyCounts(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
-    const record = (shard: string, path: string, action: Action): void => {
-      const counts = emptyCounts();
-      counts[COUNT_OF[action]] = 1;
-      result.shards.push({ shard, path, counts });
-      addCounts(result.totals, counts);
-    };
+    const result: Diff = { files: new FileChanges(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
     const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
 
     /** Renders one shard's file (`previous`: the file's text, when already read) and decides its action. */
     const render = async (shard: string, path: string, before: string | undefined, previous?: string): Promise<void> => {
       const old = previous ?? (before !== undefined && (carryOver || applying) ? await read(before) : undefined);
       const content = await buildShardFile(store, shard, carryOver ? old : undefined);
-      if (content === undefined) {
-        if (before !== undefined) {
-          result.changes.set(path, null);
-          record(shard, path, 'remove');
-          if (applying) addRowDelta(result.rows, rowDelta(old, undefined));
-        }
-        return;
-      }
-      const bytes = Buffer.from(content, 'utf8');
-      const oid = blobOid(bytes);
+      const bytes = content === undefined ? undefined : Buffer.from(content, 'utf8');
+      const oid = bytes && blobOid(bytes);
+      const action = fileAction(before, oid);
+      if (action === undefined) return;
       const entry = store.shard(shard);
-      if (entry) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
-      if (oid === before) {
-        record(shard, path, 'unchanged');
-        return;
-      }
-      if (applying) {
-        await mirror.writeBlob(bytes, oid);
-        // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
-        if (before === undefined) result.rows.added += entry?.rows ?? 0;
-        else addRowDelta(result.rows, rowDelta(old, content));
-      }
-      result.changes.set(path, oid);
-      record(shard, path, before === undefined ? 'add' : 'change');
+      if (entry && oid) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
+      result.files.record(shard, path, action);
+      if (action === 'unchanged') return;
+      result.changes.set(path, oid ?? null);
+      if (!applying) return;
+      if (bytes && oid) await mirror.writeBlob(bytes, oid);
+      // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
+      if (action === 'add') result.rows.added += entry?.rows ?? 0;
+      else addRowDelta(result.rows, rowDelta(old, content));
     };
 
     const current = new Set<string>();
@@ -182,7 +164,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       // Same rows as last time and the file still holds what we wrote then: not even read.
       if (!carryOver && before !== undefined && memo?.fingerprint === shard.fingerprint && memo.oid === before) {
         result.memos[shard.key] = memo;
-        record(shard.key, path, 'unchanged');
+        result.files.record(shard.key, path, 'unchanged');
         continue;
       }
       await render(shard.key, path, before);
@@ -270,14 +252,14 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       checkAbort(ctx, 'after fetching');
       const change = await diff(store, mirror, head, state.refs[config.ref], true, ctx);
       lap('render');
-      const plan: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+      const plan: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.files.totals, shards: change.files.shards };
       if (change.changes.size === 0) {
         await rememberExport(state, store, fingerprint, now, head, change.memos);
         return { ...plan, skipped: { reason: 'unchanged', message: `${config.ref} already holds this content; nothing pushed` } };
       }
       const baseTree = head ? (await mirror.readTree(head)).oid : undefined;
       const tree = await mirror.updateTree(baseTree, change.changes);
-      const message = `${config.message}: ${changeSummary(store.cluster, change.totals, change.rows, store.manifest.totals.rows)}`;
+      const message = `${config.message}: ${changeSummary(store.cluster, change.files.totals, change.rows, store.manifest.totals.rows)}`;
       const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: (deps.now ?? ctx.now)() });
       lap('commit');
       // Last moment to stop: past this point the push either lands whole or not at all.
@@ -302,7 +284,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       }
       state.mirrorCommits = (state.mirrorCommits ?? 0) + 1;
       await rememberExport(state, store, fingerprint, now, commit, change.memos);
-      ctx.log.info('git export pushed', { sink: config.name, ref: config.ref, commit, ...change.totals, attempts: attempt + 1, timingsMs: timings });
+      ctx.log.info('git export pushed', { sink: config.name, ref: config.ref, commit, ...change.files.totals, attempts: attempt + 1, timingsMs: timings });
       return plan;
     }
   }
@@ -334,7 +316,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     if (unusable) ctx.log[unusable.level](`${unusable.why}: planning against an empty tree, without fetching`, { sink: config.name, mirrorDir });
     else ctx.log.info('git plan compares with the mirror as last fetched, without fetching', { sink: config.name, head: head ?? null });
     const change = await diff(store, mirror, head, state.refs[config.ref], false, ctx);
-    const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+    const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.files.totals, shards: change.files.shards };
     if (change.changes.size === 0) result.skipped = { reason: 'unchanged', message: `${config.ref} already holds this content` };
     return result;
   }
@@ -371,12 +353,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     name: config.name,
     type: 'git',
     plan: (store, ctx) => wrap(() => plan(store, ctx)),
-    apply: (store, ctx) =>
-      wrap(async (): Promise<SinkResult> => {
-        const started = Date.now();
-        const result = await apply(store, ctx);
-        return { ...result, durationMs: Date.now() - started };
-      }),
+    apply: (store, ctx) => wrap(() => withDuration(() => apply(store, ctx))),
     close: async () => undefined,
   };
 }
