@@ -30,8 +30,6 @@ export interface GitSinkDeps {
   http?: HttpClient;
   /** Where secrets referenced as `{env}` and `KOLLECT_GIT_MIRROR_DIR` are looked up. */
   env?: NodeJS.ProcessEnv;
-  /** Clock for the export interval and commit dates; defaults to the run's `ctx.now`. */
-  now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). */
   random?: () => number;
@@ -221,7 +219,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   }
 
   async function apply(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
-    const now = (deps.now ?? ctx.now)();
+    const now = ctx.now();
     const state = await loadState(mirrorDir);
     const fingerprint = payloadFingerprint(store, config.pathTemplate);
     const skipped = skipReason(store, state, fingerprint, ctx, now);
@@ -260,7 +258,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       const baseTree = head ? (await mirror.readTree(head)).oid : undefined;
       const tree = await mirror.updateTree(baseTree, change.changes);
       const message = `${config.message}: ${changeSummary(store.cluster, change.files.totals, change.rows, store.manifest.totals.rows)}`;
-      const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: (deps.now ?? ctx.now)() });
+      const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: ctx.now() });
       lap('commit');
       // Last moment to stop: past this point the push either lands whole or not at all.
       checkAbort(ctx, 'before pushing');
@@ -291,7 +289,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
 
   /** Plans against the mirror as it is: no fetch, no write, no state. */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
-    const now = (deps.now ?? ctx.now)();
+    const now = ctx.now();
     const state = await loadState(mirrorDir);
     const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, now);
     if (skipped) return skippedPlan(store, skipped);

@@ -30,12 +30,13 @@ export function captureLogger(): { log: Logger; lines: LogLine[] } {
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
-export function context(options: { force?: boolean; signal?: AbortSignal; log?: Logger } = {}): SinkContext {
+/** A sink context; its clock stands still at the start of manualClock() unless `now` is given. */
+export function context(options: { force?: boolean; signal?: AbortSignal; log?: Logger; now?: () => Date } = {}): SinkContext {
   return {
     log: options.log ?? captureLogger().log,
     signal: options.signal ?? new AbortController().signal,
     force: options.force ?? false,
-    now: () => new Date(),
+    now: options.now ?? manualClock().now,
   };
 }
 
