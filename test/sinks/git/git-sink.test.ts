@@ -301,6 +301,13 @@ describe('git sink: damaged or foreign mirror', () => {
         for (const file of await readdir(packs)) await rm(join(packs, file));
       },
     ],
+    [
+      'a deleted pack file whose index was left behind',
+      async (mirrorDir) => {
+        const packs = join(mirrorDir, '.git', 'objects', 'pack');
+        for (const file of await readdir(packs)) if (file.endsWith('.pack')) await rm(join(packs, file));
+      },
+    ],
   ];
   for (const [damage, breakMirror] of damages) {
     it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, async () => {
@@ -327,6 +334,29 @@ describe('git sink: damaged or foreign mirror', () => {
       }
     });
   }
+
+  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      await createGitSink(gitConfig({ name: 'earlier', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      const cloned = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      assert.equal(cloned.skipped?.reason, 'unchanged');
+      assert.deepEqual((await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)), [], 'no loose object');
+
+      clock.advance(HOUR);
+      const { log, lines } = captureLogger();
+      const result = await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-002'], revision: 2 }), context({ now: clock.now, log }));
+
+      assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')), []);
+      assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
 
   it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
     const server = await startGitServer();
