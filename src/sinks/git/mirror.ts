@@ -203,44 +203,42 @@ export class Mirror {
 
   /** Every blob below `prefix` in the commit's tree, by path. Trees elsewhere are not read. */
   async listFiles(commit: string, prefix: string): Promise<Map<string, string>> {
-    const files = new Map<string, string>();
-    let tree = (await this.readTree(commit)).tree;
-    const parts = prefix === '' ? [] : prefix.split('/');
-    for (const part of parts) {
-      const entry = tree.find((e) => e.path === part);
-      if (entry?.type !== 'tree') return files;
-      tree = (await this.readTree(entry.oid)).tree;
-    }
-    const walk = async (entries: TreeEntry[], base: string): Promise<void> => {
-      for (const entry of entries) {
-        const path = base === '' ? entry.path : `${base}/${entry.path}`;
-        if (entry.type === 'tree') await walk((await this.readTree(entry.oid)).tree, path);
-        else if (entry.type === 'blob') files.set(path, entry.oid);
-      }
-    };
-    await walk(tree, parts.join('/'));
-    return files;
+    return this.files(commit, prefix);
   }
 
   /**
-   * Throws when the mirror cannot serve an export from `commit`: a tree anywhere in it is missing
-   * or unreadable (a push reads every tree to decide what to send), or a blob below `prefix` (the
-   * files this export compares, and reads when it renders them) is missing. Blobs elsewhere are
-   * never read by an export, so they are not checked; blobs below `prefix` are looked up, not
-   * read: reading a packed one would inflate it, and after a clone every one of them is packed.
+   * What listFiles() gives, after checking that the mirror can serve an export from `commit`;
+   * throws when it cannot. Every tree anywhere in the commit is read (a push reads them all to
+   * decide what to send), and every blob below `prefix` (the files an export compares, and reads
+   * when it renders them) must be present. Blobs elsewhere are never read by an export, so they
+   * are not checked; blobs below `prefix` are looked up, not read: reading a packed one would
+   * inflate it, and after a clone every one of them is packed.
    */
-  async verify(commit: string, prefix: string): Promise<void> {
+  async checkedFiles(commit: string, prefix: string): Promise<Map<string, string>> {
     const isStored = await this.storedObjects();
+    return this.files(commit, prefix, async (oid, path) => {
+      if (!(await isStored(oid))) throw new Error(`object ${oid} (${path}) is missing`);
+    });
+  }
+
+  /** The walk of listFiles() and checkedFiles(): with `check`, through every tree, checking each blob below `prefix`. */
+  private async files(commit: string, prefix: string, check?: (oid: string, path: string) => Promise<void>): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    const below = (path: string): boolean => prefix === '' || path.startsWith(`${prefix}/`);
+    const towards = (path: string): boolean => below(path) || prefix === path || prefix.startsWith(`${path}/`);
     const walk = async (tree: string, base: string): Promise<void> => {
       for (const entry of (await this.readTree(tree)).tree) {
         const path = base === '' ? entry.path : `${base}/${entry.path}`;
-        if (entry.type === 'tree') await walk(entry.oid, path);
-        else if (entry.type === 'blob' && (prefix === '' || path.startsWith(`${prefix}/`)) && !(await isStored(entry.oid))) {
-          throw new Error(`object ${entry.oid} (${path}) is missing`);
+        if (entry.type === 'tree') {
+          if (check || towards(path)) await walk(entry.oid, path);
+        } else if (entry.type === 'blob' && below(path)) {
+          await check?.(entry.oid, path);
+          files.set(path, entry.oid);
         }
       }
     };
     await walk(commit, '');
+    return files;
   }
 
   /**
