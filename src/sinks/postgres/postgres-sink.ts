@@ -91,19 +91,24 @@ interface ApplyCounts {
   shards: ShardChange[];
 }
 
-/** Builds per-shard changes (sorted like the store's shards) and their totals. */
-function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
-  const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
-  const shards: ShardChange[] = [...keys]
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((shard) => {
-      const w = written.get(shard) ?? { inserted: 0, updated: 0 };
-      const rows = staged.get(shard) ?? 0;
-      return { shard, counts: { added: w.inserted, changed: w.updated, unchanged: Math.max(0, rows - w.inserted - w.updated), removed: deleted.get(shard) ?? 0 } };
-    });
+/** Per-shard changes sorted by shard (like the store's shards), and their totals: what apply() and plan() report. */
+function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Omit<ApplyCounts, 'rows'> {
+  const shards: ShardChange[] = [...perShard].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([shard, counts]) => ({ shard, counts }));
   const totals = emptyCounts();
   for (const s of shards) addCounts(totals, s.counts);
   return { totals, shards };
+}
+
+/** What an export did per shard, from the rows it staged, wrote and deleted there. */
+function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
+  const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
+  return shardChanges(
+    [...keys].map((shard): [string, ChangeCounts] => {
+      const w = written.get(shard) ?? { inserted: 0, updated: 0 };
+      const rows = staged.get(shard) ?? 0;
+      return [shard, { added: w.inserted, changed: w.updated, unchanged: Math.max(0, rows - w.inserted - w.updated), removed: deleted.get(shard) ?? 0 }];
+    }),
+  );
 }
 
 /**
@@ -484,16 +489,20 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
   }
 
-  async function apply(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkResult> {
-    const began = Date.now();
-    const startedAt = ctx.now();
-    if (ctx.signal.aborted) throw interrupted('export');
-    let pool: pg.Pool;
+  /** The pool for an export or a plan, unless the run was aborted already. */
+  async function poolFor(action: 'export' | 'plan', ctx: SinkContext): Promise<pg.Pool> {
+    if (ctx.signal.aborted) throw interrupted(action);
     try {
-      ({ pool } = await connect());
+      return (await connect()).pool;
     } catch (error) {
       throw toSinkError(error, 'connecting');
     }
+  }
+
+  async function apply(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkResult> {
+    const began = Date.now();
+    const startedAt = ctx.now();
+    const pool = await poolFor('export', ctx);
     for (let attempt = 1; ; attempt++) {
       const state = { connected: false };
       try {
@@ -531,13 +540,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
    * one shard at a time. Memory holds one shard of the store, never the table.
    */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<PostgresSinkPlan> {
-    if (ctx.signal.aborted) throw interrupted('plan');
-    let pool: pg.Pool;
-    try {
-      ({ pool } = await connect());
-    } catch (error) {
-      throw toSinkError(error, 'connecting');
-    }
+    const pool = await poolFor('plan', ctx);
     const cluster = store.cluster;
     const perShard = new Map<string, ChangeCounts>();
     const countsOf = (shard: string): ChangeCounts => {
@@ -622,12 +625,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
     for (const shard of store.shards) countsOf(shard.key);
     // Like apply(): every shard of the store, plus shards of the table with something to delete.
-    const shards: ShardChange[] = [...perShard.entries()]
-      .filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([shard, counts]) => ({ shard, counts }));
-    const totals = emptyCounts();
-    for (const s of shards) addCounts(totals, s.counts);
+    const { totals, shards } = shardChanges([...perShard].filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0));
     return report({ sink: config.name, type: 'postgres', unit: 'rows', totals, shards });
   }
 
