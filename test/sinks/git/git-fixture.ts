@@ -10,7 +10,7 @@ import { renderShardDocument } from '../../../src/sinks/shard-document.js';
 import type { SinkContext } from '../../../src/sinks/sink.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import { git, type GitServer } from '../../support/git-server.js';
-import { buildStore, syntheticRows, tempDir, type BuildStoreOptions } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows, type BuildStoreOptions } from '../../support/store-fixture.js';
 
 /** Shared helpers of the Git sink tests. */
 
@@ -81,7 +81,7 @@ export function rows(options: RowsOptions): Row[] {
 }
 
 export async function store(options: RowsOptions, build: BuildStoreOptions = {}): Promise<CollectStore> {
-  return buildStore(await tempDir('kollect-git-store-'), options.cluster, rows(options), build);
+  return storeOf(options.cluster, rows(options), build);
 }
 
 /** sha256 of every file under `dir`, by relative path: to prove a folder was not touched. */
