@@ -54,6 +54,13 @@ export interface SinkResult extends SinkPlan {
   durationMs: number;
 }
 
+/** Runs the work of an apply() and adds how long it took. */
+export async function withDuration(work: () => Promise<SinkPlan>): Promise<SinkResult> {
+  const started = Date.now();
+  const plan = await work();
+  return { ...plan, durationMs: Date.now() - started };
+}
+
 export interface SinkContext {
   log: Logger;
   /** Aborted on SIGTERM/SIGINT: stop, roll back, leave nothing half-written. */

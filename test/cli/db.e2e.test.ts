@@ -3,12 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runKollect } from '../support/cli.js';
-import { expectedRows, exportWithCli, freshDatabase, startPostgres, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
+import { dropTestDatabases, expectedRows, exportWithCli, freshDatabase, ITEMS_TABLE, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
 import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect db init` and `kollect db ddl` as a DBA runs them, against a real server. */
-
-const ITEMS = '"public"."kollect_items"';
 
 function db(url: string, args: string[]) {
   return runKollect(['db', ...args], { env: { DATABASE_URL: url } });
@@ -21,9 +19,7 @@ async function relations(url: string): Promise<string[]> {
 const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
 
 describe('kollect db', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   it('GIVEN an empty database WHEN db init runs twice, then with --brin twice THEN the second run says up to date, the BRIN index comes once, and no row is lost', async () => {
     const url = await freshDatabase();
@@ -46,7 +42,7 @@ describe('kollect db', () => {
     assert.match(brin.stdout, /created BRIN index on exported_at/);
     assert.equal(brinAgain.code, 0, brinAgain.stderr);
     assert.deepEqual(JSON.parse(brinAgain.stdout), { sink: 'fleet-db', schema: 'public', table: 'kollect_items', runsTable: 'kollect_runs', createdSchema: false, applied: [], version: 2, brin: 'exists' });
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(store.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(store.rows));
     assert.ok((await relations(url)).includes('kollect_items_exported_at_brin'));
   });
 
@@ -89,8 +85,8 @@ describe('kollect db', () => {
     for (const run of [firstA, firstB, secondA]) assert.equal(run.code, 0, run.stderr);
     const second = JSON.parse(secondA.stdout).sinks[0].result;
     assert.ok(second.updated > 0 && second.deleted > 0 && second.inserted === 0, JSON.stringify(second));
-    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-a'), expectedRows(a2.rows));
-    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-b'), expectedRows(b.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-a'), expectedRows(a2.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-b'), expectedRows(b.rows));
     const partitions = await withClient(url, async (c) =>
       Object.fromEntries(
         (await c.query<{ partition: string; n: number }>('SELECT tableoid::regclass::text AS partition, count(*)::int AS n FROM kollect_items GROUP BY 1')).rows.map((r) => [r.partition, r.n]),

@@ -9,7 +9,7 @@ import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import type { ChangeCounts, SinkPlan } from '../../src/sinks/sink.js';
 import { runKollect, type CliResult } from '../support/cli.js';
 import { git, startGitServer, type GitServer } from '../support/git-server.js';
-import { startPostgres, tableSnapshot, withClient } from '../support/postgres.js';
+import { dropTestDatabases, ITEMS_TABLE, startPostgres, tableSnapshot, withClient } from '../support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
 
 /**
@@ -20,7 +20,6 @@ import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js'
  */
 
 const CLUSTER = 'dry-e2e';
-const ITEMS = '"public"."kollect_items"';
 /** 13 namespaces: syntheticRows picks the type by i % 4, so a count divisible by 4 leaves namespaces empty. */
 const NAMESPACES = 13;
 const GONE = 'ns-005';
@@ -153,14 +152,14 @@ interface Setup {
 async function sinkState(s: Setup): Promise<SinkState> {
   const table = await withClient(s.databaseUrl, async (client) => {
     const rows = await client.query<{ line: string }>(
-      `SELECT concat_ws(' ', cluster, namespace, name, uid, checksum, exported_at::text) AS line FROM ${ITEMS} ORDER BY cluster, namespace, name, uid`,
+      `SELECT concat_ws(' ', cluster, namespace, name, uid, checksum, exported_at::text) AS line FROM ${ITEMS_TABLE} ORDER BY cluster, namespace, name, uid`,
     );
     const runs = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM "public"."kollect_runs"');
     return { rows: rows.rows.map((r) => r.line), runs: runs.rows[0]?.n ?? -1 };
   });
   return {
     ...table,
-    physical: (await tableSnapshot(s.databaseUrl, ITEMS)).physical,
+    physical: (await tableSnapshot(s.databaseUrl, ITEMS_TABLE)).physical,
     remoteRefs: await git(['ls-remote', s.server.url]),
     bareRefs: await s.server.git(['for-each-ref', '--format=%(refname) %(objectname)']),
     bareObjects: await s.server.git(['count-objects', '-v']),
@@ -217,7 +216,7 @@ describe('kollect export --dry-run against populated sinks', () => {
 
   after(async () => {
     await s?.server.close();
-    await (await startPostgres()).dropCreatedDatabases();
+    await dropTestDatabases();
     if (s) await rm(s.dir, { recursive: true, force: true });
   });
 

@@ -2,20 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import type { PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
-import { exportLockKey } from '../../src/sinks/postgres/schema.js';
 import { logLines, runKollect } from '../support/cli.js';
 import { pgbouncerSkipReason, startPgBouncer, type PgBouncer } from '../support/pgbouncer.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportLockOf,
   exportWithCli,
   freshDatabase,
   initTables,
+  ITEMS_TABLE,
+  SLOW_COPY_STORE,
   sinkResult,
   startPostgres,
   storedRows,
   tableSnapshot,
   testSinkConfig,
   waitForKollectCopy,
+  waitForLockWaiter,
+  whileLocked,
   withClient,
   writePostgresConfig,
 } from '../support/postgres.js';
@@ -28,7 +33,6 @@ import { syntheticStore, tempDir } from '../support/store-fixture.js';
  * reason, where no pgbouncer binary is installed.
  */
 
-const ITEMS = '"public"."kollect_items"';
 const skip = pgbouncerSkipReason();
 
 /**
@@ -68,56 +72,21 @@ function startVictims(url: string, count: number): { stop: () => Promise<{ state
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Holds the export lock of cluster c1 in another session (directly on the server) until release(), or 20 s, so that a miss fails a test instead of hanging it. */
-async function holdExportLock(direct: string): Promise<{ release: () => Promise<unknown> }> {
-  const holder = new pg.Client({ connectionString: direct });
-  await holder.connect();
-  await holder.query('BEGIN');
-  await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(testSinkConfig(), 'c1')]);
-  let released: Promise<unknown> | undefined;
-  const release = () => (released ??= holder.query('COMMIT').finally(() => holder.end()));
-  const guard = setTimeout(release, 20_000);
-  return {
-    release: () => {
-      clearTimeout(guard);
-      return release();
-    },
-  };
-}
-
-/** Waits until a kollect session of this database waits for an advisory lock, and returns its backend pid. */
-async function waitForLockWaiter(direct: string): Promise<number> {
-  return withClient(direct, async (c) => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const pid = (
-        await c.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = 'advisory'",
-        )
-      ).rows[0]?.pid;
-      if (pid) return pid;
-      if (Date.now() > deadline) throw new Error('no kollect session waits for the export lock');
-      await sleep(20);
-    }
-  });
-}
-
 describe('kollect through PgBouncer, transaction pooling (processes)', { skip }, () => {
   let bouncer: PgBouncer;
   let dir: string;
-  /** ~1 KB rows, so that the COPY lasts long enough to be caught; built once. */
+  /** A store whose COPY can be caught, and its next version; built once. */
   let big: { base: { dir: string }; next: { dir: string } };
 
   before(async () => {
     bouncer = await startPgBouncer((await startPostgres()).url(), { poolMode: 'transaction', poolSize: 3 });
     dir = await tempDir();
-    const shape = { cluster: 'c1', count: 20_000, attributeBytes: 700 };
-    const [base, next] = await Promise.all([syntheticStore(shape), syntheticStore({ ...shape, changedFraction: 0.2, revision: 2 })]);
+    const [base, next] = await Promise.all([syntheticStore(SLOW_COPY_STORE), syntheticStore({ ...SLOW_COPY_STORE, changedFraction: 0.2, revision: 2 })]);
     big = { base, next };
   });
   after(async () => {
     await bouncer?.stop();
-    await (await startPostgres()).dropCreatedDatabases();
+    await dropTestDatabases();
   });
 
   it('GIVEN PgBouncer in transaction pooling mode in front of the database WHEN db init, an export, a dry run of changes and their export run through it THEN each exits 0, the rows are exact, the plan is what the export did, and PgBouncer carried them', async () => {
@@ -140,7 +109,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     assert.deepEqual(counts(planned), counts(applied));
     assert.ok(applied.inserted > 0 && applied.updated > 0 && applied.deleted > 0, JSON.stringify(counts(applied)));
     assert.deepEqual({ inserted: again.inserted, updated: again.updated, deleted: again.deleted }, { inserted: 0, updated: 0, deleted: 0 });
-    assert.deepEqual(await storedRows(direct, ITEMS, 'c1'), expectedRows(next.rows));
+    assert.deepEqual(await storedRows(direct, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
     const runs = await withClient(direct, async (c) => (await c.query<{ status: string }>('SELECT status FROM kollect_runs ORDER BY id')).rows.map((r) => r.status));
     assert.deepEqual(runs, ['succeeded', 'succeeded', 'succeeded']);
     const database = new URL(direct).pathname.slice(1);
@@ -158,16 +127,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     const rows = await syntheticStore({ cluster: 'c1', count: 500 });
 
     const started = Date.now();
-    const blocked = await withClient(direct, async (holder) => {
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(testSinkConfig(), 'c1')]);
-      // Released after 20 s at the latest, so that a timeout that does not apply fails the test instead of hanging it.
-      const guard = setTimeout(() => void holder.query('COMMIT'), 20_000);
-      const outcome = await exportWithCli(via, config, rows.dir);
-      clearTimeout(guard);
-      await holder.query('COMMIT').catch(() => undefined);
-      return outcome;
-    });
+    const blocked = await whileLocked(direct, exportLockOf('c1'), () => exportWithCli(via, config, rows.dir));
     const took = Date.now() - started;
 
     assert.equal(blocked.code, 1, blocked.stderr);
@@ -175,7 +135,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     assert.equal(error.code, 'LOCK_BUSY');
     assert.match(error.message, /held the export lock of table public\.kollect_items for longer than statementTimeout \(1000 ms\)/);
     assert.ok(took < 20_000, `the export waited ${took} ms`);
-    assert.equal((await storedRows(direct, ITEMS, 'c1')).size, 0);
+    assert.equal((await storedRows(direct, ITEMS_TABLE, 'c1')).size, 0);
     assert.equal(sinkResult(await exportWithCli(via, config, rows.dir)).inserted, 500);
   });
 
@@ -195,25 +155,26 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
       await initTables(direct, testSinkConfig());
       const config = await writePostgresConfig(dir, 'c1', sink);
       assert.equal((await exportWithCli(via, config, big.base.dir)).code, 0);
-      const snapshot = await tableSnapshot(direct, ITEMS);
-      const holder = lock ? await holdExportLock(direct) : undefined;
-      // Four clients for the three server connections: the pool is never idle, so the server
-      // connection kollect used a moment ago is likely running someone else's statement now.
-      const victims = startVictims(via, 4);
+      const snapshot = await tableSnapshot(direct, ITEMS_TABLE);
+      const stopExport = async () => {
+        // Four clients for the three server connections: the pool is never idle, so the server
+        // connection kollect used a moment ago is likely running someone else's statement now.
+        const victims = startVictims(via, 4);
+        let pid = 0;
+        const run = exportWithCli(via, config, big.next.dir, ['-v'], { onSpawn: (p) => (pid = p) });
+        const backend = lock ? await waitForLockWaiter(direct) : await waitForKollectCopy(direct, () => process.kill(pid, 'SIGSTOP'));
+        await sleep(200);
+        const signalled = Date.now();
+        process.kill(pid, 'SIGTERM');
+        if (!lock) process.kill(pid, 'SIGCONT');
+        const failed = await run;
+        const took = Date.now() - signalled;
+        // A cancel that went astray would land within this time.
+        await sleep(300);
+        return { backend, failed, took, ...(await victims.stop()) };
+      };
 
-      let pid = 0;
-      const run = exportWithCli(via, config, big.next.dir, ['-v'], { onSpawn: (p) => (pid = p) });
-      const backend = lock ? await waitForLockWaiter(direct) : await waitForKollectCopy(direct, () => process.kill(pid, 'SIGSTOP'));
-      await sleep(200);
-      const signalled = Date.now();
-      process.kill(pid, 'SIGTERM');
-      if (!lock) process.kill(pid, 'SIGCONT');
-      const failed = await run;
-      const took = Date.now() - signalled;
-      // A cancel that went astray would land within this time.
-      await sleep(300);
-      const { statements, errors } = await victims.stop();
-      await holder?.release();
+      const { backend, failed, took, statements, errors } = lock ? await whileLocked(direct, exportLockOf('c1'), stopExport) : await stopExport();
 
       assert.equal(failed.code, 1, failed.stderr);
       assert.equal(JSON.parse(failed.stdout).sinks[0].error.code, 'INTERRUPTED');
@@ -226,7 +187,7 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
       assert.deepEqual(errors, [], 'a statement of another client was cancelled');
       assert.ok(statements > 10, `the other clients ran only ${statements} statements`);
       assert.ok(took < 10_000, `kollect took ${took} ms to stop after SIGTERM`);
-      assert.deepEqual(await tableSnapshot(direct, ITEMS), snapshot);
+      assert.deepEqual(await tableSnapshot(direct, ITEMS_TABLE), snapshot);
       const open = await withClient(direct, async (c) =>
         Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND state <> 'idle'")).rows[0].n),
       );

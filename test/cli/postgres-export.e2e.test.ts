@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createPostgresSink, type PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
-import { exportLockKey } from '../../src/sinks/postgres/schema.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportLockOf,
   exportWithCli,
   freshDatabase,
   initTables,
+  ITEMS_TABLE,
   sinkDeps,
   sinkResult,
-  startPostgres,
   storedRows,
   tableSnapshot,
   testContext,
   testSinkConfig,
+  whileLocked,
   withClient,
   writePostgresConfig,
 } from '../support/postgres.js';
@@ -21,16 +23,12 @@ import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect export --from STORE` into PostgreSQL as real processes: many clusters at once, the same cluster twice, --dry-run. */
 
-const ITEMS = '"public"."kollect_items"';
-
 async function runsCount(url: string, status: string): Promise<number> {
   return withClient(url, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM kollect_runs WHERE status = $1', [status])).rows[0]!.n);
 }
 
 describe('kollect export into PostgreSQL (processes)', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   it('GIVEN 8 exported clusters WHEN 8 exporter processes export changes at once THEN every cluster is exact, every process exits 0, none deadlocks', async () => {
     const url = await freshDatabase();
@@ -56,7 +54,7 @@ describe('kollect export into PostgreSQL (processes)', () => {
       const removed = [...before.keys()].filter((k) => !after.has(k)).length;
       assert.deepEqual([result.inserted, result.deleted], [inserted, removed], cluster);
       assert.ok(inserted > 0 && removed > 0 && result.updated > 100, `${cluster}: ${JSON.stringify(result.totals)}`);
-      assert.deepEqual(await storedRows(url, ITEMS, cluster), after);
+      assert.deepEqual(await storedRows(url, ITEMS_TABLE, cluster), after);
     }
     assert.equal(await runsCount(url, 'succeeded'), 16);
     assert.equal(await runsCount(url, 'failed'), 0);
@@ -78,7 +76,7 @@ describe('kollect export into PostgreSQL (processes)', () => {
         [3_000, 0, 0, 0],
       ],
     );
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(s.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(s.rows));
   });
 
   it('GIVEN another run holding the export lock of the cluster WHEN a process exports with onLocked fail THEN it exits 1 with the lock message, writes nothing, and succeeds once the lock is free', async () => {
@@ -89,16 +87,10 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const first = await syntheticStore({ cluster: 'c1', count: 1_000 });
     const next = await syntheticStore({ cluster: 'c1', count: 1_000, changedFraction: 0.5, revision: 2 });
     sinkResult(await exportWithCli(url, config, first.dir));
-    const snapshot = await tableSnapshot(url, ITEMS);
+    const snapshot = await tableSnapshot(url, ITEMS_TABLE);
 
-    const blocked = await withClient(url, async (holder) => {
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(sink, 'c1')]);
-      const run = await exportWithCli(url, config, next.dir);
-      await holder.query('COMMIT');
-      return run;
-    });
-    const untouched = await tableSnapshot(url, ITEMS);
+    const blocked = await whileLocked(url, exportLockOf('c1'), () => exportWithCli(url, config, next.dir));
+    const untouched = await tableSnapshot(url, ITEMS_TABLE);
     const after = await exportWithCli(url, config, next.dir);
 
     assert.equal(blocked.code, 1);
@@ -107,7 +99,7 @@ describe('kollect export into PostgreSQL (processes)', () => {
     assert.match(outcome.error.message, /another kollect run of cluster c1 is exporting to table public\.kollect_items; retry later or set onLocked: wait/);
     assert.deepEqual(untouched, snapshot);
     assert.ok(sinkResult(after).updated > 300);
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(next.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
   });
 
   it('GIVEN an exported cluster WHEN export --dry-run --output json runs THEN its counts equal the following export, and it wrote nothing (rows, checksums, runs)', async () => {
@@ -116,10 +108,10 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const config = await writePostgresConfig(await tempDir(), 'c1');
     sinkResult(await exportWithCli(url, config, (await syntheticStore({ cluster: 'c1', count: 2_000 })).dir));
     const next = await syntheticStore({ cluster: 'c1', count: 2_200, changedFraction: 0.05, removedFraction: 0.03, revision: 2 });
-    const snapshot = await tableSnapshot(url, ITEMS);
+    const snapshot = await tableSnapshot(url, ITEMS_TABLE);
 
     const planned = sinkResult(await exportWithCli(url, config, next.dir, ['--dry-run']));
-    const unchangedByPlan = await tableSnapshot(url, ITEMS);
+    const unchangedByPlan = await tableSnapshot(url, ITEMS_TABLE);
     const runsAfterPlan = await runsCount(url, 'succeeded');
     const applied = sinkResult(await exportWithCli(url, config, next.dir));
 
@@ -128,6 +120,6 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const counts = (r: PostgresSinkPlan) => ({ table: r.table, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, deleted: r.deleted, shards: r.shards });
     assert.deepEqual(counts(planned), counts(applied));
     assert.ok(applied.inserted > 0 && applied.updated > 0 && applied.deleted > 0, JSON.stringify(counts(applied)));
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(next.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
   });
 });

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { sinkConfig, type PostgresSinkConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import type { PostgresSinkPlan } from '../../src/sinks/postgres/postgres-sink.js';
-import type { SinkContext } from '../../src/sinks/sink.js';
+import type { SinkContext, SinkResult } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliOptions, type CliResult } from './cli.js';
 
@@ -52,6 +52,11 @@ export function startPostgres(): Promise<PostgresServer> {
 /** Convenience: a fresh database on the test server. */
 export async function freshDatabase(): Promise<string> {
   return (await startPostgres()).createDatabase();
+}
+
+/** For a suite's after(): drops the databases this process created. */
+export async function dropTestDatabases(): Promise<void> {
+  await (await startPostgres()).dropCreatedDatabases();
 }
 
 function withDatabase(base: string, database: string | undefined): string {
@@ -246,6 +251,9 @@ async function startEmbedded(): Promise<PostgresServer> {
 /** A validated postgres sink config whose URL comes from `env[TEST_URL_ENV]` (pass `sinkDeps(url)`). */
 export const TEST_URL_ENV = 'KOLLECT_TEST_DATABASE_URL';
 
+/** The items table of testSinkConfig() and of writePostgresConfig(), qualified and quoted. */
+export const ITEMS_TABLE = '"public"."kollect_items"';
+
 export function testSinkConfig(overrides: Record<string, unknown> = {}): PostgresSinkConfig {
   const parsed = sinkConfig.parse({ name: 'fleet-db', type: 'postgres', url: { env: TEST_URL_ENV }, ssl: { mode: 'disable' }, ...overrides });
   if (parsed.type !== 'postgres') throw new Error('not a postgres sink');
@@ -259,6 +267,17 @@ export function sinkDeps(url: string): { env: NodeJS.ProcessEnv } {
 
 export function testContext(signal: AbortSignal = new AbortController().signal): SinkContext {
   return { log: silentLogger, signal, force: false, now: () => new Date() };
+}
+
+/** One export of `store` into the database at `url`, by a sink of its own that is closed afterwards. */
+export async function exportStore(url: string, store: CollectStore, config: PostgresSinkConfig = testSinkConfig()): Promise<SinkResult> {
+  const { createPostgresSink } = await import('../../src/sinks/postgres/postgres-sink.js');
+  const sink = createPostgresSink(config, sinkDeps(url));
+  try {
+    return await sink.apply(store, testContext());
+  } finally {
+    await sink.close();
+  }
 }
 
 /** Runs `work` with a connected client and ends it. */
@@ -416,6 +435,55 @@ export async function waitForKollectCopy(url: string, onFound: () => void = () =
     }
   });
 }
+
+/**
+ * Waits until a kollect session of this database waits for a lock of this kind (an advisory lock,
+ * such as the export lock, by default) and returns its backend pid.
+ */
+export async function waitForLockWaiter(url: string, event = 'advisory'): Promise<number> {
+  const query =
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = $1";
+  return withClient(url, async (client) => {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const pid = (await client.query<{ pid: number }>(query, [event])).rows[0]?.pid;
+      if (pid) return pid;
+      if (Date.now() > deadline) throw new Error(`no kollect session waits for a lock (${event})`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+}
+
+/**
+ * Holds `lock` in an open transaction of another session while `work` runs, then commits; after
+ * 20 s at the latest, so that a wait that does not end fails the test instead of hanging it.
+ */
+export async function whileLocked<T>(url: string, lock: (holder: pg.Client) => Promise<unknown>, work: () => Promise<T>): Promise<T> {
+  return withClient(url, async (holder) => {
+    await holder.query('BEGIN');
+    await lock(holder);
+    let released: Promise<unknown> | undefined;
+    const release = () => (released ??= holder.query('COMMIT'));
+    const guard = setTimeout(release, 20_000);
+    try {
+      return await work();
+    } finally {
+      clearTimeout(guard);
+      await release();
+    }
+  });
+}
+
+/** Takes the export lock of `cluster` for testSinkConfig()'s table, as a `lock` of whileLocked(). */
+export function exportLockOf(cluster: string): (holder: pg.Client) => Promise<unknown> {
+  return async (holder) => {
+    const { exportLockKey } = await import('../../src/sinks/postgres/schema.js');
+    return holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(testSinkConfig(), cluster)]);
+  };
+}
+
+/** Rows of about 1 KB, 20,000 of them: a store whose COPY lasts long enough for a test to catch it (waitForKollectCopy). */
+export const SLOW_COPY_STORE = { cluster: 'c1', count: 20_000, attributeBytes: 700 } as const;
 
 /** A kollect config file with one postgres sink `fleet-db` (URL from DATABASE_URL, TLS off); `sink` adds or overrides fields. */
 export async function writePostgresConfig(dir: string, cluster: string, sink: Record<string, unknown> = {}): Promise<string> {

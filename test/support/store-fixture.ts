@@ -106,11 +106,16 @@ export async function buildStore(dir: string, cluster: string, rows: Iterable<Ro
   return CollectStore.open(dir);
 }
 
+/** Writes rows into a new collect store in a temporary folder and opens it. */
+export async function storeOf(cluster: string, rows: Iterable<Row>, options: BuildStoreOptions = {}): Promise<CollectStore> {
+  return buildStore(join(await tempDir(), 'store'), cluster, rows, options);
+}
+
 /** Synthetic rows written into a new store in a temporary folder: the rows, the folder and the opened store. */
 export async function syntheticStore(options: SyntheticOptions): Promise<{ rows: Row[]; dir: string; store: CollectStore }> {
   const rows = [...syntheticRows(options)];
-  const dir = join(await tempDir(), 'store');
-  return { rows, dir, store: await buildStore(dir, options.cluster, rows) };
+  const store = await storeOf(options.cluster, rows);
+  return { rows, dir: store.dir, store };
 }
 
 export async function tempDir(prefix = 'kollect-test-'): Promise<string> {

@@ -4,8 +4,9 @@ import { writeFileAtomic } from '../../fs/write-file-atomic.js';
 import type { FileSinkConfig } from '../../config/schema.js';
 import { InterruptedError, SinkError, KollectError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import { FileChanges, fileAction, type FileAction } from '../file-changes.js';
 import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
-import { addCounts, emptyCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
+import { withDuration, type Sink, type SinkContext, type SinkPlan } from '../sink.js';
 
 /** Fingerprints of what was last written, per cluster, so unchanged shards are not even read. */
 interface FileSinkState {
@@ -13,12 +14,10 @@ interface FileSinkState {
   shards: Record<string, string>;
 }
 
-type Action = 'add' | 'change' | 'remove' | 'unchanged';
-
 interface ShardAction {
   shard: string;
   path: string;
-  action: Action;
+  action: FileAction;
   /** New content for add/change. */
   content?: string;
 }
@@ -53,8 +52,6 @@ async function* walk(root: string, dir: string): AsyncGenerator<string> {
   }
 }
 
-const COUNT_OF: Record<Action, keyof ReturnType<typeof emptyCounts>> = { add: 'added', change: 'changed', remove: 'removed', unchanged: 'unchanged' };
-
 /**
  * The file sink: one deterministic JSON file per shard under `dir`, at `pathTemplate`.
  * Unchanged shards are skipped by fingerprint without being read; changed files are replaced
@@ -75,6 +72,12 @@ export function createFileSink(config: FileSinkConfig): Sink {
     const layout = shardPathLayout(config.pathTemplate, store.cluster);
     const carryOver = store.incompleteResources().length > 0;
     const current = new Set(store.shards.map((s) => s.key));
+    /** Renders a shard's file; rows of types listed incompletely are carried over from `existing`. */
+    const rendered = async (shard: string, path: string, existing: string | undefined): Promise<ShardAction | undefined> => {
+      const content = await buildShardFile(store, shard, existing);
+      const action = fileAction(existing, content);
+      return action && { shard, path, action, content };
+    };
     for (const shard of store.shards) {
       if (signal.aborted) throw new InterruptedError('file export interrupted');
       const path = layout.pathFor(shard.key);
@@ -83,9 +86,8 @@ export function createFileSink(config: FileSinkConfig): Sink {
         yield { shard: shard.key, path, action: 'unchanged' };
         continue;
       }
-      const content = (await buildShardFile(store, shard.key, existing)) ?? '';
-      const action: Action = existing === undefined ? 'add' : existing === content ? 'unchanged' : 'change';
-      yield { shard: shard.key, path, action, content };
+      const step = await rendered(shard.key, path, existing);
+      if (step) yield step;
     }
     for await (const path of walk(root, join(root, layout.prefix))) {
       const shard = layout.shardOf(path);
@@ -94,22 +96,17 @@ export function createFileSink(config: FileSinkConfig): Sink {
       // Only this cluster's own files: another cluster's may match the path template too.
       if (!isClusterDocument(existing, store.cluster)) continue;
       // A vanished shard may still hold rows of a type whose list was incomplete: keep those.
-      const content = await buildShardFile(store, shard, existing);
-      if (content === undefined || content === existing) yield { shard, path, action: content === undefined ? 'remove' : 'unchanged' };
-      else yield { shard, path, action: 'change', content };
+      const step = await rendered(shard, path, existing);
+      if (step) yield step;
     }
   }
 
   async function run(store: CollectStore, ctx: SinkContext, write: boolean): Promise<SinkPlan> {
     const state = await loadState(store.cluster);
-    const totals = emptyCounts();
-    const shards: ShardChange[] = [];
+    const files = new FileChanges();
     const written: Record<string, string> = {};
     for await (const step of actions(store, state, ctx.signal)) {
-      const counts = emptyCounts();
-      counts[COUNT_OF[step.action]] = 1;
-      shards.push({ shard: step.shard, path: step.path, counts });
-      addCounts(totals, counts);
+      files.record(step.shard, step.path, step.action);
       if (!write) continue;
       const target = join(root, step.path);
       if (step.action === 'remove') await rm(target, { force: true });
@@ -120,13 +117,14 @@ export function createFileSink(config: FileSinkConfig): Sink {
       const next: FileSinkState = { pathTemplate: config.pathTemplate, shards: written };
       await writeFileAtomic(join(root, STATE_DIR, `${store.cluster}.json`), `${JSON.stringify(next, null, 2)}\n`);
     }
+    const totals = files.totals;
     return {
       sink: config.name,
       type: 'file',
       unit: 'files',
       ...(totals.added + totals.changed + totals.removed === 0 ? { skipped: { reason: 'unchanged' as const, message: 'no shard changed' } } : {}),
       totals,
-      shards,
+      shards: files.shards,
     };
   }
 
@@ -143,12 +141,7 @@ export function createFileSink(config: FileSinkConfig): Sink {
     name: config.name,
     type: 'file',
     plan: (store, ctx) => wrap(() => run(store, ctx, false)),
-    apply: (store, ctx) =>
-      wrap(async (): Promise<SinkResult> => {
-        const started = Date.now();
-        const plan = await run(store, ctx, true);
-        return { ...plan, durationMs: Date.now() - started };
-      }),
+    apply: (store, ctx) => wrap(() => withDuration(() => run(store, ctx, true))),
     close: async () => undefined,
   };
 }

@@ -5,8 +5,9 @@ import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
-import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult, type SkipReason } from '../sink.js';
+import { FileChanges, fileAction } from '../file-changes.js';
+import { buildShardFile, isClusterDocument, shardPathLayout, type ShardPathLayout } from '../shard-document.js';
+import { withDuration, type Sink, type SinkContext, type SinkPlan, type SkipReason } from '../sink.js';
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
 import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
@@ -29,8 +30,6 @@ export interface GitSinkDeps {
   http?: HttpClient;
   /** Where secrets referenced as `{env}` and `KOLLECT_GIT_MIRROR_DIR` are looked up. */
   env?: NodeJS.ProcessEnv;
-  /** Clock for the export interval and commit dates; defaults to the run's `ctx.now`. */
-  now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1). */
   random?: () => number;
@@ -43,13 +42,9 @@ export function gitMirrorDir(config: GitSinkConfig, env: NodeJS.ProcessEnv = pro
   return resolve(base ? join(base, config.name) : join('.kollect', 'git', config.name));
 }
 
-type Action = 'add' | 'change' | 'remove' | 'unchanged';
-const COUNT_OF: Record<Action, keyof ChangeCounts> = { add: 'added', change: 'changed', remove: 'removed', unchanged: 'unchanged' };
-
 /** The difference between the store and a tree: per shard, what happens to its file. */
 interface Diff {
-  shards: ShardChange[];
-  totals: ChangeCounts;
+  files: FileChanges;
   /** Rows that change, counted only when applying (for the commit message). */
   rows: RowDelta;
   /** Path to new blob oid, or null to remove. Only files that change. */
@@ -57,6 +52,18 @@ interface Diff {
   /** Shard memos after the export (for the state). */
   memos: Record<string, ShardMemo>;
 }
+
+/** Why the mirror cannot serve an export as it is. */
+type MirrorProblem = 'missing' | 'foreign' | 'damaged';
+
+const MIRROR_PROBLEMS: Record<MirrorProblem, { level: 'info' | 'warn'; message: string }> = {
+  missing: { level: 'info', message: 'git mirror not yet cloned' },
+  foreign: { level: 'warn', message: 'git mirror points at another remote' },
+  damaged: { level: 'warn', message: 'git mirror is damaged' },
+};
+
+/** A mirror as found before an export: its head and this cluster's files there (checked), or what is wrong with it. */
+type MirrorFound = { head: string | undefined; files: Map<string, string> } | { problem: MirrorProblem; data: Record<string, unknown> };
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
@@ -118,58 +125,49 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
 
   function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
     const layout = shardPathLayout(config.pathTemplate, store.cluster);
-    const shards = store.shards.map((s) => ({ shard: s.key, path: layout.pathFor(s.key), counts: { ...emptyCounts(), unchanged: 1 } }));
-    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: { ...emptyCounts(), unchanged: shards.length }, shards };
+    const files = new FileChanges();
+    for (const shard of store.shards) files.record(shard.key, layout.pathFor(shard.key), 'unchanged');
+    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: files.totals, shards: files.shards };
   }
 
   /**
-   * Compares the store with the files under this cluster's prefix in `head`. When `applying`,
-   * new contents are written as blobs into the mirror as they are rendered (one file in memory
-   * at a time) and the rows that change are counted for the commit message; when planning, files
-   * are only hashed.
+   * Compares the store with `existing`, the files under this cluster's prefix in the tree the
+   * export builds on (path to blob oid). When `applying`, new contents are written as blobs into
+   * the mirror as they are rendered (one file in memory at a time) and the rows that change are
+   * counted for the commit message; when planning, files are only hashed.
    */
-  async function diff(store: CollectStore, mirror: Mirror, head: string | undefined, last: RefState | undefined, applying: boolean, ctx: SinkContext): Promise<Diff> {
-    const layout = shardPathLayout(config.pathTemplate, store.cluster);
-    const existing = head ? await mirror.listFiles(head, layout.prefix) : new Map<string, string>();
+  async function diff(
+    store: CollectStore,
+    mirror: Mirror,
+    layout: ShardPathLayout,
+    existing: Map<string, string>,
+    last: RefState | undefined,
+    applying: boolean,
+    ctx: SinkContext,
+  ): Promise<Diff> {
     const carryOver = store.incompleteResources().length > 0;
     const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
-    const result: Diff = { shards: [], totals: emptyCounts(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
-    const record = (shard: string, path: string, action: Action): void => {
-      const counts = emptyCounts();
-      counts[COUNT_OF[action]] = 1;
-      result.shards.push({ shard, path, counts });
-      addCounts(result.totals, counts);
-    };
+    const result: Diff = { files: new FileChanges(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
     const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
 
     /** Renders one shard's file (`previous`: the file's text, when already read) and decides its action. */
     const render = async (shard: string, path: string, before: string | undefined, previous?: string): Promise<void> => {
       const old = previous ?? (before !== undefined && (carryOver || applying) ? await read(before) : undefined);
       const content = await buildShardFile(store, shard, carryOver ? old : undefined);
-      if (content === undefined) {
-        if (before !== undefined) {
-          result.changes.set(path, null);
-          record(shard, path, 'remove');
-          if (applying) addRowDelta(result.rows, rowDelta(old, undefined));
-        }
-        return;
-      }
-      const bytes = Buffer.from(content, 'utf8');
-      const oid = blobOid(bytes);
+      const bytes = content === undefined ? undefined : Buffer.from(content, 'utf8');
+      const oid = bytes && blobOid(bytes);
+      const action = fileAction(before, oid);
+      if (action === undefined) return;
       const entry = store.shard(shard);
-      if (entry) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
-      if (oid === before) {
-        record(shard, path, 'unchanged');
-        return;
-      }
-      if (applying) {
-        await mirror.writeBlob(bytes, oid);
-        // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
-        if (before === undefined) result.rows.added += entry?.rows ?? 0;
-        else addRowDelta(result.rows, rowDelta(old, content));
-      }
-      result.changes.set(path, oid);
-      record(shard, path, before === undefined ? 'add' : 'change');
+      if (entry && oid) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
+      result.files.record(shard, path, action);
+      if (action === 'unchanged') return;
+      result.changes.set(path, oid ?? null);
+      if (!applying) return;
+      if (bytes && oid) await mirror.writeBlob(bytes, oid);
+      // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
+      if (action === 'add') result.rows.added += entry?.rows ?? 0;
+      else addRowDelta(result.rows, rowDelta(old, content));
     };
 
     const current = new Set<string>();
@@ -182,7 +180,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       // Same rows as last time and the file still holds what we wrote then: not even read.
       if (!carryOver && before !== undefined && memo?.fingerprint === shard.fingerprint && memo.oid === before) {
         result.memos[shard.key] = memo;
-        record(shard.key, path, 'unchanged');
+        result.files.record(shard.key, path, 'unchanged');
         continue;
       }
       await render(shard.key, path, before);
@@ -207,43 +205,48 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     await saveState(mirrorDir, state);
   }
 
+  /** Looks at the mirror, changing nothing: plan() compares with what it finds, apply() opens it. */
+  async function findMirror(mirror: Mirror, layout: ShardPathLayout): Promise<MirrorFound> {
+    if (!(await mirror.exists())) return { problem: 'missing', data: {} };
+    try {
+      const url = await mirror.remoteUrl();
+      if (url !== config.url) return { problem: 'foreign', data: { mirrorUrl: url ?? null, url: config.url } };
+      const head = await mirror.head();
+      return { head, files: head ? await mirror.checkedFiles(head, layout.prefix) : new Map<string, string>() };
+    } catch (error) {
+      return { problem: 'damaged', data: { error: (error as Error).message } };
+    }
+  }
+
   /**
    * Opens the mirror for an export: creates it, or recreates it when foreign, damaged or grown
-   * (isomorphic-git has no gc: packs and loose objects only accumulate). Returns true when the
-   * mirror starts afresh.
+   * (isomorphic-git has no gc: packs and loose objects only accumulate). Returns its head and
+   * this cluster's files there; `fresh` when the mirror starts afresh (empty).
    */
-  async function openMirror(mirror: Mirror, store: CollectStore, state: GitSinkState, ctx: SinkContext): Promise<boolean> {
-    const reclone = async (level: 'info' | 'warn', message: string, data: Record<string, unknown>): Promise<boolean> => {
+  async function openMirror(mirror: Mirror, layout: ShardPathLayout, state: GitSinkState, ctx: SinkContext): Promise<{ fresh: boolean; head: string | undefined; files: Map<string, string> }> {
+    const reclone = async (level: 'info' | 'warn', message: string, data: Record<string, unknown>) => {
       ctx.log[level](message, { sink: config.name, mirrorDir, ...data });
       await mirror.create();
-      return true;
+      return { fresh: true, head: undefined, files: new Map<string, string>() };
     };
-    if (!(await mirror.exists())) return reclone('info', 'git mirror not yet cloned: cloning', {});
-    let url: string | undefined;
-    try {
-      url = await mirror.remoteUrl();
-    } catch (error) {
-      return reclone('warn', 'git mirror is damaged: recloning', { error: (error as Error).message });
+    const found = await findMirror(mirror, layout);
+    if ('problem' in found) {
+      const { level, message } = MIRROR_PROBLEMS[found.problem];
+      return reclone(level, `${message}: ${found.problem === 'missing' ? 'cloning' : 'recloning'}`, found.data);
     }
-    if (url !== config.url) return reclone('warn', 'git mirror points at another remote: recloning', { mirrorUrl: url ?? null, url: config.url });
     const packs = await mirror.packCount();
     if (packs > MAX_PACKS) return reclone('info', 'git mirror holds many packs: recloning to compact it', { packs });
     if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE) return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
-    try {
-      const head = await mirror.head();
-      if (head) await mirror.verify(head, shardPathLayout(config.pathTemplate, store.cluster).prefix);
-    } catch (error) {
-      return reclone('warn', 'git mirror is damaged: recloning', { error: (error as Error).message });
-    }
-    return false;
+    return { fresh: false, ...found };
   }
 
   async function apply(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
-    const now = (deps.now ?? ctx.now)();
+    const now = ctx.now();
     const state = await loadState(mirrorDir);
     const fingerprint = payloadFingerprint(store, config.pathTemplate);
     const skipped = skipReason(store, state, fingerprint, ctx, now);
     if (skipped) return skippedPlan(store, skipped);
+    const layout = shardPathLayout(config.pathTemplate, store.cluster);
 
     const auth = authHandlers(await readCredentials(config, env));
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth });
@@ -256,7 +259,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       timings[phase] = Math.round((timings[phase] ?? 0) + at - mark);
       mark = at;
     };
-    if (await openMirror(mirror, store, state, ctx)) state.mirrorCommits = 0;
+    const opened = await openMirror(mirror, layout, state, ctx);
+    if (opened.fresh) state.mirrorCommits = 0;
     lap('open');
     for (let attempt = 0; ; attempt++) {
       checkAbort(ctx, 'before fetching');
@@ -268,17 +272,19 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         throw wrapNetwork(error, auth, 'fetch');
       }
       checkAbort(ctx, 'after fetching');
-      const change = await diff(store, mirror, head, state.refs[config.ref], true, ctx);
+      // When the fetch brought no new head (no other writer), the files the open listed and checked are these.
+      const existing = head === undefined ? new Map<string, string>() : head === opened.head ? opened.files : await mirror.listFiles(head, layout.prefix);
+      const change = await diff(store, mirror, layout, existing, state.refs[config.ref], true, ctx);
       lap('render');
-      const plan: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+      const plan: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.files.totals, shards: change.files.shards };
       if (change.changes.size === 0) {
         await rememberExport(state, store, fingerprint, now, head, change.memos);
         return { ...plan, skipped: { reason: 'unchanged', message: `${config.ref} already holds this content; nothing pushed` } };
       }
       const baseTree = head ? (await mirror.readTree(head)).oid : undefined;
       const tree = await mirror.updateTree(baseTree, change.changes);
-      const message = `${config.message}: ${changeSummary(store.cluster, change.totals, change.rows, store.manifest.totals.rows)}`;
-      const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: (deps.now ?? ctx.now)() });
+      const message = `${config.message}: ${changeSummary(store.cluster, change.files.totals, change.rows, store.manifest.totals.rows)}`;
+      const commit = await mirror.writeCommit({ tree, parent: head, author: config.author, message, when: ctx.now() });
       lap('commit');
       // Last moment to stop: past this point the push either lands whole or not at all.
       checkAbort(ctx, 'before pushing');
@@ -302,39 +308,29 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       }
       state.mirrorCommits = (state.mirrorCommits ?? 0) + 1;
       await rememberExport(state, store, fingerprint, now, commit, change.memos);
-      ctx.log.info('git export pushed', { sink: config.name, ref: config.ref, commit, ...change.totals, attempts: attempt + 1, timingsMs: timings });
+      ctx.log.info('git export pushed', { sink: config.name, ref: config.ref, commit, ...change.files.totals, attempts: attempt + 1, timingsMs: timings });
       return plan;
     }
   }
 
   /** Plans against the mirror as it is: no fetch, no write, no state. */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
-    const now = (deps.now ?? ctx.now)();
     const state = await loadState(mirrorDir);
-    const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, now);
+    const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, ctx.now());
     if (skipped) return skippedPlan(store, skipped);
+    const layout = shardPathLayout(config.pathTemplate, store.cluster);
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth: authHandlers(undefined) });
-    // Without a usable mirror the plan compares with an empty tree, as the reclone would start.
-    let head: string | undefined;
-    let unusable: { level: 'info' | 'warn'; why: string } | undefined = { level: 'info', why: 'git mirror not yet cloned' };
-    if (await mirror.exists()) {
-      try {
-        if ((await mirror.remoteUrl()) === config.url) {
-          head = await mirror.head();
-          if (head) await mirror.verify(head, shardPathLayout(config.pathTemplate, store.cluster).prefix);
-          unusable = undefined;
-        } else {
-          unusable = { level: 'warn', why: 'git mirror points at another remote (apply will reclone it)' };
-        }
-      } catch (error) {
-        head = undefined;
-        unusable = { level: 'warn', why: `git mirror is damaged (apply will reclone it): ${(error as Error).message}` };
-      }
+    const found = await findMirror(mirror, layout);
+    // Without a usable mirror the plan compares with an empty tree, as the (re)clone would start.
+    if ('problem' in found) {
+      const { level, message } = MIRROR_PROBLEMS[found.problem];
+      const remedy = found.problem === 'missing' ? '' : ' (apply will reclone it)';
+      ctx.log[level](`${message}${remedy}: planning against an empty tree, without fetching`, { sink: config.name, mirrorDir, ...found.data });
+    } else {
+      ctx.log.info('git plan compares with the mirror as last fetched, without fetching', { sink: config.name, head: found.head ?? null });
     }
-    if (unusable) ctx.log[unusable.level](`${unusable.why}: planning against an empty tree, without fetching`, { sink: config.name, mirrorDir });
-    else ctx.log.info('git plan compares with the mirror as last fetched, without fetching', { sink: config.name, head: head ?? null });
-    const change = await diff(store, mirror, head, state.refs[config.ref], false, ctx);
-    const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.totals, shards: change.shards };
+    const change = await diff(store, mirror, layout, 'problem' in found ? new Map() : found.files, state.refs[config.ref], false, ctx);
+    const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.files.totals, shards: change.files.shards };
     if (change.changes.size === 0) result.skipped = { reason: 'unchanged', message: `${config.ref} already holds this content` };
     return result;
   }
@@ -371,12 +367,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     name: config.name,
     type: 'git',
     plan: (store, ctx) => wrap(() => plan(store, ctx)),
-    apply: (store, ctx) =>
-      wrap(async (): Promise<SinkResult> => {
-        const started = Date.now();
-        const result = await apply(store, ctx);
-        return { ...result, durationMs: Date.now() - started };
-      }),
+    apply: (store, ctx) => wrap(() => withDuration(() => apply(store, ctx))),
     close: async () => undefined,
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import fs, { constants } from 'node:fs';
+import { access, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
@@ -36,6 +36,47 @@ export function blobOid(content: Buffer): string {
 }
 
 const deflateAsync = promisify(deflate);
+
+const orNothingIfMissing = (error: unknown): never[] => {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+  throw error;
+};
+
+async function isReadable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.R_OK);
+    return true;
+  } catch (error) {
+    if (['ENOENT', 'EACCES'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
+}
+
+/** The start of a version 2 pack index, the version git and isomorphic-git write. */
+const PACK_INDEX_V2 = Buffer.from([0xff, 0x74, 0x4f, 0x63, 0, 0, 0, 2]);
+const FANOUT_AT = PACK_INDEX_V2.length;
+const OIDS_AT = FANOUT_AT + 256 * 4;
+
+/**
+ * Whether a pack index lists `oid`: the fan-out table gives the range of sorted object ids that
+ * start with its first byte, searched by halves (git's pack-format.txt). A damaged index throws.
+ */
+function packIndexHolds(index: Buffer, oid: string): boolean {
+  if (!index.subarray(0, FANOUT_AT).equals(PACK_INDEX_V2)) throw new Error('a pack index is not of version 2');
+  const id = Buffer.from(oid, 'hex');
+  const first = id[0] ?? 0;
+  let low = first === 0 ? 0 : index.readUInt32BE(FANOUT_AT + (first - 1) * 4);
+  let high = index.readUInt32BE(FANOUT_AT + first * 4);
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    const at = OIDS_AT + middle * 20;
+    const order = index.compare(id, 0, 20, at, at + 20);
+    if (order === 0) return true;
+    if (order < 0) low = middle + 1;
+    else high = middle;
+  }
+  return false;
+}
 
 const isNotFound = (error: unknown): boolean => (error as { code?: string }).code === 'NotFoundError';
 
@@ -83,12 +124,7 @@ export class Mirror {
 
   /** Number of packfiles (grows by one per fetch that brought objects). */
   async packCount(): Promise<number> {
-    try {
-      return (await readdir(join(this.gitdir, 'objects', 'pack'))).filter((f) => f.endsWith('.pack')).length;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-      throw error;
-    }
+    return (await readdir(join(this.gitdir, 'objects', 'pack')).catch(orNothingIfMissing)).filter((f) => f.endsWith('.pack')).length;
   }
 
   /** Deletes whatever is there and creates an empty bare repository pointing at the remote. */
@@ -167,42 +203,58 @@ export class Mirror {
 
   /** Every blob below `prefix` in the commit's tree, by path. Trees elsewhere are not read. */
   async listFiles(commit: string, prefix: string): Promise<Map<string, string>> {
-    const files = new Map<string, string>();
-    let tree = (await this.readTree(commit)).tree;
-    const parts = prefix === '' ? [] : prefix.split('/');
-    for (const part of parts) {
-      const entry = tree.find((e) => e.path === part);
-      if (entry?.type !== 'tree') return files;
-      tree = (await this.readTree(entry.oid)).tree;
-    }
-    const walk = async (entries: TreeEntry[], base: string): Promise<void> => {
-      for (const entry of entries) {
-        const path = base === '' ? entry.path : `${base}/${entry.path}`;
-        if (entry.type === 'tree') await walk((await this.readTree(entry.oid)).tree, path);
-        else if (entry.type === 'blob') files.set(path, entry.oid);
-      }
-    };
-    await walk(tree, parts.join('/'));
-    return files;
+    return this.files(commit, prefix);
   }
 
   /**
-   * Throws when the mirror cannot serve an export from `commit`: a tree anywhere in it is missing
-   * or unreadable (a push reads every tree to decide what to send), or a blob below `prefix` (the
-   * files this export compares and may read) is missing. Blobs elsewhere are never read by an
-   * export, so they are not checked.
+   * What listFiles() gives, after checking that the mirror can serve an export from `commit`;
+   * throws when it cannot. Every tree anywhere in the commit is read (a push reads them all to
+   * decide what to send), and every blob below `prefix` (the files an export compares, and reads
+   * when it renders them) must be present. Blobs elsewhere are never read by an export, so they
+   * are not checked; blobs below `prefix` are looked up, not read: reading a packed one would
+   * inflate it, and after a clone every one of them is packed.
    */
-  async verify(commit: string, prefix: string): Promise<void> {
+  async checkedFiles(commit: string, prefix: string): Promise<Map<string, string>> {
+    const isStored = await this.storedObjects();
+    return this.files(commit, prefix, async (oid, path) => {
+      if (!(await isStored(oid))) throw new Error(`object ${oid} (${path}) is missing`);
+    });
+  }
+
+  /** The walk of listFiles() and checkedFiles(): with `check`, through every tree, checking each blob below `prefix`. */
+  private async files(commit: string, prefix: string, check?: (oid: string, path: string) => Promise<void>): Promise<Map<string, string>> {
+    const files = new Map<string, string>();
+    const below = (path: string): boolean => prefix === '' || path.startsWith(`${prefix}/`);
+    const towards = (path: string): boolean => below(path) || prefix === path || prefix.startsWith(`${path}/`);
     const walk = async (tree: string, base: string): Promise<void> => {
       for (const entry of (await this.readTree(tree)).tree) {
         const path = base === '' ? entry.path : `${base}/${entry.path}`;
-        if (entry.type === 'tree') await walk(entry.oid, path);
-        else if (entry.type === 'blob' && (prefix === '' || path.startsWith(`${prefix}/`))) {
-          await git.readObject({ fs, gitdir: this.gitdir, oid: entry.oid, format: 'deflated', cache: this.cache });
+        if (entry.type === 'tree') {
+          if (check || towards(path)) await walk(entry.oid, path);
+        } else if (entry.type === 'blob' && below(path)) {
+          await check?.(entry.oid, path);
+          files.set(path, entry.oid);
         }
       }
     };
     await walk(commit, '');
+    return files;
+  }
+
+  /**
+   * A lookup of the objects stored in the mirror as it is now, that reads none of them: a loose
+   * object file that can be read, or an entry of a pack index whose pack is there.
+   */
+  private async storedObjects(): Promise<(oid: string) => Promise<boolean>> {
+    const packDir = join(this.gitdir, 'objects', 'pack');
+    const indexes: Buffer[] = [];
+    for (const file of await readdir(packDir).catch(orNothingIfMissing)) {
+      if (!file.endsWith('.idx')) continue;
+      // An index without its pack (or a pack we cannot read) stores nothing.
+      if (!(await isReadable(join(packDir, `${file.slice(0, -'.idx'.length)}.pack`)))) continue;
+      indexes.push(await readFile(join(packDir, file)));
+    }
+    return async (oid) => (await isReadable(join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2)))) || indexes.some((index) => packIndexHolds(index, oid));
   }
 
   /**

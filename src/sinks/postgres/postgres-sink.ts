@@ -92,19 +92,24 @@ interface ApplyCounts {
   shards: ShardChange[];
 }
 
-/** Builds per-shard changes (sorted like the store's shards) and their totals. */
-function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
-  const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
-  const shards: ShardChange[] = [...keys]
-    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-    .map((shard) => {
-      const w = written.get(shard) ?? { inserted: 0, updated: 0 };
-      const rows = staged.get(shard) ?? 0;
-      return { shard, counts: { added: w.inserted, changed: w.updated, unchanged: Math.max(0, rows - w.inserted - w.updated), removed: deleted.get(shard) ?? 0 } };
-    });
+/** Per-shard changes sorted by shard (like the store's shards), and their totals: what apply() and plan() report. */
+function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Omit<ApplyCounts, 'rows'> {
+  const shards: ShardChange[] = [...perShard].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([shard, counts]) => ({ shard, counts }));
   const totals = emptyCounts();
   for (const s of shards) addCounts(totals, s.counts);
   return { totals, shards };
+}
+
+/** What an export did per shard, from the rows it staged, wrote and deleted there. */
+function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
+  const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
+  return shardChanges(
+    [...keys].map((shard): [string, ChangeCounts] => {
+      const w = written.get(shard) ?? { inserted: 0, updated: 0 };
+      const rows = staged.get(shard) ?? 0;
+      return [shard, { added: w.inserted, changed: w.updated, unchanged: Math.max(0, rows - w.inserted - w.updated), removed: deleted.get(shard) ?? 0 }];
+    }),
+  );
 }
 
 /**
@@ -621,12 +626,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     }
     for (const shard of store.shards) countsOf(shard.key);
     // Like apply(): every shard of the store, plus shards of the table with something to delete.
-    const shards: ShardChange[] = [...perShard.entries()]
-      .filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([shard, counts]) => ({ shard, counts }));
-    const totals = emptyCounts();
-    for (const s of shards) addCounts(totals, s.counts);
+    const { totals, shards } = shardChanges([...perShard].filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0));
     return report({ sink: config.name, type: 'postgres', unit: 'rows', totals, shards });
   }
 

@@ -8,7 +8,7 @@ import { silentLogger } from '../../../src/log.js';
 import { createFileSink } from '../../../src/sinks/file/file-sink.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
 import type { SinkContext } from '../../../src/sinks/sink.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows, tempDir } from '../../support/store-fixture.js';
 
 const ctx: SinkContext = { log: silentLogger, signal: new AbortController().signal, force: false, now: () => new Date() };
 
@@ -35,7 +35,7 @@ const shardFiles = (files: Map<string, number>): string[] => [...files.keys()].f
 describe('file sink', () => {
   it('GIVEN a first export THEN one deterministic file per shard, rows sorted, no resourceVersion', async () => {
     const out = await tempDir();
-    const store = await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 }));
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 }));
     const result = await createFileSink(sinkConfig(out)).apply(store, ctx);
     assert.deepEqual(result.totals, { added: 4, changed: 0, unchanged: 0, removed: 0 });
     assert.deepEqual(shardFiles(await listFiles(out)), [
@@ -57,10 +57,10 @@ describe('file sink', () => {
     const out = await tempDir();
     const rows = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })];
     const sink = createFileSink(sinkConfig(out));
-    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', rows), ctx);
+    await sink.apply(await storeOf('c1', rows), ctx);
     const before = await listFiles(out);
     await new Promise((r) => setTimeout(r, 20));
-    const again = await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', [...rows].reverse()), ctx);
+    const again = await sink.apply(await storeOf('c1', [...rows].reverse()), ctx);
     assert.equal(again.skipped?.reason, 'unchanged');
     assert.deepEqual(again.totals, { added: 0, changed: 0, unchanged: 4, removed: 0 });
     const after = await listFiles(out);
@@ -74,9 +74,9 @@ describe('file sink', () => {
     await mkdir(join(out, 'clusters/c1'), { recursive: true });
     await writeFile(join(out, 'clusters/c1/notes.txt'), 'x');
     const sink = createFileSink(sinkConfig(out));
-    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
+    await sink.apply(await storeOf('c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
     const fewer = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })].filter((r) => r.namespace !== 'ns-002');
-    const result = await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', fewer), ctx);
+    const result = await sink.apply(await storeOf('c1', fewer), ctx);
     assert.equal(result.totals.removed, 1);
     const files = await listFiles(out);
     assert.ok(!files.has('clusters/c1/namespaces/ns-002.json'));
@@ -87,11 +87,11 @@ describe('file sink', () => {
   it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) THEN only files naming this cluster are removed', async () => {
     const out = await tempDir();
     const config = { ...sinkConfig(out), pathTemplate: 'clusters/{cluster}-{namespace}.json' };
-    await createFileSink(config).apply(await buildStore(join(await tempDir(), 's'), 'c1-b', syntheticRows({ cluster: 'c1-b', count: 40, namespaces: 2 })), ctx);
+    await createFileSink(config).apply(await storeOf('c1-b', syntheticRows({ cluster: 'c1-b', count: 40, namespaces: 2 })), ctx);
     const sink = createFileSink(config);
-    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
+    await sink.apply(await storeOf('c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
     const fewer = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })].filter((r) => r.namespace !== 'ns-002');
-    const result = await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', fewer), ctx);
+    const result = await sink.apply(await storeOf('c1', fewer), ctx);
     assert.equal(result.totals.removed, 1);
     // c1-b's files match c1's pattern (namespace "b-ns-000"), but they name cluster c1-b: they stay.
     assert.deepEqual(shardFiles(await listFiles(out)), [
@@ -108,10 +108,10 @@ describe('file sink', () => {
     const out = await tempDir();
     const sink = createFileSink(sinkConfig(out));
     const rows = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })];
-    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', rows), ctx);
+    await sink.apply(await storeOf('c1', rows), ctx);
     const before = await listFiles(out);
     const withoutConfigMaps = rows.filter((r) => r.resource !== 'configmaps');
-    const result = await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', withoutConfigMaps, { incomplete: { configmaps: 'forbidden' } }), ctx);
+    const result = await sink.apply(await storeOf('c1', withoutConfigMaps, { incomplete: { configmaps: 'forbidden' } }), ctx);
     assert.equal(result.totals.changed + result.totals.removed + result.totals.added, 0);
     const after = await listFiles(out);
     for (const file of shardFiles(before)) assert.equal(after.get(file), before.get(file), `${file} was rewritten`);
@@ -120,12 +120,12 @@ describe('file sink', () => {
   it('GIVEN a changed object THEN only its shard file changes, and plan() says so without writing', async () => {
     const out = await tempDir();
     const sink = createFileSink(sinkConfig(out));
-    await sink.apply(await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
+    await sink.apply(await storeOf('c1', syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })), ctx);
     const rows = [...syntheticRows({ cluster: 'c1', count: 300, namespaces: 3 })];
     const target = rows.find((r) => r.namespace === 'ns-001')!;
     target.labels = { ...target.labels, changed: 'yes' };
     target.checksum = 'a'.repeat(32);
-    const store = await buildStore(join(await tempDir(), 's'), 'c1', rows);
+    const store = await storeOf('c1', rows);
     const before = await listFiles(out);
     const plan = await sink.plan(store, ctx);
     assert.deepEqual(await listFiles(out), before);

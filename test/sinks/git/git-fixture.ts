@@ -10,7 +10,7 @@ import { renderShardDocument } from '../../../src/sinks/shard-document.js';
 import type { SinkContext } from '../../../src/sinks/sink.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import { git, type GitServer } from '../../support/git-server.js';
-import { buildStore, syntheticRows, tempDir, type BuildStoreOptions } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows, type BuildStoreOptions } from '../../support/store-fixture.js';
 
 /** Shared helpers of the Git sink tests. */
 
@@ -30,12 +30,13 @@ export function captureLogger(): { log: Logger; lines: LogLine[] } {
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
-export function context(options: { force?: boolean; signal?: AbortSignal; log?: Logger } = {}): SinkContext {
+/** A sink context; its clock stands still at the start of manualClock() unless `now` is given. */
+export function context(options: { force?: boolean; signal?: AbortSignal; log?: Logger; now?: () => Date } = {}): SinkContext {
   return {
     log: options.log ?? captureLogger().log,
     signal: options.signal ?? new AbortController().signal,
     force: options.force ?? false,
-    now: () => new Date(),
+    now: options.now ?? manualClock().now,
   };
 }
 
@@ -80,7 +81,7 @@ export function rows(options: RowsOptions): Row[] {
 }
 
 export async function store(options: RowsOptions, build: BuildStoreOptions = {}): Promise<CollectStore> {
-  return buildStore(await tempDir('kollect-git-store-'), options.cluster, rows(options), build);
+  return storeOf(options.cluster, rows(options), build);
 }
 
 /** sha256 of every file under `dir`, by relative path: to prove a folder was not touched. */

@@ -17,7 +17,7 @@ async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
 }
 
-const fastDeps = (clock = manualClock()) => ({ now: clock.now, sleep: async () => undefined, random: () => 0.5 });
+const fastDeps = { sleep: async () => undefined, random: () => 0.5 };
 
 describe('git sink: first export', () => {
   let server: GitServer;
@@ -28,7 +28,7 @@ describe('git sink: first export', () => {
 
   it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', async () => {
     const source = await store({ cluster: 'c1' });
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
 
     const result = await sink.apply(source, context());
 
@@ -51,7 +51,7 @@ describe('git sink: empty remote', () => {
     const server = await startGitServer({ initial: 'empty' });
     try {
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       await sink.apply(source, context());
       assert.equal(await commitCount(server), 1);
       assert.equal((await server.git(['log', '-1', '--format=%P', 'main'])).trim(), '');
@@ -73,14 +73,14 @@ describe('git sink: skip rules and incremental commits', () => {
   it('GIVEN an exported store WHEN unchanged, within the interval, or 3 namespaces changed THEN 0 requests, 0 requests, then one commit of exactly 3 files', async () => {
     const clock = manualClock();
     const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
-    await sink.apply(await store({ cluster: 'c1' }), context());
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+    await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
     const commits = await commitCount(server);
 
     // Unchanged store, even forced and an hour later: fingerprint skip, no request at all.
     clock.advance(2 * HOUR);
     server.resetRequests();
-    const unchanged = await sink.apply(await store({ cluster: 'c1' }), context({ force: true }));
+    const unchanged = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now, force: true }));
     assert.equal(unchanged.skipped?.reason, 'unchanged');
     assert.equal(server.requests, 0);
 
@@ -88,14 +88,14 @@ describe('git sink: skip rules and incremental commits', () => {
     const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], revision: 2 });
     const { log: intervalLog } = captureLogger();
     clock.advance(-2 * HOUR + 10 * 60_000);
-    const early = await sink.apply(changed, context({ log: intervalLog }));
+    const early = await sink.apply(changed, context({ now: clock.now, log: intervalLog }));
     assert.equal(early.skipped?.reason, 'interval');
     assert.equal(server.requests, 0);
     assert.equal(await commitCount(server), commits);
 
     // Past the interval: one commit touching exactly the three files.
     clock.advance(HOUR);
-    const result = await sink.apply(changed, context());
+    const result = await sink.apply(changed, context({ now: clock.now }));
     assert.equal(result.skipped, undefined);
     assert.deepEqual(result.totals, { added: 0, changed: 3, unchanged: 5, removed: 0 });
     assert.equal(await commitCount(server), commits + 1);
@@ -108,7 +108,7 @@ describe('git sink: skip rules and incremental commits', () => {
 
   it('GIVEN a history of several commits WHEN a new mirror clones it shallow (depth 1) THEN its push still lands', async () => {
     const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
     await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-000', 'ns-001', 'ns-002', 'ns-004'], revision: 2 }), context());
     assert.ok((await stat(join(mirrorDir, '.git', 'shallow'))).isFile(), 'the mirror is shallow');
     assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /1 shard changed/);
@@ -121,8 +121,8 @@ describe('git sink: several clusters in one repository', () => {
     const server = await startGitServer();
     try {
       const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
-      const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
-      const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       const { log, lines } = captureLogger();
 
       await Promise.all([sink1.apply(s1, context({ log })), sink2.apply(s2, context({ log }))]);
@@ -145,15 +145,15 @@ describe('git sink: several clusters in one repository', () => {
     const server = await startGitServer();
     try {
       const clock = manualClock();
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
-      await other.apply(await store({ cluster: 'c2' }), context());
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
-      await sink.apply(await store({ cluster: 'c1' }), context());
+      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
       const otherTree = (await server.git(['rev-parse', 'main:clusters/c2'])).trim();
       const readme = (await server.git(['rev-parse', 'main:README.md'])).trim();
 
       clock.advance(HOUR);
-      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context());
+      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context({ now: clock.now }));
 
       assert.equal(result.totals.removed, 1);
       assert.deepEqual(result.shards.find((s) => s.shard === 'ns-004')?.counts, { added: 0, changed: 0, unchanged: 0, removed: 1 });
@@ -170,15 +170,15 @@ describe('git sink: several clusters in one repository', () => {
     try {
       const clock = manualClock();
       const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
-      await other.apply(await store({ cluster: 'c2' }), context());
-      await sink.apply(await store({ cluster: 'c1' }), context());
-      await other.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ force: true }));
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
+      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      await other.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ now: clock.now, force: true }));
       const packs = join(mirrorDir, '.git', 'objects', 'pack');
       const before = new Set(await readdir(packs));
 
-      await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-003'] }), context({ force: true }));
+      await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-003'] }), context({ now: clock.now, force: true }));
 
       const fetched = (await readdir(packs)).filter((f) => f.endsWith('.idx') && !before.has(f));
       assert.equal(fetched.length, 1);
@@ -197,13 +197,13 @@ describe('git sink: several clusters in one repository', () => {
       const clock = manualClock();
       const pathTemplate = 'clusters/{cluster}-{namespace}.json';
       const longer = await store({ cluster: 'c1-b' });
-      await createGitSink(gitConfig({ name: 'other', url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock)).apply(longer, context());
-      const sink = createGitSink(gitConfig({ url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
-      const first = await sink.apply(await store({ cluster: 'c1' }), context());
+      await createGitSink(gitConfig({ name: 'other', url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(longer, context({ now: clock.now }));
+      const sink = createGitSink(gitConfig({ url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const first = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
       assert.equal(first.totals.removed, 0);
 
       clock.advance(HOUR);
-      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context());
+      const result = await sink.apply(await store({ cluster: 'c1', dropNamespaces: ['ns-004'] }), context({ now: clock.now }));
 
       assert.equal(result.totals.removed, 1);
       assert.equal((await server.git(['diff', '--name-status', 'main~1', 'main'])).trim(), 'D\tclusters/c1-ns-004.json');
@@ -236,7 +236,7 @@ describe('git sink: push races and retries', () => {
     const server = await startGitServer();
     try {
       const http = racingHttp(server, 1);
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps(), http });
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps, http });
       await sink.apply(await store({ cluster: 'c1' }), context());
       assert.equal(http.moved, 1);
       assert.deepEqual((await server.git(['log', '--format=%s', 'main'])).trim().split('\n').slice(1), ['other writer 1', 'initial commit']);
@@ -252,7 +252,7 @@ describe('git sink: push races and retries', () => {
       const sleeps: number[] = [];
       const http = racingHttp(server, 100);
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), {
-        ...fastDeps(),
+        ...fastDeps,
         http,
         sleep: async (ms) => void sleeps.push(ms),
       });
@@ -271,7 +271,7 @@ describe('git sink: push races and retries', () => {
       await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
       await chmod(hook, 0o755);
       const sleeps: number[] = [];
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { ...fastDeps(), sleep: async (ms) => void sleeps.push(ms) });
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { ...fastDeps, sleep: async (ms) => void sleeps.push(ms) });
       let caught: unknown;
       await sink.apply(await store({ cluster: 'c1' }), context()).catch((error: unknown) => (caught = error));
       assert.ok(caught instanceof SinkError && caught.code === 'GIT_PUSH_REFUSED', String(caught));
@@ -301,22 +301,29 @@ describe('git sink: damaged or foreign mirror', () => {
         for (const file of await readdir(packs)) await rm(join(packs, file));
       },
     ],
+    [
+      'a deleted pack file whose index was left behind',
+      async (mirrorDir) => {
+        const packs = join(mirrorDir, '.git', 'objects', 'pack');
+        for (const file of await readdir(packs)) if (file.endsWith('.pack')) await rm(join(packs, file));
+      },
+    ],
   ];
   for (const [damage, breakMirror] of damages) {
     it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, async () => {
       const server = await startGitServer();
       try {
         const clock = manualClock();
-        await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock)).apply(await store({ cluster: 'c2' }), context());
+        await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
         const mirrorDir = await tempDir('kollect-mirror-');
-        const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
-        await sink.apply(await store({ cluster: 'c1' }), context());
+        const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+        await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
         await breakMirror(mirrorDir, server);
 
         clock.advance(HOUR);
         const { log, lines } = captureLogger();
         const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-005'], revision: 2 });
-        const result = await sink.apply(changed, context({ log }));
+        const result = await sink.apply(changed, context({ now: clock.now, log }));
 
         assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('damaged')), JSON.stringify(lines));
         assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
@@ -328,11 +335,34 @@ describe('git sink: damaged or foreign mirror', () => {
     });
   }
 
+  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      await createGitSink(gitConfig({ name: 'earlier', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      const cloned = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      assert.equal(cloned.skipped?.reason, 'unchanged');
+      assert.deepEqual((await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)), [], 'no loose object');
+
+      clock.advance(HOUR);
+      const { log, lines } = captureLogger();
+      const result = await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-002'], revision: 2 }), context({ now: clock.now, log }));
+
+      assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')), []);
+      assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
     const server = await startGitServer();
     try {
       const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
       await sink.apply(await store({ cluster: 'c1' }), context());
       const state = await loadState(mirrorDir);
       assert.equal(state.mirrorCommits, 1);
@@ -352,10 +382,10 @@ describe('git sink: damaged or foreign mirror', () => {
     const second = await startGitServer();
     try {
       const mirrorDir = await tempDir('kollect-mirror-');
-      await createGitSink(gitConfig({ url: first.url, mirrorDir }), fastDeps()).apply(await store({ cluster: 'c1' }), context());
+      await createGitSink(gitConfig({ url: first.url, mirrorDir }), fastDeps).apply(await store({ cluster: 'c1' }), context());
       const { log, lines } = captureLogger();
       const source = await store({ cluster: 'c1' });
-      const result = await createGitSink(gitConfig({ url: second.url, mirrorDir }), fastDeps()).apply(source, context({ log }));
+      const result = await createGitSink(gitConfig({ url: second.url, mirrorDir }), fastDeps).apply(source, context({ log }));
       assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
       assert.equal(result.totals.added, 8);
       assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
@@ -379,7 +409,7 @@ describe('git sink: credentials', () => {
     const { log, lines } = captureLogger();
     const sink = createGitSink(
       gitConfig({ name: 'audit-auth', url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } }),
-      { ...fastDeps(), env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
+      { ...fastDeps, env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
     );
     let caught: unknown;
     await sink.apply(await store({ cluster: 'c1' }), context({ log })).catch((error: unknown) => (caught = error));
@@ -398,7 +428,7 @@ describe('git sink: credentials', () => {
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
     const sink = createGitSink(
       gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }),
-      { ...fastDeps(), env: { GIT_USER: 'kollect-bot' } },
+      { ...fastDeps, env: { GIT_USER: 'kollect-bot' } },
     );
     const result = await sink.apply(await store({ cluster: 'c1' }), context());
     assert.equal(result.totals.added, 8);
@@ -407,13 +437,13 @@ describe('git sink: credentials', () => {
 
   it('GIVEN a token variable that is not set WHEN exporting THEN GIT_AUTH_MISSING before any request', async () => {
     server.resetRequests();
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { token: { env: 'NOPE' } } }), { ...fastDeps(), env: {} });
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { token: { env: 'NOPE' } } }), { ...fastDeps, env: {} });
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING');
     assert.equal(server.requests, 0);
   });
 
   it('GIVEN a server that requires auth and a sink without any WHEN exporting THEN GIT_AUTH_FAILED', async () => {
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED');
   });
 });
@@ -423,9 +453,9 @@ describe('git sink: incomplete types', () => {
     const server = await startGitServer();
     try {
       const clock = manualClock();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps(clock));
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       const complete = await store({ cluster: 'c1' });
-      await sink.apply(complete, context());
+      await sink.apply(complete, context({ now: clock.now }));
       const configmapsBefore = new Map<string, string[]>();
       for (const [path, content] of await expectedFiles(complete)) {
         configmapsBefore.set(path, parseShardDocument(content)!.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name));
@@ -433,7 +463,7 @@ describe('git sink: incomplete types', () => {
 
       clock.advance(HOUR);
       const partial = await store({ cluster: 'c1', dropResources: ['configmaps'], changeNamespaces: ['ns-001'], revision: 2 }, { incomplete: { configmaps: 'forbidden' } });
-      await sink.apply(partial, context());
+      await sink.apply(partial, context({ now: clock.now }));
 
       for (const [path, names] of configmapsBefore) {
         const doc = parseShardDocument(await server.git(['show', `main:${path}`]))!;
@@ -455,7 +485,7 @@ describe('git sink: plan', () => {
     try {
       const parent = await tempDir('kollect-mirror-');
       const mirrorDir = join(parent, 'mirror');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
       const { log, lines } = captureLogger();
       const source = await store({ cluster: 'c1' });
       const plan = await sink.plan(source, context({ log }));
@@ -476,26 +506,26 @@ describe('git sink: plan', () => {
     try {
       const clock = manualClock();
       const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps(clock));
-      await sink.apply(await store({ cluster: 'c1' }), context());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
       clock.advance(HOUR);
       const next = await store({ cluster: 'c1', changeNamespaces: ['ns-002'], dropNamespaces: ['ns-006'], revision: 2 });
       const mirrorBefore = await hashTree(mirrorDir);
       const refsBefore = await server.git(['show-ref']);
       server.resetRequests();
 
-      const plan = await sink.plan(next, context());
+      const plan = await sink.plan(next, context({ now: clock.now }));
 
       assert.deepEqual(await hashTree(mirrorDir), mirrorBefore);
       assert.equal(await server.git(['show-ref']), refsBefore);
       assert.equal(server.requests, 0);
       assert.deepEqual(plan.totals, { added: 0, changed: 1, unchanged: 6, removed: 1 });
-      const applied = await sink.apply(next, context());
+      const applied = await sink.apply(next, context({ now: clock.now }));
       assert.deepEqual({ totals: applied.totals, shards: applied.shards, skipped: applied.skipped }, { totals: plan.totals, shards: plan.shards, skipped: plan.skipped });
       assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n'), ['clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-006.json']);
 
       // And once applied, plan and apply agree on the skip.
-      const again = await sink.plan(next, context());
+      const again = await sink.plan(next, context({ now: clock.now }));
       assert.equal(again.skipped?.reason, 'unchanged');
     } finally {
       await server.close();
@@ -509,7 +539,7 @@ describe('git sink: interruption', () => {
     try {
       const controller = new AbortController();
       controller.abort();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps());
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context({ signal: controller.signal })), InterruptedError);
       assert.equal(server.requests, 0);
     } finally {
@@ -530,10 +560,10 @@ describe('git sink: interruption', () => {
       };
       const config = gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
       const source = await store({ cluster: 'c1' });
-      await assert.rejects(createGitSink(config, { ...fastDeps(), http }).apply(source, context({ signal: controller.signal })), InterruptedError);
+      await assert.rejects(createGitSink(config, { ...fastDeps, http }).apply(source, context({ signal: controller.signal })), InterruptedError);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
       assert.ok(!server.requestLog.some((line) => line.includes('receive-pack')));
-      const result = await createGitSink(config, fastDeps()).apply(source, context());
+      const result = await createGitSink(config, fastDeps).apply(source, context());
       assert.equal(result.totals.added, 8);
     } finally {
       await server.close();

@@ -8,7 +8,7 @@ import { createGitSink } from '../../../src/sinks/git/git-sink.js';
 import { streamingHttp } from '../../../src/sinks/git/streaming-http.js';
 import { startGitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, context, expectedFiles, fsck, gitConfig, manualClock, store } from './git-fixture.js';
+import { assertRemoteHolds, context, expectedFiles, fsck, gitConfig, store } from './git-fixture.js';
 
 async function* once(chunk: Uint8Array): AsyncIterableIterator<Uint8Array> {
   yield chunk;
@@ -115,7 +115,7 @@ describe('git sink: streaming HTTP client', () => {
         },
       };
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { http, now: manualClock().now, sleep: async () => undefined });
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { http, sleep: async () => undefined });
 
       await sink.apply(source, context());
 
@@ -142,7 +142,7 @@ describe('git sink: streaming HTTP client', () => {
     try {
       const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/old.git`;
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url, mirrorDir: await tempDir('kollect-mirror-') }), { now: manualClock().now, sleep: async () => undefined });
+      const sink = createGitSink(gitConfig({ url, mirrorDir: await tempDir('kollect-mirror-') }), { sleep: async () => undefined });
 
       const result = await sink.apply(source, context());
 

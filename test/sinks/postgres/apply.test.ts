@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
 import type { Row } from '../../../src/rows/row.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportStore,
   freshDatabase,
   initTables,
+  ITEMS_TABLE,
   sinkDeps,
   startPostgres,
   storedRows,
@@ -17,24 +19,13 @@ import {
   waitForStats,
   withClient,
 } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir, type SyntheticOptions } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows, type SyntheticOptions } from '../../support/store-fixture.js';
 
-const ITEMS = '"public"."kollect_items"';
 const config = testSinkConfig();
 
 async function store(options: SyntheticOptions, incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>, filter: (row: Row) => boolean = () => true) {
   const rows = [...syntheticRows(options)].filter(filter);
-  const built = await buildStore(join(await tempDir(), 'store'), options.cluster, rows, incomplete ? { incomplete } : {});
-  return { store: built, rows };
-}
-
-async function exportOnce(url: string, s: Awaited<ReturnType<typeof store>>['store']) {
-  const sink = createPostgresSink(config, sinkDeps(url));
-  try {
-    return await sink.apply(s, testContext());
-  } finally {
-    await sink.close();
-  }
+  return { store: await storeOf(options.cluster, rows, incomplete ? { incomplete } : {}), rows };
 }
 
 async function runsRows(url: string) {
@@ -45,19 +36,17 @@ describe('postgres sink: apply', () => {
   before(async () => {
     await startPostgres();
   });
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   it('GIVEN an empty table WHEN a 20,000-row store is exported THEN the table holds exactly those rows and the runs row matches', async () => {
     const url = await freshDatabase();
     await initTables(url, config);
     const first = await store({ cluster: 'c1', count: 20_000 });
 
-    const result = await exportOnce(url, first.store);
+    const result = await exportStore(url, first.store);
 
     assert.deepEqual(result.totals, { added: 20_000, changed: 0, unchanged: 0, removed: 0 });
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(first.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(first.rows));
     assert.equal(result.shards.reduce((n, s) => n + s.counts.added, 0), 20_000);
     assert.deepEqual(
       result.shards.map((s) => s.shard),
@@ -74,15 +63,15 @@ describe('postgres sink: apply', () => {
   it('GIVEN an exported store WHEN the same store is exported again THEN nothing is written: no update, no dead tuple, same tuples', async () => {
     const url = await freshDatabase();
     await initTables(url, config);
-    await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS} SET (autovacuum_enabled = false)`));
+    await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS_TABLE} SET (autovacuum_enabled = false)`));
     const first = await store({ cluster: 'c1', count: 20_000 });
-    await exportOnce(url, first.store);
+    await exportStore(url, first.store);
     // The first run's statistics are flushed once its insert count shows (its backend has exited).
     const before = await waitForStats(url, 'public', 'kollect_items', (s) => s.ins === 20_000);
     await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 1);
-    const snapshot = await tableSnapshot(url, ITEMS);
+    const snapshot = await tableSnapshot(url, ITEMS_TABLE);
 
-    const again = await exportOnce(url, first.store);
+    const again = await exportStore(url, first.store);
 
     assert.deepEqual(again.totals, { added: 0, changed: 0, unchanged: 20_000, removed: 0 });
     // The second run's statistics are flushed together with its runs insert.
@@ -91,7 +80,7 @@ describe('postgres sink: apply', () => {
     assert.deepEqual(afterStats, before);
     assert.equal(afterStats.upd, 0);
     assert.equal(afterStats.dead, 0);
-    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
   });
 
   it('GIVEN an exported store WHEN 5% of objects changed and 1% were removed THEN exactly those are updated and deleted, and no other row is written', async () => {
@@ -99,13 +88,13 @@ describe('postgres sink: apply', () => {
     await initTables(url, config);
     const base = { cluster: 'c1', count: 20_000 };
     const first = await store(base);
-    await exportOnce(url, first.store);
+    await exportStore(url, first.store);
     const next = await store({ ...base, changedFraction: 0.05, removedFraction: 0.01, revision: 2 });
     await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 1);
     const statsBefore = await waitForStats(url, 'public', 'kollect_items', (s) => s.ins === 20_000);
-    const versionsBefore = await tupleVersions(url, ITEMS, 'c1');
+    const versionsBefore = await tupleVersions(url, ITEMS_TABLE, 'c1');
 
-    const result = await exportOnce(url, next.store);
+    const result = await exportStore(url, next.store);
 
     const firstByKey = expectedRows(first.rows);
     const nextByKey = expectedRows(next.rows);
@@ -114,14 +103,14 @@ describe('postgres sink: apply', () => {
     assert.ok(changed > 700 && changed < 1300, `about 5% changed (${changed})`);
     assert.ok(removed > 100 && removed < 300, `about 1% removed (${removed})`);
     assert.deepEqual(result.totals, { added: 0, changed, unchanged: next.rows.length - changed, removed });
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), nextByKey);
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), nextByKey);
     const runs = await runsRows(url);
     assert.deepEqual([runs[1].inserted, runs[1].updated, runs[1].deleted].map(Number), [0, changed, removed]);
     // Nothing else touched: the counters moved by exactly those rows, and every unchanged row is the same tuple.
     await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 2);
     const statsAfter = await waitForStats(url, 'public', 'kollect_items', () => true);
     assert.deepEqual([statsAfter.ins - statsBefore.ins, statsAfter.upd - statsBefore.upd, statsAfter.del - statsBefore.del], [0, changed, removed]);
-    const versionsAfter = await tupleVersions(url, ITEMS, 'c1');
+    const versionsAfter = await tupleVersions(url, ITEMS_TABLE, 'c1');
     const rewritten = [...versionsAfter].filter(([key, version]) => versionsBefore.get(key) !== version).length;
     assert.equal(rewritten, changed);
   });
@@ -132,13 +121,13 @@ describe('postgres sink: apply', () => {
       await initTables(url, config);
       const base = { cluster: 'c1', count: 4_000 };
       const first = await store(base);
-      await exportOnce(url, first.store);
+      await exportStore(url, first.store);
       // Pods absent (403 / interrupted list), and 1% of the other objects really removed.
       const next = await store({ ...base, removedFraction: 0.01 }, { pods: reason }, (r) => r.resource !== 'pods');
 
-      const result = await exportOnce(url, next.store);
+      const result = await exportStore(url, next.store);
 
-      const stored = await storedRows(url, ITEMS, 'c1');
+      const stored = await storedRows(url, ITEMS_TABLE, 'c1');
       const pods = first.rows.filter((r) => r.resource === 'pods');
       for (const pod of pods) assert.equal(stored.get(`${pod.namespace}/${pod.name}/${pod.uid}`), pod.checksum);
       const removedOthers = first.rows.filter((r) => r.resource !== 'pods').length - next.rows.length;
@@ -153,12 +142,12 @@ describe('postgres sink: apply', () => {
     await initTables(url, config);
     const rows = [...syntheticRows({ cluster: 'c1', count: 100 })];
     const dup = rows.find((r) => r.resource === 'pods')!;
-    const s = await buildStore(join(await tempDir(), 'store'), 'c1', [...rows, { ...dup }]);
+    const s = await storeOf('c1', [...rows, { ...dup }]);
 
-    const result = await exportOnce(url, s);
+    const result = await exportStore(url, s);
 
     assert.equal(result.totals.added, 100);
-    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 100);
+    assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 100);
   });
 
   it('GIVEN a store in several states WHEN plan() runs before each apply() THEN its counts equal what apply() does and plan writes nothing', async () => {
@@ -172,13 +161,13 @@ describe('postgres sink: apply', () => {
       await store({ ...base, count: 7_000, changedFraction: 0.1, revision: 3 }, { configmaps: 'forbidden' }, (r) => r.resource !== 'configmaps' || r.namespace !== 'ns-001'),
     ];
     for (const state of states) {
-      const snapshot = await tableSnapshot(url, ITEMS);
+      const snapshot = await tableSnapshot(url, ITEMS_TABLE);
       const sink = createPostgresSink(config, sinkDeps(url));
       const planned = await sink.plan(state.store, testContext());
       await sink.close();
-      assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot, 'plan wrote nothing');
+      assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot, 'plan wrote nothing');
 
-      const applied = await exportOnce(url, state.store);
+      const applied = await exportStore(url, state.store);
 
       assert.deepEqual(planned.totals, applied.totals);
       assert.deepEqual(planned.shards, applied.shards);
@@ -189,7 +178,7 @@ describe('postgres sink: apply', () => {
     const url = await freshDatabase();
     await initTables(url, config);
     const s = await store({ cluster: 'c1', count: 3_000 });
-    await exportOnce(url, s.store);
+    await exportStore(url, s.store);
     await waitForStats(url, 'public', 'kollect_runs', (st) => st.ins === 1);
     const items = await waitForStats(url, 'public', 'kollect_items', (st) => st.ins === 3_000);
     const changed = await store({ cluster: 'c1', count: 3_000, changedFraction: 0.5 });

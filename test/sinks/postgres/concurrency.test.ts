@@ -5,56 +5,30 @@ import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js
 import { exportLockKey } from '../../../src/sinks/postgres/schema.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportLockOf,
+  exportStore,
   freshDatabase,
   gatedStore,
   initTables,
+  ITEMS_TABLE,
   sinkDeps,
-  startPostgres,
   storedRows,
   testContext,
   testSinkConfig,
+  waitForLockWaiter,
+  whileLocked,
   withClient,
 } from '../../support/postgres.js';
 import { syntheticStore } from '../../support/store-fixture.js';
 
-const ITEMS = '"public"."kollect_items"';
-
 const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
 
-async function exportWith(url: string, store: CollectStore, onLocked: 'wait' | 'fail' = 'fail') {
-  const sink = createPostgresSink(testSinkConfig({ onLocked }), sinkDeps(url));
-  try {
-    return await sink.apply(store, testContext());
-  } finally {
-    await sink.close();
-  }
-}
-
-/** Waits until a kollect session of this database waits on a lock of this kind (an advisory lock by default). */
-async function waitForLockWaiter(url: string, event = 'advisory'): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const waiting = await withClient(url, async (c) =>
-      Number(
-        (
-          await c.query(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND wait_event_type = 'Lock' AND wait_event = $1",
-            [event],
-          )
-        ).rows[0].n,
-      ),
-    );
-    if (waiting > 0) return;
-    if (Date.now() > deadline) throw new Error(`no export is waiting for a lock (${event})`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const exportWith = (url: string, store: CollectStore, onLocked: 'wait' | 'fail' = 'fail') => exportStore(url, store, testSinkConfig({ onLocked }));
 
 describe('postgres sink: several clusters and runs at once', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   it('GIVEN two clusters in one table WHEN each exports and one then changes THEN each cluster holds exactly its own rows', async () => {
     const url = await freshDatabase();
@@ -69,8 +43,8 @@ describe('postgres sink: several clusters and runs at once', () => {
     const result = await exportWith(url, b2.store);
 
     assert.equal(result.totals.removed, 1_500);
-    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-a'), expectedRows(a.rows));
-    assert.deepEqual(await storedRows(url, ITEMS, 'cluster-b'), expectedRows(b2.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-a'), expectedRows(a.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-b'), expectedRows(b2.rows));
   });
 
   it('GIVEN 8 clusters WHEN they export at once, twice, with separate pools THEN every cluster is exact and none deadlocks', async () => {
@@ -84,7 +58,7 @@ describe('postgres sink: several clusters and runs at once', () => {
 
     for (const r of first) assert.equal(r.totals.added, 2_500);
     for (const r of second) assert.ok(r.totals.changed > 150 && r.totals.added === 0 && r.totals.removed === 0);
-    for (let i = 0; i < 8; i++) assert.deepEqual(await storedRows(url, ITEMS, `cluster-${i}`), expectedRows(changed[i]!.rows));
+    for (let i = 0; i < 8; i++) assert.deepEqual(await storedRows(url, ITEMS_TABLE, `cluster-${i}`), expectedRows(changed[i]!.rows));
     const runs = await withClient(url, async (c) => (await c.query("SELECT count(*) AS n FROM kollect_runs WHERE status = 'succeeded'")).rows[0].n);
     assert.equal(Number(runs), 16);
   });
@@ -108,7 +82,7 @@ describe('postgres sink: several clusters and runs at once', () => {
     assert.equal(second.code, 'LOCK_BUSY');
     assert.match(second.message, /another kollect run of cluster c1 is exporting to table public\.kollect_items/);
     assert.equal(first.totals.added, 3_000);
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(c.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(c.rows));
   });
 
   it('GIVEN an export of a cluster in progress WHEN a second export of the same cluster starts with onLocked wait THEN it waits and both succeed, one after the other', async () => {
@@ -127,7 +101,7 @@ describe('postgres sink: several clusters and runs at once', () => {
     assert.equal(first.totals.added, 3_000);
     // The second saw the first's committed rows: it ran after it, not beside it.
     assert.deepEqual(second.totals, { added: 0, changed: 0, unchanged: 3_000, removed: 0 });
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(c.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(c.rows));
   });
 
   it('GIVEN another session holding the export lock WHEN an export with onLocked wait outlasts statementTimeout THEN LockBusyError says the lock was held too long, nothing written', async () => {
@@ -136,22 +110,16 @@ describe('postgres sink: several clusters and runs at once', () => {
     await initTables(url, config);
     const c = await clusterStore('c1', 200);
 
-    const error = await withClient(url, async (holder) => {
-      await holder.query('BEGIN');
-      await holder.query('SELECT pg_advisory_xact_lock($1::bigint)', [exportLockKey(config, 'c1')]);
-      const sink = createPostgresSink(config, sinkDeps(url));
-      const outcome = await sink.apply(c.store, testContext()).then(
+    const error = await whileLocked(url, exportLockOf('c1'), () =>
+      exportStore(url, c.store, config).then(
         () => undefined,
         (e: unknown) => e,
-      );
-      await sink.close();
-      await holder.query('COMMIT');
-      return outcome;
-    });
+      ),
+    );
 
     assert.ok(error instanceof LockBusyError, `expected LockBusyError, got ${String(error)}`);
     assert.match(error.message, /another kollect run of cluster c1 held the export lock of table public\.kollect_items for longer than statementTimeout \(1000 ms\)/);
-    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 0);
+    assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 0);
   });
 
   it('GIVEN an export that deadlocks with another session WHEN PostgreSQL aborts it (40P01) THEN the whole export is retried once and succeeds, with no failed run recorded', async () => {
@@ -182,7 +150,7 @@ describe('postgres sink: several clusters and runs at once', () => {
 
     assert.equal(result.totals.changed, 500);
     assert.deepEqual(warnings, ['export hit a serialization failure or deadlock; retrying once']);
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(changed.rows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(changed.rows));
     const runs = await withClient(url, async (c) => (await c.query('SELECT status FROM kollect_runs ORDER BY id')).rows.map((r) => r.status));
     assert.deepEqual(runs, ['succeeded', 'succeeded']);
   });

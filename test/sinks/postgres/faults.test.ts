@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { InterruptedError, SinkError } from '../../../src/errors.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
 import type { Row } from '../../../src/rows/row.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportStore,
   freshDatabase,
   gatedStore,
   initTables,
+  ITEMS_TABLE,
   sinkDeps,
-  startPostgres,
   storedRows,
   tableSnapshot,
   testContext,
@@ -18,26 +19,21 @@ import {
   waitForKollectCopy,
   withClient,
 } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
-const ITEMS = '"public"."kollect_items"';
 const config = testSinkConfig();
 
 async function filled(url: string) {
   await initTables(url, config);
   const base = [...syntheticRows({ cluster: 'c1', count: 5_000 })];
-  const sink = createPostgresSink(config, sinkDeps(url));
-  await sink.apply(await buildStore(join(await tempDir(), 'store'), 'c1', base), testContext());
-  await sink.close();
+  await exportStore(url, await storeOf('c1', base), config);
   const nextRows = [...syntheticRows({ cluster: 'c1', count: 6_000, changedFraction: 0.3, removedFraction: 0.05, revision: 2 })];
-  const next = await buildStore(join(await tempDir(), 'store'), 'c1', nextRows);
-  return { base, next, nextRows, snapshot: await tableSnapshot(url, ITEMS) };
+  const next = await storeOf('c1', nextRows);
+  return { base, next, nextRows, snapshot: await tableSnapshot(url, ITEMS_TABLE) };
 }
 
 describe('postgres sink: failures roll back', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   it('GIVEN an export in the middle of its COPY WHEN its connection is terminated THEN apply throws SinkError, the table is as before, and the next export succeeds', async () => {
     const url = await freshDatabase();
@@ -59,14 +55,14 @@ describe('postgres sink: failures roll back', () => {
     assert.equal(error.code, 'SINK_FAILED');
     assert.match(error.message, /terminat|connection/i);
     assert.doesNotMatch(error.message, /postgres:\/\//);
-    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
     const failed = await withClient(url, async (c) => (await c.query("SELECT error FROM kollect_runs WHERE status = 'failed'")).rows);
     assert.equal(failed.length, 1);
 
     const result = await sink.apply(next, testContext());
     await sink.close();
     assert.ok(result.totals.changed > 0);
-    assert.deepEqual(await storedRows(url, ITEMS, 'c1'), expectedRows(nextRows));
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(nextRows));
   });
 
   it('GIVEN an export in the middle of its COPY WHEN the run is aborted (SIGTERM) THEN it rolls back and throws InterruptedError', async () => {
@@ -88,7 +84,7 @@ describe('postgres sink: failures roll back', () => {
 
     assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
     assert.equal(error.code, 'INTERRUPTED');
-    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
   });
 
   it('GIVEN an export waiting for the lock of its cluster WHEN the run is aborted THEN the wait is cancelled and InterruptedError is thrown', async () => {
@@ -113,7 +109,7 @@ describe('postgres sink: failures roll back', () => {
 
     assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
     assert.ok(Date.now() - started < 5_000);
-    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
     gated.release();
     await holding;
     await holder.close();
@@ -124,23 +120,23 @@ describe('postgres sink: failures roll back', () => {
       const url = await freshDatabase();
       await initTables(url, config);
       if (table.startsWith('filled')) await filled(url);
-      const snapshot = await tableSnapshot(url, ITEMS);
+      const snapshot = await tableSnapshot(url, ITEMS_TABLE);
       const rows: Row[] = [...syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 })];
       rows[2_000] = { ...rows[2_000]!, cluster: 'other' };
-      const bad = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+      const bad = await storeOf('c1', rows);
       const sink = createPostgresSink(config, sinkDeps(url));
 
       await assert.rejects(sink.apply(bad, testContext()), (error: unknown) => error instanceof SinkError && /belongs to cluster "other".*the transaction was rolled back, nothing was written$/.test(error.message));
       await sink.close();
 
-      assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+      assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
     });
   }
 
   it('GIVEN a database without the tables WHEN exported THEN SinkError names the SQLSTATE and says to run db init', async () => {
     const url = await freshDatabase();
     const sink = createPostgresSink(config, sinkDeps(url));
-    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+    const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
 
     await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message) && /kollect db init/.test(error.message));
     await assert.rejects(sink.plan(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message));
@@ -151,7 +147,7 @@ describe('postgres sink: failures roll back', () => {
     const url = new URL(await freshDatabase());
     url.password = 'sekret-password-xyz';
     const sink = createPostgresSink(config, sinkDeps(url.toString()));
-    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+    const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
 
     const error = await sink.apply(s, testContext()).then(
       () => undefined,
@@ -165,7 +161,7 @@ describe('postgres sink: failures roll back', () => {
 
   it('GIVEN no DATABASE_URL WHEN exported THEN SinkError says which variable is missing', async () => {
     const sink = createPostgresSink(testSinkConfig({ url: { env: 'KOLLECT_TEST_MISSING_URL' } }), { env: {} });
-    const s = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 10 }));
+    const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
     await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is not set/.test(error.message));
     await sink.close();
   });

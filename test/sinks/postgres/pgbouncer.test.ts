@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { InterruptedError } from '../../../src/errors.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
 import { pgbouncerSkipReason, startPgBouncer, type PgBouncer } from '../../support/pgbouncer.js';
 import {
+  dropTestDatabases,
   expectedRows,
+  exportStore,
   freshDatabase,
   gatedStore,
   initTables,
+  ITEMS_TABLE,
   sinkDeps,
   startPostgres,
   storedRows,
@@ -18,7 +20,7 @@ import {
   waitForKollectCopy,
   withClient,
 } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
 /**
  * The sink through a real PgBouncer with ONE server connection in transaction pooling mode: every
@@ -27,7 +29,6 @@ import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.
  * cancel kollect sends has to wait for the server connection that kollect's own transaction holds.
  */
 
-const ITEMS = '"public"."kollect_items"';
 const skip = pgbouncerSkipReason();
 
 describe('postgres sink through PgBouncer (transaction pooling, one server connection)', { skip }, () => {
@@ -38,7 +39,7 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
   });
   after(async () => {
     await bouncer?.stop();
-    await (await startPostgres()).dropCreatedDatabases();
+    await dropTestDatabases();
   });
 
   it('GIVEN kollect exports (first, then through staging) and plans with statementTimeout 7s WHEN the next client runs on the same server connection THEN it finds nothing of kollect: the server\'s statement_timeout, no prepared statement, cursor or staging table', async () => {
@@ -49,8 +50,8 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     const first = [...syntheticRows({ cluster: 'c1', count: 2_000 })];
     const second = [...syntheticRows({ cluster: 'c1', count: 2_000, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })];
     const sink = createPostgresSink(config, sinkDeps(via));
-    await sink.apply(await buildStore(join(await tempDir(), 'store'), 'c1', first), testContext());
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', second);
+    await sink.apply(await storeOf('c1', first), testContext());
+    const store = await storeOf('c1', second);
     const planned = await sink.plan(store, testContext());
     const applied = await sink.apply(store, testContext());
     await sink.close();
@@ -69,7 +70,7 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
 
     assert.deepEqual(planned.totals, applied.totals);
     assert.ok(applied.totals.changed > 0 && applied.totals.removed > 0);
-    assert.deepEqual(await storedRows(direct, ITEMS, 'c1'), expectedRows(second));
+    assert.deepEqual(await storedRows(direct, ITEMS_TABLE, 'c1'), expectedRows(second));
     assert.deepEqual(left, { timeout: '0', prepared: 0, cursors: 0, staging: 0 });
     const servers = (await bouncer.admin<{ database: string; sv_idle: number; sv_used: number; sv_active: number }>('SHOW POOLS')).find((p) => p.database === new URL(direct).pathname.slice(1));
     assert.equal((servers?.sv_idle ?? 0) + (servers?.sv_used ?? 0) + (servers?.sv_active ?? 0), 1, 'one server connection served every client');
@@ -81,12 +82,10 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     const config = testSinkConfig();
     await initTables(direct, config);
     const rows = [...syntheticRows({ cluster: 'c1', count: 5_000 })];
-    const seed = createPostgresSink(config, sinkDeps(via));
-    await seed.apply(await buildStore(join(await tempDir(), 'store'), 'c1', rows), testContext());
-    await seed.close();
+    await exportStore(via, await storeOf('c1', rows), config);
     const nextRows = [...syntheticRows({ cluster: 'c1', count: 5_000, changedFraction: 0.3, revision: 2 })];
-    const next = await buildStore(join(await tempDir(), 'store'), 'c1', nextRows);
-    const snapshot = await tableSnapshot(direct, ITEMS);
+    const next = await storeOf('c1', nextRows);
+    const snapshot = await tableSnapshot(direct, ITEMS_TABLE);
     const gated = gatedStore(next, 2_500);
     const controller = new AbortController();
     const sink = createPostgresSink(config, { ...sinkDeps(via), cancelWaitMs: 1_000 });
@@ -115,11 +114,9 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
       assert.ok(Date.now() < deadline, `backend ${backend} of the aborted export is still there`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.deepEqual(await tableSnapshot(direct, ITEMS), snapshot);
-    const after = createPostgresSink(config, sinkDeps(via));
-    const result = await after.apply(next, testContext());
-    await after.close();
+    assert.deepEqual(await tableSnapshot(direct, ITEMS_TABLE), snapshot);
+    const result = await exportStore(via, next, config);
     assert.ok(result.totals.changed > 0);
-    assert.deepEqual(await storedRows(direct, ITEMS, 'c1'), expectedRows(nextRows));
+    assert.deepEqual(await storedRows(direct, ITEMS_TABLE, 'c1'), expectedRows(nextRows));
   });
 });

@@ -1,12 +1,23 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type pg from 'pg';
 import { SinkError } from '../../../src/errors.js';
 import { createPostgresSink, initDatabase } from '../../../src/sinks/postgres/postgres-sink.js';
 import { advisoryKey, exportLockKey } from '../../../src/sinks/postgres/schema.js';
-import { freshDatabase, initTables, sinkDeps, startPostgres, storedRows, tableSnapshot, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import {
+  dropTestDatabases,
+  freshDatabase,
+  initTables,
+  ITEMS_TABLE,
+  sinkDeps,
+  storedRows,
+  tableSnapshot,
+  testContext,
+  testSinkConfig,
+  whileLocked,
+  withClient,
+} from '../../support/postgres.js';
+import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
 /**
  * The config's statementTimeout is no startup parameter any more (PgBouncer refuses those): each
@@ -14,28 +25,6 @@ import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.
  * transaction wait on a lock held by another session, and check that the wait ends after
  * statementTimeout with the documented error, and that the setting wins over the server's own.
  */
-
-const ITEMS = '"public"."kollect_items"';
-
-/**
- * Holds `lock` in an open transaction of another session while `work` runs, then commits; after
- * 10 s at the latest, so that a missing timeout fails the test instead of hanging it.
- */
-async function whileLocked<T>(url: string, lock: (holder: pg.Client) => Promise<unknown>, work: () => Promise<T>): Promise<T> {
-  return withClient(url, async (holder) => {
-    await holder.query('BEGIN');
-    await lock(holder);
-    let released: Promise<unknown> | undefined;
-    const release = () => (released ??= holder.query('COMMIT'));
-    const guard = setTimeout(release, 10_000);
-    try {
-      return await work();
-    } finally {
-      clearTimeout(guard);
-      await release();
-    }
-  });
-}
 
 /** Runs `work`, returning what it threw and how long it took. */
 async function failure(work: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {
@@ -57,17 +46,15 @@ function assertTimedOut(error: unknown, ms: number, action: RegExp): void {
 }
 
 describe('postgres sink: statementTimeout is set with SET LOCAL in every transaction', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
-  const lockTable = (holder: pg.Client) => holder.query(`LOCK TABLE ${ITEMS} IN ACCESS EXCLUSIVE MODE`);
+  const lockTable = (holder: pg.Client) => holder.query(`LOCK TABLE ${ITEMS_TABLE} IN ACCESS EXCLUSIVE MODE`);
 
   it('GIVEN the items table locked by another session WHEN an export runs with statementTimeout 1s THEN it fails after about 1 s with SQLSTATE 57014, nothing written, and the failed run is recorded', async () => {
     const url = await freshDatabase();
     const config = testSinkConfig({ statementTimeout: '1s' });
     await initTables(url, config);
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 200 }));
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 200 }));
     const sink = createPostgresSink(config, sinkDeps(url));
 
     const { error, ms } = await whileLocked(url, lockTable, () => failure(() => sink.apply(store, testContext())));
@@ -75,7 +62,7 @@ describe('postgres sink: statementTimeout is set with SET LOCAL in every transac
 
     assertTimedOut(error, ms, /^sink "fleet-db": export of cluster c1 to public\.kollect_items failed: /);
     assert.match((error as Error).message, /the transaction was rolled back, nothing was written$/);
-    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 0);
+    assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 0);
     const runs = await withClient(url, async (c) => (await c.query<{ status: string; error: string }>('SELECT status, error FROM kollect_runs')).rows);
     assert.deepEqual(
       runs.map((r) => r.status),
@@ -88,15 +75,15 @@ describe('postgres sink: statementTimeout is set with SET LOCAL in every transac
     const url = await freshDatabase();
     const config = testSinkConfig({ statementTimeout: '1s' });
     await initTables(url, config);
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', syntheticRows({ cluster: 'c1', count: 200 }));
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 200 }));
     const sink = createPostgresSink(config, sinkDeps(url));
-    const snapshot = await tableSnapshot(url, ITEMS);
+    const snapshot = await tableSnapshot(url, ITEMS_TABLE);
 
     const { error, ms } = await whileLocked(url, lockTable, () => failure(() => sink.plan(store, testContext())));
     await sink.close();
 
     assertTimedOut(error, ms, /^sink "fleet-db": plan of cluster c1 against public\.kollect_items failed: /);
-    assert.deepEqual(await tableSnapshot(url, ITEMS), snapshot);
+    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
   });
 
   it('GIVEN another db init holding the migration lock WHEN db init runs with statementTimeout 1s THEN it fails after about 1 s with SQLSTATE 57014 and changes nothing', async () => {
@@ -120,7 +107,7 @@ describe('postgres sink: statementTimeout is set with SET LOCAL in every transac
     await initTables(url, config);
     await withClient(url, (c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(new URL(url).pathname.slice(1))} SET statement_timeout = 300`));
     const rows = [...syntheticRows({ cluster: 'c1', count: 200 })];
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+    const store = await storeOf('c1', rows);
     const sink = createPostgresSink(config, sinkDeps(url));
 
     const result = await withClient(url, async (holder) => {
@@ -135,6 +122,6 @@ describe('postgres sink: statementTimeout is set with SET LOCAL in every transac
     await sink.close();
 
     assert.equal(result.totals.added, 200);
-    assert.equal((await storedRows(url, ITEMS, 'c1')).size, 200);
+    assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 200);
   });
 });

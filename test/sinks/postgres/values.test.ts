@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { rowChecksum } from '../../../src/rows/project.js';
 import type { Row } from '../../../src/rows/row.js';
 import { copyField, CopyEncodingError } from '../../../src/sinks/postgres/copy-rows.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
-import { freshDatabase, initTables, sinkDeps, startPostgres, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
-import { buildStore, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { dropTestDatabases, freshDatabase, initTables, sinkDeps, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
+import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
 /** Values that COPY text format, JSON or SQL could get wrong. */
 const AWKWARD = [
@@ -27,9 +26,7 @@ const AWKWARD = [
 ];
 
 describe('postgres sink: values', () => {
-  after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
-  });
+  after(dropTestDatabases);
 
   const fields: Array<[string | null, string]> = [
     [null, '\\N'],
@@ -66,7 +63,7 @@ describe('postgres sink: values', () => {
       };
       return { ...row, checksum: rowChecksum(row) };
     });
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+    const store = await storeOf('c1', rows);
     const sink = createPostgresSink(config, sinkDeps(url));
 
     const result = await sink.apply(store, testContext());
