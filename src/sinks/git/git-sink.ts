@@ -237,6 +237,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const packs = await mirror.packCount();
     if (packs > MAX_PACKS) return reclone('info', 'git mirror holds many packs: recloning to compact it', { packs });
     if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE) return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
+    await mirror.discardStaged();
     return { fresh: false, ...found };
   }
 

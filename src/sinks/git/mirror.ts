@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto';
-import fs, { constants } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, type WriteFileOptions } from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { access, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
 import git, { type HttpClient, type ReadTreeResult, type TreeEntry } from 'isomorphic-git';
+import { replaceFile } from '../../fs/write-file-atomic.js';
 import type { AuthHandlers } from './git-auth.js';
 
 /**
@@ -78,6 +80,26 @@ function packIndexHolds(index: Buffer, oid: string): boolean {
   return false;
 }
 
+/** Inside the repository (so on its filesystem), where its files are written before they are renamed into place. */
+const STAGING_DIR = 'kollect-staging';
+
+/**
+ * node:fs for isomorphic-git, except that every file it writes (loose objects, fetched packs and
+ * their indexes, refs, config) is written whole into the staging folder and renamed into place.
+ * A run killed mid-write (an OOM kill, an evicted pod) then leaves the old file or none, never a
+ * cut one; isomorphic-git never rewrites an object file that exists, so a cut object would stay
+ * and break every later push that reads it.
+ */
+function atomicFs(gitdir: string) {
+  const staging = join(gitdir, STAGING_DIR);
+  const writeFile = async (path: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<void> => {
+    await fsp.mkdir(staging, { recursive: true });
+    await replaceFile(path, join(staging, randomBytes(8).toString('hex')), content, options);
+  };
+  const { readFile, mkdir, rmdir, unlink, stat, lstat, readdir, readlink, symlink, rm } = fsp;
+  return { promises: { readFile, writeFile, mkdir, rmdir, unlink, stat, lstat, readdir, readlink, symlink, rm } };
+}
+
 const isNotFound = (error: unknown): boolean => (error as { code?: string }).code === 'NotFoundError';
 
 export interface MirrorOptions {
@@ -93,9 +115,17 @@ export class Mirror {
   readonly gitdir: string;
   /** isomorphic-git's object cache (pack indexes): one per run. */
   private readonly cache: object = {};
+  /** The filesystem isomorphic-git reads and writes the repository through. */
+  private readonly fs: ReturnType<typeof atomicFs>;
 
   constructor(private readonly options: MirrorOptions) {
     this.gitdir = gitdirOf(options.mirrorDir);
+    this.fs = atomicFs(this.gitdir);
+  }
+
+  /** Removes what a run killed mid-write left in the staging folder (a fetched pack may be large). */
+  async discardStaged(): Promise<void> {
+    await rm(join(this.gitdir, STAGING_DIR), { recursive: true, force: true });
   }
 
   private get branch(): string {
@@ -118,7 +148,7 @@ export class Mirror {
 
   /** The remote URL the mirror was cloned from. */
   async remoteUrl(): Promise<string | undefined> {
-    const value: unknown = await git.getConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url` });
+    const value: unknown = await git.getConfig({ fs: this.fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url` });
     return typeof value === 'string' ? value : undefined;
   }
 
@@ -130,15 +160,15 @@ export class Mirror {
   /** Deletes whatever is there and creates an empty bare repository pointing at the remote. */
   async create(): Promise<void> {
     await rm(this.gitdir, { recursive: true, force: true });
-    await git.init({ fs, bare: true, dir: this.gitdir, gitdir: this.gitdir, defaultBranch: this.options.ref });
-    await git.setConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url`, value: this.options.url });
-    await git.setConfig({ fs, gitdir: this.gitdir, path: `remote.${REMOTE}.fetch`, value: `+${this.branch}:${this.tracking}` });
+    await git.init({ fs: this.fs, bare: true, dir: this.gitdir, gitdir: this.gitdir, defaultBranch: this.options.ref });
+    await git.setConfig({ fs: this.fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url`, value: this.options.url });
+    await git.setConfig({ fs: this.fs, gitdir: this.gitdir, path: `remote.${REMOTE}.fetch`, value: `+${this.branch}:${this.tracking}` });
   }
 
   /** The remote head as last fetched or pushed, undefined when the remote branch has no commit (yet). */
   async head(): Promise<string | undefined> {
     try {
-      return await git.resolveRef({ fs, gitdir: this.gitdir, ref: this.tracking });
+      return await git.resolveRef({ fs: this.fs, gitdir: this.gitdir, ref: this.tracking });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -149,7 +179,7 @@ export class Mirror {
   private remoteOptions() {
     const { onAuth, onAuthFailure } = this.options.auth;
     return {
-      fs,
+      fs: this.fs,
       http: this.options.http,
       gitdir: this.gitdir,
       cache: this.cache,
@@ -186,18 +216,18 @@ export class Mirror {
     }
     if (result.fetchHead === null) return undefined;
     // Our local branch names what we have, so the next fetch negotiates from it.
-    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.branch, value: result.fetchHead, force: true });
-    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.tracking, value: result.fetchHead, force: true });
+    await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: this.branch, value: result.fetchHead, force: true });
+    await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: this.tracking, value: result.fetchHead, force: true });
     return result.fetchHead;
   }
 
   /** Reads a tree (or a commit's tree). */
   async readTree(oid: string): Promise<ReadTreeResult> {
-    return git.readTree({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    return git.readTree({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
   }
 
   async readBlob(oid: string): Promise<Buffer> {
-    const { blob } = await git.readBlob({ fs, gitdir: this.gitdir, oid, cache: this.cache });
+    const { blob } = await git.readBlob({ fs: this.fs, gitdir: this.gitdir, oid, cache: this.cache });
     return Buffer.from(blob.buffer, blob.byteOffset, blob.byteLength);
   }
 
@@ -265,7 +295,7 @@ export class Mirror {
    */
   async writeBlob(content: Buffer, oid: string): Promise<void> {
     const object = await deflateAsync(Buffer.concat([Buffer.from(`blob ${content.length}\0`), content]), { level: 1 });
-    await git.writeObject({ fs, gitdir: this.gitdir, type: 'blob', object, format: 'deflated', oid });
+    await git.writeObject({ fs: this.fs, gitdir: this.gitdir, type: 'blob', object, format: 'deflated', oid });
   }
 
   /**
@@ -275,7 +305,7 @@ export class Mirror {
    */
   async updateTree(baseTree: string | undefined, changes: Map<string, string | null>): Promise<string> {
     const root = await this.updateSubtree(baseTree, changes);
-    return root ?? git.writeTree({ fs, gitdir: this.gitdir, tree: [] });
+    return root ?? git.writeTree({ fs: this.fs, gitdir: this.gitdir, tree: [] });
   }
 
   private async updateSubtree(baseTree: string | undefined, changes: Map<string, string | null>): Promise<string | undefined> {
@@ -312,13 +342,13 @@ export class Mirror {
     }
     if (!changed) return baseTree;
     if (entries.size === 0) return undefined;
-    return git.writeTree({ fs, gitdir: this.gitdir, tree: [...entries.values()] });
+    return git.writeTree({ fs: this.fs, gitdir: this.gitdir, tree: [...entries.values()] });
   }
 
   async writeCommit(options: { tree: string; parent: string | undefined; author: { name: string; email: string }; message: string; when: Date }): Promise<string> {
     const person = { name: options.author.name, email: options.author.email, timestamp: Math.floor(options.when.getTime() / 1000), timezoneOffset: 0 };
     return git.writeCommit({
-      fs,
+      fs: this.fs,
       gitdir: this.gitdir,
       commit: { tree: options.tree, parent: options.parent ? [options.parent] : [], author: person, committer: person, message: options.message },
     });
@@ -329,9 +359,9 @@ export class Mirror {
    * it; rejects (PushRejectedError, GitPushError) when another writer moved the branch.
    */
   async push(commit: string): Promise<void> {
-    await git.writeRef({ fs, gitdir: this.gitdir, ref: EXPORT_REF, value: commit, force: true });
+    await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: EXPORT_REF, value: commit, force: true });
     await git.push({ ...this.remoteOptions(), ref: EXPORT_REF, remoteRef: this.branch });
-    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.tracking, value: commit, force: true });
-    await git.writeRef({ fs, gitdir: this.gitdir, ref: this.branch, value: commit, force: true });
+    await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: this.tracking, value: commit, force: true });
+    await git.writeRef({ fs: this.fs, gitdir: this.gitdir, ref: this.branch, value: commit, force: true });
   }
 }

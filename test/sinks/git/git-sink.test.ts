@@ -335,6 +335,33 @@ describe('git sink: damaged or foreign mirror', () => {
     });
   }
 
+  it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', async () => {
+    const server = await startGitServer();
+    try {
+      const clock = manualClock();
+      const mirrorDir = await tempDir('kollect-mirror-');
+      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const staging = join(mirrorDir, '.git', 'kollect-staging');
+      // The first export wrote objects, refs and config through staging, and left nothing there.
+      assert.deepEqual(await readdir(staging), []);
+      await writeFile(join(staging, '0123456789abcdef'), Buffer.alloc(4096, 1));
+
+      clock.advance(HOUR);
+      const { log, lines } = captureLogger();
+      const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-004'], revision: 2 });
+      const result = await sink.apply(changed, context({ now: clock.now, log }));
+
+      assert.deepEqual(lines.filter((l) => l.level === 'warn'), []);
+      assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
+      assert.deepEqual(await readdir(staging), []);
+      await assertRemoteHolds(server, await expectedFiles(changed));
+      await fsck(server);
+    } finally {
+      await server.close();
+    }
+  });
+
   it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", async () => {
     const server = await startGitServer();
     try {
