@@ -7,14 +7,14 @@ import * as crypto from 'node:crypto';
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  // Appended in one loop, without the arrays of filter/map/join: the collect encoder runs this
-  // per object on labels that do not come sorted.
-  let out = '';
+  // One pass and one join: join gives a flat string, where appending would leave a rope of every
+  // piece, several times larger, alive as long as the result is (a shard document holds thousands).
+  const entries: string[] = [];
   for (const key of Object.keys(value).sort()) {
     const item = (value as Record<string, unknown>)[key];
-    if (item !== undefined) out += `${out === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(item)}`;
+    if (item !== undefined) entries.push(`${JSON.stringify(key)}:${canonicalJson(item)}`);
   }
-  return `{${out}}`;
+  return `{${entries.join(',')}}`;
 }
 
 /**
