@@ -55,12 +55,55 @@ export function isClusterDocument(text: string | undefined, cluster: string): bo
   return text !== undefined && parseShardDocument(text)?.cluster === cluster;
 }
 
+/** Bytes of rendered documents kept per store for the other sinks (see buildShardFile). */
+const SHARED_RENDER_BYTES = 16 << 20;
+
+interface SharedRender {
+  document: Promise<string | undefined>;
+  /** Set once rendered. */
+  bytes?: number;
+}
+
+/** Per store: shard key to its document, rendered or being rendered, oldest first. */
+const sharedRenders = new WeakMap<CollectStore, Map<string, SharedRender>>();
+
 /**
  * The new content of a shard's file. Rows of resource types whose list was incomplete are
  * carried over from the existing file (never dropped on partial data). Returns undefined when
  * the file should not exist: no rows now and nothing to carry.
+ *
+ * The file and Git sinks render the same document for a shard, side by side in one run: when
+ * nothing is carried over (the document is then the store's alone), the sink that comes second
+ * takes the first one's rendering, or waits for it, instead of reading and rendering the shard
+ * again. The newest documents are kept, up to SHARED_RENDER_BYTES; one evicted is rendered again.
  */
 export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
+  if (store.incompleteResources().length > 0) return renderShardFile(store, shardKey, existing);
+  let renders = sharedRenders.get(store);
+  if (!renders) sharedRenders.set(store, (renders = new Map()));
+  const known = renders.get(shardKey);
+  if (known) return known.document;
+  const entry: SharedRender = { document: renderShardFile(store, shardKey, undefined) };
+  const kept = renders;
+  kept.set(shardKey, entry);
+  entry.document.then(
+    (document) => {
+      entry.bytes = document?.length ?? 0;
+      let bytes = 0;
+      for (const render of kept.values()) bytes += render.bytes ?? 0;
+      for (const [key, render] of kept) {
+        if (bytes <= SHARED_RENDER_BYTES) break;
+        if (render.bytes === undefined || key === shardKey) continue;
+        kept.delete(key);
+        bytes -= render.bytes;
+      }
+    },
+    () => kept.delete(shardKey),
+  );
+  return entry.document;
+}
+
+async function renderShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
   const rows: DocumentRow[] = [];
   if (store.shard(shardKey)) {
     for await (const batch of store.readShardBatches(shardKey)) for (const row of batch) rows.push(toDocumentRow(row));

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildShardFile, parseShardDocument } from '../../src/sinks/shard-document.js';
+import type { CollectStore } from '../../src/store/collect-store.js';
+import { storeOf, syntheticRows } from '../support/store-fixture.js';
+
+/** The store, and how many times each shard was read from disk through it. */
+function countingReads(store: CollectStore): { store: CollectStore; reads: Map<string, number> } {
+  const reads = new Map<string, number>();
+  const counted = new Proxy(store, {
+    get(target, property, receiver) {
+      if (property !== 'readShardBatches') return Reflect.get(target, property, receiver) as unknown;
+      return (key: string) => {
+        reads.set(key, (reads.get(key) ?? 0) + 1);
+        return target.readShardBatches(key);
+      };
+    },
+  });
+  return { store: counted, reads };
+}
+
+describe('buildShardFile', () => {
+  it('GIVEN a complete store WHEN two sinks render the same shards side by side THEN each shard is read once and both get the same document', async () => {
+    const { store, reads } = countingReads(await storeOf('c1', syntheticRows({ cluster: 'c1', count: 600, namespaces: 3 })));
+    for (const shard of store.shards) {
+      const [fileSink, gitSink] = await Promise.all([buildShardFile(store, shard.key, undefined), buildShardFile(store, shard.key, undefined)]);
+      assert.ok(fileSink);
+      assert.equal(gitSink, fileSink);
+      assert.equal(parseShardDocument(fileSink)?.rows.length, shard.rows);
+    }
+    assert.deepEqual([...reads.values()], store.shards.map(() => 1));
+  });
+
+  it('GIVEN a type listed incompletely WHEN two sinks render a shard with different existing files THEN each carries over the rows of its own file', async () => {
+    const rows = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 3 })];
+    const complete = await storeOf('c1', rows);
+    const shard = complete.shards.find((s) => s.key !== '_cluster')!.key;
+    const before = (await buildShardFile(complete, shard, undefined))!;
+    const partial = await storeOf(
+      'c1',
+      rows.filter((row) => row.resource !== 'configmaps'),
+      { incomplete: { configmaps: 'forbidden' } },
+    );
+    const emptied = `${JSON.stringify({ cluster: 'c1', namespace: parseShardDocument(before)!.namespace, rows: [] })}\n`;
+
+    const [fromFull, fromEmpty] = await Promise.all([buildShardFile(partial, shard, before), buildShardFile(partial, shard, emptied)]);
+
+    const configmaps = (text: string | undefined): number => parseShardDocument(text ?? '')?.rows.filter((r) => r.resource === 'configmaps').length ?? 0;
+    assert.ok(configmaps(before) > 0);
+    assert.equal(configmaps(fromFull), configmaps(before));
+    assert.equal(configmaps(fromEmpty), 0);
+  });
+});
