@@ -55,8 +55,13 @@ export function isClusterDocument(text: string | undefined, cluster: string): bo
   return text !== undefined && parseShardDocument(text)?.cluster === cluster;
 }
 
-/** Bytes of rendered documents kept per store for the other sinks (see buildShardFile). */
-const SHARED_RENDER_BYTES = 16 << 20;
+/**
+ * Bytes of rendered documents kept per store for the other sinks (see buildShardFile). Measured
+ * with `npm run bench` at 1,000,000 rows: with 4 MB the second sink found almost nothing (the
+ * sinks drift a few documents apart), with 8 MB nearly everything; a run with 16 MB peaked at
+ * 490 MiB against 416 MiB.
+ */
+const SHARED_RENDER_BYTES = 8 << 20;
 
 interface SharedRender {
   document: Promise<string | undefined>;
