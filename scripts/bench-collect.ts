@@ -26,6 +26,7 @@ import type * as LogModule from '../src/log.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 import { buildKollect, compiled } from './support/build-kollect.js';
 import { scriptChild, writeResult } from './support/measured-child.js';
+import { medianBy } from './support/median.js';
 
 type Case = 'typed-api' | 'kollect-full' | 'kollect-metadata';
 interface Measurement {
@@ -140,8 +141,7 @@ async function main(): Promise<void> {
         }
       }
       for (const which of CASES) {
-        const sorted = [...runs.get(which)!].sort((a, b) => a.ms - b.ms);
-        const m = sorted[Math.floor((sorted.length - 1) / 2)]!;
+        const m = medianBy(runs.get(which)!, (run) => run.ms)!;
         results.set(`${which}@${size}`, m);
         const base = results.get(`typed-api@${size}`)!;
         const rate = m.objects / (m.ms / 1000);
