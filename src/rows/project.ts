@@ -2,6 +2,7 @@ import { compileAttributePath, type AttributeGetter } from './attribute-path.js'
 import { canonicalJson, digest } from './checksum.js';
 import type { Profile } from './profiles/profile.js';
 import type { ResourceType, Row } from './row.js';
+import { compareKeys } from '../compare.js';
 
 /** What a projector needs to know of the listed type (from discovery). */
 export interface ProjectedType extends ResourceType {
@@ -28,7 +29,7 @@ export type Projector = (object: KubeObject) => Row;
 /** A profile's attributes as getters, in name order: rows built in that order have their attribute keys sorted. */
 export function attributeGetters(profile: Profile): Array<[string, AttributeGetter]> {
   return Object.entries(profile.attributes)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .sort(compareKeys)
     .map(([name, path]) => [name, compileAttributePath(path)]);
 }
 

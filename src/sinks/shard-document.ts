@@ -1,6 +1,7 @@
 import { canonicalJson } from '../rows/checksum.js';
 import { CLUSTER_SHARD, namespaceOfShard, type Row } from '../rows/row.js';
 import type { CollectStore } from '../store/collect-store.js';
+import { compareStrings } from '../compare.js';
 
 /**
  * The file a shard becomes in the file and Git sinks: deterministic JSON, rows sorted, one row
@@ -19,7 +20,7 @@ interface ShardDocument {
 function compareRows(a: DocumentRow, b: DocumentRow): number {
   const ka = `${a.apiGroup}\u0000${a.resource}\u0000${a.name}\u0000${a.uid}`;
   const kb = `${b.apiGroup}\u0000${b.resource}\u0000${b.name}\u0000${b.uid}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+  return compareStrings(ka, kb);
 }
 
 function toDocumentRow(row: Row): DocumentRow {

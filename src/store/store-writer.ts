@@ -5,6 +5,7 @@ import { StoreWriteError } from '../errors.js';
 import { resourceTypeKey } from '../rows/row.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import { MANIFEST_FILE, STORE_FORMAT, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
+import { compareKeys } from '../compare.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
@@ -220,7 +221,7 @@ export class StoreWriter {
       }
     }
     const shardEntries: ShardEntry[] = [...shards.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .sort(compareKeys)
       .map(([key, s]) => ({ key, rows: s.fingerprint.rows, bytes: s.bytes, fingerprint: s.fingerprint.digest(), files: s.files }));
     const manifest: Manifest = {
       format: STORE_FORMAT,

@@ -13,6 +13,7 @@ import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js'
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 import { streamingHttp } from './streaming-http.js';
+import { compareKeys } from '../../compare.js';
 
 /**
  * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one
@@ -186,7 +187,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       await render(shard.key, path, before);
     }
     // Files of shards that vanished: only this cluster's own files, never anything else.
-    for (const [path, oid] of [...existing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [path, oid] of [...existing].sort(compareKeys)) {
       const shard = layout.shardOf(path);
       if (shard === undefined || current.has(shard)) continue;
       checkAbort(ctx, 'while rendering files');

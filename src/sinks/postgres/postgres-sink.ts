@@ -10,6 +10,7 @@ import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink,
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
+import { compareKeys } from '../../compare.js';
 
 /**
  * The PostgreSQL sink: the shared fleet table of ADR-0501.
@@ -94,7 +95,7 @@ interface ApplyCounts {
 
 /** Per-shard changes sorted by shard (like the store's shards), and their totals: what apply() and plan() report. */
 function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Omit<ApplyCounts, 'rows'> {
-  const shards: ShardChange[] = [...perShard].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([shard, counts]) => ({ shard, counts }));
+  const shards: ShardChange[] = [...perShard].sort(compareKeys).map(([shard, counts]) => ({ shard, counts }));
   const totals = emptyCounts();
   for (const s of shards) addCounts(totals, s.counts);
   return { totals, shards };
