@@ -9,15 +9,13 @@ import { createGitSink, gitMirrorDir } from '../../../src/sinks/git/git-sink.js'
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
-import { startGitServer, type GitServer } from '../../support/git-server.js';
+import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, captureLogger, context, expectedFiles, fsck, gitConfig, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
+import { assertRemoteHolds, captureLogger, context, expectedFiles, exportedSink, fastDeps, fsck, gitConfig, gitSink, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
 
 async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
 }
-
-const fastDeps = { sleep: async () => undefined, random: () => 0.5 };
 
 describe('git sink: first export', () => {
   let server: GitServer;
@@ -28,7 +26,7 @@ describe('git sink: first export', () => {
 
   it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', async () => {
     const source = await store({ cluster: 'c1' });
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+    const { sink } = await gitSink(server);
 
     const result = await sink.apply(source, context());
 
@@ -47,20 +45,16 @@ describe('git sink: first export', () => {
 });
 
 describe('git sink: empty remote', () => {
-  it('GIVEN a remote without any commit WHEN exporting THEN the first commit is created (no parent) and pushed', async () => {
-    const server = await startGitServer({ initial: 'empty' });
-    try {
+  it('GIVEN a remote without any commit WHEN exporting THEN the first commit is created (no parent) and pushed', () =>
+    withGitServer({ initial: 'empty' }, async (server) => {
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink } = await gitSink(server);
       await sink.apply(source, context());
       assert.equal(await commitCount(server), 1);
       assert.equal((await server.git(['log', '-1', '--format=%P', 'main'])).trim(), '');
       assert.deepEqual(await remoteFiles(server), [...(await expectedFiles(source)).keys()].sort());
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: skip rules and incremental commits', () => {
@@ -71,10 +65,7 @@ describe('git sink: skip rules and incremental commits', () => {
   after(async () => server.close());
 
   it('GIVEN an exported store WHEN unchanged, within the interval, or 3 namespaces changed THEN 0 requests, 0 requests, then one commit of exactly 3 files', async () => {
-    const clock = manualClock();
-    const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-    await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+    const { sink, clock } = await exportedSink(server);
     const commits = await commitCount(server);
 
     // Unchanged store, even forced and an hour later: fingerprint skip, no request at all.
@@ -107,8 +98,7 @@ describe('git sink: skip rules and incremental commits', () => {
   });
 
   it('GIVEN a history of several commits WHEN a new mirror clones it shallow (depth 1) THEN its push still lands', async () => {
-    const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+    const { sink, mirrorDir } = await gitSink(server);
     await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-000', 'ns-001', 'ns-002', 'ns-004'], revision: 2 }), context());
     assert.ok((await stat(join(mirrorDir, '.git', 'shallow'))).isFile(), 'the mirror is shallow');
     assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /1 shard changed/);
