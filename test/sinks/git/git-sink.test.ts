@@ -107,9 +107,8 @@ describe('git sink: skip rules and incremental commits', () => {
 });
 
 describe('git sink: several clusters in one repository', () => {
-  it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', () =>
+    withGitServer(async (server) => {
       const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
       const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
@@ -126,14 +125,10 @@ describe('git sink: several clusters in one repository', () => {
       // The race is real when both fetch the same head: the loser re-applies on the winner's commit.
       const retried = lines.filter((l) => l.message.includes('push rejected')).length;
       assert.ok(retried <= 1, `at most one retry, saw ${retried}`);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
@@ -151,13 +146,9 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal((await server.git(['rev-parse', 'main:clusters/c2'])).trim(), otherTree);
       assert.equal((await server.git(['rev-parse', 'main:README.md'])).trim(), readme);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
-  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', async () => {
-    const server = await startGitServer();
-    try {
+    }));
+  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const mirrorDir = await tempDir('kollect-mirror-');
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
@@ -176,14 +167,10 @@ describe('git sink: several clusters in one repository', () => {
       const objects = (await readFile(join(packs, fetched[0]!))).readUInt32BE(8 + 255 * 4);
       // The commit, four trees on the path (root, clusters, c2, namespaces) and the one changed file.
       assert.equal(objects, 6);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) WHEN exporting and dropping a namespace THEN only files naming this cluster are removed', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) WHEN exporting and dropping a namespace THEN only files naming this cluster are removed', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const pathTemplate = 'clusters/{cluster}-{namespace}.json';
       const longer = await store({ cluster: 'c1-b' });
@@ -198,10 +185,7 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal(result.totals.removed, 1);
       assert.equal((await server.git(['diff', '--name-status', 'main~1', 'main'])).trim(), 'D\tclusters/c1-ns-004.json');
       await assertRemoteHolds(server, await expectedFiles(longer, pathTemplate));
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: push races and retries', () => {
@@ -222,23 +206,18 @@ describe('git sink: push races and retries', () => {
     return client;
   }
 
-  it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', () =>
+    withGitServer(async (server) => {
       const http = racingHttp(server, 1);
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps, http });
       await sink.apply(await store({ cluster: 'c1' }), context());
       assert.equal(http.moved, 1);
       assert.deepEqual((await server.git(['log', '--format=%s', 'main'])).trim().split('\n').slice(1), ['other writer 1', 'initial commit']);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN the branch moves before every push WHEN the retries are spent THEN SinkError GIT_PUSH_REJECTED and nothing of ours landed', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN the branch moves before every push WHEN the retries are spent THEN SinkError GIT_PUSH_REJECTED and nothing of ours landed', () =>
+    withGitServer(async (server) => {
       const sleeps: number[] = [];
       const http = racingHttp(server, 100);
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), {
@@ -250,13 +229,9 @@ describe('git sink: push races and retries', () => {
       assert.equal(http.moved, 3);
       assert.deepEqual(sleeps, [200, 400]);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
-    } finally {
-      await server.close();
-    }
-  });
-  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', async () => {
-    const server = await startGitServer();
-    try {
+    }));
+  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', () =>
+    withGitServer(async (server) => {
       const hook = join(server.bareDir, 'hooks', 'pre-receive');
       await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
       await chmod(hook, 0o755);
@@ -268,10 +243,7 @@ describe('git sink: push races and retries', () => {
       assert.match(caught.message, /pre-receive hook declined/);
       assert.deepEqual(sleeps, []);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: damaged or foreign mirror', () => {
@@ -300,9 +272,8 @@ describe('git sink: damaged or foreign mirror', () => {
     ],
   ];
   for (const [damage, breakMirror] of damages) {
-    it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, async () => {
-      const server = await startGitServer();
-      try {
+    it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, () =>
+      withGitServer(async (server) => {
         const clock = manualClock();
         await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
         const mirrorDir = await tempDir('kollect-mirror-');
@@ -319,15 +290,11 @@ describe('git sink: damaged or foreign mirror', () => {
         assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
         await assertRemoteHolds(server, [...(await expectedFiles(changed)), ...(await expectedFiles(await store({ cluster: 'c2' })))]);
         await fsck(server);
-      } finally {
-        await server.close();
-      }
-    });
+      }));
   }
 
-  it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const mirrorDir = await tempDir('kollect-mirror-');
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
@@ -347,14 +314,10 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.deepEqual(await readdir(staging), []);
       await assertRemoteHolds(server, await expectedFiles(changed));
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", async () => {
-    const server = await startGitServer();
-    try {
+  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       await createGitSink(gitConfig({ name: 'earlier', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
       const mirrorDir = await tempDir('kollect-mirror-');
@@ -370,14 +333,10 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')), []);
       assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', () =>
+    withGitServer(async (server) => {
       const mirrorDir = await tempDir('kollect-mirror-');
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
       await sink.apply(await store({ cluster: 'c1' }), context());
@@ -389,10 +348,7 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.ok(lines.some((l) => l.message.includes('recloning to compact')));
       assert.equal((await loadState(mirrorDir)).mirrorCommits, 1);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
   it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', async () => {
     const first = await startGitServer();
@@ -466,9 +422,8 @@ describe('git sink: credentials', () => {
 });
 
 describe('git sink: incomplete types', () => {
-  it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       const complete = await store({ cluster: 'c1' });
@@ -490,16 +445,12 @@ describe('git sink: incomplete types', () => {
       assert.ok(ns1.rows.filter((r) => r.resource === 'pods').every((r) => r.labels.rev === '2'));
       assert.ok(ns1.rows.filter((r) => r.resource === 'configmaps').every((r) => r.labels.rev === undefined));
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: plan', () => {
-  it('GIVEN no mirror WHEN planning THEN it plans against an empty tree, says so, creates nothing and makes no request', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN no mirror WHEN planning THEN it plans against an empty tree, says so, creates nothing and makes no request', () =>
+    withGitServer(async (server) => {
       const parent = await tempDir('kollect-mirror-');
       const mirrorDir = join(parent, 'mirror');
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
@@ -513,14 +464,10 @@ describe('git sink: plan', () => {
       const applied = await sink.apply(source, context());
       assert.deepEqual(applied.shards, plan.shards);
       assert.deepEqual(applied.totals, plan.totals);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const mirrorDir = await tempDir('kollect-mirror-');
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
@@ -544,29 +491,21 @@ describe('git sink: plan', () => {
       // And once applied, plan and apply agree on the skip.
       const again = await sink.plan(next, context({ now: clock.now }));
       assert.equal(again.skipped?.reason, 'unchanged');
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: interruption', () => {
-  it('GIVEN an aborted signal WHEN applying THEN InterruptedError before any request', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN an aborted signal WHEN applying THEN InterruptedError before any request', () =>
+    withGitServer(async (server) => {
       const controller = new AbortController();
       controller.abort();
       const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context({ signal: controller.signal })), InterruptedError);
       assert.equal(server.requests, 0);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN an abort right after the fetch WHEN applying THEN InterruptedError, nothing pushed, and the next run exports', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN an abort right after the fetch WHEN applying THEN InterruptedError, nothing pushed, and the next run exports', () =>
+    withGitServer(async (server) => {
       const controller = new AbortController();
       const http: HttpClient = {
         request: async (request) => {
@@ -582,10 +521,7 @@ describe('git sink: interruption', () => {
       assert.ok(!server.requestLog.some((line) => line.includes('receive-pack')));
       const result = await createGitSink(config, fastDeps).apply(source, context());
       assert.equal(result.totals.added, 8);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: mirror location', () => {
