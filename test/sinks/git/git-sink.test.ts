@@ -110,8 +110,8 @@ describe('git sink: several clusters in one repository', () => {
   it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', () =>
     withGitServer(async (server) => {
       const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
-      const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink: sink1 } = await gitSink(server, { name: 'audit-1' });
+      const { sink: sink2 } = await gitSink(server, { name: 'audit-2' });
       const { log, lines } = captureLogger();
 
       await Promise.all([sink1.apply(s1, context({ log })), sink2.apply(s2, context({ log }))]);
@@ -130,10 +130,8 @@ describe('git sink: several clusters in one repository', () => {
   it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', () =>
     withGitServer(async (server) => {
       const clock = manualClock();
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+      const { sink } = await exportedSink(server, { clock });
       const otherTree = (await server.git(['rev-parse', 'main:clusters/c2'])).trim();
       const readme = (await server.git(['rev-parse', 'main:README.md'])).trim();
 
@@ -150,12 +148,9 @@ describe('git sink: several clusters in one repository', () => {
   it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', () =>
     withGitServer(async (server) => {
       const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
-      await other.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ now: clock.now, force: true }));
+      const other = await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+      const { sink, mirrorDir } = await exportedSink(server, { clock });
+      await other.sink.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ now: clock.now, force: true }));
       const packs = join(mirrorDir, '.git', 'objects', 'pack');
       const before = new Set(await readdir(packs));
 
@@ -173,10 +168,8 @@ describe('git sink: several clusters in one repository', () => {
     withGitServer(async (server) => {
       const clock = manualClock();
       const pathTemplate = 'clusters/{cluster}-{namespace}.json';
-      const longer = await store({ cluster: 'c1-b' });
-      await createGitSink(gitConfig({ name: 'other', url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(longer, context({ now: clock.now }));
-      const sink = createGitSink(gitConfig({ url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const first = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const { source: longer } = await exportedSink(server, { cluster: 'c1-b', config: { name: 'other', pathTemplate }, clock });
+      const { sink, result: first } = await exportedSink(server, { config: { pathTemplate }, clock });
       assert.equal(first.totals.removed, 0);
 
       clock.advance(HOUR);
@@ -209,7 +202,7 @@ describe('git sink: push races and retries', () => {
   it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', () =>
     withGitServer(async (server) => {
       const http = racingHttp(server, 1);
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps, http });
+      const { sink } = await gitSink(server, { pushRetries: 2 }, { http });
       await sink.apply(await store({ cluster: 'c1' }), context());
       assert.equal(http.moved, 1);
       assert.deepEqual((await server.git(['log', '--format=%s', 'main'])).trim().split('\n').slice(1), ['other writer 1', 'initial commit']);
@@ -220,11 +213,7 @@ describe('git sink: push races and retries', () => {
     withGitServer(async (server) => {
       const sleeps: number[] = [];
       const http = racingHttp(server, 100);
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), {
-        ...fastDeps,
-        http,
-        sleep: async (ms) => void sleeps.push(ms),
-      });
+      const { sink } = await gitSink(server, { pushRetries: 2 }, { http, sleep: async (ms) => void sleeps.push(ms) });
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED');
       assert.equal(http.moved, 3);
       assert.deepEqual(sleeps, [200, 400]);
@@ -236,7 +225,7 @@ describe('git sink: push races and retries', () => {
       await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
       await chmod(hook, 0o755);
       const sleeps: number[] = [];
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { ...fastDeps, sleep: async (ms) => void sleeps.push(ms) });
+      const { sink } = await gitSink(server, {}, { sleep: async (ms) => void sleeps.push(ms) });
       let caught: unknown;
       await sink.apply(await store({ cluster: 'c1' }), context()).catch((error: unknown) => (caught = error));
       assert.ok(caught instanceof SinkError && caught.code === 'GIT_PUSH_REFUSED', String(caught));
