@@ -5,13 +5,13 @@ import { after, before, describe, it } from 'node:test';
 import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { InterruptedError, SinkError } from '../../../src/errors.js';
-import { createGitSink, gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
+import { gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
 import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, captureLogger, context, expectedFiles, exportedSink, fastDeps, fsck, gitConfig, gitSink, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
+import { assertRemoteHolds, captureLogger, context, expectedFiles, exportedSink, fsck, gitConfig, gitSink, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
 
 async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
@@ -264,10 +264,8 @@ describe('git sink: damaged or foreign mirror', () => {
     it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, () =>
       withGitServer(async (server) => {
         const clock = manualClock();
-        await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-        const mirrorDir = await tempDir('kollect-mirror-');
-        const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-        await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+        await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+        const { sink, mirrorDir } = await exportedSink(server, { clock });
         await breakMirror(mirrorDir, server);
 
         clock.advance(HOUR);
@@ -284,10 +282,7 @@ describe('git sink: damaged or foreign mirror', () => {
 
   it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', () =>
     withGitServer(async (server) => {
-      const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const { sink, mirrorDir, clock } = await exportedSink(server);
       const staging = join(mirrorDir, '.git', 'kollect-staging');
       // The first export wrote objects, refs and config through staging, and left nothing there.
       assert.deepEqual(await readdir(staging), []);
@@ -308,10 +303,8 @@ describe('git sink: damaged or foreign mirror', () => {
   it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", () =>
     withGitServer(async (server) => {
       const clock = manualClock();
-      await createGitSink(gitConfig({ name: 'earlier', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      const cloned = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      await exportedSink(server, { config: { name: 'earlier' }, clock });
+      const { sink, mirrorDir, result: cloned } = await exportedSink(server, { clock });
       assert.equal(cloned.skipped?.reason, 'unchanged');
       assert.deepEqual((await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)), [], 'no loose object');
 
@@ -326,9 +319,7 @@ describe('git sink: damaged or foreign mirror', () => {
 
   it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', () =>
     withGitServer(async (server) => {
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context());
+      const { sink, mirrorDir } = await exportedSink(server);
       const state = await loadState(mirrorDir);
       assert.equal(state.mirrorCommits, 1);
       await saveState(mirrorDir, { ...state, mirrorCommits: MAX_COMMITS_PER_CLONE });
@@ -339,23 +330,19 @@ describe('git sink: damaged or foreign mirror', () => {
       await fsck(server);
     }));
 
-  it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', async () => {
-    const first = await startGitServer();
-    const second = await startGitServer();
-    try {
-      const mirrorDir = await tempDir('kollect-mirror-');
-      await createGitSink(gitConfig({ url: first.url, mirrorDir }), fastDeps).apply(await store({ cluster: 'c1' }), context());
-      const { log, lines } = captureLogger();
-      const source = await store({ cluster: 'c1' });
-      const result = await createGitSink(gitConfig({ url: second.url, mirrorDir }), fastDeps).apply(source, context({ log }));
-      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
-      assert.equal(result.totals.added, 8);
-      assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
-    } finally {
-      await first.close();
-      await second.close();
-    }
-  });
+  it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', () =>
+    withGitServer((first) =>
+      withGitServer(async (second) => {
+        const { mirrorDir } = await exportedSink(first);
+        const { log, lines } = captureLogger();
+        const source = await store({ cluster: 'c1' });
+        const { sink } = await gitSink(second, { mirrorDir });
+        const result = await sink.apply(source, context({ log }));
+        assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
+        assert.equal(result.totals.added, 8);
+        assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
+      }),
+    ));
 });
 
 describe('git sink: credentials', () => {
@@ -369,9 +356,10 @@ describe('git sink: credentials', () => {
 
   it('GIVEN a wrong token WHEN exporting THEN SinkError GIT_AUTH_FAILED names the sink, and no token appears in the error or the logs', async () => {
     const { log, lines } = captureLogger();
-    const sink = createGitSink(
-      gitConfig({ name: 'audit-auth', url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } }),
-      { ...fastDeps, env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
+    const { sink } = await gitSink(
+      server,
+      { name: 'audit-auth', auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } },
+      { env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
     );
     let caught: unknown;
     await sink.apply(await store({ cluster: 'c1' }), context({ log })).catch((error: unknown) => (caught = error));
@@ -388,10 +376,7 @@ describe('git sink: credentials', () => {
   it('GIVEN the right token in a mounted file WHEN exporting THEN the push lands', async () => {
     const dir = await tempDir('kollect-secret-');
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
-    const sink = createGitSink(
-      gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }),
-      { ...fastDeps, env: { GIT_USER: 'kollect-bot' } },
-    );
+    const { sink } = await gitSink(server, { auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }, { env: { GIT_USER: 'kollect-bot' } });
     const result = await sink.apply(await store({ cluster: 'c1' }), context());
     assert.equal(result.totals.added, 8);
     assert.equal((await remoteFiles(server)).length, 9);
@@ -399,13 +384,13 @@ describe('git sink: credentials', () => {
 
   it('GIVEN a token variable that is not set WHEN exporting THEN GIT_AUTH_MISSING before any request', async () => {
     server.resetRequests();
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { token: { env: 'NOPE' } } }), { ...fastDeps, env: {} });
+    const { sink } = await gitSink(server, { auth: { token: { env: 'NOPE' } } }, { env: {} });
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING');
     assert.equal(server.requests, 0);
   });
 
   it('GIVEN a server that requires auth and a sink without any WHEN exporting THEN GIT_AUTH_FAILED', async () => {
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+    const { sink } = await gitSink(server);
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED');
   });
 });
@@ -413,10 +398,7 @@ describe('git sink: credentials', () => {
 describe('git sink: incomplete types', () => {
   it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', () =>
     withGitServer(async (server) => {
-      const clock = manualClock();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const complete = await store({ cluster: 'c1' });
-      await sink.apply(complete, context({ now: clock.now }));
+      const { sink, clock, source: complete } = await exportedSink(server);
       const configmapsBefore = new Map<string, string[]>();
       for (const [path, content] of await expectedFiles(complete)) {
         configmapsBefore.set(path, parseShardDocument(content)!.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name));
@@ -442,7 +424,7 @@ describe('git sink: plan', () => {
     withGitServer(async (server) => {
       const parent = await tempDir('kollect-mirror-');
       const mirrorDir = join(parent, 'mirror');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      const { sink } = await gitSink(server, { mirrorDir });
       const { log, lines } = captureLogger();
       const source = await store({ cluster: 'c1' });
       const plan = await sink.plan(source, context({ log }));
@@ -457,10 +439,7 @@ describe('git sink: plan', () => {
 
   it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', () =>
     withGitServer(async (server) => {
-      const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const { sink, mirrorDir, clock } = await exportedSink(server);
       clock.advance(HOUR);
       const next = await store({ cluster: 'c1', changeNamespaces: ['ns-002'], dropNamespaces: ['ns-006'], revision: 2 });
       const mirrorBefore = await hashTree(mirrorDir);
@@ -488,7 +467,7 @@ describe('git sink: interruption', () => {
     withGitServer(async (server) => {
       const controller = new AbortController();
       controller.abort();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink } = await gitSink(server);
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context({ signal: controller.signal })), InterruptedError);
       assert.equal(server.requests, 0);
     }));
@@ -503,12 +482,13 @@ describe('git sink: interruption', () => {
           return response;
         },
       };
-      const config = gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      const { sink: aborting, mirrorDir } = await gitSink(server, {}, { http });
       const source = await store({ cluster: 'c1' });
-      await assert.rejects(createGitSink(config, { ...fastDeps, http }).apply(source, context({ signal: controller.signal })), InterruptedError);
+      await assert.rejects(aborting.apply(source, context({ signal: controller.signal })), InterruptedError);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
       assert.ok(!server.requestLog.some((line) => line.includes('receive-pack')));
-      const result = await createGitSink(config, fastDeps).apply(source, context());
+      const { sink } = await gitSink(server, { mirrorDir });
+      const result = await sink.apply(source, context());
       assert.equal(result.totals.added, 8);
     }));
 });
