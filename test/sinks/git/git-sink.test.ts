@@ -18,30 +18,25 @@ async function commitCount(server: GitServer): Promise<number> {
 }
 
 describe('git sink: first export', () => {
-  let server: GitServer;
-  before(async () => {
-    server = await startGitServer();
-  });
-  after(async () => server.close());
+  it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const { sink } = await gitSink(server);
 
-  it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', async () => {
-    const source = await store({ cluster: 'c1' });
-    const { sink } = await gitSink(server);
+      const result = await sink.apply(source, context());
 
-    const result = await sink.apply(source, context());
-
-    const expected = await expectedFiles(source);
-    assert.equal(result.totals.added, expected.size);
-    assert.equal(await commitCount(server), 2);
-    assert.deepEqual(await remoteFiles(server), ['README.md', ...expected.keys()].sort());
-    assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort(), [...expected.keys()].sort());
-    await fsck(server);
-    const clone = await tempDir('kollect-clone-');
-    await server.cloneTo(clone);
-    for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
-    const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
-    assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
-  });
+      const expected = await expectedFiles(source);
+      assert.equal(result.totals.added, expected.size);
+      assert.equal(await commitCount(server), 2);
+      assert.deepEqual(await remoteFiles(server), ['README.md', ...expected.keys()].sort());
+      assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort(), [...expected.keys()].sort());
+      await fsck(server);
+      const clone = await tempDir('kollect-clone-');
+      await server.cloneTo(clone);
+      for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
+      const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
+      assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
+    }));
 });
 
 describe('git sink: empty remote', () => {
