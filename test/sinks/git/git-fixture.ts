@@ -47,7 +47,9 @@ export function gitConfig(input: Record<string, unknown>): GitSinkConfig {
 
 /** A clock the test moves by hand. */
 export interface ManualClock {
+  /** The clock's current time. */
   now: () => Date;
+  /** Moves the clock by `ms` (backwards when negative). */
   advance: (ms: number) => void;
 }
 
@@ -95,7 +97,9 @@ export const fastDeps: GitSinkDeps = { sleep: async () => undefined, random: () 
 
 /** A Git sink and the mirror folder it uses. */
 export interface TestSink {
+  /** The sink, made by createGitSink. */
   sink: Sink;
+  /** Its mirror folder (it may not exist yet). */
   mirrorDir: string;
 }
 
@@ -114,14 +118,19 @@ export interface ExportedSinkOptions {
   cluster?: string;
   /** Clock of the first apply (default a new manualClock()); it is returned, to move on with. */
   clock?: ManualClock;
+  /** Adds to or overrides the sink config, as in gitSink. */
   config?: Record<string, unknown>;
+  /** Adds to or overrides fastDeps, as in gitSink. */
   deps?: GitSinkDeps;
 }
 
 /** A sink whose mirror has applied a store once, what it applied, what that returned, and the clock it ran at. */
 export interface ExportedSink extends TestSink {
+  /** The clock of the first apply, not moved since. */
   clock: ManualClock;
+  /** The store that was applied. */
   source: CollectStore;
+  /** What that apply returned. */
   result: SinkResult;
 }
 
