@@ -6,7 +6,7 @@ import type { RunResult } from '../../src/collect/run.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';
-import { startGitServer } from '../support/git-server.js';
+import { withGitServer } from '../support/git-server.js';
 import { tempDir } from '../support/store-fixture.js';
 import { assertRemoteHolds, expectedFiles, fsck, hashTree, remoteFiles, store } from '../sinks/git/git-fixture.js';
 
@@ -52,9 +52,8 @@ function planOf(run: CliResult): SinkPlan {
 }
 
 describe('kollect export to a git sink (CLI processes)', () => {
-  it('GIVEN two clusters WHEN two kollect processes export to the same ref at once THEN both commits land and each cluster keeps its files', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN two clusters WHEN two kollect processes export to the same ref at once THEN both commits land and each cluster keeps its files', () =>
+    withGitServer(async (server) => {
       const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
       const c1 = await writeConfig('c1', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
       const c2 = await writeConfig('c2', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
@@ -67,14 +66,10 @@ describe('kollect export to a git sink (CLI processes)', () => {
       assert.deepEqual(await remoteFiles(server), ['README.md', ...files.keys()].sort());
       await assertRemoteHolds(server, files);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a store WHEN dry-run, export, dry-run of a change, export, export again THEN each plan equals what the export did, dry runs touch neither the mirror nor the remote, and unchanged or too early exports make 0 requests', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a store WHEN dry-run, export, dry-run of a change, export, export again THEN each plan equals what the export did, dry runs touch neither the mirror nor the remote, and unchanged or too early exports make 0 requests', () =>
+    withGitServer(async (server) => {
       const mirrorDir = await tempDir('kollect-mirror-');
       const config = await writeConfig('c1', { url: server.url, mirrorDir });
       const stores = [await store({ cluster: 'c1' }), await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], dropNamespaces: ['ns-006'], revision: 2 })];
@@ -106,19 +101,15 @@ describe('kollect export to a git sink (CLI processes)', () => {
       assert.equal(early.skipped?.reason, 'interval');
       assert.equal(server.requests, 0);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('kollect export to a git sink: credentials (CLI processes)', () => {
   const TOKEN = 'ghp-e2e-right-token-51c0';
   const WRONG = 'ghp-e2e-wrong-token-9ab4';
 
-  it('GIVEN a wrong token WHEN exporting with -v THEN exit 1, GIT_AUTH_FAILED naming the sink, and the token nowhere in stdout, stderr or the mirror config', async () => {
-    const server = await startGitServer({ auth: { username: 'kollect-bot', token: TOKEN } });
-    try {
+  it('GIVEN a wrong token WHEN exporting with -v THEN exit 1, GIT_AUTH_FAILED naming the sink, and the token nowhere in stdout, stderr or the mirror config', () =>
+    withGitServer({ auth: { username: 'kollect-bot', token: TOKEN } }, async (server) => {
       const mirrorDir = await tempDir('kollect-mirror-');
       const config = await writeConfig('c1', { url: server.url, mirrorDir, extra: 'auth: { username: { env: GIT_USER }, token: { env: GIT_TOKEN } }' });
 
@@ -135,14 +126,10 @@ describe('kollect export to a git sink: credentials (CLI processes)', () => {
         assert.ok(!text!.includes(WRONG) && !text!.includes(TOKEN), `token in ${where}:\n${text}`);
       }
       assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN credentials in the URL WHEN exporting THEN exit 2 naming sinks[0].url, no request, and the token is not printed', async () => {
-    const server = await startGitServer({ auth: { username: 'kollect-bot', token: TOKEN } });
-    try {
+  it('GIVEN credentials in the URL WHEN exporting THEN exit 2 naming sinks[0].url, no request, and the token is not printed', () =>
+    withGitServer({ auth: { username: 'kollect-bot', token: TOKEN } }, async (server) => {
       const url = server.url.replace('http://', `http://kollect-bot:${TOKEN}@`);
       const config = await writeConfig('c1', { url, mirrorDir: await tempDir('kollect-mirror-') });
       server.resetRequests();
@@ -153,8 +140,5 @@ describe('kollect export to a git sink: credentials (CLI processes)', () => {
       assert.match(run.stderr, /sinks\[0\]\.url/);
       assert.ok(!run.stdout.includes(TOKEN) && !run.stderr.includes(TOKEN), `token printed:\n${run.stdout}\n${run.stderr}`);
       assert.equal(server.requests, 0);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });

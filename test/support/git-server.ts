@@ -229,3 +229,22 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     authArgs,
   };
 }
+
+/**
+ * Runs `body` against a new git server (see startGitServer) and closes the server afterwards,
+ * whether `body` returns or throws; resolves to what `body` returns.
+ */
+export async function withGitServer<T>(body: (server: GitServer) => Promise<T>): Promise<T>;
+export async function withGitServer<T>(options: GitServerOptions, body: (server: GitServer) => Promise<T>): Promise<T>;
+export async function withGitServer<T>(
+  first: GitServerOptions | ((server: GitServer) => Promise<T>),
+  second?: (server: GitServer) => Promise<T>,
+): Promise<T> {
+  const [options, body] = typeof first === 'function' ? [{}, first] : [first, second!];
+  const server = await startGitServer(options);
+  try {
+    return await body(server);
+  } finally {
+    await server.close();
+  }
+}

@@ -6,11 +6,12 @@ import { sinkConfig, type GitSinkConfig } from '../../../src/config/schema.js';
 import type { Logger } from '../../../src/log.js';
 import { rowChecksum } from '../../../src/rows/project.js';
 import type { Row } from '../../../src/rows/row.js';
+import { createGitSink, type GitSinkDeps } from '../../../src/sinks/git/git-sink.js';
 import { renderShardDocument } from '../../../src/sinks/shard-document.js';
-import type { SinkContext } from '../../../src/sinks/sink.js';
+import type { Sink, SinkContext, SinkResult } from '../../../src/sinks/sink.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import { git, type GitServer } from '../../support/git-server.js';
-import { storeOf, syntheticRows, type BuildStoreOptions } from '../../support/store-fixture.js';
+import { storeOf, syntheticRows, tempDir, type BuildStoreOptions } from '../../support/store-fixture.js';
 
 /** Shared helpers of the Git sink tests. */
 
@@ -45,7 +46,14 @@ export function gitConfig(input: Record<string, unknown>): GitSinkConfig {
 }
 
 /** A clock the test moves by hand. */
-export function manualClock(start = '2026-03-01T10:00:00Z'): { now: () => Date; advance: (ms: number) => void } {
+export interface ManualClock {
+  /** The clock's current time. */
+  now: () => Date;
+  /** Moves the clock by `ms` (backwards when negative). */
+  advance: (ms: number) => void;
+}
+
+export function manualClock(start = '2026-03-01T10:00:00Z'): ManualClock {
   let time = Date.parse(start);
   return { now: () => new Date(time), advance: (ms) => (time += ms) };
 }
@@ -82,6 +90,57 @@ export function rows(options: RowsOptions): Row[] {
 
 export async function store(options: RowsOptions, build: BuildStoreOptions = {}): Promise<CollectStore> {
   return storeOf(options.cluster, rows(options), build);
+}
+
+/** Deps that never wait: retries back off by a fixed jitter and sleep for no time. */
+export const fastDeps: GitSinkDeps = { sleep: async () => undefined, random: () => 0.5 };
+
+/** A Git sink and the mirror folder it uses. */
+export interface TestSink {
+  /** The sink, made by createGitSink. */
+  sink: Sink;
+  /** Its mirror folder (it may not exist yet). */
+  mirrorDir: string;
+}
+
+/**
+ * A Git sink named `audit` (see gitConfig) pushing to `remote.url`, with a new empty mirror
+ * folder unless `config.mirrorDir` names one. `config` adds to or overrides the sink config;
+ * `deps` adds to or overrides fastDeps.
+ */
+export async function gitSink(remote: { url: string }, config: Record<string, unknown> = {}, deps: GitSinkDeps = {}): Promise<TestSink> {
+  const mirrorDir = typeof config.mirrorDir === 'string' ? config.mirrorDir : await tempDir('kollect-mirror-');
+  return { sink: createGitSink(gitConfig({ url: remote.url, ...config, mirrorDir }), { ...fastDeps, ...deps }), mirrorDir };
+}
+
+export interface ExportedSinkOptions {
+  /** Cluster of the store applied (default c1). */
+  cluster?: string;
+  /** Clock of the first apply (default a new manualClock()); it is returned, to move on with. */
+  clock?: ManualClock;
+  /** Adds to or overrides the sink config, as in gitSink. */
+  config?: Record<string, unknown>;
+  /** Adds to or overrides fastDeps, as in gitSink. */
+  deps?: GitSinkDeps;
+}
+
+/** A sink whose mirror has applied a store once, what it applied, what that returned, and the clock it ran at. */
+export interface ExportedSink extends TestSink {
+  /** The clock of the first apply, not moved since. */
+  clock: ManualClock;
+  /** The store that was applied. */
+  source: CollectStore;
+  /** What that apply returned. */
+  result: SinkResult;
+}
+
+/** The usual GIVEN: gitSink(remote, config, deps) that has applied `store({ cluster })` once at the clock's time. */
+export async function exportedSink(remote: { url: string }, options: ExportedSinkOptions = {}): Promise<ExportedSink> {
+  const clock = options.clock ?? manualClock();
+  const { sink, mirrorDir } = await gitSink(remote, options.config, options.deps);
+  const source = await store({ cluster: options.cluster ?? 'c1' });
+  const result = await sink.apply(source, context({ now: clock.now }));
+  return { sink, mirrorDir, clock, source, result };
 }
 
 /** sha256 of every file under `dir`, by relative path: to prove a folder was not touched. */

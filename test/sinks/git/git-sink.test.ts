@@ -5,62 +5,51 @@ import { after, before, describe, it } from 'node:test';
 import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { InterruptedError, SinkError } from '../../../src/errors.js';
-import { createGitSink, gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
+import { gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
-import { startGitServer, type GitServer } from '../../support/git-server.js';
+import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, captureLogger, context, expectedFiles, fsck, gitConfig, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
+import { assertRemoteHolds, captureLogger, context, expectedFiles, exportedSink, fsck, gitConfig, gitSink, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
 
 async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
 }
 
-const fastDeps = { sleep: async () => undefined, random: () => 0.5 };
-
 describe('git sink: first export', () => {
-  let server: GitServer;
-  before(async () => {
-    server = await startGitServer();
-  });
-  after(async () => server.close());
+  it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const { sink } = await gitSink(server);
 
-  it('GIVEN a repository with one commit WHEN exporting THEN one commit holds exactly the expected files, fsck is clean and a clone shows renderShardDocument output', async () => {
-    const source = await store({ cluster: 'c1' });
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const result = await sink.apply(source, context());
 
-    const result = await sink.apply(source, context());
-
-    const expected = await expectedFiles(source);
-    assert.equal(result.totals.added, expected.size);
-    assert.equal(await commitCount(server), 2);
-    assert.deepEqual(await remoteFiles(server), ['README.md', ...expected.keys()].sort());
-    assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort(), [...expected.keys()].sort());
-    await fsck(server);
-    const clone = await tempDir('kollect-clone-');
-    await server.cloneTo(clone);
-    for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
-    const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
-    assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
-  });
+      const expected = await expectedFiles(source);
+      assert.equal(result.totals.added, expected.size);
+      assert.equal(await commitCount(server), 2);
+      assert.deepEqual(await remoteFiles(server), ['README.md', ...expected.keys()].sort());
+      assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort(), [...expected.keys()].sort());
+      await fsck(server);
+      const clone = await tempDir('kollect-clone-');
+      await server.cloneTo(clone);
+      for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
+      const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
+      assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
+    }));
 });
 
 describe('git sink: empty remote', () => {
-  it('GIVEN a remote without any commit WHEN exporting THEN the first commit is created (no parent) and pushed', async () => {
-    const server = await startGitServer({ initial: 'empty' });
-    try {
+  it('GIVEN a remote without any commit WHEN exporting THEN the first commit is created (no parent) and pushed', () =>
+    withGitServer({ initial: 'empty' }, async (server) => {
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink } = await gitSink(server);
       await sink.apply(source, context());
       assert.equal(await commitCount(server), 1);
       assert.equal((await server.git(['log', '-1', '--format=%P', 'main'])).trim(), '');
       assert.deepEqual(await remoteFiles(server), [...(await expectedFiles(source)).keys()].sort());
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: skip rules and incremental commits', () => {
@@ -71,10 +60,7 @@ describe('git sink: skip rules and incremental commits', () => {
   after(async () => server.close());
 
   it('GIVEN an exported store WHEN unchanged, within the interval, or 3 namespaces changed THEN 0 requests, 0 requests, then one commit of exactly 3 files', async () => {
-    const clock = manualClock();
-    const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-    await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+    const { sink, clock } = await exportedSink(server);
     const commits = await commitCount(server);
 
     // Unchanged store, even forced and an hour later: fingerprint skip, no request at all.
@@ -107,8 +93,7 @@ describe('git sink: skip rules and incremental commits', () => {
   });
 
   it('GIVEN a history of several commits WHEN a new mirror clones it shallow (depth 1) THEN its push still lands', async () => {
-    const mirrorDir = await tempDir('kollect-mirror-');
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+    const { sink, mirrorDir } = await gitSink(server);
     await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-000', 'ns-001', 'ns-002', 'ns-004'], revision: 2 }), context());
     assert.ok((await stat(join(mirrorDir, '.git', 'shallow'))).isFile(), 'the mirror is shallow');
     assert.match((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), /1 shard changed/);
@@ -117,12 +102,11 @@ describe('git sink: skip rules and incremental commits', () => {
 });
 
 describe('git sink: several clusters in one repository', () => {
-  it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN two clusters exporting at once to the same ref WHEN both push THEN both commits land and each cluster keeps its files', () =>
+    withGitServer(async (server) => {
       const [s1, s2] = await Promise.all([store({ cluster: 'c1' }), store({ cluster: 'c2' })]);
-      const sink1 = createGitSink(gitConfig({ name: 'audit-1', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const sink2 = createGitSink(gitConfig({ name: 'audit-2', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink: sink1 } = await gitSink(server, { name: 'audit-1' });
+      const { sink: sink2 } = await gitSink(server, { name: 'audit-2' });
       const { log, lines } = captureLogger();
 
       await Promise.all([sink1.apply(s1, context({ log })), sink2.apply(s2, context({ log }))]);
@@ -136,19 +120,13 @@ describe('git sink: several clusters in one repository', () => {
       // The race is real when both fetch the same head: the loser re-applies on the winner's commit.
       const retried = lines.filter((l) => l.message.includes('push rejected')).length;
       assert.ok(retried <= 1, `at most one retry, saw ${retried}`);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN another cluster in the repository WHEN a namespace is deleted THEN its file is removed in the next commit and the other cluster is untouched', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+      const { sink } = await exportedSink(server, { clock });
       const otherTree = (await server.git(['rev-parse', 'main:clusters/c2'])).trim();
       const readme = (await server.git(['rev-parse', 'main:README.md'])).trim();
 
@@ -161,20 +139,13 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal((await server.git(['rev-parse', 'main:clusters/c2'])).trim(), otherTree);
       assert.equal((await server.git(['rev-parse', 'main:README.md'])).trim(), readme);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
-  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', async () => {
-    const server = await startGitServer();
-    try {
+    }));
+  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      const other = createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      await other.apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
-      await other.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ now: clock.now, force: true }));
+      const other = await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+      const { sink, mirrorDir } = await exportedSink(server, { clock });
+      await other.sink.apply(await store({ cluster: 'c2', changeNamespaces: ['ns-001'] }), context({ now: clock.now, force: true }));
       const packs = join(mirrorDir, '.git', 'objects', 'pack');
       const before = new Set(await readdir(packs));
 
@@ -186,20 +157,14 @@ describe('git sink: several clusters in one repository', () => {
       const objects = (await readFile(join(packs, fetched[0]!))).readUInt32BE(8 + 255 * 4);
       // The commit, four trees on the path (root, clusters, c2, namespaces) and the one changed file.
       assert.equal(objects, 6);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) WHEN exporting and dropping a namespace THEN only files naming this cluster are removed', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a template where one cluster name prefixes another ({cluster}-{namespace}) WHEN exporting and dropping a namespace THEN only files naming this cluster are removed', () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
       const pathTemplate = 'clusters/{cluster}-{namespace}.json';
-      const longer = await store({ cluster: 'c1-b' });
-      await createGitSink(gitConfig({ name: 'other', url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(longer, context({ now: clock.now }));
-      const sink = createGitSink(gitConfig({ url: server.url, pathTemplate, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const first = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      const { source: longer } = await exportedSink(server, { cluster: 'c1-b', config: { name: 'other', pathTemplate }, clock });
+      const { sink, result: first } = await exportedSink(server, { config: { pathTemplate }, clock });
       assert.equal(first.totals.removed, 0);
 
       clock.advance(HOUR);
@@ -208,10 +173,7 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal(result.totals.removed, 1);
       assert.equal((await server.git(['diff', '--name-status', 'main~1', 'main'])).trim(), 'D\tclusters/c1-ns-004.json');
       await assertRemoteHolds(server, await expectedFiles(longer, pathTemplate));
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: push races and retries', () => {
@@ -232,56 +194,40 @@ describe('git sink: push races and retries', () => {
     return client;
   }
 
-  it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN the branch moves between fetch and push WHEN exporting THEN the push is retried on the new head and the other commit is kept', () =>
+    withGitServer(async (server) => {
       const http = racingHttp(server, 1);
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), { ...fastDeps, http });
+      const { sink } = await gitSink(server, { pushRetries: 2 }, { http });
       await sink.apply(await store({ cluster: 'c1' }), context());
       assert.equal(http.moved, 1);
       assert.deepEqual((await server.git(['log', '--format=%s', 'main'])).trim().split('\n').slice(1), ['other writer 1', 'initial commit']);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN the branch moves before every push WHEN the retries are spent THEN SinkError GIT_PUSH_REJECTED and nothing of ours landed', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN the branch moves before every push WHEN the retries are spent THEN SinkError GIT_PUSH_REJECTED and nothing of ours landed', () =>
+    withGitServer(async (server) => {
       const sleeps: number[] = [];
       const http = racingHttp(server, 100);
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), pushRetries: 2 }), {
-        ...fastDeps,
-        http,
-        sleep: async (ms) => void sleeps.push(ms),
-      });
+      const { sink } = await gitSink(server, { pushRetries: 2 }, { http, sleep: async (ms) => void sleeps.push(ms) });
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED');
       assert.equal(http.moved, 3);
       assert.deepEqual(sleeps, [200, 400]);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
-    } finally {
-      await server.close();
-    }
-  });
-  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', async () => {
-    const server = await startGitServer();
-    try {
+    }));
+  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', () =>
+    withGitServer(async (server) => {
       const hook = join(server.bareDir, 'hooks', 'pre-receive');
       await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
       await chmod(hook, 0o755);
       const sleeps: number[] = [];
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { ...fastDeps, sleep: async (ms) => void sleeps.push(ms) });
+      const { sink } = await gitSink(server, {}, { sleep: async (ms) => void sleeps.push(ms) });
       let caught: unknown;
       await sink.apply(await store({ cluster: 'c1' }), context()).catch((error: unknown) => (caught = error));
       assert.ok(caught instanceof SinkError && caught.code === 'GIT_PUSH_REFUSED', String(caught));
       assert.match(caught.message, /pre-receive hook declined/);
       assert.deepEqual(sleeps, []);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: damaged or foreign mirror', () => {
@@ -310,14 +256,11 @@ describe('git sink: damaged or foreign mirror', () => {
     ],
   ];
   for (const [damage, breakMirror] of damages) {
-    it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, async () => {
-      const server = await startGitServer();
-      try {
+    it(`GIVEN a mirror with ${damage} WHEN exporting THEN it is recloned with a warning and the export succeeds`, () =>
+      withGitServer(async (server) => {
         const clock = manualClock();
-        await createGitSink(gitConfig({ name: 'other', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c2' }), context({ now: clock.now }));
-        const mirrorDir = await tempDir('kollect-mirror-');
-        const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-        await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+        await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
+        const { sink, mirrorDir } = await exportedSink(server, { clock });
         await breakMirror(mirrorDir, server);
 
         clock.advance(HOUR);
@@ -329,19 +272,12 @@ describe('git sink: damaged or foreign mirror', () => {
         assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
         await assertRemoteHolds(server, [...(await expectedFiles(changed)), ...(await expectedFiles(await store({ cluster: 'c2' })))]);
         await fsck(server);
-      } finally {
-        await server.close();
-      }
-    });
+      }));
   }
 
-  it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', async () => {
-    const server = await startGitServer();
-    try {
-      const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+  it('GIVEN a run killed while writing (a cut file in the staging folder) WHEN exporting THEN the export succeeds, the staged file is gone and every write went through staging', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir, clock } = await exportedSink(server);
       const staging = join(mirrorDir, '.git', 'kollect-staging');
       // The first export wrote objects, refs and config through staging, and left nothing there.
       assert.deepEqual(await readdir(staging), []);
@@ -357,19 +293,13 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.deepEqual(await readdir(staging), []);
       await assertRemoteHolds(server, await expectedFiles(changed));
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", async () => {
-    const server = await startGitServer();
-    try {
+  it("GIVEN a mirror cloned after its cluster's files were pushed (all of them packed, none loose) WHEN exporting a change THEN the mirror serves as it is: no warning, no reclone", () =>
+    withGitServer(async (server) => {
       const clock = manualClock();
-      await createGitSink(gitConfig({ name: 'earlier', url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps).apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      const cloned = await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+      await exportedSink(server, { config: { name: 'earlier' }, clock });
+      const { sink, mirrorDir, result: cloned } = await exportedSink(server, { clock });
       assert.equal(cloned.skipped?.reason, 'unchanged');
       assert.deepEqual((await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)), [], 'no loose object');
 
@@ -380,17 +310,11 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')), []);
       assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', async () => {
-    const server = await startGitServer();
-    try {
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context());
+  it('GIVEN a mirror that pushed many commits since its clone WHEN exporting THEN it is recloned (compaction) and the counter restarts', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir } = await exportedSink(server);
       const state = await loadState(mirrorDir);
       assert.equal(state.mirrorCommits, 1);
       await saveState(mirrorDir, { ...state, mirrorCommits: MAX_COMMITS_PER_CLONE });
@@ -399,28 +323,21 @@ describe('git sink: damaged or foreign mirror', () => {
       assert.ok(lines.some((l) => l.message.includes('recloning to compact')));
       assert.equal((await loadState(mirrorDir)).mirrorCommits, 1);
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', async () => {
-    const first = await startGitServer();
-    const second = await startGitServer();
-    try {
-      const mirrorDir = await tempDir('kollect-mirror-');
-      await createGitSink(gitConfig({ url: first.url, mirrorDir }), fastDeps).apply(await store({ cluster: 'c1' }), context());
-      const { log, lines } = captureLogger();
-      const source = await store({ cluster: 'c1' });
-      const result = await createGitSink(gitConfig({ url: second.url, mirrorDir }), fastDeps).apply(source, context({ log }));
-      assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
-      assert.equal(result.totals.added, 8);
-      assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
-    } finally {
-      await first.close();
-      await second.close();
-    }
-  });
+  it('GIVEN a mirror cloned from another URL WHEN exporting THEN it is recloned with a warning', () =>
+    withGitServer((first) =>
+      withGitServer(async (second) => {
+        const { mirrorDir } = await exportedSink(first);
+        const { log, lines } = captureLogger();
+        const source = await store({ cluster: 'c1' });
+        const { sink } = await gitSink(second, { mirrorDir });
+        const result = await sink.apply(source, context({ log }));
+        assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('another remote')));
+        assert.equal(result.totals.added, 8);
+        assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
+      }),
+    ));
 });
 
 describe('git sink: credentials', () => {
@@ -434,9 +351,10 @@ describe('git sink: credentials', () => {
 
   it('GIVEN a wrong token WHEN exporting THEN SinkError GIT_AUTH_FAILED names the sink, and no token appears in the error or the logs', async () => {
     const { log, lines } = captureLogger();
-    const sink = createGitSink(
-      gitConfig({ name: 'audit-auth', url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } }),
-      { ...fastDeps, env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
+    const { sink } = await gitSink(
+      server,
+      { name: 'audit-auth', auth: { username: { env: 'GIT_USER' }, token: { env: 'GIT_TOKEN' } } },
+      { env: { GIT_USER: 'kollect-bot', GIT_TOKEN: `  ${WRONG}\n` } },
     );
     let caught: unknown;
     await sink.apply(await store({ cluster: 'c1' }), context({ log })).catch((error: unknown) => (caught = error));
@@ -453,10 +371,7 @@ describe('git sink: credentials', () => {
   it('GIVEN the right token in a mounted file WHEN exporting THEN the push lands', async () => {
     const dir = await tempDir('kollect-secret-');
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
-    const sink = createGitSink(
-      gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }),
-      { ...fastDeps, env: { GIT_USER: 'kollect-bot' } },
-    );
+    const { sink } = await gitSink(server, { auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }, { env: { GIT_USER: 'kollect-bot' } });
     const result = await sink.apply(await store({ cluster: 'c1' }), context());
     assert.equal(result.totals.added, 8);
     assert.equal((await remoteFiles(server)).length, 9);
@@ -464,25 +379,21 @@ describe('git sink: credentials', () => {
 
   it('GIVEN a token variable that is not set WHEN exporting THEN GIT_AUTH_MISSING before any request', async () => {
     server.resetRequests();
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-'), auth: { token: { env: 'NOPE' } } }), { ...fastDeps, env: {} });
+    const { sink } = await gitSink(server, { auth: { token: { env: 'NOPE' } } }, { env: {} });
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING');
     assert.equal(server.requests, 0);
   });
 
   it('GIVEN a server that requires auth and a sink without any WHEN exporting THEN GIT_AUTH_FAILED', async () => {
-    const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+    const { sink } = await gitSink(server);
     await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED');
   });
 });
 
 describe('git sink: incomplete types', () => {
-  it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', async () => {
-    const server = await startGitServer();
-    try {
-      const clock = manualClock();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
-      const complete = await store({ cluster: 'c1' });
-      await sink.apply(complete, context({ now: clock.now }));
+  it('GIVEN configmaps listed incompletely (403) WHEN exporting THEN their rows in the existing files are carried over, other types updated', () =>
+    withGitServer(async (server) => {
+      const { sink, clock, source: complete } = await exportedSink(server);
       const configmapsBefore = new Map<string, string[]>();
       for (const [path, content] of await expectedFiles(complete)) {
         configmapsBefore.set(path, parseShardDocument(content)!.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name));
@@ -500,19 +411,15 @@ describe('git sink: incomplete types', () => {
       assert.ok(ns1.rows.filter((r) => r.resource === 'pods').every((r) => r.labels.rev === '2'));
       assert.ok(ns1.rows.filter((r) => r.resource === 'configmaps').every((r) => r.labels.rev === undefined));
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: plan', () => {
-  it('GIVEN no mirror WHEN planning THEN it plans against an empty tree, says so, creates nothing and makes no request', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN no mirror WHEN planning THEN it plans against an empty tree, says so, creates nothing and makes no request', () =>
+    withGitServer(async (server) => {
       const parent = await tempDir('kollect-mirror-');
       const mirrorDir = join(parent, 'mirror');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
+      const { sink } = await gitSink(server, { mirrorDir });
       const { log, lines } = captureLogger();
       const source = await store({ cluster: 'c1' });
       const plan = await sink.plan(source, context({ log }));
@@ -523,18 +430,11 @@ describe('git sink: plan', () => {
       const applied = await sink.apply(source, context());
       assert.deepEqual(applied.shards, plan.shards);
       assert.deepEqual(applied.totals, plan.totals);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', async () => {
-    const server = await startGitServer();
-    try {
-      const clock = manualClock();
-      const mirrorDir = await tempDir('kollect-mirror-');
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir }), fastDeps);
-      await sink.apply(await store({ cluster: 'c1' }), context({ now: clock.now }));
+  it('GIVEN an exported mirror WHEN planning a change THEN the plan equals what apply does, the mirror is byte-identical and the remote refs unchanged', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir, clock } = await exportedSink(server);
       clock.advance(HOUR);
       const next = await store({ cluster: 'c1', changeNamespaces: ['ns-002'], dropNamespaces: ['ns-006'], revision: 2 });
       const mirrorBefore = await hashTree(mirrorDir);
@@ -554,29 +454,21 @@ describe('git sink: plan', () => {
       // And once applied, plan and apply agree on the skip.
       const again = await sink.plan(next, context({ now: clock.now }));
       assert.equal(again.skipped?.reason, 'unchanged');
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: interruption', () => {
-  it('GIVEN an aborted signal WHEN applying THEN InterruptedError before any request', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN an aborted signal WHEN applying THEN InterruptedError before any request', () =>
+    withGitServer(async (server) => {
       const controller = new AbortController();
       controller.abort();
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), fastDeps);
+      const { sink } = await gitSink(server);
       await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context({ signal: controller.signal })), InterruptedError);
       assert.equal(server.requests, 0);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN an abort right after the fetch WHEN applying THEN InterruptedError, nothing pushed, and the next run exports', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN an abort right after the fetch WHEN applying THEN InterruptedError, nothing pushed, and the next run exports', () =>
+    withGitServer(async (server) => {
       const controller = new AbortController();
       const http: HttpClient = {
         request: async (request) => {
@@ -585,17 +477,15 @@ describe('git sink: interruption', () => {
           return response;
         },
       };
-      const config = gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      const { sink: aborting, mirrorDir } = await gitSink(server, {}, { http });
       const source = await store({ cluster: 'c1' });
-      await assert.rejects(createGitSink(config, { ...fastDeps, http }).apply(source, context({ signal: controller.signal })), InterruptedError);
+      await assert.rejects(aborting.apply(source, context({ signal: controller.signal })), InterruptedError);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
       assert.ok(!server.requestLog.some((line) => line.includes('receive-pack')));
-      const result = await createGitSink(config, fastDeps).apply(source, context());
+      const { sink } = await gitSink(server, { mirrorDir });
+      const result = await sink.apply(source, context());
       assert.equal(result.totals.added, 8);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 });
 
 describe('git sink: mirror location', () => {

@@ -4,11 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import { createGitSink } from '../../../src/sinks/git/git-sink.js';
 import { streamingHttp } from '../../../src/sinks/git/streaming-http.js';
-import { startGitServer } from '../../support/git-server.js';
-import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, context, expectedFiles, fsck, gitConfig, store } from './git-fixture.js';
+import { withGitServer } from '../../support/git-server.js';
+import { assertRemoteHolds, context, expectedFiles, fsck, gitSink, store } from './git-fixture.js';
 
 async function* once(chunk: Uint8Array): AsyncIterableIterator<Uint8Array> {
   yield chunk;
@@ -92,9 +90,8 @@ describe('git sink: streaming HTTP client', () => {
     assert.equal(seen.length, 1);
   });
 
-  it('GIVEN a first export to git http-backend WHEN pushing THEN the pack goes out in the chunks isomorphic-git built, with a Content-Length, and the remote holds every file', async () => {
-    const server = await startGitServer();
-    try {
+  it('GIVEN a first export to git http-backend WHEN pushing THEN the pack goes out in the chunks isomorphic-git built, with a Content-Length, and the remote holds every file', () =>
+    withGitServer(async (server) => {
       const pushes: { contentLength: string | undefined; bytes: number; chunks: number; largest: number }[] = [];
       const http: HttpClient = {
         request: async (request) => {
@@ -115,7 +112,7 @@ describe('git sink: streaming HTTP client', () => {
         },
       };
       const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url: server.url, mirrorDir: await tempDir('kollect-mirror-') }), { http, sleep: async () => undefined });
+      const { sink } = await gitSink(server, {}, { http });
 
       await sink.apply(source, context());
 
@@ -125,34 +122,30 @@ describe('git sink: streaming HTTP client', () => {
       assert.ok(push.chunks > 1 && push.largest < push.bytes, `the pack was sent in pieces (${push.chunks} chunks, largest ${push.largest} of ${push.bytes} bytes)`);
       await assertRemoteHolds(server, await expectedFiles(source));
       await fsck(server);
-    } finally {
-      await server.close();
-    }
-  });
+    }));
 
-  it('GIVEN a remote that redirects every request (307, to another origin) WHEN exporting THEN fetch and push follow it and the remote holds every file', async () => {
-    const server = await startGitServer();
-    const target = new URL(server.url);
-    const redirector = createServer((req, res) => {
-      req.resume();
-      res.writeHead(307, { location: `${target.origin}${(req.url ?? '/').replace('/old.git/', `${target.pathname}/`)}` });
-      res.end();
-    });
-    await new Promise<void>((done) => redirector.listen(0, '127.0.0.1', done));
-    try {
-      const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/old.git`;
-      const source = await store({ cluster: 'c1' });
-      const sink = createGitSink(gitConfig({ url, mirrorDir: await tempDir('kollect-mirror-') }), { sleep: async () => undefined });
+  it('GIVEN a remote that redirects every request (307, to another origin) WHEN exporting THEN fetch and push follow it and the remote holds every file', () =>
+    withGitServer(async (server) => {
+      const target = new URL(server.url);
+      const redirector = createServer((req, res) => {
+        req.resume();
+        res.writeHead(307, { location: `${target.origin}${(req.url ?? '/').replace('/old.git/', `${target.pathname}/`)}` });
+        res.end();
+      });
+      await new Promise<void>((done) => redirector.listen(0, '127.0.0.1', done));
+      try {
+        const url = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/old.git`;
+        const source = await store({ cluster: 'c1' });
+        const { sink } = await gitSink({ url });
 
-      const result = await sink.apply(source, context());
+        const result = await sink.apply(source, context());
 
-      assert.equal(result.totals.added, (await expectedFiles(source)).size);
-      await assertRemoteHolds(server, await expectedFiles(source));
-      assert.ok(server.requestLog.some((line) => line.startsWith('POST') && line.includes('git-receive-pack')));
-    } finally {
-      redirector.closeAllConnections();
-      await new Promise<void>((done) => redirector.close(() => done()));
-      await server.close();
-    }
-  });
+        assert.equal(result.totals.added, (await expectedFiles(source)).size);
+        await assertRemoteHolds(server, await expectedFiles(source));
+        assert.ok(server.requestLog.some((line) => line.startsWith('POST') && line.includes('git-receive-pack')));
+      } finally {
+        redirector.closeAllConnections();
+        await new Promise<void>((done) => redirector.close(() => done()));
+      }
+    }));
 });
