@@ -57,12 +57,12 @@ export function isClusterDocument(text: string | undefined, cluster: string): bo
 }
 
 /**
- * Bytes of rendered documents kept per store for the other sinks (see buildShardFile). Measured
- * with `npm run bench` at 1,000,000 rows: with 4 MB the second sink found almost nothing (the
- * sinks drift a few documents apart), with 8 MB nearly everything; a run with 16 MB peaked at
- * 490 MiB against 416 MiB.
+ * Bytes of rendered documents kept per store, waiting for the second sink (see buildShardFile).
+ * The Git sink starts rendering after it has opened and fetched its mirror, so it follows the
+ * file sink a few documents behind: at 1,000,000 rows (documents of about 0.5 MB) 4 MB were too
+ * few to share any; 16 MB leave room for a slower fetch.
  */
-const SHARED_RENDER_BYTES = 8 << 20;
+const SHARED_RENDER_BYTES = 16 << 20;
 
 interface SharedRender {
   document: Promise<string | undefined>;
@@ -81,14 +81,19 @@ const sharedRenders = new WeakMap<CollectStore, Map<string, SharedRender>>();
  * The file and Git sinks render the same document for a shard, side by side in one run: when
  * nothing is carried over (the document is then the store's alone), the sink that comes second
  * takes the first one's rendering, or waits for it, instead of reading and rendering the shard
- * again. The newest documents are kept, up to SHARED_RENDER_BYTES; one evicted is rendered again.
+ * again. A document is dropped once the second sink has it (a third would render its own), and
+ * at most SHARED_RENDER_BYTES wait for one: the oldest go first and are rendered again if asked.
  */
 export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
   if (store.incompleteResources().length > 0) return renderShardFile(store, shardKey, existing);
   let renders = sharedRenders.get(store);
   if (!renders) sharedRenders.set(store, (renders = new Map()));
   const known = renders.get(shardKey);
-  if (known) return known.document;
+  if (known) {
+    // Taken by both sinks that render (file and Git): no one else will ask.
+    renders.delete(shardKey);
+    return known.document;
+  }
   const entry: SharedRender = { document: renderShardFile(store, shardKey, undefined) };
   const kept = renders;
   kept.set(shardKey, entry);
