@@ -2,6 +2,7 @@ import { toKollectError, type KollectError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import type { CollectStore } from '../store/collect-store.js';
+import { DOCUMENT_SINK_TYPES, shareShardRenderings } from './shard-document.js';
 import type { Sink, SinkContext, SinkPlan, SinkResult } from './sink.js';
 
 /** One sink's outcome: its result (or plan, on a dry run), or the error it failed with. */
@@ -19,6 +20,7 @@ export async function runSinks(
   ctx: SinkContext & { dryRun: boolean; metrics: KollectMetrics; log: Logger },
 ): Promise<SinkOutcome[]> {
   const cluster = store.cluster;
+  shareShardRenderings(store, sinks.filter((sink) => DOCUMENT_SINK_TYPES.has(sink.type)).length);
   return Promise.all(
     sinks.map(async (sink): Promise<SinkOutcome> => {
       const labels = { cluster, sink: sink.name, type: sink.type };

@@ -68,10 +68,29 @@ interface SharedRender {
   document: Promise<string | undefined>;
   /** Set once rendered. */
   bytes?: number;
+  /** How many sinks have asked for it. */
+  takes: number;
 }
 
-/** Per store: shard key to its document, rendered or being rendered, oldest first. */
-const sharedRenders = new WeakMap<CollectStore, Map<string, SharedRender>>();
+interface SharedRenders {
+  /** How many sinks render this store's documents. */
+  sinks: number;
+  /** Shard key to its document, rendered or being rendered, oldest first. */
+  documents: Map<string, SharedRender>;
+}
+
+const sharedRenders = new WeakMap<CollectStore, SharedRenders>();
+
+/** The sink types that render shard documents (through buildShardFile). */
+export const DOCUMENT_SINK_TYPES: ReadonlySet<string> = new Set(['file', 'git']);
+
+/**
+ * Tells buildShardFile that `sinks` sinks will render this store's documents side by side, so
+ * that each document is rendered once for all of them. With fewer than two nothing is kept.
+ */
+export function shareShardRenderings(store: CollectStore, sinks: number): void {
+  if (sinks >= 2) sharedRenders.set(store, { sinks, documents: new Map() });
+}
 
 /**
  * The new content of a shard's file. Rows of resource types whose list was incomplete are
@@ -79,23 +98,23 @@ const sharedRenders = new WeakMap<CollectStore, Map<string, SharedRender>>();
  * the file should not exist: no rows now and nothing to carry.
  *
  * The file and Git sinks render the same document for a shard, side by side in one run: when
- * nothing is carried over (the document is then the store's alone), the sink that comes second
- * takes the first one's rendering, or waits for it, instead of reading and rendering the shard
- * again. A document is dropped once the second sink has it (a third would render its own), and
- * at most SHARED_RENDER_BYTES wait for one: the oldest go first and are rendered again if asked.
+ * runSinks shared the store's renderings (shareShardRenderings) and nothing is carried over (the
+ * document is then the store's alone), a sink that comes later takes the first one's rendering,
+ * or waits for it, instead of reading and rendering the shard again. A document is dropped once
+ * every sink has it, and at most SHARED_RENDER_BYTES wait: the oldest go first (rendered again if
+ * asked; a sink whose export is skipped never asks).
  */
 export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
-  if (store.incompleteResources().length > 0) return renderShardFile(store, shardKey, existing);
-  let renders = sharedRenders.get(store);
-  if (!renders) sharedRenders.set(store, (renders = new Map()));
-  const known = renders.get(shardKey);
+  const shared = sharedRenders.get(store);
+  if (!shared || store.incompleteResources().length > 0) return renderShardFile(store, shardKey, existing);
+  const kept = shared.documents;
+  const known = kept.get(shardKey);
   if (known) {
-    // Taken by both sinks that render (file and Git): no one else will ask.
-    renders.delete(shardKey);
+    // Every sink that renders has it now: no one else will ask.
+    if (++known.takes >= shared.sinks) kept.delete(shardKey);
     return known.document;
   }
-  const entry: SharedRender = { document: renderShardFile(store, shardKey, undefined) };
-  const kept = renders;
+  const entry: SharedRender = { document: renderShardFile(store, shardKey, undefined), takes: 1 };
   kept.set(shardKey, entry);
   entry.document.then(
     (document) => {
