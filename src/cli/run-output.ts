@@ -1,4 +1,5 @@
 import type { RunResult } from '../collect/run.js';
+import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import type { ShardChange, SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
@@ -30,12 +31,6 @@ function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number>
 /** A shard with something to do: rows or a file added, changed or removed. */
 const changes = (s: ShardChange): boolean => s.counts.added + s.counts.changed + s.counts.removed > 0;
 
-/** The word for the one thing a file-like sink does to a shard's file (shards that `changes`). */
-function fileAction(s: ShardChange): string {
-  if (s.counts.added > 0) return 'add';
-  return s.counts.removed > 0 ? 'remove' : 'change';
-}
-
 /**
  * A dry run's detail, per sink that would write: rows per shard for a database, files per shard
  * for Git and folders. Shards with nothing to do are only counted, so a cluster of hundreds of
@@ -50,7 +45,7 @@ function shardPlan(plan: SinkPlan): string[] {
     const rows = changed.map((s) => [s.shard, number(s.counts.added), number(s.counts.changed), number(s.counts.unchanged), number(s.counts.removed)]);
     lines.push(formatTable(['SHARD', 'INSERT', 'UPDATE', 'UNCHANGED', 'DELETE'], rows, [1, 2, 3, 4]).trimEnd());
   } else {
-    lines.push(formatTable(['SHARD', 'ACTION', 'PATH'], changed.map((s) => [s.shard, fileAction(s), s.path ?? ''])).trimEnd());
+    lines.push(formatTable(['SHARD', 'ACTION', 'PATH'], changed.map((s) => [s.shard, recordedAction(s.counts), s.path ?? ''])).trimEnd());
   }
   if (idle > 0) lines.push(`(${number(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`);
   return lines;

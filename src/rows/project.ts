@@ -1,8 +1,8 @@
+import { compareKeys } from '../compare.js';
 import { compileAttributePath, type AttributeGetter } from './attribute-path.js';
 import { canonicalJson, digest } from './checksum.js';
 import type { Profile } from './profiles/profile.js';
 import type { ResourceType, Row } from './row.js';
-import { compareKeys } from '../compare.js';
 
 /** What a projector needs to know of the listed type (from discovery). */
 export interface ProjectedType extends ResourceType {

@@ -16,6 +16,11 @@ export function fileAction<T>(before: T | undefined, after: T | undefined): File
   return before === after ? 'unchanged' : 'change';
 }
 
+/** The action FileChanges recorded for a shard, read back from its counts. */
+export function recordedAction(counts: ChangeCounts): FileAction {
+  return (Object.keys(COUNTED_AS) as FileAction[]).find((action) => counts[COUNTED_AS[action]] > 0) ?? 'unchanged';
+}
+
 /** The file actions of an export, one per shard in the order they are decided, and their totals. */
 export class FileChanges {
   readonly shards: ShardChange[] = [];

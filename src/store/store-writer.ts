@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { appendFile, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { compareKeys } from '../compare.js';
 import { StoreWriteError } from '../errors.js';
 import { resourceTypeKey } from '../rows/row.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import { MANIFEST_FILE, STORE_FORMAT, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
-import { compareKeys } from '../compare.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pageWork } from '../../src/collect/list-rows.js';
+import { createPageEncoder } from '../../src/collect/row-encoder.js';
+import { parseListBody } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import type { ProjectedType } from '../../src/rows/project.js';
 
@@ -41,9 +43,13 @@ function rowOf(profile: Profile): Record<string, unknown> {
 
 describe('the per-page work of a type', () => {
   it('GIVEN a metadata-only profile THEN rows are the same whether or not managedFields were parsed', () => {
-    const row = rowOf({ name: 'metadata', attributes: { app: 'metadata.labels.app' } });
+    const profile: Profile = { name: 'metadata', attributes: { app: 'metadata.labels.app' } };
+    const row = rowOf(profile);
     assert.deepEqual(row.attributes, { app: 'web' });
     assert.equal(row.name, 'web-1');
+    // The same page parsed whole, managedFields and all, encodes to the same bytes.
+    const [whole] = createPageEncoder('c1', POD, profile)(parseListBody(PAGE));
+    assert.deepEqual(JSON.parse(Buffer.from(whole!.lines).toString('utf8')), row);
   });
 
   it('GIVEN a profile that reads managedFields THEN the page is parsed with them and the attribute has its values', () => {

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import type { HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
+import { compareKeys } from '../../compare.js';
 import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
@@ -13,7 +14,6 @@ import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js'
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 import { streamingHttp } from './streaming-http.js';
-import { compareKeys } from '../../compare.js';
 
 /**
  * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one

@@ -1,7 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { constants, type WriteFileOptions } from 'node:fs';
 import * as fsp from 'node:fs/promises';
-import { access, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { deflate } from 'node:zlib';
@@ -46,7 +45,7 @@ const orNothingIfMissing = (error: unknown): never[] => {
 
 async function isReadable(path: string): Promise<boolean> {
   try {
-    await access(path, constants.R_OK);
+    await fsp.access(path, constants.R_OK);
     return true;
   } catch (error) {
     if (['ENOENT', 'EACCES'].includes((error as NodeJS.ErrnoException).code ?? '')) return false;
@@ -125,7 +124,7 @@ export class Mirror {
 
   /** Removes what a run killed mid-write left in the staging folder (a fetched pack may be large). */
   async discardStaged(): Promise<void> {
-    await rm(join(this.gitdir, STAGING_DIR), { recursive: true, force: true });
+    await fsp.rm(join(this.gitdir, STAGING_DIR), { recursive: true, force: true });
   }
 
   private get branch(): string {
@@ -139,7 +138,7 @@ export class Mirror {
   /** Whether a mirror repository exists on disk (it may still be empty or damaged). */
   async exists(): Promise<boolean> {
     try {
-      return (await stat(join(this.gitdir, 'config'))).isFile();
+      return (await fsp.stat(join(this.gitdir, 'config'))).isFile();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
@@ -154,12 +153,12 @@ export class Mirror {
 
   /** Number of packfiles (grows by one per fetch that brought objects). */
   async packCount(): Promise<number> {
-    return (await readdir(join(this.gitdir, 'objects', 'pack')).catch(orNothingIfMissing)).filter((f) => f.endsWith('.pack')).length;
+    return (await fsp.readdir(join(this.gitdir, 'objects', 'pack')).catch(orNothingIfMissing)).filter((f) => f.endsWith('.pack')).length;
   }
 
   /** Deletes whatever is there and creates an empty bare repository pointing at the remote. */
   async create(): Promise<void> {
-    await rm(this.gitdir, { recursive: true, force: true });
+    await fsp.rm(this.gitdir, { recursive: true, force: true });
     await git.init({ fs: this.fs, bare: true, dir: this.gitdir, gitdir: this.gitdir, defaultBranch: this.options.ref });
     await git.setConfig({ fs: this.fs, gitdir: this.gitdir, path: `remote.${REMOTE}.url`, value: this.options.url });
     await git.setConfig({ fs: this.fs, gitdir: this.gitdir, path: `remote.${REMOTE}.fetch`, value: `+${this.branch}:${this.tracking}` });
@@ -278,11 +277,11 @@ export class Mirror {
   private async storedObjects(): Promise<(oid: string) => Promise<boolean>> {
     const packDir = join(this.gitdir, 'objects', 'pack');
     const indexes: Buffer[] = [];
-    for (const file of await readdir(packDir).catch(orNothingIfMissing)) {
+    for (const file of await fsp.readdir(packDir).catch(orNothingIfMissing)) {
       if (!file.endsWith('.idx')) continue;
       // An index without its pack (or a pack we cannot read) stores nothing.
       if (!(await isReadable(join(packDir, `${file.slice(0, -'.idx'.length)}.pack`)))) continue;
-      indexes.push(await readFile(join(packDir, file)));
+      indexes.push(await fsp.readFile(join(packDir, file)));
     }
     return async (oid) => (await isReadable(join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2)))) || indexes.some((index) => packIndexHolds(index, oid));
   }

@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { compareKeys } from '../../compare.js';
 import type { PostgresSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../errors.js';
 import { redact } from '../../redact.js';
@@ -10,7 +11,6 @@ import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink,
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
-import { compareKeys } from '../../compare.js';
 
 /**
  * The PostgreSQL sink: the shared fleet table of ADR-0501.
