@@ -165,6 +165,33 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     assert.deepEqual([first.apiVersion, first.kind], ['example.com/v1', 'Widget']);
   });
 
+  it('GIVEN every type THEN keys come as encoding/json writes them: maps sorted (labels, annotations, data, a whole custom resource), structs in field order (metadata of PartialObjectMetadata)', async () => {
+    /** Paths of objects whose keys are not in sorted order, anywhere below `value`. */
+    const unsorted = (value: unknown, path: string): string[] => {
+      if (value === null || typeof value !== 'object') return [];
+      if (Array.isArray(value)) return value.flatMap((item, i) => unsorted(item, `${path}[${i}]`));
+      const keys = Object.keys(value);
+      const here = keys.join() === [...keys].sort().join() ? [] : [path];
+      return [...here, ...keys.flatMap((key) => unsorted((value as Record<string, unknown>)[key], `${path}.${key}`))];
+    };
+    const lists = ['/api/v1/namespaces', '/api/v1/nodes', ...['pods', 'configmaps', 'secrets', 'services'].map((r) => `/api/v1/namespaces/payments-prod/${r}`), '/apis/apps/v1/namespaces/payments-prod/deployments'];
+    for (const path of lists) {
+      for (const item of (await rawListAll(sim, path)).items) {
+        const maps = [item.metadata.labels, (item.metadata as { annotations?: object }).annotations, item.data];
+        assert.deepEqual(maps.flatMap((map) => unsorted(map, `${path} ${item.metadata.name}`)), []);
+      }
+    }
+    const widgets = await rawListAll(sim, '/apis/example.com/v1/namespaces/payments-prod/widgets');
+    assert.ok(widgets.items.length > 0);
+    for (const widget of widgets.items) assert.deepEqual(unsorted(widget, 'widget'), []);
+    for (const path of ['/api/v1/namespaces/payments-prod/pods', '/apis/example.com/v1/namespaces/payments-prod/widgets']) {
+      for (const item of (await rawListAll(sim, path, METADATA_LIST)).items) {
+        const keys = Object.keys(item.metadata);
+        assert.deepEqual([keys[0], keys[keys.length - 1]], ['name', 'managedFields'], `${path}: ${keys.join()}`);
+      }
+    }
+  });
+
   it('GIVEN discovery THEN the core version, the apps, example.com and policy (v1 and v1beta1) groups and their resources are served', async () => {
     const kc = await kubeConfig(sim);
     assert.deepEqual((await kc.makeApiClient(CoreApi).getAPIVersions()).versions, ['v1']);
@@ -401,6 +428,7 @@ describe('kube-sim mutate', () => {
         assert.equal(now.body.metadata.uid, was.body.metadata.uid);
         assert.ok(Number(now.body.metadata.resourceVersion) > Number(was.body.metadata.resourceVersion));
         assert.equal(now.body.metadata.labels?.['kube-sim.example.com/round'], '1');
+        assert.deepEqual(Object.keys(now.body.metadata.labels ?? {}), Object.keys(now.body.metadata.labels ?? {}).sort());
       }
       for (const ref of result.removed) assert.equal((await raw(sim, path(ref))).status, 404);
 

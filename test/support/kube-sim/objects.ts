@@ -10,6 +10,10 @@ import { hash2, hash3, hex8, mix32, uuidFor } from './random.js';
  *
  * Every value comes from a fixed alphabet without quotes or backslashes, so only the embedded
  * last-applied JSON needs escaping.
+ *
+ * Key order is the real server's: Go structs (built-in types, ObjectMeta, PartialObjectMetadata)
+ * in field order, Go maps (labels, annotations, data, and every object of a custom resource,
+ * which is stored unstructured) with their keys sorted, as encoding/json writes them.
  */
 
 /** Where an object is and what has happened to it. */
@@ -100,9 +104,21 @@ interface Meta {
   managedFields: string;
 }
 
-/** ObjectMeta in the apiserver's field order; a changed object carries its round as a label. */
+/**
+ * The rendered label pairs, with a changed object's round among them in key order. Keys and values
+ * hold no comma, so the pairs split on commas.
+ */
+function labelsOf(o: ObjectContext, m: Meta): string {
+  if (o.round === 0) return m.labels;
+  return [...m.labels.split(','), `"kube-sim.example.com/round":"${o.round}"`].sort().join(',');
+}
+
+/**
+ * ObjectMeta in the apiserver's field order, as built-in types and PartialObjectMetadata carry
+ * it; a changed object carries its round as a label.
+ */
 function metadata(o: ObjectContext, m: Meta): string {
-  const labels = o.round > 0 ? `${m.labels},"kube-sim.example.com/round":"${o.round}"` : m.labels;
+  const labels = labelsOf(o, m);
   return (
     `{"name":"${m.name}"${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${o.ns ? `,"namespace":"${o.ns.name}"` : ''}` +
     `,"uid":"${uuidFor(o.id, o.uidSalt)}","resourceVersion":"${o.resourceVersion}"${m.generation !== undefined ? `,"generation":${m.generation}` : ''}` +
@@ -111,8 +127,24 @@ function metadata(o: ObjectContext, m: Meta): string {
   );
 }
 
-/** One managedFields entry. */
-function managed(manager: string, operation: 'Update' | 'Apply', apiVersion: string, time: number, fields: string, subresource?: string): string {
+/**
+ * ObjectMeta of a custom resource's object: an unstructured map, so its keys are sorted (and
+ * those of its managedFields entries, which `managed(..., sorted)` writes).
+ */
+function sortedMetadata(o: ObjectContext, m: Meta): string {
+  return (
+    `{${m.annotations ? `"annotations":{${m.annotations}},` : ''}"creationTimestamp":"${timestamp(m.created)}"${m.finalizers ? `,"finalizers":${m.finalizers}` : ''}` +
+    `${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${m.generation !== undefined ? `,"generation":${m.generation}` : ''},"labels":{${labelsOf(o, m)}}` +
+    `,"managedFields":${m.managedFields},"name":"${m.name}"${o.ns ? `,"namespace":"${o.ns.name}"` : ''}${m.ownerReferences ? `,"ownerReferences":${m.ownerReferences}` : ''}` +
+    `,"resourceVersion":"${o.resourceVersion}","uid":"${uuidFor(o.id, o.uidSalt)}"}`
+  );
+}
+
+/** One managedFields entry: in field order, or with its keys sorted (in an unstructured object). */
+function managed(manager: string, operation: 'Update' | 'Apply', apiVersion: string, time: number, fields: string, subresource?: string, sorted = false): string {
+  if (sorted) {
+    return `{"apiVersion":"${apiVersion}","fieldsType":"FieldsV1","fieldsV1":${fields},"manager":"${manager}","operation":"${operation}"${subresource ? `,"subresource":"${subresource}"` : ''},"time":"${timestamp(time)}"}`;
+  }
   return `{"manager":"${manager}","operation":"${operation}","apiVersion":"${apiVersion}","time":"${timestamp(time)}","fieldsType":"FieldsV1","fieldsV1":${fields}${subresource ? `,"subresource":"${subresource}"` : ''}}`;
 }
 
@@ -127,7 +159,10 @@ function envelope(apiVersion: string, kind: string, meta: string, form: ObjectFo
   return form === 'object' ? `{"kind":"${kind}","apiVersion":"${apiVersion}","metadata":${meta},${body()}}` : `{"metadata":${meta},${body()}}`;
 }
 
-/** The kubectl.kubernetes.io/last-applied-configuration annotation kubectl apply leaves: the manifest as an escaped JSON string. */
+/**
+ * The kubectl.kubernetes.io/last-applied-configuration annotation kubectl apply leaves: the
+ * manifest (written with sorted keys, as kubectl marshals it) as an escaped JSON string.
+ */
 function lastApplied(manifest: string): string {
   return `"kubectl.kubernetes.io/last-applied-configuration":${JSON.stringify(`${manifest}\n`)}`;
 }
@@ -194,8 +229,8 @@ const pods: ObjectSource = {
       name,
       generateName: `${rsName}-`,
       created: start,
-      labels: `${appLabels(x)},"pod-template-hash":"${x.templateHash}"`,
-      annotations: h % 3 === 0 ? `"prometheus.io/scrape":"true","prometheus.io/port":"${x.port}"` : '',
+      labels: `"app":"${x.name}","pod-template-hash":"${x.templateHash}","team":"${x.team}","tier":"${x.tier}"`,
+      annotations: h % 3 === 0 ? `"prometheus.io/port":"${x.port}","prometheus.io/scrape":"true"` : '',
       ownerReferences: `[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"${rsName}","uid":"${rsUid}","controller":true,"blockOwnerDeletion":true}]`,
       managedFields:
         `[${managed('kube-controller-manager', 'Update', 'v1', start, `{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app":{},"f:pod-template-hash":{},"f:team":{},"f:tier":{}},"f:ownerReferences":{".":{},"k:{\\"uid\\":\\"${rsUid}\\"}":{}}},"f:spec":{"f:containers":{"k:{\\"name\\":\\"${x.name}\\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}}}}`)},` +
@@ -248,7 +283,7 @@ const deployments: ObjectSource = {
       annotations:
         `"deployment.kubernetes.io/revision":"${generation}"` +
         (applied
-          ? `,${lastApplied(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{"replicas":${replicas},"selector":{"matchLabels":{"app":"${x.name}"}},"template":{"metadata":{"labels":{${appLabels(x)}}},"spec":{"containers":[{${container}}]}}}}`)}`
+          ? `,${lastApplied(`{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{"replicas":${replicas},"selector":{"matchLabels":{"app":"${x.name}"}},"template":{"metadata":{"labels":{${appLabels(x)}}},"spec":{"containers":[{"image":"${x.image}","name":"${x.name}","ports":[{"containerPort":${x.port},"name":"http","protocol":"TCP"}]}]}}}}`)}`
           : ''),
       managedFields:
         `[${managed(manager, 'Update', 'apps/v1', start, `{"f:metadata":{"f:annotations":{".":{}${applied ? ',"f:kubectl.kubernetes.io/last-applied-configuration":{}' : ''}},"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:progressDeadlineSeconds":{},"f:replicas":{},"f:revisionHistoryLimit":{},"f:selector":{},"f:strategy":{"f:rollingUpdate":{".":{},"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:labels":{}},"f:spec":{"f:containers":{}}}}}`)},` +
@@ -280,11 +315,12 @@ const services: ObjectSource = {
     const ip = `10.96.${(h >>> 8) & 255}.${h & 255}`;
     const applied = h % 3 !== 0;
     const spec = `"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":${x.port}}],"selector":{"app":"${x.name}"}`;
+    const appliedSpec = `"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":${x.port}}],"selector":{"app":"${x.name}"}`;
     const meta = metadata(o, {
       name: x.name,
       created: start,
       labels: appLabels(x),
-      annotations: applied ? lastApplied(`{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{${spec}}}`) : '',
+      annotations: applied ? lastApplied(`{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{${appliedSpec}}}`) : '',
       managedFields: `[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', start, `{"f:metadata":{${applied ? '"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}},' : ''}"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\\"port\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}`)}]`,
     });
     return envelope('v1', 'Service', meta, form, () =>
@@ -324,7 +360,8 @@ const configmaps: ObjectSource = {
   },
 };
 
-const SECRET_KEYS = ['username', 'password', 'token'];
+/** In key order, as the server writes the `data` map. */
+const SECRET_KEYS = ['password', 'token', 'username'];
 
 const secrets: ObjectSource = {
   name: (_layout, ns, j) => `${appName(j, ns!.apps, ns!.salt)}-credentials`,
@@ -356,9 +393,11 @@ const widgets: ObjectSource = {
     const { ns, x, h, start } = basics(o, o.j);
     const name = this.name(o.layout, ns, o.j);
     const generation = 1 + (h % 3) + o.round;
-    const spec = `{"size":${1 + ((h + o.round) % 10)},"color":"${COLORS[h % COLORS.length]}","owner":"${x.team}"}`;
+    const spec = `{"color":"${COLORS[h % COLORS.length]}","owner":"${x.team}","size":${1 + ((h + o.round) % 10)}}`;
     const applied = h % 2 === 0;
-    const meta = metadata(o, {
+    // Stored unstructured, the object has its keys sorted; only the PartialObjectMetadata the server makes of it is a Go struct.
+    const sorted = form !== 'metadata';
+    const meta = (sorted ? sortedMetadata : metadata)(o, {
       name,
       generation,
       created: start,
@@ -366,8 +405,8 @@ const widgets: ObjectSource = {
       annotations: applied ? lastApplied(`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"annotations":{},"labels":{${appLabels(x)}},"name":"${name}","namespace":"${ns.name}"},"spec":${spec}}`) : '',
       finalizers: '["example.com/widget-protection"]',
       managedFields:
-        `[${managed(applied ? 'kubectl-client-side-apply' : 'argocd-controller', 'Update', 'example.com/v1', start, `{"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{".":{},"f:color":{},"f:owner":{},"f:size":{}}}`)},` +
-        `${managed('widget-operator', 'Update', 'example.com/v1', start + 5, '{"f:status":{".":{},"f:conditions":{},"f:observedGeneration":{},"f:phase":{}}}', 'status')}]`,
+        `[${managed(applied ? 'kubectl-client-side-apply' : 'argocd-controller', 'Update', 'example.com/v1', start, `{"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{".":{},"f:color":{},"f:owner":{},"f:size":{}}}`, undefined, sorted)},` +
+        `${managed('widget-operator', 'Update', 'example.com/v1', start + 5, '{"f:status":{".":{},"f:conditions":{},"f:observedGeneration":{},"f:phase":{}}}', 'status', sorted)}]`,
     });
     return envelope(
       'example.com/v1',
@@ -376,7 +415,7 @@ const widgets: ObjectSource = {
       form,
       () => {
         const t = timestamp(start + 5);
-      return `"spec":${spec},"status":{"phase":"Ready","observedGeneration":${generation},"conditions":[{"type":"Ready","status":"True","lastTransitionTime":"${t}","reason":"Reconciled","message":"widget is ready"}]}`;
+        return `"spec":${spec},"status":{"conditions":[{"lastTransitionTime":"${t}","message":"widget is ready","reason":"Reconciled","status":"True","type":"Ready"}],"observedGeneration":${generation},"phase":"Ready"}`;
       },
       true,
     );
