@@ -51,7 +51,7 @@ function report(error: KollectError, json: boolean): number {
 /** The only place that turns an outcome into an exit code and calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
-  const jsonLogs = !interactive() || argv.includes('json');
+  const jsonLogs = !interactive() || asksForJson(argv);
   // Usage mistakes in any subcommand must reach the catch below (exit 2), not process.exit(1).
   // Off a terminal they are reported there as one JSON line (code USAGE) like every other error,
   // so commander must not print its own text line.
@@ -76,6 +76,22 @@ export async function main(argv: string[]): Promise<void> {
     }
   }
   process.exit(code);
+}
+
+/**
+ * True when the command line asks for JSON output (`--output json`, `-o json`, `--format json`,
+ * or the `=`/attached forms): errors are then JSON lines on a terminal too. Read before commander
+ * parses, because a usage error may stop the parse; a value that merely is "json" (a cluster
+ * named so) does not count.
+ */
+export function asksForJson(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return false;
+    if ((arg === '--output' || arg === '-o' || arg === '--format') && argv[i + 1] === 'json') return true;
+    if (arg === '--output=json' || arg === '--format=json' || arg === '-ojson') return true;
+  }
+  return false;
 }
 
 /** A commander usage error as kollect's own USAGE error (`error: ` prefix dropped). */
