@@ -12,6 +12,7 @@ import { withDuration, type Sink, type SinkContext, type SinkPlan, type SkipReas
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
 import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
+import { withMirrorLock } from './mirror-lock.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 import { streamingHttp } from './streaming-http.js';
 
@@ -369,7 +370,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     name: config.name,
     type: 'git',
     plan: (store, ctx) => wrap(() => plan(store, ctx)),
-    apply: (store, ctx) => wrap(() => withDuration(() => apply(store, ctx))),
+    apply: (store, ctx) => wrap(() => withDuration(() => withMirrorLock(mirrorDir, config.name, ctx.log, () => apply(store, ctx)))),
     close: async () => undefined,
   };
 }

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
-import { chmod, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { GitHttpRequest, HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import { InterruptedError, SinkError } from '../../../src/errors.js';
+import { InterruptedError, LockBusyError, SinkError } from '../../../src/errors.js';
 import { gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
+import { LOCK_FILE } from '../../../src/sinks/git/mirror-lock.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
 import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
@@ -338,6 +339,77 @@ describe('git sink: damaged or foreign mirror', () => {
         assert.deepEqual(await remoteFiles(second), ['README.md', ...(await expectedFiles(source)).keys()].sort());
       }),
     ));
+});
+
+describe('git sink: one export per mirror folder', () => {
+  const holder = { pid: 4242, host: 'kollect-manual-7xk2p', since: '2026-03-01T09:59:30.000Z', token: 'other' };
+
+  it('GIVEN another run holding the mirror (a fresh lock) WHEN exporting THEN LOCK_BUSY names that run, nothing is pushed and its lock stays', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir } = await gitSink(server);
+      await mkdir(mirrorDir, { recursive: true });
+      await writeFile(join(mirrorDir, LOCK_FILE), JSON.stringify(holder));
+      server.resetRequests();
+
+      const error = await sink.apply(await store({ cluster: 'c1' }), context()).then(
+        () => assert.fail('expected LOCK_BUSY'),
+        (caught: unknown) => caught,
+      );
+
+      assert.ok(error instanceof LockBusyError, String(error));
+      assert.equal(error.exitCode, 1);
+      assert.match(error.message, /sink "audit": another kollect run \(pid 4242 on host kollect-manual-7xk2p, since 2026-03-01T09:59:30.000Z\) is exporting through the git mirror/);
+      assert.equal(server.requests, 0);
+      assert.deepEqual(await remoteFiles(server), ['README.md']);
+      assert.equal(JSON.parse(await readFile(join(mirrorDir, LOCK_FILE), 'utf8')).token, 'other');
+    }));
+
+  it('GIVEN a lock left by a run that died (untouched for 2 minutes) WHEN exporting THEN it is taken over with a warning, the export lands and no lock is left', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir } = await gitSink(server);
+      await mkdir(mirrorDir, { recursive: true });
+      const lock = join(mirrorDir, LOCK_FILE);
+      await writeFile(lock, JSON.stringify(holder));
+      const then = new Date(Date.now() - 2 * 60_000);
+      await utimes(lock, then, then);
+      const { log, lines } = captureLogger();
+
+      const source = await store({ cluster: 'c1' });
+      const result = await sink.apply(source, context({ log }));
+
+      assert.equal(result.totals.added, 8);
+      await assertRemoteHolds(server, await expectedFiles(source));
+      const warning = lines.find((l) => l.level === 'warn');
+      assert.match(warning?.message ?? '', /lock left by a run that stopped/);
+      assert.deepEqual(warning?.data?.holder, holder);
+      await assert.rejects(stat(lock), { code: 'ENOENT' });
+    }));
+
+  it('GIVEN two exports of one mirror started at once WHEN both run THEN one lands and the other is LOCK_BUSY, and the state records the one that landed', () =>
+    withGitServer(async (server) => {
+      const { sink, mirrorDir } = await gitSink(server);
+      const second = (await gitSink(server, { mirrorDir })).sink;
+      const first = await store({ cluster: 'c1' });
+      const other = await store({ cluster: 'c1', changeNamespaces: ['ns-002'], revision: 2 });
+
+      const outcomes = await Promise.allSettled([sink.apply(first, context()), second.apply(other, context())]);
+
+      const landed = outcomes.findIndex((o) => o.status === 'fulfilled');
+      const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      assert.ok(landed >= 0 && refused, JSON.stringify(outcomes.map((o) => o.status)));
+      assert.ok(refused.reason instanceof LockBusyError, String(refused.reason));
+      const winner = landed === 0 ? first : other;
+      await assertRemoteHolds(server, await expectedFiles(winner));
+      assert.equal((await loadState(mirrorDir)).refs.main?.commit, (await server.git(['rev-parse', 'main'])).trim());
+      await assert.rejects(stat(join(mirrorDir, LOCK_FILE)), { code: 'ENOENT' });
+    }));
+
+  it('GIVEN an export that fails (the remote is unreachable) THEN no lock is left, and the next export runs', async () => {
+    const { sink, mirrorDir } = await gitSink({ url: 'http://127.0.0.1:9/unreachable.git' });
+    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED');
+    await assert.rejects(stat(join(mirrorDir, LOCK_FILE)), { code: 'ENOENT' });
+    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED');
+  });
 });
 
 describe('git sink: credentials', () => {
