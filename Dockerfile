@@ -1,20 +1,23 @@
 # syntax=docker/dockerfile:1
-# Build: compile TypeScript with the full dependency set.
+# Build: compile TypeScript and bundle the CLI (scripts/bundle.ts) with the full dependency set.
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.ts ./scripts/
 COPY src ./src
 RUN npm run build
 
-# Runtime: production dependencies only, non-root, read-only root filesystem friendly.
+# Runtime: the bundle only, non-root, read-only root filesystem friendly. dist/bundle/ holds every
+# dependency kollect loads; the few packages it leaves out (pg-native, ws's bufferutil and
+# utf-8-validate, node-fetch's encoding) are optional ones that are never installed, so no
+# node_modules. package.json stays: its "type": "module" makes bin/kollect and the bundle ESM.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY --from=build /app/dist/bundle ./dist/bundle
 COPY bin ./bin
 USER 10001:10001
 ENTRYPOINT ["node", "/app/bin/kollect"]

@@ -3,16 +3,17 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /**
- * kollect as it ships: the JavaScript that `npm run build` compiles into dist/. The benchmarks
- * measure that, never the TypeScript source through tsx: as the built CLI (bin/kollect) in a
- * process of its own, or as modules of dist/ imported by a benchmark's child process (whose list
- * workers then start from dist/ too, as in production). The scripts themselves run under tsx.
+ * kollect as it ships: the JavaScript that `npm run build` compiles into dist/ (and bundles into
+ * dist/bundle/ for the CLI). The benchmarks measure that, never the TypeScript source through tsx:
+ * as the built CLI (bin/kollect, the bundle) in a process of its own, or as modules of dist/
+ * imported by a benchmark's child process (whose list workers then start from dist/ too: compiled
+ * JavaScript as in production, only not bundled). The scripts themselves run under tsx.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIST = join(ROOT, 'dist');
 
-/** The built CLI, as a CronJob runs it: `node KOLLECT ...args` (bin/kollect imports dist/cli/main.js). */
+/** The built CLI, as a CronJob runs it: `node KOLLECT ...args` (bin/kollect imports dist/bundle/main.js). */
 export const KOLLECT = join(ROOT, 'bin', 'kollect');
 
 /**

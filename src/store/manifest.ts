@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Format tag of the manifest; bumped on any incompatible change to the store layout. */
 export const STORE_FORMAT = 'kollect.store/v1';

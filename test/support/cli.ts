@@ -18,7 +18,7 @@ export interface CliOptions {
 }
 
 /**
- * Runs the built CLI (`bin/kollect` over dist/) as a separate process, as a user would. Async,
+ * Runs the built CLI (`bin/kollect` over the bundle in dist/bundle/) as a separate process, as a user would. Async,
  * so servers running in the test process (API server, git server) keep serving meanwhile.
  * CI is set so that output is the non-interactive kind (JSON log lines, no spinner).
  */
