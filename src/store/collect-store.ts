@@ -14,8 +14,9 @@ import { MANIFEST_FILE, STORE_FORMAT, manifestSchema, type Manifest, type Resour
 const READ_CHUNK = 256 << 10;
 
 /**
- * A collect store on disk, opened and validated: the manifest parses, every shard file exists
- * with the size the manifest records. Sinks read shards from it one at a time.
+ * A collect store on disk, opened and validated: the manifest parses, and every spool file exists
+ * with exactly the bytes of the segments that the manifest places in it. Sinks read shards from
+ * it one at a time.
  */
 export class CollectStore {
   private readonly complete: ReadonlySet<string>;
@@ -59,23 +60,7 @@ export class CollectStore {
       throw new StoreError(`${manifestPath} is invalid: ${first ? `${formatIssuePath(first.path)}: ${first.message}` : 'unknown problem'}`, { dir: root });
     }
     const manifest = parsed.data;
-    await Promise.all(
-      manifest.shards.map(async (shard) => {
-        let size = 0;
-        for (const file of shard.files) {
-          const info = await stat(join(root, file)).catch((error: NodeJS.ErrnoException) => {
-            throw new StoreError(`store ${root} is incomplete: shard "${shard.key}" file ${file} is missing`, { dir: root, shard: shard.key }, { cause: error });
-          });
-          size += info.size;
-        }
-        if (size !== shard.bytes) {
-          throw new StoreError(`store ${root} is damaged: shard "${shard.key}" has ${size} bytes on disk, the manifest says ${shard.bytes}`, {
-            dir: root,
-            shard: shard.key,
-          });
-        }
-      }),
-    );
+    await checkSpoolFiles(root, manifest);
     return new CollectStore(root, manifest);
   }
 
@@ -113,11 +98,12 @@ export class CollectStore {
   async *readShardBatches(key: string): AsyncGenerator<Row[]> {
     const shard = this.shard(key);
     if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
-    for (const file of shard.files) {
+    for (const { file, offset, bytes } of shard.segments) {
+      if (bytes === 0) continue;
       // Lines split by hand: readline's events and line-break regex cost more than the parse of a short row.
       const decoder = new StringDecoder('utf8');
       let rest = '';
-      for await (const chunk of createReadStream(join(this.dir, file), { highWaterMark: READ_CHUNK })) {
+      for await (const chunk of createReadStream(join(this.dir, file), { start: offset, end: offset + bytes - 1, highWaterMark: READ_CHUNK })) {
         const text = rest + decoder.write(chunk as Buffer);
         const rows: Row[] = [];
         let start = 0;
@@ -136,4 +122,39 @@ export class CollectStore {
   async *rows(): AsyncGenerator<Row> {
     for (const shard of this.manifest.shards) for await (const rows of this.readShardBatches(shard.key)) yield* rows;
   }
+}
+
+/**
+ * Checks the spool files against the manifest: each shard's segments add up to its bytes, and
+ * each file exists and holds exactly the segments placed in it, none past its end (a truncated
+ * or missing file, a manifest of another store).
+ */
+async function checkSpoolFiles(root: string, manifest: Manifest): Promise<void> {
+  const files = new Map<string, { bytes: number; end: number; shard: string }>();
+  for (const shard of manifest.shards) {
+    let bytes = 0;
+    for (const segment of shard.segments) {
+      bytes += segment.bytes;
+      const file = files.get(segment.file) ?? { bytes: 0, end: 0, shard: shard.key };
+      file.bytes += segment.bytes;
+      file.end = Math.max(file.end, segment.offset + segment.bytes);
+      files.set(segment.file, file);
+    }
+    if (bytes !== shard.bytes) {
+      throw new StoreError(`store ${root} is damaged: the segments of shard "${shard.key}" hold ${bytes} bytes, the manifest says ${shard.bytes}`, { dir: root, shard: shard.key });
+    }
+  }
+  await Promise.all(
+    [...files].map(async ([file, expected]) => {
+      const info = await stat(join(root, file)).catch((error: NodeJS.ErrnoException) => {
+        throw new StoreError(`store ${root} is incomplete: spool file ${file} is missing`, { dir: root, shard: expected.shard, file }, { cause: error });
+      });
+      if (info.size !== expected.bytes || expected.end > info.size) {
+        throw new StoreError(`store ${root} is damaged: spool file ${file} has ${info.size} bytes on disk, the manifest places ${expected.bytes} in it`, {
+          dir: root,
+          file,
+        });
+      }
+    }),
+  );
 }

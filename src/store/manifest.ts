@@ -1,8 +1,10 @@
 import * as z from 'zod';
 
 /** Format tag of the manifest; bumped on any incompatible change to the store layout. */
-export const STORE_FORMAT = 'kollect.store/v1';
+export const STORE_FORMAT = 'kollect.store/v2';
 export const MANIFEST_FILE = 'manifest.json';
+/** The folder of the spool files, one per resource type. */
+export const ROWS_DIR = 'rows';
 
 const resourceStatus = z.strictObject({
   group: z.string(),
@@ -22,6 +24,16 @@ const resourceStatus = z.strictObject({
 });
 export type ResourceStatus = z.infer<typeof resourceStatus>;
 
+const segment = z.strictObject({
+  /** A spool file, relative to the store. */
+  file: z.string().min(1),
+  offset: z.number().int().nonnegative(),
+  /** Whole lines: a segment starts and ends at a line's boundary. */
+  bytes: z.number().int().nonnegative(),
+});
+/** Where some of a shard's rows are: a byte range of a spool file. */
+export type Segment = z.infer<typeof segment>;
+
 const shardEntry = z.strictObject({
   /** Namespace, or `_cluster` for cluster-scoped rows. */
   key: z.string().min(1),
@@ -30,8 +42,8 @@ const shardEntry = z.strictObject({
   bytes: z.number().int().nonnegative(),
   /** Order-independent digest of the shard's row checksums. Equal fingerprints, equal rows. */
   fingerprint: z.string().regex(/^[0-9a-f]+$/),
-  /** Spool files of the shard, relative to the store, one per resource type. */
-  files: z.array(z.string()),
+  /** Where the shard's rows are, resource type after resource type (usually one or two segments each). */
+  segments: z.array(segment),
 });
 export type ShardEntry = z.infer<typeof shardEntry>;
 

@@ -66,7 +66,7 @@ async function run(sim: KubeSim, workers: number | 'auto', options: { signal?: A
   });
   const files = new Map<string, string>();
   for (const shard of result.manifest.shards) {
-    for (const file of shard.files) files.set(file, await readFile(join(result.storeDir, file), 'utf8'));
+    for (const { file } of shard.segments) if (!files.has(file)) files.set(file, await readFile(join(result.storeDir, file), 'utf8'));
   }
   return { result, metrics, warnings, retries, files };
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { compareStrings } from '../../src/compare.js';
 import { StoreError, StoreWriteError } from '../../src/errors.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { StoreWriter } from '../../src/store/store-writer.js';
@@ -44,6 +45,30 @@ describe('collect store', () => {
     const byUid = new Map(rows.map((r) => [r.uid, r]));
     assert.equal(read.length, shard.rows);
     for (const row of read) assert.deepEqual(row, byUid.get(row.uid));
+  });
+
+  it('GIVEN lists in namespace order spanning many flushes THEN one spool file per type, one or two segments per shard and type, and every shard reads back its own rows in list order', async () => {
+    // Two types listed cluster-wide as an API server sends them (namespace, then name), with rows
+    // large enough that each type is flushed many times.
+    const rows = [...syntheticRows({ cluster: 'c1', count: 48_000, namespaces: 9, attributeBytes: 900 })]
+      .filter((r) => r.resource === 'pods' || r.resource === 'configmaps')
+      .sort((a, b) => (a.resource === b.resource ? compareStrings(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`) : compareStrings(a.resource, b.resource)));
+    const dir = join(await tempDir(), 'store');
+    const store = await buildStore(dir, 'c1', rows);
+    assert.ok(store.manifest.totals.bytes > 6 * (4 << 20), `must span several 4 MiB flushes per type, has ${store.manifest.totals.bytes} bytes`);
+    assert.deepEqual((await readdir(join(dir, 'rows'))).sort(), ['configmaps.ndjson', 'pods.ndjson']);
+    for (const shard of store.shards) {
+      for (const file of new Set(shard.segments.map((s) => s.file))) {
+        assert.ok(shard.segments.filter((s) => s.file === file).length <= 2, `${shard.key} ${file}: ${JSON.stringify(shard.segments)}`);
+      }
+      const read = (await collectAll(store.readShardBatches(shard.key))).flat();
+      // Type after type, in the order the types were spooled; each type's rows in list order.
+      const expected = SYNTHETIC_TYPES.flatMap((type) => rows.filter((r) => r.resource === type.resource && (r.namespace || '_cluster') === shard.key));
+      assert.deepEqual(
+        read.map((r) => r.uid),
+        expected.map((r) => r.uid),
+      );
+    }
   });
 
   it('GIVEN the same rows in another order THEN fingerprints are equal; a changed row changes its shard only', async () => {
@@ -99,9 +124,10 @@ describe('collect store', () => {
     const writer = await StoreWriter.create(dir, 'c1');
     const spool = writer.spool(SYNTHETIC_TYPES[0]!);
     await spool.addPage(spoolPageOf(syntheticRows({ cluster: 'c1', count: 4 })));
-    // A file where the spool's folders go: ENOTDIR even for root, which file modes do not stop.
+    // A file where the spool's folder was: ENOTDIR even for root, which file modes do not stop.
     const partial = (await readdir(parent)).find((name) => name.startsWith('store.partial-'))!;
-    await writeFile(join(parent, partial, 'shards'), 'not a folder');
+    await rm(join(parent, partial, 'rows'), { recursive: true });
+    await writeFile(join(parent, partial, 'rows'), 'not a folder');
     await assert.rejects(spool.complete(), (e: unknown) => e instanceof StoreWriteError && e.data.dir === dir && /ENOTDIR/.test(e.message));
     await writer.abort();
   });
@@ -110,8 +136,18 @@ describe('collect store', () => {
     ['no manifest', async (dir) => rm(join(dir, 'manifest.json')), /manifest.json is missing/],
     ['a truncated manifest', async (dir) => truncate(join(dir, 'manifest.json'), 40), /not valid JSON/],
     ['a foreign JSON file', async (dir) => writeFile(join(dir, 'manifest.json'), '{"kind":"Something"}'), /not a kollect store/],
-    ['a truncated shard file', async (dir) => truncate(join(dir, 'shards', 'ns-000', 'pods.ndjson'), 10), /damaged/],
-    ['a missing shard file', async (dir) => rm(join(dir, 'shards', 'ns-000', 'pods.ndjson')), /is missing/],
+    ['a truncated spool file', async (dir) => truncate(join(dir, 'rows', 'pods.ndjson'), 10), /spool file rows\/pods.ndjson has 10 bytes on disk/],
+    ['a missing spool file', async (dir) => rm(join(dir, 'rows', 'pods.ndjson')), /spool file rows\/pods.ndjson is missing/],
+    ['a spool file longer than its segments', async (dir) => appendFile(join(dir, 'rows', 'pods.ndjson'), '{}\n'), /damaged/],
+    [
+      "a shard's segments that do not add up to its bytes",
+      async (dir) => {
+        const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { shards: Array<{ bytes: number }> };
+        manifest.shards[1]!.bytes += 1;
+        await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      },
+      /segments of shard "ns-000" hold/,
+    ],
   ];
   for (const [name, breakIt, message] of broken) {
     it(`GIVEN ${name} THEN opening fails with STORE_INVALID`, async () => {
