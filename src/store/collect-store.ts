@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { StoreError } from '../errors.js';
@@ -8,7 +7,7 @@ import { formatIssuePath } from '../config/load.js';
 import { MANIFEST_FILE, STORE_FORMAT, manifestSchema, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
 
 /**
- * Bytes read from a shard file at a time: a batch of rows. 1 MiB batches were no faster to export
+ * Bytes read from a spool file at a time: a batch of rows. 1 MiB batches were no faster to export
  * (bench:pg) but lived long enough to be promoted: 207 MiB peak RSS against 144 MiB.
  */
 const READ_CHUNK = 256 << 10;
@@ -98,23 +97,37 @@ export class CollectStore {
   async *readShardBatches(key: string): AsyncGenerator<Row[]> {
     const shard = this.shard(key);
     if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
-    for (const { file, offset, bytes } of shard.segments) {
-      if (bytes === 0) continue;
-      // Lines split by hand: readline's events and line-break regex cost more than the parse of a short row.
-      const decoder = new StringDecoder('utf8');
-      let rest = '';
-      for await (const chunk of createReadStream(join(this.dir, file), { start: offset, end: offset + bytes - 1, highWaterMark: READ_CHUNK })) {
-        const text = rest + decoder.write(chunk as Buffer);
-        const rows: Row[] = [];
-        let start = 0;
-        for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
-          if (end > start) rows.push(JSON.parse(text.slice(start, end)) as Row);
+    // One buffer per shard read, refilled: its text is decoded (copied) before the rows go out.
+    const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
+    let current: { file: string; handle: FileHandle } | undefined;
+    try {
+      for (const { file, offset, bytes } of shard.segments) {
+        if (current?.file !== file) {
+          await current?.handle.close();
+          current = undefined;
+          current = { file, handle: await open(join(this.dir, file), 'r') };
         }
-        rest = text.slice(start);
-        if (rows.length > 0) yield rows;
+        // Lines split by hand: readline's events and line-break regex cost more than the parse of a short row.
+        const decoder = new StringDecoder('utf8');
+        let rest = '';
+        for (let done = 0; done < bytes; ) {
+          const { bytesRead } = await current.handle.read(buffer, 0, Math.min(READ_CHUNK, bytes - done), offset + done);
+          if (bytesRead === 0) throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
+          done += bytesRead;
+          const text = rest + decoder.write(buffer.subarray(0, bytesRead));
+          const rows: Row[] = [];
+          let start = 0;
+          for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
+            if (end > start) rows.push(JSON.parse(text.slice(start, end)) as Row);
+          }
+          rest = text.slice(start);
+          if (rows.length > 0) yield rows;
+        }
+        rest += decoder.end();
+        if (rest.trim() !== '') yield [JSON.parse(rest) as Row];
       }
-      rest += decoder.end();
-      if (rest.trim() !== '') yield [JSON.parse(rest) as Row];
+    } finally {
+      await current?.handle.close();
     }
   }
 
