@@ -10,11 +10,12 @@ import { fileURLToPath } from 'node:url';
 
 /**
  * Preloaded into a measured process: on exit (kollect's main() ends with process.exit) it
- * writes the process's peak RSS in KiB and how long it ran, in ms from its start, to file
- * descriptor 3, which the parent reads. The process is otherwise exactly what a user runs.
+ * writes the process's peak RSS in KiB, how long it ran (ms from its start) and the CPU time it
+ * used (every thread, user + system, start-up included) to file descriptor 3, which the parent
+ * reads. The process is otherwise exactly what a user runs.
  */
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
-  "import { writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, JSON.stringify({ maxRssKiB: process.resourceUsage().maxRSS, ms: performance.now() })));",
+  "import { writeSync } from 'node:fs'; process.on('exit', () => { const u = process.resourceUsage(); writeSync(3, JSON.stringify({ maxRssKiB: u.maxRSS, ms: performance.now(), cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); });",
 )}`;
 
 export interface ChildMeasurement {
@@ -23,6 +24,8 @@ export interface ChildMeasurement {
   maxRssKiB: number;
   /** From the process's start to its exit, in ms. */
   ms: number;
+  /** CPU time of the whole process (every thread, start-up included), in ms. */
+  cpuMs: number;
 }
 
 interface SpawnOptions {
@@ -51,7 +54,7 @@ async function runNode(args: string[], options: SpawnOptions): Promise<{ stdout:
 /** Runs `node --import PRELOAD ...args` with `env` added (and CI=true); fails on a non-zero exit, with its stderr. */
 export async function measuredChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildMeasurement> {
   const { stdout, measured } = await runNode(args, { env: { ...env, CI: 'true' }, stderr: 'pipe', measure: true });
-  return { stdout, ...(JSON.parse(measured) as { maxRssKiB: number; ms: number }) };
+  return { stdout, ...(JSON.parse(measured) as Omit<ChildMeasurement, 'stdout'>) };
 }
 
 /** The arguments of `node` that run the TypeScript script at `script` (an import.meta.url) with `args`, through tsx. */
