@@ -104,6 +104,7 @@ export class CollectStore {
       for (const { file, offset, bytes } of shard.segments) {
         if (current?.file !== file) {
           await current?.handle.close();
+          // Forgotten before the next open, which may fail: finally must not close it twice.
           current = undefined;
           current = { file, handle: await open(join(this.dir, file), 'r') };
         }
