@@ -98,6 +98,21 @@ export function listWorkerCount(
 }
 
 /**
+ * A warning when `list.workers` was set to a number that the container's memory limit does not
+ * leave room for (`auto` never starts more than fit): each worker's heap comes on top of the
+ * main thread's, and a CronJob killed for memory exports nothing.
+ */
+export function workerMemoryWarning(list: Pick<ListSettings, 'workers'>, workers: number, memoryMiB: number | undefined): string | undefined {
+  if (list.workers === 'auto' || workers === 0 || memoryMiB === undefined) return undefined;
+  const needed = MAIN_THREAD_MIB + workers * WORKER_MIB;
+  if (needed <= memoryMiB) return undefined;
+  return (
+    `list.workers ${workers} needs about ${needed} MiB (${MAIN_THREAD_MIB} for the main thread, ${WORKER_MIB} per worker) ` +
+    `and the container's memory limit is ${Math.round(memoryMiB)} MiB: use list.workers auto, fewer workers, or a higher limit`
+  );
+}
+
+/**
  * Pages of one list being encoded at once: with two or more workers, one large list (pods)
  * keeps two busy while its next page is on its way; memory stays a few pages per list.
  */
@@ -118,6 +133,8 @@ export async function collect(config: KollectConfig, deps: CollectDeps): Promise
   const started = Date.now();
   const { log, signal } = deps;
   const workers = listWorkerCount(config.list, config.resources.length);
+  const tooMany = workerMemoryWarning(config.list, workers, memoryLimitMiB());
+  if (tooMany) log.warn(tooMany, { workers });
   // Workers start while discovery runs: their start-up overlaps the first requests.
   const pool = workers > 0 ? new ListPool(workers, signal) : undefined;
   log.debug(`encoding pages ${pool ? `in ${workers} list workers` : 'on the main thread'}`, { workers });
