@@ -112,6 +112,31 @@ describe('kollect db', () => {
     assert.equal(month.stdout, '');
   });
 
+  it('GIVEN several sinks WHEN db ddl picks one THEN --sink names it; without --sink two postgres sinks are refused, and so is a file sink (exit 2, USAGE)', async () => {
+    const dir = await tempDir();
+    const config = join(dir, 'kollect.yaml');
+    const postgres = (name: string, table: string) => ({ name, type: 'postgres', url: { env: 'DATABASE_URL' }, ssl: { mode: 'disable' }, table });
+    await writeFile(config, JSON.stringify({ cluster: 'c1', sinks: [postgres('fleet-a', 'items_a'), postgres('fleet-b', 'items_b'), { name: 'files', type: 'file', dir: join(dir, 'out') }] }));
+    const url = 'postgres://unused@127.0.0.1:1/unused';
+
+    const chosen = await db(url, ['ddl', '--config', config, '--sink', 'fleet-b']);
+    assert.equal(chosen.code, 0, chosen.stderr);
+    assert.match(chosen.stdout, /"public"\."items_b"/);
+    assert.doesNotMatch(chosen.stdout, /items_a/);
+
+    const refusals: Array<[string[], RegExp]> = [
+      [[], /several postgres sinks \(fleet-a, fleet-b\); choose one with --sink NAME/],
+      [['--sink', 'files'], /sink "files" is of type file, not postgres/],
+    ];
+    for (const [args, message] of refusals) {
+      const run = await db(url, ['ddl', '--config', config, ...args]);
+      assert.equal(run.code, 2, args.join(' '));
+      const error = JSON.parse(run.stderr.trim().split('\n').pop()!) as { code: string; message: string };
+      assert.equal(error.code, 'USAGE');
+      assert.match(error.message, message);
+    }
+  });
+
   it('GIVEN a table name "items; drop table x" WHEN config validate, db init and export run THEN each exits 2 naming sinks[0].table and the database is untouched', async () => {
     const url = await freshDatabase();
     const dir = await tempDir();
