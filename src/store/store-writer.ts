@@ -120,28 +120,26 @@ export class TypeSpool {
   /** Appends every buffered line to the type's file in one write, shard after shard. */
   private async flush(): Promise<void> {
     if (this.buffered === 0) return;
-    const buffers: Uint8Array[] = [];
-    let offset = this.written;
-    for (const part of this.parts.values()) {
-      if (part.pending === 0) continue;
-      buffers.push(...part.buffer);
-      const last = part.segments[part.segments.length - 1];
-      if (last && last.offset + last.bytes === offset) last.bytes += part.pending;
-      else part.segments.push({ file: this.file, offset, bytes: part.pending });
-      offset += part.pending;
-      part.buffer = [];
-      part.pending = 0;
-    }
+    const pending = [...this.parts.values()].filter((part) => part.pending > 0);
+    const buffers = pending.flatMap((part) => part.buffer);
     const path = join(this.root, this.file);
     try {
       this.handle ??= await open(path, 'a');
       const { bytesWritten } = await this.handle.writev(buffers);
-      if (bytesWritten !== offset - this.written) throw new Error(`short write: ${bytesWritten} of ${offset - this.written} bytes`);
+      if (bytesWritten !== this.buffered) throw new Error(`short write: ${bytesWritten} of ${this.buffered} bytes`);
     } catch (error) {
       // A full or read-only volume shows here first, in the middle of a list.
       throw unwritable(this.storeDir, path, error);
     }
-    this.written = offset;
+    // Segments only for what is on disk.
+    for (const part of pending) {
+      const last = part.segments[part.segments.length - 1];
+      if (last && last.offset + last.bytes === this.written) last.bytes += part.pending;
+      else part.segments.push({ file: this.file, offset: this.written, bytes: part.pending });
+      this.written += part.pending;
+      part.buffer = [];
+      part.pending = 0;
+    }
     this.buffered = 0;
   }
 
