@@ -52,7 +52,9 @@ export class ConfigError extends KollectError {
   ) {
     const where = file ? `${file}: ` : '';
     const lines = issues.map((i) => `  ${i.path || '(root)'}: ${i.message}`);
-    super(`${where}invalid configuration\n${lines.join('\n')}`, { file, issues });
+    // A flag that names nothing in a valid file (`--sink nope`) is not the file's fault.
+    const what = issues.length > 0 && issues.every((i) => i.path.startsWith('--')) ? 'a flag does not match the configuration' : 'invalid configuration';
+    super(`${where}${what}\n${lines.join('\n')}`, { file, issues });
   }
 }
 

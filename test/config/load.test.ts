@@ -109,8 +109,11 @@ describe('configuration', () => {
     );
   });
 
-  it('GIVEN --sink naming no sink THEN it is a config error', () => {
-    assert.throws(() => validateConfig({ cluster: 'c' }, { sinks: ['nope'] }), (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === '--sink');
+  it('GIVEN --sink naming no sink THEN a config error (exit 2) that blames the flag, not the file', () => {
+    assert.throws(
+      () => validateConfig({ cluster: 'c' }, { sinks: ['nope'] }, 'kollect.yaml'),
+      (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === '--sink' && e.message.startsWith('kollect.yaml: a flag does not match the configuration\n  --sink: no sink named "nope"'),
+    );
   });
 
   it('GIVEN YAML with a syntax error or a missing file THEN a ConfigError names the file', async () => {
