@@ -12,14 +12,19 @@ import type { Logger } from '../../log.js';
  * kollect-state.json whatever the remote then held: a wrong skip on the next run.
  *
  * The lock is a file created exclusively (O_EXCL), naming its holder. The holder touches it
- * every REFRESH_MS; a run that died (OOM-killed, evicted: it never releases) leaves a lock that
- * goes stale after STALE_MS without a touch, and the next run takes it over with a warning. A
- * pid cannot tell: the next run is usually another pod on another node.
+ * every 10 s; a run that died (OOM-killed, evicted: it never releases) leaves a lock that goes
+ * stale after 60 s without a touch, and the next run takes it over with a warning. A pid cannot
+ * tell: the next run is usually another pod on another node.
  */
 
 export const LOCK_FILE = 'kollect.lock';
-const REFRESH_MS = 10_000;
-export const STALE_MS = 60_000;
+
+/** How often the holder touches its lock, and how long untouched makes a lock a dead run's. */
+export interface LockTiming {
+  refreshMs: number;
+  staleMs: number;
+}
+const TIMING: LockTiming = { refreshMs: 10_000, staleMs: 60_000 };
 
 interface Holder {
   pid: number;
@@ -63,36 +68,36 @@ async function ageMs(path: string): Promise<number | undefined> {
  * Runs `work` holding the lock of `mirrorDir`; LockBusyError (exit 1) when another run holds it.
  * The lock is removed when `work` ends, however it ends.
  */
-export async function withMirrorLock<T>(mirrorDir: string, sink: string, log: Logger, work: () => Promise<T>): Promise<T> {
+export async function withMirrorLock<T>(mirrorDir: string, sink: string, log: Logger, work: () => Promise<T>, timing: LockTiming = TIMING): Promise<T> {
   await mkdir(mirrorDir, { recursive: true });
   const path = join(mirrorDir, LOCK_FILE);
   const holder: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   if (!(await create(path, holder))) {
     const age = await ageMs(path);
     const other = await readHolder(path);
-    if (age !== undefined && age < STALE_MS) {
+    if (age !== undefined && age < timing.staleMs) {
       const who = other?.pid !== undefined ? `pid ${other.pid} on host ${other.host}, since ${other.since}` : 'its holder unknown';
       throw new LockBusyError(
         `sink "${sink}": another kollect run (${who}) is exporting through the git mirror ${mirrorDir}. Runs that share a mirror folder must not overlap ` +
-          `(CronJob concurrencyPolicy: Forbid); a lock left by a run that died is taken over once it is ${STALE_MS / 1000} s old (${path})`,
+          `(CronJob concurrencyPolicy: Forbid); a lock left by a run that died is taken over once it is ${timing.staleMs / 1000} s old (${path})`,
         { sink, mirrorDir, holder: other ?? null },
       );
     }
     log.warn('git mirror lock left by a run that stopped: taking it over', { sink, mirrorDir, holder: other ?? null, ageMs: age === undefined ? null : Math.round(age) });
     await rm(path, { force: true });
     // Exclusive again: of two runs taking over at once, one gets it and the other finds it fresh.
-    if (!(await create(path, holder))) return withMirrorLock(mirrorDir, sink, log, work);
+    if (!(await create(path, holder))) return withMirrorLock(mirrorDir, sink, log, work, timing);
   }
   const refresh = setInterval(() => {
     const now = new Date();
     utimes(path, now, now).catch((error: unknown) => log.warn('could not refresh the git mirror lock', { sink, path, message: (error as Error).message }));
-  }, REFRESH_MS);
+  }, timing.refreshMs);
   refresh.unref();
   try {
     return await work();
   } finally {
     clearInterval(refresh);
-    // Only our own: a run stalled past STALE_MS may have lost the lock to another.
+    // Only our own: a run stalled past staleMs may have lost the lock to another.
     if ((await readHolder(path))?.token === holder.token) await rm(path, { force: true });
   }
 }
