@@ -3,7 +3,8 @@
  * its floor and against the naive ways of writing the same rows, all in one run on one server
  * (DATABASE_URL, else an embedded one). Every figure is printed with its ratio to (a):
  *
- *   (a) raw COPY of the same COPY text into an UNLOGGED table without index: the floor;
+ *   (a) raw COPY of the same COPY text into an UNLOGGED table without index: the floor
+ *       (scripts/support/raw-copy.ts, the same as `npm run bench`'s);
  *   (b) kollect's first export into an empty table;
  *   (c) the same store again (nothing changed), with the WAL it wrote and the dead tuples left;
  *   (d) 5% of the objects changed;
@@ -20,19 +21,17 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
-import type * as CopyRowsModule from '../src/sinks/postgres/copy-rows.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import type * as StoreModule from '../src/store/collect-store.js';
-import { initTables, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
+import { initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
-import { measuredChild, readResult, scriptArgs, writeResult } from './support/measured-child.js';
-import { median } from './support/median.js';
+import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
+import { medianBy } from './support/median.js';
+import { rawCopy } from './support/raw-copy.js';
 
 const ROWS = 100_000;
 /**
@@ -48,7 +47,6 @@ const RUNS = 5;
 const CLUSTER = 'bench';
 const SCHEMA = 'public';
 const TABLE = 'kollect_items';
-const ITEMS = `"${SCHEMA}"."${TABLE}"`;
 /** Argument that makes this script measure (a) in a child process and print its time. */
 const FLOOR_FLAG = '--floor';
 
@@ -66,8 +64,7 @@ interface Figure {
 /** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
 function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
-  const middle = median(times);
-  return { ...figures.find((f) => f.ms === middle)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
+  return { ...medianBy(figures, (f) => f.ms)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
 }
 
 async function walLsn(client: pg.Client): Promise<string> {
@@ -78,25 +75,9 @@ async function walSince(client: pg.Client, lsn: string): Promise<number> {
   return Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes);
 }
 
-/** (a), in its own process: the store's COPY text (the sink's own encoder) into an unlogged table without index. */
-async function rawCopy(url: string, storeDir: string): Promise<number> {
-  const { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } = await compiled<typeof CopyRowsModule>('sinks/postgres/copy-rows.js');
-  const store = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(storeDir);
-  return withClient(url, async (client) => {
-    await client.query('DROP TABLE IF EXISTS bench_floor');
-    await client.query(`CREATE UNLOGGED TABLE bench_floor (${Object.keys(STAGING_COLUMNS).map((c) => `${c} text`).join(', ')})`);
-    const started = performance.now();
-    await pipeline(copyRowsSource(store, { cluster: CLUSTER }), client.query(copyFrom(`COPY bench_floor (${STAGING_COLUMN_LIST}) FROM STDIN`)));
-    const ms = performance.now() - started;
-    await client.query('DROP TABLE bench_floor');
-    return ms;
-  });
-}
-
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
 async function floor(url: string, storeDir: string): Promise<Figure> {
-  const { stdout } = await measuredChild(scriptArgs(import.meta.url, [FLOOR_FLAG, storeDir]), { DATABASE_URL: url });
-  return { ms: readResult<number>(stdout) };
+  return { ms: await scriptChild<number>(import.meta.url, [FLOOR_FLAG, storeDir], { DATABASE_URL: url }) };
 }
 
 interface ExportOutput {
@@ -140,7 +121,7 @@ function upsertValues(row: Row, collectedAt: string): unknown[] {
 async function naiveUpsert(url: string, store: StoreModule.CollectStore, perStatement: number, limit: number): Promise<Figure> {
   return withClient(url, async (client) => {
     await client.query('DROP TABLE IF EXISTS bench_naive');
-    await client.query(`CREATE TABLE bench_naive (LIKE ${ITEMS} INCLUDING ALL)`);
+    await client.query(`CREATE TABLE bench_naive (LIKE ${ITEMS_TABLE} INCLUDING ALL)`);
     const started = performance.now();
     await client.query('BEGIN');
     let batch: unknown[] = [];
@@ -178,7 +159,7 @@ async function main(): Promise<void> {
   await writeFile(config, `cluster: ${CLUSTER}\nsinks:\n  - { name: fleet-db, type: postgres, ssl: { mode: disable } }\n`);
   await initTables(url, testSinkConfig());
   // Autovacuum off on the items table, so that the dead tuples an export leaves are counted, not hidden.
-  await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS} SET (autovacuum_enabled = false)`));
+  await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS_TABLE} SET (autovacuum_enabled = false)`));
   let runs = 0;
   const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
@@ -195,7 +176,7 @@ async function main(): Promise<void> {
   };
   for (let round = 0; round < RUNS; round++) {
     await step('a', () => floor(url, baseDir));
-    await withClient(url, (client) => client.query(`TRUNCATE ${ITEMS}`));
+    await withClient(url, (client) => client.query(`TRUNCATE ${ITEMS_TABLE}`));
     await step('b', () => exportOnce(baseDir));
     await step('c', () => exportOnce(baseDir));
     await step('d', () => exportOnce(changedDir));

@@ -12,19 +12,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 import { groupVersionPath } from '../src/kube/discovery.js';
-import type * as CopyRowsModule from '../src/sinks/postgres/copy-rows.js';
-import type * as StoreModule from '../src/store/collect-store.js';
 import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
-import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
+import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
+import { rawCopy } from './support/raw-copy.js';
 
 const PAGE_SIZE = 500;
 
@@ -58,29 +54,6 @@ async function worker(args: string[]): Promise<void> {
   const objects = await rawList(args[0]!, args[1]!);
   const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS };
   writeResult(measurement);
-}
-
-/**
- * The floor for the database part: the same rows COPYed into an unlogged table without index, as
- * the COPY text of the sink's own encoder (copyRowsSource, from dist/ like the kollect measured),
- * with the cluster appended to every line as the sink's first export does.
- */
-async function rawCopy(databaseUrl: string, storeDir: string): Promise<number> {
-  const { copyRowsSource, STAGING_COLUMN_LIST, STAGING_COLUMNS } = await compiled<typeof CopyRowsModule>('sinks/postgres/copy-rows.js');
-  const { CollectStore: BuiltStore } = await compiled<typeof StoreModule>('store/collect-store.js');
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query('DROP TABLE IF EXISTS bench_raw_copy');
-    await client.query(`CREATE UNLOGGED TABLE bench_raw_copy (${Object.entries(STAGING_COLUMNS).map(([column, type]) => `${column} ${type}`).join(', ')}, cluster text)`);
-    const store = await BuiltStore.open(storeDir);
-    const started = performance.now();
-    await pipeline(copyRowsSource(store, { cluster: store.cluster, constants: [store.cluster] }), client.query(copyFrom(`COPY bench_raw_copy (${STAGING_COLUMN_LIST}, cluster) FROM STDIN`)));
-    return performance.now() - started;
-  } finally {
-    await client.query('DROP TABLE IF EXISTS bench_raw_copy');
-    await client.end();
-  }
 }
 
 async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measurement; list: Measurement; copyMs: number }> {

@@ -58,7 +58,7 @@ export async function measuredChild(args: string[], env: NodeJS.ProcessEnv = {})
 }
 
 /** The arguments of `node` that run the TypeScript script at `script` (an import.meta.url) with `args`, through tsx. */
-export function scriptArgs(script: string, args: string[]): string[] {
+function scriptArgs(script: string, args: string[]): string[] {
   return ['--import', 'tsx', fileURLToPath(script), ...args];
 }
 
@@ -68,17 +68,18 @@ export function writeResult(result: unknown): void {
 }
 
 /** The parent side: what the child handed over with `writeResult`. */
-export function readResult<T>(stdout: string): T {
+function readResult<T>(stdout: string): T {
   const last = stdout.trim().split('\n').pop();
   if (!last) throw new Error('the child process wrote no result');
   return JSON.parse(last) as T;
 }
 
 /**
- * Runs the script at `script` (an import.meta.url) again with `args`, in a child process of its
- * own, and returns what it hands over with `writeResult`. Its stderr shows as it comes.
+ * Runs the script at `script` (an import.meta.url) again with `args` (and `env` added to this
+ * process's environment), in a child process of its own, and returns what it hands over with
+ * `writeResult`. Its stderr shows as it comes.
  */
-export async function scriptChild<T>(script: string, args: string[]): Promise<T> {
-  const { stdout } = await runNode(scriptArgs(script, args), { env: {}, stderr: 'inherit', measure: false });
+export async function scriptChild<T>(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
+  const { stdout } = await runNode(scriptArgs(script, args), { env, stderr: 'inherit', measure: false });
   return readResult<T>(stdout);
 }

@@ -17,15 +17,13 @@ interface DdlFlags extends DbFlags {
   brin: boolean;
 }
 
-/** The postgres sink a `db` command works on: the one named by --sink, or the only postgres sink in the configuration. */
+/**
+ * The postgres sink a `db` command works on: the one named by --sink (readConfig keeps only it,
+ * or refuses a name no sink has, as for every command), or the only postgres sink in the configuration.
+ */
 function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
-  if (name !== undefined) {
-    const named = config.sinks.find((s) => s.name === name);
-    if (!named) throw new UsageError(`no sink named "${name}"; configured: ${config.sinks.map((s) => s.name).join(', ') || 'none'}`);
-    if (named.type !== 'postgres') throw new UsageError(`sink "${name}" is of type ${named.type}, not postgres`);
-    return named;
-  }
   const postgres = config.sinks.filter((s): s is PostgresSinkConfig => s.type === 'postgres');
+  if (name !== undefined && postgres.length === 0) throw new UsageError(`sink "${name}" is of type ${config.sinks[0]?.type}, not postgres`);
   if (postgres.length === 0) throw new UsageError('the configuration has no postgres sink');
   if (postgres.length > 1) throw new UsageError(`the configuration has several postgres sinks (${postgres.map((s) => s.name).join(', ')}); choose one with --sink NAME`);
   return postgres[0]!;

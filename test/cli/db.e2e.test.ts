@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { runKollect } from '../support/cli.js';
-import { dropTestDatabases, expectedRows, exportWithCli, freshDatabase, ITEMS_TABLE, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
+import { logLines, runKollect } from '../support/cli.js';
+import { dropTestDatabases, expectedRows, exportWithCli, freshDatabase, ITEMS_TABLE, sinkResult, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
 import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect db init` and `kollect db ddl` as a DBA runs them, against a real server. */
@@ -83,7 +83,7 @@ describe('kollect db', () => {
     assert.match(init.stdout, /schema is up to date/);
     assert.match(init.stdout, /BRIN index on exported_at already exists/);
     for (const run of [firstA, firstB, secondA]) assert.equal(run.code, 0, run.stderr);
-    const second = JSON.parse(secondA.stdout).sinks[0].result;
+    const second = sinkResult(secondA);
     assert.ok(second.updated > 0 && second.deleted > 0 && second.inserted === 0, JSON.stringify(second));
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-a'), expectedRows(a2.rows));
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-b'), expectedRows(b.rows));
@@ -131,9 +131,9 @@ describe('kollect db', () => {
     for (const [args, message] of refusals) {
       const run = await db(url, ['ddl', '--config', config, ...args]);
       assert.equal(run.code, 2, args.join(' '));
-      const error = JSON.parse(run.stderr.trim().split('\n').pop()!) as { code: string; message: string };
-      assert.equal(error.code, 'USAGE');
-      assert.match(error.message, message);
+      const error = logLines(run).at(-1);
+      assert.equal(error?.code, 'USAGE');
+      assert.match(String(error?.message), message);
     }
   });
 

@@ -11,7 +11,7 @@ import type { SinkPlan } from '../../src/sinks/sink.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { logLines, runKollect, type CliResult } from '../support/cli.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
-import { startPostgres } from '../support/postgres.js';
+import { dropTestDatabases, freshDatabase } from '../support/postgres.js';
 import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
 import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
 
@@ -299,12 +299,12 @@ describe('kollect export: Prometheus metrics', () => {
     objectValues.delete(CLUSTER_SHARD);
     const warnedShardsB = b.shards.filter((s) => s.rows >= WARN_ROWS).length;
     assert.equal(warnedShardsB, 2, 'fixture: two shards at or past the warning line');
-    const databaseUrl = await (await startPostgres()).createDatabase();
+    const databaseUrl = await freshDatabase();
     setup = { dir, storeA, storeB, objectValues, warnedShardsB, databaseUrl };
   });
 
   after(async () => {
-    await (await startPostgres()).dropCreatedDatabases();
+    await dropTestDatabases();
     if (setup) await rm(setup.dir, { recursive: true, force: true });
   });
 
@@ -651,7 +651,7 @@ describe('kollect export: Prometheus metrics', () => {
       // WHEN the next run succeeds, on a store without large shards
       const small = join(setup.dir, 'store-small');
       await buildStore(small, CLUSTER, syntheticRows({ cluster: CLUSTER, count: 300, namespaces: 5 }));
-      const databaseUrl = await (await startPostgres()).createDatabase();
+      const databaseUrl = await freshDatabase();
       assert.equal((await runKollect(['db', 'init', '-c', config], { env: { DATABASE_URL: databaseUrl } })).code, 0);
       const ok = await runKollect(['export', '-c', config, '--from', small, '--pushgateway', gateway.url, '--output', 'json'], { env: { DATABASE_URL: databaseUrl } });
 

@@ -35,10 +35,15 @@ const PAGE = {
   what: 'list pods (page 1)',
 };
 
-function rowOf(profile: Profile): Record<string, unknown> {
+/** The page's one row line, as the spool gets it from pageWork. */
+function lineOf(profile: Profile): string {
   const { page, rows } = pageWork('c1', POD, profile)(PAGE);
   assert.equal(rows, 1);
-  return JSON.parse(Buffer.from(page[0]!.lines).toString('utf8')) as Record<string, unknown>;
+  return Buffer.from(page[0]!.lines).toString('utf8');
+}
+
+function rowOf(profile: Profile): Record<string, unknown> {
+  return JSON.parse(lineOf(profile)) as Record<string, unknown>;
 }
 
 describe('the per-page work of a type', () => {
@@ -49,7 +54,7 @@ describe('the per-page work of a type', () => {
     assert.equal(row.name, 'web-1');
     // The same page parsed whole, managedFields and all, encodes to the same bytes.
     const [whole] = createPageEncoder('c1', POD, profile)(parseListBody(PAGE));
-    assert.deepEqual(JSON.parse(Buffer.from(whole!.lines).toString('utf8')), row);
+    assert.equal(Buffer.from(whole!.lines).toString('utf8'), lineOf(profile));
   });
 
   it('GIVEN a profile that reads managedFields THEN the page is parsed with them and the attribute has its values', () => {

@@ -24,7 +24,7 @@ describe('replaceFile', () => {
   it('GIVEN a rename that fails (a folder stands at the target) THEN the error is thrown and the temporary file removed', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'target', 'inside'), { recursive: true });
-    await assert.rejects(replaceFile(join(dir, 'target'), join(dir, 'tmp'), 'new'));
+    await assert.rejects(replaceFile(join(dir, 'target'), join(dir, 'tmp'), 'new'), { code: 'EISDIR', syscall: 'rename' });
     assert.deepEqual((await readdir(dir)).sort(), ['target']);
   });
 });

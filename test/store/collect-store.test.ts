@@ -6,7 +6,7 @@ import { compareStrings } from '../../src/compare.js';
 import { StoreError, StoreWriteError } from '../../src/errors.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { StoreWriter } from '../../src/store/store-writer.js';
-import { SYNTHETIC_TYPES, buildStore, spoolPageOf, syntheticRows, tempDir } from '../support/store-fixture.js';
+import { SYNTHETIC_TYPES, buildStore, spoolPageOf, storeOf, syntheticRows, tempDir } from '../support/store-fixture.js';
 
 async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
   const out: T[] = [];
@@ -38,7 +38,7 @@ describe('collect store', () => {
       labels: { ...row.labels, city: `zürich-€-𝄞-${'ß'.repeat(i % 97)}` },
       attributes: { ...row.attributes, note: `${'é'.repeat(300 + (i % 13))}\n"quoted"` },
     }));
-    const store = await buildStore(join(await tempDir(), 'store'), 'c1', rows);
+    const store = await storeOf('c1', rows);
     const shard = store.shard('ns-000')!;
     assert.ok(shard.bytes > 3 * (1 << 20), `the shard must span several read chunks, has ${shard.bytes} bytes`);
     const read = (await collectAll(store.readShardBatches('ns-000'))).flat();
@@ -73,12 +73,12 @@ describe('collect store', () => {
 
   it('GIVEN the same rows in another order THEN fingerprints are equal; a changed row changes its shard only', async () => {
     const rows = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
-    const a = await buildStore(join(await tempDir(), 's'), 'c1', rows);
-    const b = await buildStore(join(await tempDir(), 's'), 'c1', [...rows].reverse());
+    const a = await storeOf('c1', rows);
+    const b = await storeOf('c1', [...rows].reverse());
     assert.deepEqual(a.shards.map((s) => s.fingerprint), b.shards.map((s) => s.fingerprint));
     const changed = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
     changed[1] = { ...changed[1]!, checksum: 'f'.repeat(32) };
-    const c = await buildStore(join(await tempDir(), 's'), 'c1', changed);
+    const c = await storeOf('c1', changed);
     const differing = a.shards.filter((s, i) => s.fingerprint !== c.shards[i]?.fingerprint).map((s) => s.key);
     assert.deepEqual(differing, [changed[1].namespace]);
   });
@@ -100,7 +100,7 @@ describe('collect store', () => {
   });
 
   it('GIVEN an incomplete type THEN the manifest says why and isComplete is false', async () => {
-    const store = await buildStore(join(await tempDir(), 's'), 'c1', syntheticRows({ cluster: 'c1', count: 100 }), { incomplete: { configmaps: 'forbidden' } });
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 100 }), { incomplete: { configmaps: 'forbidden' } });
     const cm = store.resources.find((r) => r.resource === 'configmaps');
     assert.equal(cm?.complete, false);
     assert.equal(cm?.reason, 'forbidden');

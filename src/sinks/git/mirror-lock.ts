@@ -74,8 +74,10 @@ export async function withMirrorLock<T>(mirrorDir: string, sink: string, log: Lo
   const holder: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   if (!(await create(path, holder))) {
     const age = await ageMs(path);
+    // Released between our try and our look: try again.
+    if (age === undefined) return withMirrorLock(mirrorDir, sink, log, work, timing);
     const other = await readHolder(path);
-    if (age !== undefined && age < timing.staleMs) {
+    if (age < timing.staleMs) {
       const who = other?.pid !== undefined ? `pid ${other.pid} on host ${other.host}, since ${other.since}` : 'its holder unknown';
       throw new LockBusyError(
         `sink "${sink}": another kollect run (${who}) is exporting through the git mirror ${mirrorDir}. Runs that share a mirror folder must not overlap ` +
@@ -83,9 +85,11 @@ export async function withMirrorLock<T>(mirrorDir: string, sink: string, log: Lo
         { sink, mirrorDir, holder: other ?? null },
       );
     }
-    log.warn('git mirror lock left by a run that stopped: taking it over', { sink, mirrorDir, holder: other ?? null, ageMs: age === undefined ? null : Math.round(age) });
+    log.warn('git mirror lock left by a run that stopped: taking it over', { sink, mirrorDir, holder: other ?? null, ageMs: Math.round(age) });
     await rm(path, { force: true });
-    // Exclusive again: of two runs taking over at once, one gets it and the other finds it fresh.
+    // Exclusive again. Two runs that judge the same dead lock stale within the same moment can
+    // still both get through (the later one's rm removes the earlier one's new lock): the lock
+    // keeps overlapping runs apart, it does not arbitrate a tie after a crash.
     if (!(await create(path, holder))) return withMirrorLock(mirrorDir, sink, log, work, timing);
   }
   const refresh = setInterval(() => {

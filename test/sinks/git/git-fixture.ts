@@ -93,7 +93,7 @@ export async function store(options: RowsOptions, build: BuildStoreOptions = {})
 }
 
 /** Deps that never wait: retries back off by a fixed jitter and sleep for no time. */
-export const fastDeps: GitSinkDeps = { sleep: async () => undefined, random: () => 0.5 };
+const fastDeps: GitSinkDeps = { sleep: async () => undefined, random: () => 0.5 };
 
 /** A Git sink and the mirror folder it uses. */
 export interface TestSink {
