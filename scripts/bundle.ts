@@ -35,7 +35,14 @@ const result = await build({
   // Bundled CommonJS packages require Node's built-ins; ESM has no `require` of its own.
   banner: { js: "import { createRequire as __kollectCreateRequire } from 'node:module';\nconst require = __kollectCreateRequire(import.meta.url);" },
   // src/version.ts reads package.json beside dist/ otherwise; the bundle is one level deeper.
-  define: { __KOLLECT_VERSION__: JSON.stringify(version) },
+  //
+  // `navigator` is the one Node 21 and later define (Node 20 has none): pg probes for Cloudflare
+  // Workers at load (lib/stream.js) by asking for navigator.userAgent and, failing that, by making
+  // a `Response`, which on Node 20 loads Node's fetch implementation (undici): about 35 ms of CPU
+  // in every process that exports to Postgres, for a probe whose answer is always no. The other
+  // readers of navigator (browser checks in the Kubernetes client's dependencies) read a user
+  // agent that names no browser, as Node 21's `Node.js/21` does.
+  define: { __KOLLECT_VERSION__: JSON.stringify(version), navigator: JSON.stringify({ userAgent: 'Node.js' }) },
   // Error classes name themselves after their class (KollectError: `new.target.name`), and
   // bundling renames a declaration whose name another module also uses. About 5 ms of start-up
   // (measured); minifying saved nothing measurable, so the output stays readable.
