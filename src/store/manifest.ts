@@ -1,10 +1,16 @@
 import * as z from 'zod';
+import { resourceTypeKey } from '../rows/row.js';
 
 /** Format tag of the manifest; bumped on any incompatible change to the store layout. */
-export const STORE_FORMAT = 'kollect.store/v2';
+export const STORE_FORMAT = 'kollect.store/v3';
 export const MANIFEST_FILE = 'manifest.json';
 /** The folder of the spool files, one per resource type. */
 export const ROWS_DIR = 'rows';
+
+/** The spool file of a resource type, relative to the store: its rows as spool lines (src/store/spool-line.ts). */
+export function spoolFileOf(type: { group: string; resource: string }): string {
+  return `${ROWS_DIR}/${resourceTypeKey(type)}.tsv`;
+}
 
 const resourceStatus = z.strictObject({
   group: z.string(),
@@ -28,7 +34,7 @@ const segment = z.strictObject({
   /** A spool file, relative to the store. */
   file: z.string().min(1),
   offset: z.number().int().nonnegative(),
-  /** Whole lines: a segment starts and ends at a line's boundary. */
+  /** Whole spool lines: a segment starts and ends at a line's boundary, and holds rows of one shard. */
   bytes: z.number().int().nonnegative(),
 });
 /** Where some of a shard's rows are: a byte range of a spool file. */
@@ -38,7 +44,7 @@ const shardEntry = z.strictObject({
   /** Namespace, or `_cluster` for cluster-scoped rows. */
   key: z.string().min(1),
   rows: z.number().int().nonnegative(),
-  /** Bytes of the shard's rows as JSON lines. */
+  /** Bytes of the shard's rows as JSON lines (`JSON.stringify(row)` and a newline each): the payload the thresholds apply to, not the spool's bytes. */
   bytes: z.number().int().nonnegative(),
   /** Order-independent digest of the shard's row checksums. Equal fingerprints, equal rows. */
   fingerprint: z.string().regex(/^[0-9a-f]+$/),

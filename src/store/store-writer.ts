@@ -3,9 +3,8 @@ import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/pro
 import { join, resolve } from 'node:path';
 import { compareKeys } from '../compare.js';
 import { StoreWriteError } from '../errors.js';
-import { resourceTypeKey } from '../rows/row.js';
 import { FingerprintAccumulator } from './fingerprint.js';
-import { MANIFEST_FILE, ROWS_DIR, STORE_FORMAT, type Manifest, type ResourceStatus, type Segment, type ShardEntry } from './manifest.js';
+import { MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, type Manifest, type ResourceStatus, type Segment, type ShardEntry } from './manifest.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
@@ -17,10 +16,12 @@ const FLUSH_BYTES = 4 << 20;
 export interface ShardLines {
   /** The shard key (`shardKeyOf(namespace)`). */
   shard: string;
-  /** One NDJSON line per row, each ending in a newline, in UTF-8. Owns its ArrayBuffer, so it can be transferred. */
+  /** One spool line per row (src/store/spool-line.ts), each ending in a newline, in UTF-8. Owns its ArrayBuffer, so it can be transferred. */
   lines: Uint8Array;
   /** Each row's checksum, in the order of the lines. */
   checksums: string[];
+  /** The rows' size as JSON lines, in UTF-8 bytes: what shard sizes are measured in (jsonLineChars). */
+  jsonBytes: number;
 }
 
 /**
@@ -38,22 +39,28 @@ const utf8 = new TextEncoder();
 
 /** Builds a SpoolPage row by row, from rows already serialized (by the collect hot path's encoder). */
 export class SpoolPageBuilder {
-  private readonly shards = new Map<string, { lines: string; checksums: string[] }>();
+  private readonly shards = new Map<string, { lines: string; checksums: string[]; jsonChars: number }>();
 
-  /** Adds one row: its shard, its line (without the newline) and its checksum. */
-  add(shard: string, line: string, checksum: string): void {
+  /** Adds one row: its shard, its spool line (without the newline), its checksum and the length of its JSON line (jsonLineChars). */
+  add(shard: string, line: string, checksum: string, jsonChars: number): void {
     const rows = this.shards.get(shard);
     if (rows) {
       rows.lines += `${line}\n`;
       rows.checksums.push(checksum);
+      rows.jsonChars += jsonChars;
     } else {
-      this.shards.set(shard, { lines: `${line}\n`, checksums: [checksum] });
+      this.shards.set(shard, { lines: `${line}\n`, checksums: [checksum], jsonChars });
     }
   }
 
   build(): SpoolPage {
-    // TextEncoder gives each page its own ArrayBuffer (Buffer.from may hand out a slice of a shared pool).
-    return [...this.shards].map(([shard, rows]) => ({ shard, lines: utf8.encode(rows.lines), checksums: rows.checksums }));
+    return [...this.shards].map(([shard, rows]) => {
+      // TextEncoder gives each page its own ArrayBuffer (Buffer.from may hand out a slice of a shared pool).
+      const lines = utf8.encode(rows.lines);
+      // A spool line and a JSON line hold the same text beyond ASCII (JSON.stringify leaves it as
+      // it is, and so does COPY), so the bytes UTF-8 adds to one it adds to the other.
+      return { shard, lines, checksums: rows.checksums, jsonBytes: rows.jsonChars + lines.byteLength - rows.lines.length };
+    });
   }
 }
 
@@ -61,7 +68,7 @@ interface ShardPart {
   /** Lines not yet written. */
   buffer: Uint8Array[];
   pending: number;
-  /** Every byte of the shard's rows of this type, written or not. */
+  /** The shard's rows of this type as JSON lines, in bytes (ShardLines.jsonBytes), written or not. */
   bytes: number;
   fingerprint: FingerprintAccumulator;
   /** Where the written lines are in the type's file, in order. */
@@ -69,7 +76,7 @@ interface ShardPart {
 }
 
 /**
- * Spools the rows of one resource type into one file (`rows/<type>.ndjson`), where each flush
+ * Spools the rows of one resource type into one file (`rows/<type>.tsv`), where each flush
  * writes the buffered lines shard after shard and the shards' segments record where they went.
  * One file per type and not per (shard, type): creating (and, an hour later, deleting) thousands
  * of small files cost more CPU in the kernel than encoding the rows (ext4's inode allocation,
@@ -92,7 +99,7 @@ export class TypeSpool {
     /** The store being written (its final folder), for messages. */
     private readonly storeDir: string = root,
   ) {
-    this.file = `${ROWS_DIR}/${resourceTypeKey(type)}.ndjson`;
+    this.file = spoolFileOf(type);
   }
 
   private part(shardKey: string): ShardPart {
@@ -106,11 +113,11 @@ export class TypeSpool {
 
   /** Adds one page of serialized rows; appends to disk once enough is buffered. */
   async addPage(page: SpoolPage): Promise<void> {
-    for (const { shard, lines, checksums } of page) {
+    for (const { shard, lines, checksums, jsonBytes } of page) {
       const part = this.part(shard);
       part.buffer.push(lines);
       part.pending += lines.byteLength;
-      part.bytes += lines.byteLength;
+      part.bytes += jsonBytes;
       for (const checksum of checksums) part.fingerprint.add(checksum);
       this.buffered += lines.byteLength;
     }

@@ -5,6 +5,8 @@ import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { parseListBody } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import type { ProjectedType } from '../../src/rows/project.js';
+import type { Row } from '../../src/rows/row.js';
+import { parseSpoolLine } from '../../src/store/spool-line.js';
 
 const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
 
@@ -42,8 +44,8 @@ function lineOf(profile: Profile): string {
   return Buffer.from(page[0]!.lines).toString('utf8');
 }
 
-function rowOf(profile: Profile): Record<string, unknown> {
-  return JSON.parse(lineOf(profile)) as Record<string, unknown>;
+function rowOf(profile: Profile): Row {
+  return parseSpoolLine(lineOf(profile).replace(/\n$/, ''), { cluster: 'c1', namespace: 'shop', type: { apiGroup: POD.group, apiVersion: POD.version, kind: POD.kind, resource: POD.resource } });
 }
 
 describe('the per-page work of a type', () => {

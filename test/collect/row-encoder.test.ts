@@ -8,18 +8,25 @@ import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
+import { shardKeyOf } from '../../src/rows/row.js';
 import type { SpoolPage } from '../../src/store/store-writer.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
 import { listPages } from '../support/list-pages.js';
 import { spoolPageOf, tempDir } from '../support/store-fixture.js';
 
-/** What the store held before the encoder: createProjector's rows, serialized with JSON.stringify. */
+/** createProjector's rows as the store holds them (spoolLineOf), and their JSON lines' bytes, measured. */
 function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
-  return spoolPageOf(objects.map(createProjector(cluster, type, profile)));
+  const rows = objects.map(createProjector(cluster, type, profile));
+  const page = spoolPageOf(rows);
+  for (const shard of page) {
+    const measured = rows.filter((row) => shardKeyOf(row.namespace) === shard.shard).reduce((n, row) => n + Buffer.byteLength(`${JSON.stringify(row)}\n`), 0);
+    assert.equal(shard.jsonBytes, measured, `shard ${shard.shard}: the JSON lines' bytes`);
+  }
+  return page;
 }
 
-function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[] }> {
-  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), checksums: s.checksums }));
+function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[]; jsonBytes: number }> {
+  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), checksums: s.checksums, jsonBytes: s.jsonBytes }));
 }
 
 const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
@@ -28,7 +35,7 @@ const custom: Profile = {
   attributes: { containers: 'spec.containers[*]', first: 'spec.containers[0]', replicas: 'spec.replicas', owner: 'metadata.annotations["a/b"]', zz: 'status.conditions' },
 };
 
-describe('the collect encoder writes the bytes and checksums createProjector + JSON.stringify write', () => {
+describe('the collect encoder writes the spool lines, checksums and JSON sizes of createProjector + spoolLineOf', () => {
   const cases: Array<[string, KubeObject]> = [
     ['sorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { app: 'x', tier: 'y' }, creationTimestamp: '2024-01-01T00:00:00Z', resourceVersion: '1' } }],
     ['unsorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { tier: 'y', app: 'x', 'pod-template-hash': 'h' } } }],

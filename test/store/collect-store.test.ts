@@ -6,13 +6,7 @@ import { compareStrings } from '../../src/compare.js';
 import { StoreError, StoreWriteError } from '../../src/errors.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { StoreWriter } from '../../src/store/store-writer.js';
-import { SYNTHETIC_TYPES, buildStore, spoolPageOf, storeOf, syntheticRows, tempDir } from '../support/store-fixture.js';
-
-async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
+import { SYNTHETIC_TYPES, buildStore, collectAll, spoolPageOf, storeOf, syntheticRows, tempDir } from '../support/store-fixture.js';
 
 describe('collect store', () => {
   it('GIVEN rows spooled by type THEN shards group them by namespace, with counts, bytes and fingerprints', async () => {
@@ -56,7 +50,7 @@ describe('collect store', () => {
     const dir = join(await tempDir(), 'store');
     const store = await buildStore(dir, 'c1', rows);
     assert.ok(store.manifest.totals.bytes > 6 * (4 << 20), `must span several 4 MiB flushes per type, has ${store.manifest.totals.bytes} bytes`);
-    assert.deepEqual((await readdir(join(dir, 'rows'))).sort(), ['configmaps.ndjson', 'pods.ndjson']);
+    assert.deepEqual((await readdir(join(dir, 'rows'))).sort(), ['configmaps.tsv', 'pods.tsv']);
     for (const shard of store.shards) {
       for (const file of new Set(shard.segments.map((s) => s.file))) {
         assert.ok(shard.segments.filter((s) => s.file === file).length <= 2, `${shard.key} ${file}: ${JSON.stringify(shard.segments)}`);
@@ -136,17 +130,17 @@ describe('collect store', () => {
     ['no manifest', async (dir) => rm(join(dir, 'manifest.json')), /manifest.json is missing/],
     ['a truncated manifest', async (dir) => truncate(join(dir, 'manifest.json'), 40), /not valid JSON/],
     ['a foreign JSON file', async (dir) => writeFile(join(dir, 'manifest.json'), '{"kind":"Something"}'), /not a kollect store/],
-    ['a truncated spool file', async (dir) => truncate(join(dir, 'rows', 'pods.ndjson'), 10), /spool file rows\/pods.ndjson has 10 bytes on disk/],
-    ['a missing spool file', async (dir) => rm(join(dir, 'rows', 'pods.ndjson')), /spool file rows\/pods.ndjson is missing/],
-    ['a spool file longer than its segments', async (dir) => appendFile(join(dir, 'rows', 'pods.ndjson'), '{}\n'), /damaged/],
+    ['a truncated spool file', async (dir) => truncate(join(dir, 'rows', 'pods.tsv'), 10), /spool file rows\/pods.tsv has 10 bytes on disk/],
+    ['a missing spool file', async (dir) => rm(join(dir, 'rows', 'pods.tsv')), /spool file rows\/pods.tsv is missing/],
+    ['a spool file longer than its segments', async (dir) => appendFile(join(dir, 'rows', 'pods.tsv'), '{}\n'), /damaged/],
     [
-      "a shard's segments that do not add up to its bytes",
+      'a segment in a file that is no listed type\'s',
       async (dir) => {
-        const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { shards: Array<{ bytes: number }> };
-        manifest.shards[1]!.bytes += 1;
+        const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { shards: Array<{ segments: Array<{ file: string }> }> };
+        manifest.shards[1]!.segments[0]!.file = 'rows/pods.v1';
         await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
       },
-      /segments of shard "ns-000" hold/,
+      /shard "ns-000" has rows in rows\/pods.v1, which is no listed type's spool file/,
     ],
   ];
   for (const [name, breakIt, message] of broken) {
@@ -157,6 +151,16 @@ describe('collect store', () => {
       await assert.rejects(CollectStore.open(dir), (e: unknown) => e instanceof StoreError && e.code === 'STORE_INVALID' && message.test(e.message));
     });
   }
+
+  it('GIVEN a spool line damaged in place (its size unchanged) WHEN its shard is read THEN STORE_INVALID names the shard', async () => {
+    const dir = join(await tempDir(), 'store');
+    await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 100, namespaces: 2 }));
+    const file = join(dir, 'rows', 'pods.tsv');
+    await writeFile(file, (await readFile(file, 'utf8')).replace('\t', ' '));
+    const store = await CollectStore.open(dir);
+    const shard = store.shards.find((s) => s.segments.some((segment) => segment.file === 'rows/pods.tsv' && segment.offset === 0))!;
+    await assert.rejects(collectAll(store.readShardBatches(shard.key)), (e: unknown) => e instanceof StoreError && e.code === 'STORE_INVALID' && e.message.includes(`shard "${shard.key}"`));
+  });
 
   it('GIVEN a folder that is not a store THEN the error says so', async () => {
     const dir = await tempDir();

@@ -365,16 +365,16 @@ export function gatedStore(store: CollectStore, afterRows: number): { store: Col
   const gate = new Promise<void>((resolve) => (release = resolve));
   let seen = 0;
   const wrapped = Object.create(store) as CollectStore;
-  // Row by row (batches of one), so the gate holds exactly after `afterRows`; readShard reads through this too.
-  wrapped.readShardBatches = async function* (key: string) {
-    for await (const rows of store.readShardBatches(key)) {
-      for (const row of rows) {
+  // Line by line, so the gate holds exactly after `afterRows`; readShardBatches reads through this too.
+  wrapped.readShardText = async function* (key: string) {
+    for await (const { type, text } of store.readShardText(key)) {
+      for (const line of text.split(/(?<=\n)/)) {
         seen++;
         if (seen === afterRows) {
           signalReached();
           await gate;
         }
-        yield [row];
+        yield { type, text: line };
       }
     }
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { rowChecksum } from '../../src/rows/project.js';
 import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import { CollectStore } from '../../src/store/collect-store.js';
+import { jsonLineChars, spoolLineOf } from '../../src/store/spool-line.js';
 import { SpoolPageBuilder, StoreWriter, type SpooledType, type SpoolPage } from '../../src/store/store-writer.js';
 
 /** The resource types synthetic rows are spread over. */
@@ -67,10 +68,10 @@ export function* syntheticRows(options: SyntheticOptions): Generator<Row> {
   }
 }
 
-/** Rows as the spool stores them: per shard, each row's `JSON.stringify` line and its checksum. */
+/** Rows as the spool stores them: per shard, each row's spool line, its checksum and its JSON line's length. */
 export function spoolPageOf(rows: Iterable<Row>): SpoolPage {
   const page = new SpoolPageBuilder();
-  for (const row of rows) page.add(shardKeyOf(row.namespace), JSON.stringify(row), row.checksum);
+  for (const row of rows) page.add(shardKeyOf(row.namespace), spoolLineOf(row), row.checksum, jsonLineChars(row));
   return page.build();
 }
 
@@ -116,6 +117,13 @@ export async function syntheticStore(options: SyntheticOptions): Promise<{ rows:
   const rows = [...syntheticRows(options)];
   const store = await storeOf(options.cluster, rows);
   return { rows, dir: store.dir, store };
+}
+
+/** Everything an async iterable yields (Array.fromAsync, which Node 20 lacks). */
+export async function collectAll<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }
 
 export async function tempDir(prefix = 'kollect-test-'): Promise<string> {

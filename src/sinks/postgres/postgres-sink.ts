@@ -9,7 +9,7 @@ import { shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
-import { copyRowsSource, emptyStagedCounts, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
+import { copyRowsSource, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
 /**
@@ -129,7 +129,9 @@ function sinkError(config: PostgresSinkConfig, secrets: readonly string[], error
         ? `; run "kollect db init" to create ${table} and ${config.schema}.${config.runsTable}`
         : pgError.code === '57014'
           ? ` (statementTimeout is ${config.statementTimeout} ms)`
-          : '';
+          : pgError.code === '22021'
+            ? '; a value holds a NUL character, which PostgreSQL text cannot store'
+            : '';
     return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table, sqlstate: pgError.code }, { cause: error });
   }
   const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
@@ -421,16 +423,16 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         });
       }
 
-      const staged = emptyStagedCounts();
+      // Every row of the store is staged (copy-rows.ts: a second row of one key fails the export as a damaged store).
+      const staged = { perShard: new Map(store.shards.map((shard) => [shard.key, shard.rows])), total: store.manifest.totals.rows };
       /** COPYs the store into `target` (a table and its column list), each line ending with `constants`. */
       const copyStore = async (target: string, constants: string[] = []): Promise<void> => {
         const copy = client.query(copyFrom(`COPY ${target} FROM STDIN`));
         // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
         // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
         // ends the COPY with an error and the transaction can only roll back.
-        await pipeline(copyRowsSource(store, { cluster, counts: staged, constants }), copy, { signal: ctx.signal });
+        await pipeline(copyRowsSource(store, { constants }), copy, { signal: ctx.signal });
         if (ctx.signal.aborted) throw interrupted('export');
-        if (staged.duplicates > 0) ctx.log.warn('store has rows with the same key; the first of each was exported', { sink: config.name, duplicates: staged.duplicates });
       };
       const { first, now } = (
         await run<{ first: boolean; now: string }>(`SELECT NOT EXISTS (SELECT 1 FROM ${refs.items} WHERE cluster = $1) AS first, now()::text AS now`, [cluster])

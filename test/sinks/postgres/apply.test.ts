@@ -137,19 +137,6 @@ describe('postgres sink: apply', () => {
     });
   }
 
-  it('GIVEN a store with the same key twice WHEN exported THEN one row is stored and counted once', async () => {
-    const url = await freshDatabase();
-    await initTables(url, config);
-    const rows = [...syntheticRows({ cluster: 'c1', count: 100 })];
-    const dup = rows.find((r) => r.resource === 'pods')!;
-    const s = await storeOf('c1', [...rows, { ...dup }]);
-
-    const result = await exportStore(url, s);
-
-    assert.equal(result.totals.added, 100);
-    assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 100);
-  });
-
   it('GIVEN a store in several states WHEN plan() runs before each apply() THEN its counts equal what apply() does and plan writes nothing', async () => {
     const url = await freshDatabase();
     await initTables(url, config);

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { InterruptedError, SinkError } from '../../../src/errors.js';
+import { InterruptedError, SinkError, StoreError } from '../../../src/errors.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
-import type { Row } from '../../../src/rows/row.js';
 import {
   dropTestDatabases,
   expectedRows,
@@ -115,18 +116,41 @@ describe('postgres sink: failures roll back', () => {
     await holder.close();
   });
 
+  /** A store of 3,000 rows whose spool line 2,000 of its pods is damaged in place (one field short, the file's size unchanged). */
+  async function damagedStore() {
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 }));
+    const file = join(store.dir, 'rows', 'pods.tsv');
+    const lines = (await readFile(file, 'utf8')).split('\n');
+    lines[500] = lines[500]!.replace('\t', ' ');
+    await writeFile(file, lines.join('\n'));
+    return store;
+  }
+
   for (const table of ['empty (first export: COPY into the table)', 'filled (COPY into staging)'] as const) {
-    it(`GIVEN a ${table} table and a store row that belongs to another cluster WHEN exported THEN the COPY fails, nothing is written, SinkError`, async () => {
+    it(`GIVEN a ${table} table and a store damaged in the middle WHEN exported THEN the COPY fails, nothing is written, SinkError`, async () => {
       const url = await freshDatabase();
       await initTables(url, config);
       if (table.startsWith('filled')) await filled(url);
       const snapshot = await tableSnapshot(url, ITEMS_TABLE);
-      const rows: Row[] = [...syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 })];
-      rows[2_000] = { ...rows[2_000]!, cluster: 'other' };
-      const bad = await storeOf('c1', rows);
+      const bad = await damagedStore();
       const sink = createPostgresSink(config, sinkDeps(url));
 
-      await assert.rejects(sink.apply(bad, testContext()), (error: unknown) => error instanceof SinkError && /belongs to cluster "other".*the transaction was rolled back, nothing was written$/.test(error.message));
+      await assert.rejects(sink.apply(bad, testContext()), (error: unknown) => error instanceof SinkError && /SQLSTATE 22P0\d.*the transaction was rolled back, nothing was written$/.test(error.message));
+      await sink.close();
+
+      assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
+    });
+
+    it(`GIVEN a ${table} table and a store with one key twice WHEN exported THEN the export fails with STORE_INVALID naming the row, and nothing is written`, async () => {
+      const url = await freshDatabase();
+      await initTables(url, config);
+      if (table.startsWith('filled')) await filled(url);
+      const snapshot = await tableSnapshot(url, ITEMS_TABLE);
+      const rows = [...syntheticRows({ cluster: 'c1', count: 100 })];
+      const twice = await storeOf('c1', [...rows, { ...rows.find((r) => r.resource === 'pods')! }]);
+      const sink = createPostgresSink(config, sinkDeps(url));
+
+      await assert.rejects(sink.apply(twice, testContext()), (error: unknown) => error instanceof StoreError && /shard "ns-\d+" holds two rows of pods named pod-\d+ with uid/.test(error.message));
       await sink.close();
 
       assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);

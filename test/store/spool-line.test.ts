@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Row } from '../../src/rows/row.js';
+import { copyField, jsonLineChars, parseSpoolLine, SPOOL_COLUMNS, SpoolLineError, spoolLineOf, type SegmentContext } from '../../src/store/spool-line.js';
+import { syntheticRows } from '../support/store-fixture.js';
+
+/** Values that COPY text format or JSON could get wrong. */
+const AWKWARD = ['tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', 'trailing backslash\\', '\\.', 'before\n\\.\nafter', '\\N', 'nul\0inside', 'double"quote', 'ünïcödé 中文 😀 \u200b', ''];
+
+const TEMPLATE = [...syntheticRows({ cluster: 'c1', count: 1 })][0]!;
+const segmentOf = (row: Row): SegmentContext => ({ cluster: row.cluster, namespace: row.namespace, type: row });
+
+describe('spool lines', () => {
+  const fields: Array<[string | null, string]> = [
+    [null, '\\N'],
+    ['plain', 'plain'],
+    ['a\tb', 'a\\tb'],
+    ['a\nb', 'a\\nb'],
+    ['a\rb', 'a\\rb'],
+    ['a\\b', 'a\\\\b'],
+    ['\\.', '\\\\.'],
+    ['\\N', '\\\\N'],
+    ['a\0b', 'a\\000b'],
+    ['', ''],
+  ];
+  for (const [value, encoded] of fields) {
+    it(`GIVEN ${JSON.stringify(value)} WHEN encoded as a COPY text field THEN it is ${JSON.stringify(encoded)}`, () => {
+      assert.equal(copyField(value), encoded);
+    });
+  }
+
+  for (const value of AWKWARD) {
+    it(`GIVEN a row with ${JSON.stringify(value)} in every field WHEN spooled and read back THEN it is the same row, and the line has one field per column`, () => {
+      const row: Row = {
+        ...TEMPLATE,
+        name: `n:${value}`,
+        uid: `u:${value}`,
+        labels: { [`key ${value}`]: value, plain: value },
+        attributes: { value, nested: { list: [value, 1, null, true], [value]: value } },
+        resourceVersion: `rv:${value}`,
+        checksum: `c:${value}`,
+      };
+      const line = spoolLineOf(row);
+      assert.doesNotMatch(line, /[\n\r\0]/);
+      assert.equal(line.split('\t').length, SPOOL_COLUMNS.length);
+      assert.deepEqual(parseSpoolLine(line, segmentOf(row)), row);
+      assert.equal(JSON.stringify(parseSpoolLine(line, segmentOf(row))), JSON.stringify(row), 'keys in Row order');
+    });
+  }
+
+  it('GIVEN a row without a creation time WHEN spooled and read back THEN createdAt is null, not the text \\N', () => {
+    const row: Row = { ...TEMPLATE, createdAt: null };
+    assert.equal(parseSpoolLine(spoolLineOf(row), segmentOf(row)).createdAt, null);
+    assert.equal(parseSpoolLine(spoolLineOf({ ...row, createdAt: '\\N' }), segmentOf(row)).createdAt, '\\N');
+  });
+
+  it("GIVEN a row WHEN its JSON line's length is taken THEN it is JSON.stringify's and a newline", () => {
+    assert.equal(jsonLineChars(TEMPLATE), JSON.stringify(TEMPLATE).length + 1);
+  });
+
+  const broken: Array<[string, string]> = [
+    ['too few fields', 'a\tb\t{}'],
+    ['too many fields', `${spoolLineOf(TEMPLATE)}\textra`],
+    ['\\N for a name', spoolLineOf(TEMPLATE).replace(/^[^\t]*/, '\\N')],
+  ];
+  for (const [what, line] of broken) {
+    it(`GIVEN ${what} WHEN read THEN SpoolLineError`, () => {
+      assert.throws(() => parseSpoolLine(line, segmentOf(TEMPLATE)), SpoolLineError);
+    });
+  }
+});
