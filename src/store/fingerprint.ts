@@ -3,6 +3,15 @@ import { digest } from '../rows/checksum.js';
 const MOD = 1n << 128n;
 
 /**
+ * The fingerprint of `count` rows whose checksums (read as 128-bit numbers) add up to `sum`
+ * (modulo 2^128): what FingerprintAccumulator.digest() gives for them, wherever they were summed
+ * (the Postgres sink sums the stored rows' checksums in SQL).
+ */
+export function fingerprintOf(count: number, sum: bigint): string {
+  return digest(`${count}:${(((sum % MOD) + MOD) % MOD).toString(16)}`);
+}
+
+/**
  * Order-independent digest of a set of row checksums: rows are spooled in list order, relists
  * and parallel types interleave them, and the fingerprint must not care. A sum modulo 2^128
  * (with the count) streams in O(1) memory, unlike hashing a sorted list.
@@ -26,6 +35,6 @@ export class FingerprintAccumulator {
   }
 
   digest(): string {
-    return digest(`${this.count}:${this.sum.toString(16)}`);
+    return fingerprintOf(this.count, this.sum);
   }
 }

@@ -3,6 +3,7 @@ import type { Row } from '../../rows/row.js';
 import { namespaceOfShard } from '../../rows/row.js';
 import { StoreError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import type { ShardEntry } from '../../store/manifest.js';
 import { copyField, type SPOOL_COLUMNS } from '../../store/spool-line.js';
 
 /**
@@ -50,6 +51,8 @@ export function keyInShard(row: Pick<Row, 'name' | 'uid'>): string {
 export interface CopySourceOptions {
   /** Values appended to every line, after the STAGING_COLUMNS (for columns the rows do not carry). */
   constants?: readonly string[];
+  /** The shards to send (default: every shard of the store). */
+  shards?: readonly ShardEntry[];
 }
 
 /**
@@ -65,7 +68,7 @@ export interface CopySourceOptions {
  */
 export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | 'readShardText'>, options: CopySourceOptions = {}): AsyncGenerator<string> {
   const constants = copyTail(options.constants ?? []);
-  for (const shard of store.shards) {
+  for (const shard of options.shards ?? store.shards) {
     const namespace = `\t${copyField(namespaceOfShard(shard.key))}`;
     const keys = new Set<string>();
     let tail: { type: unknown; replacement: string } | undefined;
@@ -81,9 +84,8 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
         }
         keys.add(key);
       }
-      // `$` is special in a replacement string; `$$` writes one.
-      const newline = (): string => `${namespace}${copyTail([type.group, type.version, type.kind, type.resource])}${constants}\n`.replaceAll('$', '$$$$');
-      if (tail?.type !== type) tail = { type, replacement: newline() };
+      // What this segment's rows share, before each newline; `$` is special in a replacement string, `$$` writes one.
+      if (tail?.type !== type) tail = { type, replacement: `${namespace}${copyTail([type.group, type.version, type.kind, type.resource])}${constants}\n`.replaceAll('$', '$$$$') };
       yield text.replaceAll('\n', tail.replacement);
     }
   }

@@ -5,8 +5,10 @@ import { compareKeys } from '../../compare.js';
 import type { PostgresSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../errors.js';
 import { redact } from '../../redact.js';
-import { shardKeyOf } from '../../rows/row.js';
+import { namespaceOfShard, shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import { fingerprintOf } from '../../store/fingerprint.js';
+import type { ShardEntry } from '../../store/manifest.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
@@ -18,18 +20,22 @@ import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type I
  * One export is one transaction:
  *  1. an advisory transaction lock on (table, cluster): two runs of one cluster never overlap,
  *     other clusters proceed side by side;
- *  2. COPY the store into a temporary staging table (ON COMMIT DROP, not WAL-logged, no index,
- *     not ANALYZEd: measured 15-19% slower for no better plan); JSON and timestamps are typed
- *     there, so the server parses them while the client is still encoding. The first export of
- *     a cluster (no row of it in the table) has nothing to diff or delete: it COPYs straight
- *     into the table and skips steps 3 and 4;
- *  3. diff staging against the cluster's stored checksums and upsert only the rows that are new
+ *  2. compare each shard's fingerprint (count and summed checksums of its rows) with the same
+ *     sum over the cluster's stored rows of that namespace, in one scan: a shard the table holds
+ *     exactly is left out of steps 3 to 5 (an hourly re-export of a quiet cluster sends nothing);
+ *  3. COPY the other shards into a temporary staging table (ON COMMIT DROP, not WAL-logged, no
+ *     index, not ANALYZEd: measured 15-19% slower for no better plan); JSON and timestamps are
+ *     typed there, so the server parses them while it receives them. The first export of a
+ *     cluster (no row of it in the table) has nothing to compare, diff or delete: it COPYs
+ *     straight into the table and skips steps 2, 4 and 5;
+ *  4. diff staging against the cluster's stored checksums and upsert only the rows that are new
  *     or changed. A plain `ON CONFLICT DO UPDATE ... WHERE checksum IS DISTINCT FROM` over every
  *     staged row would still lock every conflicting row and write about as much WAL as the
  *     table; filtering first leaves unchanged rows untouched (no update, no dead tuple, no WAL);
- *  4. delete this cluster's rows of COMPLETELY listed types whose key was not staged: rows of a
- *     type listed incompletely (403, error, interrupted) are never deleted;
- *  5. record the run; commit.
+ *  5. delete this cluster's rows of COMPLETELY listed types whose key was not staged, outside the
+ *     shards left out in step 2: rows of a type listed incompletely (403, error, interrupted) are
+ *     never deleted;
+ *  6. record the run; commit.
  */
 
 /** What the sink takes from outside, so tests use a real server with their own pool or env. */
@@ -89,12 +95,14 @@ function pgErrorOf(error: unknown): PgError | undefined {
 
 interface ApplyCounts {
   rows: number;
+  /** Rows sent to the database: the rows of every shard whose stored rows did not already match. */
+  staged: number;
   totals: ChangeCounts;
   shards: ShardChange[];
 }
 
 /** Per-shard changes sorted by shard (like the store's shards), and their totals: what apply() and plan() report. */
-function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Omit<ApplyCounts, 'rows'> {
+function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Pick<ApplyCounts, 'totals' | 'shards'> {
   const shards: ShardChange[] = [...perShard].sort(compareKeys).map(([shard, counts]) => ({ shard, counts }));
   const totals = emptyCounts();
   for (const s of shards) addCounts(totals, s.counts);
@@ -102,7 +110,7 @@ function shardChanges(perShard: Iterable<[string, ChangeCounts]>): Omit<ApplyCou
 }
 
 /** What an export did per shard, from the rows it staged, wrote and deleted there. */
-function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Omit<ApplyCounts, 'rows'> {
+function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): Pick<ApplyCounts, 'totals' | 'shards'> {
   const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
   return shardChanges(
     [...keys].map((shard): [string, ChangeCounts] => {
@@ -154,7 +162,11 @@ export interface PostgresCounts {
   deleted: number;
 }
 export type PostgresSinkPlan = SinkPlan & PostgresCounts;
-export type PostgresSinkResult = SinkResult & PostgresCounts;
+export type PostgresSinkResult = SinkResult &
+  PostgresCounts & {
+    /** Rows sent to the database (COPY): shards whose stored rows already matched the store's are not. */
+    staged: number;
+  };
 
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
   const names: TableNames = { schema: config.schema, table: config.table, runsTable: config.runsTable };
@@ -336,11 +348,40 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
   type Run = <R extends pg.QueryResultRow>(sql: string, params?: unknown[]) => Promise<pg.QueryResult<R>>;
 
   /**
-   * Merges the staging table into the items table: upserts the staged rows that are new or
-   * changed, deletes the cluster's rows of completely listed types that were not staged.
-   * Returns per shard what was inserted and updated, and what was deleted.
+   * The cluster's stored rows per shard: how many, and their fingerprint, from their checksums
+   * summed in SQL as the store sums a shard's (src/store/fingerprint.ts: each checksum a 128-bit
+   * number, here in four 32-bit parts). One scan of the cluster's rows, about a tenth of what
+   * staging and diffing them costs (measured at 100,000 rows: 0.12 s against 1.0 s). Undefined
+   * when a stored checksum is not 32 hex digits (a row written by something else): nothing is
+   * skipped then. A savepoint keeps the transaction usable after such a failed cast.
    */
-  async function mergeStaged(run: Run, store: CollectStore, stagedRows: number) {
+  async function storedShards(run: Run, cluster: string): Promise<Map<string, { rows: number; fingerprint: string }> | undefined> {
+    await run('SAVEPOINT kollect_fingerprints');
+    try {
+      const part = (from: number): string => `sum(('x' || substr(checksum, ${from}, 8))::bit(32)::bigint)::text`;
+      const result = await run<{ namespace: string; rows: number; a: string; b: string; c: string; d: string }>(
+        `SELECT namespace, count(*)::int AS rows, ${part(1)} AS a, ${part(9)} AS b, ${part(17)} AS c, ${part(25)} AS d
+           FROM ${refs.items} WHERE cluster = $1 GROUP BY namespace`,
+        [cluster],
+      );
+      await run('RELEASE SAVEPOINT kollect_fingerprints');
+      return new Map(
+        result.rows.map((r) => [shardKeyOf(r.namespace), { rows: r.rows, fingerprint: fingerprintOf(r.rows, (BigInt(r.a) << 96n) + (BigInt(r.b) << 64n) + (BigInt(r.c) << 32n) + BigInt(r.d)) }]),
+      );
+    } catch (error) {
+      if (pgErrorOf(error)?.code !== '22P02' && pgErrorOf(error)?.code !== '22026') throw error;
+      await run('ROLLBACK TO SAVEPOINT kollect_fingerprints');
+      return undefined;
+    }
+  }
+
+  /**
+   * Merges the staging table into the items table: upserts the staged rows that are new or
+   * changed, deletes the cluster's rows of completely listed types that were not staged (outside
+   * the shards left out as unchanged). Returns per shard what was inserted and updated, and what
+   * was deleted. `heldBefore`: the cluster's stored rows before the merge, when known.
+   */
+  async function mergeStaged(run: Run, store: CollectStore, staged: { rows: number; unchanged: readonly ShardEntry[]; heldBefore: number | undefined }) {
     const cluster = store.cluster;
     // The diff (staged rows that are new or whose checksum changed) is computed once and kept
     // narrow: the staged row's ctid, its namespace and whether it is new. The upsert fetches
@@ -369,22 +410,30 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
 
     const deleted = new Map<string, number>();
     const types = completeTypes(store);
-    // Every staged key is in the table now. When the cluster holds no more rows than were
-    // staged, none is absent from the store, and the anti-join (every row of the cluster
-    // against staging: about as costly as the upsert's join) is skipped. With no completely
-    // listed type nothing may be deleted, and nothing is counted.
-    const held = types.groups.length > 0 ? await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster]) : undefined;
-    if (held && Number(held.rows[0]?.rows) > stagedRows) {
+    // Every staged key is in the table now, and every row of the unchanged shards was there
+    // already. When the cluster holds no more rows than those, none is absent from the store, and
+    // the anti-join (every row of the cluster against staging: about as costly as the upsert's
+    // join) is skipped. With no completely listed type nothing may be deleted, and nothing is counted.
+    const inserted = [...written.values()].reduce((n, w) => n + w.inserted, 0);
+    const unchangedRows = staged.unchanged.reduce((n, shard) => n + shard.rows, 0);
+    const held =
+      types.groups.length === 0
+        ? undefined
+        : staged.heldBefore !== undefined
+          ? staged.heldBefore + inserted
+          : Number((await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster])).rows[0]?.rows);
+    if (held !== undefined && held > staged.rows + unchangedRows) {
       const gone = await run<{ namespace: string; deleted: string }>(
         `WITH gone AS (
            DELETE FROM ${refs.items} t
             WHERE t.cluster = $1
               AND (t.api_group, t.resource) IN (SELECT g, r FROM unnest($2::text[], $3::text[]) AS complete(g, r))
+              AND t.namespace <> ALL ($4::text[])
               AND NOT EXISTS (SELECT 1 FROM ${STAGING} s WHERE s.namespace = t.namespace AND s.name = t.name AND s.uid = t.uid)
            RETURNING t.namespace
          )
          SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
-        [cluster, types.groups, types.resources],
+        [cluster, types.groups, types.resources, staged.unchanged.map((shard) => namespaceOfShard(shard.key))],
       );
       for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
     }
@@ -423,15 +472,17 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         });
       }
 
-      // Every row of the store is staged (copy-rows.ts: a second row of one key fails the export as a damaged store).
+      // Every row of the store is counted (copy-rows.ts: a second row of one key fails the export as
+      // a damaged store); `sent` are those that go to the database.
       const staged = { perShard: new Map(store.shards.map((shard) => [shard.key, shard.rows])), total: store.manifest.totals.rows };
+      let sent = staged.total;
       /** COPYs the store into `target` (a table and its column list), each line ending with `constants`. */
-      const copyStore = async (target: string, constants: string[] = []): Promise<void> => {
+      const copyStore = async (target: string, constants: string[] = [], shards: readonly ShardEntry[] = store.shards): Promise<void> => {
         const copy = client.query(copyFrom(`COPY ${target} FROM STDIN`));
         // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
         // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
         // ends the COPY with an error and the transaction can only roll back.
-        await pipeline(copyRowsSource(store, { constants }), copy, { signal: ctx.signal });
+        await pipeline(copyRowsSource(store, { constants, shards }), copy, { signal: ctx.signal });
         if (ctx.signal.aborted) throw interrupted('export');
       };
       const { first, now } = (
@@ -446,9 +497,23 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         await copyStore(`${refs.items} (${STAGING_COLUMN_LIST}, cluster, collected_at, exported_at)`, [cluster, store.manifest.collectedAt, now]);
         written = new Map([...staged.perShard].map(([shard, rows]) => [shard, { inserted: rows, updated: 0 }]));
       } else {
-        await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
-        await copyStore(`${STAGING} (${STAGING_COLUMN_LIST})`);
-        ({ written, deleted } = await mergeStaged(run, store, staged.total));
+        // Shards whose rows the table holds already, exactly (equal fingerprints): nothing of
+        // them to stage, write or delete. The others are staged and merged.
+        const stored = await storedShards(run, cluster);
+        const unchanged = stored ? store.shards.filter((shard) => stored.get(shard.key)?.fingerprint === shard.fingerprint) : [];
+        const changed = store.shards.filter((shard) => !unchanged.includes(shard));
+        // A namespace of the cluster's stored rows that the store lacks may have rows to delete.
+        const vanished = !stored || [...stored.keys()].some((key) => !store.shard(key));
+        sent = changed.reduce((n, shard) => n + shard.rows, 0);
+        ctx.log.debug('shards whose stored rows are unchanged are not staged', { sink: config.name, unchanged: unchanged.length, staged: changed.length });
+        if (changed.length > 0 || vanished) {
+          await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
+          await copyStore(`${STAGING} (${STAGING_COLUMN_LIST})`, [], changed);
+          const heldBefore = stored ? [...stored.values()].reduce((n, s) => n + s.rows, 0) : undefined;
+          ({ written, deleted } = await mergeStaged(run, store, { rows: sent, unchanged, heldBefore }));
+        } else {
+          written = new Map();
+        }
       }
       const summary = summarise(staged.perShard, written, deleted);
       await run(
@@ -459,7 +524,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       committing = true;
       // Once COMMIT has succeeded the export is committed, even if SIGTERM arrived meanwhile.
       await tx.commit();
-      return { rows: staged.total, ...summary };
+      return { rows: staged.total, staged: sent, ...summary };
     } catch (error) {
       await tx.rollback();
       const brokenBy = tx.broken();
@@ -511,12 +576,17 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       const state = { connected: false };
       try {
         const counts = await applyOnce(pool, store, ctx, startedAt, state);
-        const result: PostgresSinkResult = { ...report({ sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards }), durationMs: Date.now() - began };
+        const result: PostgresSinkResult = {
+          ...report({ sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards }),
+          staged: counts.staged,
+          durationMs: Date.now() - began,
+        };
         ctx.log.info('postgres export committed', {
           sink: config.name,
           table: refs.itemsLabel,
           cluster: store.cluster,
           rows: counts.rows,
+          staged: counts.staged,
           inserted: counts.totals.added,
           updated: counts.totals.changed,
           unchanged: counts.totals.unchanged,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
+import { createPostgresSink, type PostgresSinkResult } from '../../../src/sinks/postgres/postgres-sink.js';
 import type { Row } from '../../../src/rows/row.js';
 import {
   dropTestDatabases,
@@ -43,9 +43,10 @@ describe('postgres sink: apply', () => {
     await initTables(url, config);
     const first = await store({ cluster: 'c1', count: 20_000 });
 
-    const result = await exportStore(url, first.store);
+    const result = (await exportStore(url, first.store)) as PostgresSinkResult;
 
     assert.deepEqual(result.totals, { added: 20_000, changed: 0, unchanged: 0, removed: 0 });
+    assert.equal(result.staged, 20_000);
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(first.rows));
     assert.equal(result.shards.reduce((n, s) => n + s.counts.added, 0), 20_000);
     assert.deepEqual(
@@ -71,9 +72,10 @@ describe('postgres sink: apply', () => {
     await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 1);
     const snapshot = await tableSnapshot(url, ITEMS_TABLE);
 
-    const again = await exportStore(url, first.store);
+    const again = (await exportStore(url, first.store)) as PostgresSinkResult;
 
     assert.deepEqual(again.totals, { added: 0, changed: 0, unchanged: 20_000, removed: 0 });
+    assert.equal(again.staged, 0, 'no row sent: every shard matched its stored rows');
     // The second run's statistics are flushed together with its runs insert.
     await waitForStats(url, 'public', 'kollect_runs', (s) => s.ins === 2);
     const afterStats = await waitForStats(url, 'public', 'kollect_items', () => true);
@@ -113,6 +115,48 @@ describe('postgres sink: apply', () => {
     const versionsAfter = await tupleVersions(url, ITEMS_TABLE, 'c1');
     const rewritten = [...versionsAfter].filter(([key, version]) => versionsBefore.get(key) !== version).length;
     assert.equal(rewritten, changed);
+  });
+
+  it('GIVEN an exported store WHEN rows of two namespaces were changed in the table behind kollect\'s back and a third namespace is gone from the store THEN the re-export repairs those two, deletes the third, and leaves every other namespace\'s tuples as they were', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const base = { cluster: 'c1', count: 6_000, namespaces: 10 };
+    const first = await store(base);
+    await exportStore(url, first.store);
+    // Behind kollect's back: a checksum changed in ns-001, a row deleted and a stray one added in ns-002.
+    await withClient(url, async (c) => {
+      await c.query(`UPDATE ${ITEMS_TABLE} SET checksum = repeat('0', 32) WHERE ctid = (SELECT ctid FROM ${ITEMS_TABLE} WHERE namespace = 'ns-001' LIMIT 1)`);
+      await c.query(`DELETE FROM ${ITEMS_TABLE} WHERE ctid = (SELECT ctid FROM ${ITEMS_TABLE} WHERE namespace = 'ns-002' LIMIT 1)`);
+      await c.query(`INSERT INTO ${ITEMS_TABLE} SELECT cluster, namespace, 'stray', 'stray-uid', api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at FROM ${ITEMS_TABLE} WHERE namespace = 'ns-002' AND resource = 'pods' LIMIT 1`);
+    });
+    // The next store no longer has ns-003.
+    const next = await store(base, undefined, (r) => r.namespace !== 'ns-003');
+    const before = await tupleVersions(url, ITEMS_TABLE, 'c1');
+
+    const result = (await exportStore(url, next.store)) as PostgresSinkResult;
+
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
+    assert.equal(result.staged, next.rows.filter((r) => r.namespace === 'ns-001' || r.namespace === 'ns-002').length, 'only the two changed namespaces were sent');
+    const gone = first.rows.filter((r) => r.namespace === 'ns-003').length;
+    assert.deepEqual(result.totals, { added: 1, changed: 1, unchanged: next.rows.length - 2, removed: gone + 1 });
+    const after = await tupleVersions(url, ITEMS_TABLE, 'c1');
+    for (const [key, version] of after) {
+      if (!/^ns-00[12]\//.test(key)) assert.equal(before.get(key), version, `${key} was rewritten`);
+    }
+  });
+
+  it('GIVEN a stored row whose checksum is not 32 hex digits (written by something else) WHEN the store is exported again THEN every shard is merged and the row is repaired', async () => {
+    const url = await freshDatabase();
+    await initTables(url, config);
+    const first = await store({ cluster: 'c1', count: 2_000 });
+    await exportStore(url, first.store);
+    await withClient(url, (c) => c.query(`UPDATE ${ITEMS_TABLE} SET checksum = 'not-a-digest' WHERE ctid = (SELECT ctid FROM ${ITEMS_TABLE} LIMIT 1)`));
+
+    const result = (await exportStore(url, first.store)) as PostgresSinkResult;
+
+    assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 1_999, removed: 0 });
+    assert.equal(result.staged, 2_000, 'every row sent: fingerprints were not comparable');
+    assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(first.rows));
   });
 
   for (const reason of ['forbidden', 'interrupted', 'error'] as const) {
