@@ -74,7 +74,10 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
     let tail: { type: unknown; replacement: string } | undefined;
     for await (const { type, text } of store.readShardText(shard.key)) {
       for (let start = 0, end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
-        const key = text.slice(start, text.indexOf('\t', text.indexOf('\t', start) + 1));
+        const tab = text.indexOf('\t', start);
+        // A string of its own (join copies): a slice, or a concatenation of slices, kept in the set
+        // would keep the whole chunk's text alive until the shard ends.
+        const key = [text.slice(start, tab), text.slice(tab + 1, text.indexOf('\t', tab + 1))].join('\t');
         if (keys.has(key)) {
           const [name, uid] = key.split('\t');
           throw new StoreError(`store ${store.dir} is damaged: shard "${shard.key}" holds two rows of ${type.resource} named ${name} with uid ${uid}; collect again`, {
