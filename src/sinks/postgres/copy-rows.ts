@@ -3,7 +3,7 @@ import type { Row } from '../../rows/row.js';
 import { namespaceOfShard } from '../../rows/row.js';
 import { StoreError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import type { ShardEntry } from '../../store/manifest.js';
+import type { ResourceStatus, ShardEntry } from '../../store/manifest.js';
 import { copyField, type SPOOL_COLUMNS } from '../../store/spool-line.js';
 
 /**
@@ -71,7 +71,7 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
   for (const shard of options.shards ?? store.shards) {
     const namespace = `\t${copyField(namespaceOfShard(shard.key))}`;
     const keys = new Set<string>();
-    let tail: { type: unknown; replacement: string } | undefined;
+    let tail: { type: ResourceStatus; replacement: string } | undefined;
     for await (const { type, text } of store.readShardText(shard.key)) {
       for (let start = 0, end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
         const tab = text.indexOf('\t', start);

@@ -351,17 +351,18 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
    * The cluster's stored rows per shard: how many, and their fingerprint, from their checksums
    * summed in SQL as the store sums a shard's (src/store/fingerprint.ts: each checksum a 128-bit
    * number, here in four 32-bit parts). One scan of the cluster's rows, about a tenth of what
-   * staging and diffing them costs (measured at 100,000 rows: 0.12 s against 1.0 s). Undefined
-   * when a stored checksum is not 32 hex digits (a row written by something else): nothing is
-   * skipped then. A savepoint keeps the transaction usable after such a failed cast.
+   * staging and diffing them costs (measured at 100,000 rows: 0.12 s against 1.0 s). When a
+   * stored checksum is not 32 hex digits (a row written by something else) the cast fails inside
+   * a savepoint, which keeps the transaction usable, and only the counts are read: no fingerprint,
+   * nothing skipped.
    */
-  async function storedShards(run: Run, cluster: string): Promise<Map<string, { rows: number; fingerprint: string }> | undefined> {
+  async function storedShards(run: Run, cluster: string): Promise<Map<string, { rows: number; fingerprint?: string }>> {
+    const part = (from: number): string => `sum(('x' || substr(checksum, ${from}, 8))::bit(32)::bigint)::text`;
+    const perNamespace = (sums: string): string => `SELECT namespace, count(*)::int AS rows${sums} FROM ${refs.items} WHERE cluster = $1 GROUP BY namespace`;
     await run('SAVEPOINT kollect_fingerprints');
     try {
-      const part = (from: number): string => `sum(('x' || substr(checksum, ${from}, 8))::bit(32)::bigint)::text`;
       const result = await run<{ namespace: string; rows: number; a: string; b: string; c: string; d: string }>(
-        `SELECT namespace, count(*)::int AS rows, ${part(1)} AS a, ${part(9)} AS b, ${part(17)} AS c, ${part(25)} AS d
-           FROM ${refs.items} WHERE cluster = $1 GROUP BY namespace`,
+        perNamespace(`, ${part(1)} AS a, ${part(9)} AS b, ${part(17)} AS c, ${part(25)} AS d`),
         [cluster],
       );
       await run('RELEASE SAVEPOINT kollect_fingerprints');
@@ -371,7 +372,8 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     } catch (error) {
       if (pgErrorOf(error)?.code !== '22P02' && pgErrorOf(error)?.code !== '22026') throw error;
       await run('ROLLBACK TO SAVEPOINT kollect_fingerprints');
-      return undefined;
+      const counts = await run<{ namespace: string; rows: number }>(perNamespace(''), [cluster]);
+      return new Map(counts.rows.map((r) => [shardKeyOf(r.namespace), { rows: r.rows }]));
     }
   }
 
@@ -379,9 +381,9 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
    * Merges the staging table into the items table: upserts the staged rows that are new or
    * changed, deletes the cluster's rows of completely listed types that were not staged (outside
    * the shards left out as unchanged). Returns per shard what was inserted and updated, and what
-   * was deleted. `heldBefore`: the cluster's stored rows before the merge, when known.
+   * was deleted. `merge.heldBefore`: how many rows the cluster had in the table before.
    */
-  async function mergeStaged(run: Run, store: CollectStore, staged: { rows: number; unchanged: readonly ShardEntry[]; heldBefore: number | undefined }) {
+  async function mergeStaged(run: Run, store: CollectStore, merge: { staged: number; unchanged: readonly ShardEntry[]; heldBefore: number }) {
     const cluster = store.cluster;
     // The diff (staged rows that are new or whose checksum changed) is computed once and kept
     // narrow: the staged row's ctid, its namespace and whether it is new. The upsert fetches
@@ -414,15 +416,9 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
     // already. When the cluster holds no more rows than those, none is absent from the store, and
     // the anti-join (every row of the cluster against staging: about as costly as the upsert's
     // join) is skipped. With no completely listed type nothing may be deleted, and nothing is counted.
-    const inserted = [...written.values()].reduce((n, w) => n + w.inserted, 0);
-    const unchangedRows = staged.unchanged.reduce((n, shard) => n + shard.rows, 0);
-    const held =
-      types.groups.length === 0
-        ? undefined
-        : staged.heldBefore !== undefined
-          ? staged.heldBefore + inserted
-          : Number((await run<{ rows: string }>(`SELECT count(*) AS rows FROM ${refs.items} WHERE cluster = $1`, [cluster])).rows[0]?.rows);
-    if (held !== undefined && held > staged.rows + unchangedRows) {
+    const held = merge.heldBefore + [...written.values()].reduce((n, w) => n + w.inserted, 0);
+    const unchangedRows = merge.unchanged.reduce((n, shard) => n + shard.rows, 0);
+    if (types.groups.length > 0 && held > merge.staged + unchangedRows) {
       const gone = await run<{ namespace: string; deleted: string }>(
         `WITH gone AS (
            DELETE FROM ${refs.items} t
@@ -433,7 +429,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
            RETURNING t.namespace
          )
          SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
-        [cluster, types.groups, types.resources, staged.unchanged.map((shard) => namespaceOfShard(shard.key))],
+        [cluster, types.groups, types.resources, merge.unchanged.map((shard) => namespaceOfShard(shard.key))],
       );
       for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
     }
@@ -500,17 +496,18 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         // Shards whose rows the table holds already, exactly (equal fingerprints): nothing of
         // them to stage, write or delete. The others are staged and merged.
         const stored = await storedShards(run, cluster);
-        const unchanged = stored ? store.shards.filter((shard) => stored.get(shard.key)?.fingerprint === shard.fingerprint) : [];
-        const changed = store.shards.filter((shard) => !unchanged.includes(shard));
+        const unchanged: ShardEntry[] = [];
+        const changed: ShardEntry[] = [];
+        for (const shard of store.shards) (stored.get(shard.key)?.fingerprint === shard.fingerprint ? unchanged : changed).push(shard);
         // A namespace of the cluster's stored rows that the store lacks may have rows to delete.
-        const vanished = !stored || [...stored.keys()].some((key) => !store.shard(key));
+        const vanished = [...stored.keys()].some((key) => !store.shard(key));
         sent = changed.reduce((n, shard) => n + shard.rows, 0);
         ctx.log.debug('shards whose stored rows are unchanged are not staged', { sink: config.name, unchanged: unchanged.length, staged: changed.length });
         if (changed.length > 0 || vanished) {
           await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
           await copyStore(`${STAGING} (${STAGING_COLUMN_LIST})`, [], changed);
-          const heldBefore = stored ? [...stored.values()].reduce((n, s) => n + s.rows, 0) : undefined;
-          ({ written, deleted } = await mergeStaged(run, store, { rows: sent, unchanged, heldBefore }));
+          const heldBefore = [...stored.values()].reduce((n, s) => n + s.rows, 0);
+          ({ written, deleted } = await mergeStaged(run, store, { staged: sent, unchanged, heldBefore }));
         } else {
           written = new Map();
         }
