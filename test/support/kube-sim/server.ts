@@ -40,7 +40,8 @@ export interface ServerState {
 /** Health endpoints answer without credentials, as a real server's do for anonymous probes. */
 const HEALTH = new Set(['/healthz', '/livez', '/readyz']);
 /** Lists are written in chunks of about this size. */
-const CHUNK_CHARS = 128 * 1024;
+const CHUNK_BYTES = 128 * 1024;
+const COMMA = 0x2c;
 /** Like kube-apiserver (APIResponseCompression), only bodies of at least 128 KiB are gzipped. */
 const GZIP_THRESHOLD = 128 * 1024;
 
@@ -55,7 +56,7 @@ interface ListQuery {
 
 interface Answer {
   code: number;
-  chunks: Iterable<string>;
+  chunks: Iterable<string | Buffer>;
   contentType?: string;
   headers?: Record<string, string>;
 }
@@ -197,19 +198,34 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
   return { code: 200, chunks: chunked(head, items(), ']}\n') };
 }
 
-/** The items joined into chunks of about CHUNK_CHARS, between `head` and `tail`. */
-function* chunked(head: string, items: Iterable<string>, tail: string): Generator<string> {
-  let chunk = head;
-  let separator = '';
+/**
+ * The items joined into chunks of about CHUNK_BYTES, between `head` and `tail`, each item written
+ * straight into the chunk's buffer: an item is a rope of the many pieces its template joined, and
+ * writing it where it goes costs about a third less CPU than flattening a chunk of them into one
+ * string and encoding that (Buffer.from), which was the server's largest cost after the templates.
+ */
+function* chunked(head: string, items: Iterable<string>, tail: string): Generator<Buffer> {
+  let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = chunk.write(head);
+  let separator = false;
   for (const item of items) {
-    chunk += separator + item;
-    separator = ',';
-    if (chunk.length >= CHUNK_CHARS) {
-      yield chunk;
-      chunk = '';
+    // One character is at most 3 bytes of UTF-8 (a surrogate pair, 2 characters, 4 bytes).
+    if (used + 1 + 3 * item.length > chunk.length) {
+      yield chunk.subarray(0, used);
+      chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, 1 + 3 * item.length));
+      used = 0;
     }
+    if (separator) chunk[used++] = COMMA;
+    separator = true;
+    used += chunk.write(item, used);
   }
-  yield chunk + tail;
+  const end = Buffer.from(tail);
+  if (used + end.length > chunk.length) {
+    yield chunk.subarray(0, used);
+    yield end;
+  } else {
+    yield chunk.subarray(0, used + end.copy(chunk, used));
+  }
 }
 
 function statusAnswer(body: Status): Answer {
@@ -220,6 +236,10 @@ function statusAnswer(body: Status): Answer {
 function authorized(req: IncomingMessage, token: string): boolean {
   const match = /^bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
   return match?.[1] === token;
+}
+
+function bytesOf(chunk: string | Buffer): Buffer {
+  return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }
 
 /** Resolves when `out` can take more, or when the client has gone. */
@@ -243,7 +263,7 @@ function drained(out: Writable, res: ServerResponse): Promise<void> {
  */
 async function write(state: ServerState, req: IncomingMessage, res: ServerResponse, answer: Answer, drop: boolean): Promise<void> {
   const chunks = answer.chunks[Symbol.iterator]();
-  const first = Buffer.from(chunks.next().value ?? '');
+  const first = bytesOf(chunks.next().value ?? '');
   res.statusCode = answer.code;
   res.setHeader('Content-Type', answer.contentType ?? 'application/json');
   res.setHeader('Cache-Control', 'no-cache, private');
@@ -255,8 +275,9 @@ async function write(state: ServerState, req: IncomingMessage, res: ServerRespon
     res.write(part, () => res.destroy());
     return;
   }
-  const gzip = state.compression && first.length >= GZIP_THRESHOLD && /\bgzip\b/i.test(req.headers['accept-encoding'] ?? '');
   let next = chunks.next();
+  // A body of more than one chunk is about CHUNK_BYTES or more.
+  const gzip = state.compression && (first.length >= GZIP_THRESHOLD || !next.done) && /\bgzip\b/i.test(req.headers['accept-encoding'] ?? '');
   let out: Writable = res;
   if (gzip) {
     res.setHeader('Content-Encoding', 'gzip');
@@ -273,6 +294,6 @@ async function write(state: ServerState, req: IncomingMessage, res: ServerRespon
     if (!out.write(data)) await drained(out, res);
   };
   await send(first);
-  for (; !next.done && !res.destroyed; next = chunks.next()) await send(Buffer.from(next.value));
+  for (; !next.done && !res.destroyed; next = chunks.next()) await send(bytesOf(next.value));
   out.end();
 }
