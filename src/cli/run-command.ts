@@ -42,6 +42,10 @@ async function execute(flags: RunFlags): Promise<Executed> {
   const log = createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
   let publishFailures: MetricsPublishError[] = [];
+  // Not awaited here: the collection awaits it once its list workers are starting, and a broken
+  // kubeconfig fails there (the handler only keeps the rejection from counting as unhandled meanwhile).
+  const client = flags.from === undefined ? kubeClientFor(config) : undefined;
+  client?.catch(() => undefined);
   let result: RunResult;
   try {
     result = await withSignals(async (signal) =>
@@ -51,7 +55,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
         dryRun: flags.dryRun,
         force: flags.force,
         deps: {
-          ...(flags.from === undefined ? { client: await kubeClientFor(config) } : {}),
+          ...(client ? { client } : {}),
           log,
           metrics,
           signal,

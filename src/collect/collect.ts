@@ -21,7 +21,11 @@ export interface CollectProgress {
 }
 
 export interface CollectDeps {
-  client: KubeClient;
+  /**
+   * The API server's client, or the promise of it while the Kubernetes client library still
+   * loads: list workers start first, so that their start-up runs meanwhile on another core.
+   */
+  client: KubeClient | Promise<KubeClient>;
   log: Logger;
   metrics: KollectMetrics;
   signal: AbortSignal;
@@ -130,22 +134,24 @@ function pagesInFlight(workers: number): number {
  * and failed; both keep the other types going. SIGTERM aborts: the previous store stays whole.
  */
 export async function collect(config: KollectConfig, deps: CollectDeps): Promise<CollectResult> {
-  const started = Date.now();
   const { log, signal } = deps;
   const workers = listWorkerCount(config.list, config.resources.length);
   const tooMany = workerMemoryWarning(config.list, workers, memoryLimitMiB());
   if (tooMany) log.warn(tooMany, { workers });
-  // Workers start while discovery runs: their start-up overlaps the first requests.
+  // Workers start before the client is awaited: a worker's start-up (its modules, on another
+  // core) overlaps loading the Kubernetes client and discovery, instead of delaying the first pages.
   const pool = workers > 0 ? new ListPool(workers, signal) : undefined;
   log.debug(`encoding pages ${pool ? `in ${workers} list workers` : 'on the main thread'}`, { workers });
   try {
-    return await collectWith(config, deps, pool, started);
+    return await collectWith(config, { ...deps, client: await deps.client }, pool);
   } finally {
     await pool?.close();
   }
 }
 
-async function collectWith(config: KollectConfig, deps: CollectDeps, pool: ListPool | undefined, started: number): Promise<CollectResult> {
+/** The collection proper, timed from its first request (discovery) to the store's manifest. */
+async function collectWith(config: KollectConfig, deps: CollectDeps & { client: KubeClient }, pool: ListPool | undefined): Promise<CollectResult> {
+  const started = Date.now();
   const { log, metrics, signal } = deps;
   // Discovery and every list share the clock and the abort signal; only what a retry is logged and counted as differs.
   const requestDeps = (onRetry: (retry: RetryInfo) => void): RequestDeps => ({

@@ -98,7 +98,7 @@ export class KollectMetrics {
 
   readonly collectDuration = new Gauge({
     name: 'kollect_collect_duration_seconds',
-    help: 'Time the last collection took.',
+    help: 'Time the last collection took, from its first request to the collect store written.',
     labelNames: ['cluster'] as const,
     registers: [this.registry],
   });
