@@ -238,7 +238,7 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return match?.[1] === token;
 }
 
-function bytesOf(chunk: string | Buffer): Buffer {
+function asBuffer(chunk: string | Buffer): Buffer {
   return typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
 }
 
@@ -263,7 +263,7 @@ function drained(out: Writable, res: ServerResponse): Promise<void> {
  */
 async function write(state: ServerState, req: IncomingMessage, res: ServerResponse, answer: Answer, drop: boolean): Promise<void> {
   const chunks = answer.chunks[Symbol.iterator]();
-  const first = bytesOf(chunks.next().value ?? '');
+  const first = asBuffer(chunks.next().value ?? '');
   res.statusCode = answer.code;
   res.setHeader('Content-Type', answer.contentType ?? 'application/json');
   res.setHeader('Cache-Control', 'no-cache, private');
@@ -294,6 +294,6 @@ async function write(state: ServerState, req: IncomingMessage, res: ServerRespon
     if (!out.write(data)) await drained(out, res);
   };
   await send(first);
-  for (; !next.done && !res.destroyed; next = chunks.next()) await send(bytesOf(next.value));
+  for (; !next.done && !res.destroyed; next = chunks.next()) await send(asBuffer(next.value));
   out.end();
 }
