@@ -57,9 +57,14 @@ const result = await build({
   // agent that names no browser, as Node 21's `Node.js/21` does.
   define: { __KOLLECT_VERSION__: JSON.stringify(version), navigator: JSON.stringify({ userAgent: 'Node.js' }) },
   // Error classes name themselves after their class (KollectError: `new.target.name`), and
-  // bundling renames a declaration whose name another module also uses. About 5 ms of start-up
-  // (measured); minifying saved nothing measurable, so the output stays readable.
+  // bundling renames a declaration whose name another module also uses. About 5 ms of start-up.
   keepNames: true,
+  // Half the bytes for V8 to parse at start-up: under callgrind, 2-2.5% fewer instructions for a
+  // whole `shard-report` process (about 1,080 against 1,055 million). Identifiers stay as they
+  // are: minifying them as well measured no better. Stack traces keep their function names;
+  // `--enable-source-maps` maps lines back to the sources.
+  minifyWhitespace: true,
+  minifySyntax: true,
   // Optional native binding of pg, required only when `pg.native` is used (never by kollect).
   // Optional packages required inside try/catch (ws's bufferutil and utf-8-validate, node-fetch's
   // encoding) are left to run time by esbuild itself, and fail there as before: none is installed.
