@@ -26,8 +26,18 @@ export class FingerprintAccumulator {
   }
 
   merge(other: FingerprintAccumulator): void {
-    this.sum = (this.sum + other.sum) % MOD;
-    this.count += other.count;
+    this.addSum(other.count, other.sum);
+  }
+
+  /** Adds `count` rows whose checksums sum to `sum` (what `checksumSum` gave for them, maybe on another thread). */
+  addSum(count: number, sum: bigint): void {
+    this.sum = (this.sum + sum) % MOD;
+    this.count += count;
+  }
+
+  /** The checksums' sum so far (modulo 2^128): a bigint, so it crosses threads as it is. */
+  get checksumSum(): bigint {
+    return this.sum;
   }
 
   get rows(): number {

@@ -18,8 +18,10 @@ export interface ShardLines {
   shard: string;
   /** One spool line per row (src/store/spool-line.ts), each ending in a newline, in UTF-8. Owns its ArrayBuffer, so it can be transferred. */
   lines: Uint8Array;
-  /** Each row's checksum, in the order of the lines. */
-  checksums: string[];
+  /** How many rows (lines). */
+  rows: number;
+  /** The rows' checksums summed as the shard's fingerprint sums them (FingerprintAccumulator), so a page hands over one number, not each checksum. */
+  checksumSum: bigint;
   /** The rows' size as JSON lines, in UTF-8 bytes: what shard sizes are measured in (jsonLineChars). */
   jsonBytes: number;
 }
@@ -39,17 +41,19 @@ const utf8 = new TextEncoder();
 
 /** Builds a SpoolPage row by row, from rows already serialized (by the collect hot path's encoder). */
 export class SpoolPageBuilder {
-  private readonly shards = new Map<string, { lines: string; checksums: string[]; jsonChars: number }>();
+  private readonly shards = new Map<string, { lines: string; fingerprint: FingerprintAccumulator; jsonChars: number }>();
 
   /** Adds one row: its shard, its spool line (without the newline), its checksum and the length of its JSON line (jsonLineChars). */
   add(shard: string, line: string, checksum: string, jsonChars: number): void {
     const rows = this.shards.get(shard);
     if (rows) {
       rows.lines += `${line}\n`;
-      rows.checksums.push(checksum);
+      rows.fingerprint.add(checksum);
       rows.jsonChars += jsonChars;
     } else {
-      this.shards.set(shard, { lines: `${line}\n`, checksums: [checksum], jsonChars });
+      const fingerprint = new FingerprintAccumulator();
+      fingerprint.add(checksum);
+      this.shards.set(shard, { lines: `${line}\n`, fingerprint, jsonChars });
     }
   }
 
@@ -59,7 +63,7 @@ export class SpoolPageBuilder {
       const lines = utf8.encode(rows.lines);
       // A spool line and a JSON line hold the same text beyond ASCII (JSON.stringify leaves it as
       // it is, and so does COPY), so the bytes UTF-8 adds to one it adds to the other.
-      return { shard, lines, checksums: rows.checksums, jsonBytes: rows.jsonChars + lines.byteLength - rows.lines.length };
+      return { shard, lines, rows: rows.fingerprint.rows, checksumSum: rows.fingerprint.checksumSum, jsonBytes: rows.jsonChars + lines.byteLength - rows.lines.length };
     });
   }
 }
@@ -113,12 +117,12 @@ export class TypeSpool {
 
   /** Adds one page of serialized rows; appends to disk once enough is buffered. */
   async addPage(page: SpoolPage): Promise<void> {
-    for (const { shard, lines, checksums, jsonBytes } of page) {
+    for (const { shard, lines, rows, checksumSum, jsonBytes } of page) {
       const part = this.part(shard);
       part.buffer.push(lines);
       part.pending += lines.byteLength;
       part.bytes += jsonBytes;
-      for (const checksum of checksums) part.fingerprint.add(checksum);
+      part.fingerprint.addSum(rows, checksumSum);
       this.buffered += lines.byteLength;
     }
     if (this.buffered >= FLUSH_BYTES) await this.flush();

@@ -25,8 +25,9 @@ function reference(cluster: string, type: ProjectedType, profile: Profile, objec
   return page;
 }
 
-function text(page: SpoolPage): Array<{ shard: string; lines: string; checksums: string[]; jsonBytes: number }> {
-  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), checksums: s.checksums, jsonBytes: s.jsonBytes }));
+/** A page as text; each row's checksum is in its line, and the page's sum of them beside. */
+function text(page: SpoolPage): Array<{ shard: string; lines: string; rows: number; checksumSum: bigint; jsonBytes: number }> {
+  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), rows: s.rows, checksumSum: s.checksumSum, jsonBytes: s.jsonBytes }));
 }
 
 const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
