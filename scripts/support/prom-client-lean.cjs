@@ -1,4 +1,4 @@
-// What kollect uses of prom-client, for the bundle (scripts/bundle.ts aliases 'prom-client' to
+// What kollect uses of prom-client, for the bundle (scripts/bundle.ts resolves 'prom-client' to
 // this file). prom-client's index loads every module it has: default process metrics (and with
 // them the OpenTelemetry API, 67 KB), the cluster aggregator, summaries, the Pushgateway client.
 // These are the same classes, required from the modules that define them; the Pushgateway client
