@@ -17,16 +17,17 @@ export function fingerprintOf(count: number, sum: bigint): string {
  * (with the count) streams in O(1) memory, unlike hashing a sorted list.
  */
 export class FingerprintAccumulator {
+  /** The plain sum: reduced modulo 2^128 only when read, as a reduction per row cost more than the addition (it grows by a bit per doubling of rows). */
   private sum = 0n;
   private count = 0;
 
   add(checksum: string): void {
-    this.sum = (this.sum + BigInt(`0x${checksum}`)) % MOD;
+    this.sum += BigInt(`0x${checksum}`);
     this.count++;
   }
 
   merge(other: FingerprintAccumulator): void {
-    this.addSum(other.count, other.sum);
+    this.addSum(other.count, other.checksumSum);
   }
 
   /** Adds `count` rows whose checksums sum to `sum` (what `checksumSum` gave for them, maybe on another thread). */
@@ -37,7 +38,7 @@ export class FingerprintAccumulator {
 
   /** The checksums' sum so far (modulo 2^128): a bigint, so it crosses threads as it is. */
   get checksumSum(): bigint {
-    return this.sum;
+    return this.sum % MOD;
   }
 
   get rows(): number {
