@@ -17,7 +17,8 @@ export type PageEncoder = (objects: readonly KubeObject[]) => SpoolPage;
  * with the same checksum, written straight to text. It costs about a third less per object than
  * projecting and then serializing (measured on kube-sim pods):
  *
- * - no Row object is built: each field is serialized once, by the native JSON.stringify;
+ * - no Row object is built: each field is serialized once, by the native JSON.stringify (a
+ *   string that needs no escape is only quoted: `jsonOf`);
  * - the checksum's canonical JSON reuses those strings: labels and attributes serialized in
  *   insertion order already are canonical when their keys come sorted (the API server sorts map
  *   keys; attributes are built in name order), so `canonicalJson` only runs where they are not;
@@ -35,18 +36,23 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
   // A row's JSON line is its values' JSON between fixed keys: this many characters, plus the values'.
   const jsonKeys = `{"cluster":${clusterJson},"namespace":,"name":,"uid":,${typeFields},"labels":,"attributes":,"createdAt":,"resourceVersion":,"checksum":""}\n`.length;
 
+  // A list comes in namespace order: most rows share the namespace of the one before.
+  let namespace: string | undefined;
+  let namespaceJson = '';
   return (objects) => {
     const page = new SpoolPageBuilder();
     for (const object of objects) {
       const meta = object.metadata ?? {};
-      const namespace = meta.namespace ?? '';
+      if ((meta.namespace ?? '') !== namespace) {
+        namespace = meta.namespace ?? '';
+        namespaceJson = jsonOf(namespace);
+      }
       const name = meta.name ?? '';
       const uid = meta.uid ?? '';
       const resourceVersion = meta.resourceVersion ?? '';
-      const namespaceJson = JSON.stringify(namespace);
-      const nameJson = JSON.stringify(name);
-      const uidJson = JSON.stringify(uid);
-      const versionJson = JSON.stringify(resourceVersion);
+      const nameJson = jsonOf(name);
+      const uidJson = jsonOf(uid);
+      const versionJson = jsonOf(resourceVersion);
       const labels = meta.labels ?? {};
       const labelsJson = JSON.stringify(labels);
       let attributesJson = '';
@@ -54,12 +60,12 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       for (const [attribute, get] of getters) {
         const value = get(object);
         if (value === undefined) continue;
-        attributesJson += `${attributesJson === '' ? '' : ','}"${attribute}":${JSON.stringify(value)}`;
+        attributesJson += `${attributesJson === '' ? '' : ','}"${attribute}":${jsonOf(value)}`;
         if (attributesCanonical && !isCanonical(value)) attributesCanonical = false;
       }
       attributesJson = `{${attributesJson}}`;
       const created = meta.creationTimestamp ?? null;
-      const createdJson = JSON.stringify(created);
+      const createdJson = jsonOf(created);
       const checksum = digest(
         `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : canonicalJson(labels)},` +
           `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
@@ -74,6 +80,19 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
     }
     return page.build();
   };
+}
+
+/** What JSON escapes in a string: a quote, a backslash, a control character, a surrogate (when lone). */
+// eslint-disable-next-line no-control-regex -- the control characters are what JSON escapes
+const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/**
+ * `JSON.stringify(value)`, faster for the short strings of metadata (names, uids, versions,
+ * timestamps): one that needs no escape is only put in quotes. A call of JSON.stringify on a
+ * string measured about 2.5 times the regular expression's test, and a row has five of them.
+ */
+function jsonOf(value: unknown): string {
+  return typeof value === 'string' && !JSON_ESCAPED.test(value) ? `"${value}"` : (JSON.stringify(value) ?? 'null');
 }
 
 /**

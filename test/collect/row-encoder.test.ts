@@ -44,6 +44,10 @@ describe('the collect encoder writes the spool lines, checksums and JSON sizes o
     ['no metadata at all', {}],
     ['cluster-scoped, no labels', { metadata: { name: 'n1', uid: 'u' } }],
     ['non-ASCII and escapes', { metadata: { name: 'ünï-"q"\\', namespace: 'ns', uid: 'u', labels: { 'é': 'ß\n' } }, spec: { replicas: '👩‍🚀\u2028' } }],
+    // Every string field through the encoder's quick quoting (jsonOf): control characters, a surrogate pair. (The API server
+    // never sends a lone surrogate: Go's JSON decoding makes it U+FFFD.)
+    ['control characters and surrogate pairs', { metadata: { name: 'a\u0001b\u001f', namespace: 'n\u0002s', uid: 'u😀', resourceVersion: '7\t', creationTimestamp: '2024\u2028😀' } }],
+    ['a name that is not a string', { metadata: { name: 42 as unknown as string, namespace: 'ns', uid: 'u' } }],
     [
       'nested objects with unsorted keys',
       { metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: { replicas: 0, containers: [{ name: 'c', image: 'i', ports: [{ port: 80, name: 'http' }] }, { image: 'j' }] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
