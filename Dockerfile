@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle.ts ./scripts/
+COPY scripts/support/prom-client-lean.cjs ./scripts/support/
 COPY src ./src
 RUN npm run build
 

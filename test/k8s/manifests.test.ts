@@ -137,3 +137,26 @@ describe('deployment manifests', () => {
     assert.ok(largeHeap > 1024 && largeHeap < gib(resources.limits.memory) * 1024 * 0.8, 'large heap under its limit');
   });
 });
+
+describe('the image (Dockerfile)', () => {
+  const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+  it("GIVEN the files the bundle's build reads from scripts/ THEN the build stage copies each and .dockerignore lets it through", async () => {
+    const bundler = await readFile(join(ROOT, 'scripts/bundle.ts'), 'utf8');
+    const needed = ['scripts/bundle.ts', ...new Set([...bundler.matchAll(/scripts\/[\w./-]+\.c?[jt]s/g)].map((m) => m[0]))];
+    assert.ok(needed.includes('scripts/support/prom-client-lean.cjs'), `found: ${needed.join(', ')}`);
+
+    const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+    const buildStage = dockerfile.split(/^FROM /m)[1] ?? '';
+    const copied = [...buildStage.matchAll(/^COPY\s+(?!--)(.+)\s+\S+$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
+    const ignore = (await readFile(join(ROOT, '.dockerignore'), 'utf8')).split('\n').map((l) => l.trim());
+    for (const file of needed) {
+      assert.ok(
+        copied.some((source) => source === file || file.startsWith(`${source.replace(/\/$/, '')}/`)),
+        `the Dockerfile's build stage does not copy ${file}`,
+      );
+      const excluded = ignore.some((rule) => rule !== '' && !rule.startsWith('!') && (file === rule || file.startsWith(`${rule}/`)));
+      assert.ok(!excluded || ignore.includes(`!${file}`), `.dockerignore excludes ${file}`);
+    }
+  });
+});
