@@ -9,7 +9,7 @@
  * kollect is measured as it ships: the built CLI (`npm run build`, then `bin/kollect collect`
  * over the bundle, list workers included) with a config of no sink, timed by its own account of
  * the collection (from its first request to the store's manifest, as the typed API is timed from
- * its first request); its CPU is the whole process's, start-up included (about 0.12 s), while the
+ * its first request); its CPU is the whole process's, start-up included (about 0.25 s), while the
  * typed API's leaves out loading its modules. Each case runs `--rounds` times (default 3), the
  * cases interleaved, and its median round is reported. Usage:
  *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]

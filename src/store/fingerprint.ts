@@ -32,7 +32,7 @@ export class FingerprintAccumulator {
 
   /** Adds `count` rows whose checksums sum to `sum` (what `checksumSum` gave for them, maybe on another thread). */
   addSum(count: number, sum: bigint): void {
-    this.sum = (this.sum + sum) % MOD;
+    this.sum += sum;
     this.count += count;
   }
 

@@ -116,7 +116,7 @@ describe('postgres sink: failures roll back', () => {
     await holder.close();
   });
 
-  /** A store of 3,000 rows whose spool line 2,000 of its pods is damaged in place (one field short, the file's size unchanged). */
+  /** A store of 3,000 rows whose 501st pods spool line is damaged in place (one field short, the file's size unchanged). */
   async function damagedStore() {
     const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 }));
     const file = join(store.dir, 'rows', 'pods.tsv');
