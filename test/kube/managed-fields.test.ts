@@ -73,6 +73,25 @@ describe('managedFields left out of a list before parsing', () => {
     }
   });
 
+  it('GIVEN PartialObjectMetadata items THEN each ends where its array does, whether the next item proves it or not', () => {
+    const item = (metadata: string): string => `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":${metadata}}`;
+    const cases = [
+      // managedFields last, as the server writes ObjectMeta: the next item's start proves the end.
+      '{"name":"a","managedFields":[{"manager":"m","fieldsV1":{"f:metadata":{"k:{\\"uid\\":\\"1\\"}":{}}}}]}',
+      // Brackets inside strings of the array: no proof, the array is scanned.
+      '{"name":"b","managedFields":[{"manager":"m]}},{\\"kind\\":\\"PartialObjectMetadata\\","}]}',
+      '{"name":"c","managedFields":[{"manager":"[x"}]}',
+      // Not last: an array after it (its brackets deny the proof), a string after it.
+      '{"name":"d","managedFields":[{"manager":"m"}],"finalizers":["f"]}',
+      '{"name":"e","managedFields":[{"manager":"m"}],"uid":"5"}',
+    ];
+    // Each case followed by a plain item, so that every one of them has a next item.
+    const text = `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[${[...cases, cases[0]!].map(item).join(',')}]}`;
+    const lean = withoutManagedFields(Buffer.from(text)).toString('utf8');
+    assert.deepEqual(JSON.parse(lean), parsedWithoutManagedFields(text));
+    assert.ok(!lean.includes('managedFields'));
+  });
+
   it('GIVEN a page cut off inside managedFields THEN it still fails to parse, as the whole text would', () => {
     const text = listOf('{"name":"a","managedFields":[{"manager":"m"}],"uid":"1"}');
     for (const cut of [text.indexOf('[{"manager"') + 3, text.indexOf('"uid"'), text.length - 2]) {
