@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { isAscii } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -6,7 +7,9 @@ import { after, before, describe, it } from 'node:test';
 import { gunzipSync } from 'node:zlib';
 import { ApiException, ApisApi, AppsV1Api, CoreApi, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parse } from 'yaml';
+import { Cluster } from './kube-sim/cluster.js';
 import { startKubeSim, type KubeSim } from './kube-sim/index.js';
+import { RESOURCE_TYPES } from './kube-sim/resources.js';
 import { tempDir } from './store-fixture.js';
 
 const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -505,5 +508,25 @@ describe('kube-sim compression', () => {
     } finally {
       await sim.close();
     }
+  });
+});
+
+describe('kube-sim text', () => {
+  it('GIVEN every type in every form, changed or not THEN every object is ASCII (list bodies are written as Latin-1, which only then equals UTF-8)', () => {
+    const cluster = new Cluster(4_000, 3);
+    cluster.mutate({ change: 600, remove: 50 });
+    cluster.mutate({ change: 600 });
+    let objects = 0;
+    for (const type of RESOURCE_TYPES) {
+      const scope = cluster.scope(type);
+      for (const pos of cluster.positions(scope, scope.lo)) {
+        for (const form of ['object', 'item', 'metadata'] as const) {
+          const text = cluster.json(type, pos, form);
+          assert.ok(isAscii(Buffer.from(text)), `${type.resource} at ${pos} (${form}) holds a character beyond ASCII`);
+        }
+        objects++;
+      }
+    }
+    assert.ok(objects > 3_000, `only ${objects} objects were checked`);
   });
 });

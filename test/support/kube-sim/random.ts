@@ -52,14 +52,20 @@ export function hex8(n: number): string {
   return BYTE_HEX[n >>> 24]! + BYTE_HEX[(n >>> 16) & 255]! + BYTE_HEX[(n >>> 8) & 255]! + BYTE_HEX[n & 255]!;
 }
 
+/** `n` (16 bits) as 4 lowercase hex digits. */
+function hex4(n: number): string {
+  return BYTE_HEX[n >>> 8]! + BYTE_HEX[n & 255]!;
+}
+
 /**
  * A UUID-shaped (version 4 layout) string for object `id`. The first group is a bijection of
  * `id` for a given salt, so two ids never share a uid.
  */
 export function uuidFor(id: number, salt: number): string {
-  const a = hex8(mix32(id ^ salt));
-  const b = hex8(hash2(salt, id));
-  const c = hex8(hash3(salt, id, 1));
-  const d = hex8(hash3(salt, id, 2));
-  return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${'89ab'[parseInt(c[0]!, 16) & 3]}${c.slice(1, 4)}-${c.slice(4, 8)}${d}`;
+  const b = hash2(salt, id);
+  const c = hash2(b, 1);
+  // The version digit 4 replaces b's fifth hex digit, and the variant bits 10 the top two bits of c's first.
+  const version = (b & 0xffff0fff) | 0x4000;
+  const variant = (c & 0x3fffffff) | 0x80000000;
+  return `${hex8(mix32(id ^ salt))}-${hex4(version >>> 16)}-${hex4(version & 0xffff)}-${hex4(variant >>> 16)}-${hex4(variant & 0xffff)}${hex8(hash2(b, 2))}`;
 }
