@@ -43,8 +43,9 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
     const page = new SpoolPageBuilder();
     for (const object of objects) {
       const meta = object.metadata ?? {};
-      if ((meta.namespace ?? '') !== namespace) {
-        namespace = meta.namespace ?? '';
+      const rowNamespace = meta.namespace ?? '';
+      if (rowNamespace !== namespace) {
+        namespace = rowNamespace;
         namespaceJson = jsonOf(namespace);
       }
       const name = meta.name ?? '';

@@ -107,38 +107,24 @@ interface Meta {
   managedFields: string;
 }
 
-/** ObjectMeta's identity and version, rendered. */
-interface Identity {
-  namespace: string | undefined;
-  uid: string;
-  resourceVersion: string;
-  /** How often mutate() changed the object: a changed object carries it as a label. */
-  round: number;
-}
-
-/** The identity of the object `o` is the context of. */
-function identity(o: ObjectContext): Identity {
-  return { namespace: o.ns?.name, uid: uuidFor(o.id, o.uidSalt), resourceVersion: String(o.resourceVersion), round: o.round };
-}
-
 /**
  * The rendered label pairs, with a changed object's round among them in key order. Keys and values
  * hold no comma, so the pairs split on commas.
  */
-function labelsOf(id: Identity, m: Meta): string {
-  if (id.round === 0) return m.labels;
-  return [...m.labels.split(','), `"kube-sim.example.com/round":"${id.round}"`].sort().join(',');
+function labelsOf(o: ObjectContext, m: Meta): string {
+  if (o.round === 0) return m.labels;
+  return [...m.labels.split(','), `"kube-sim.example.com/round":"${o.round}"`].sort().join(',');
 }
 
 /**
  * ObjectMeta in the apiserver's field order, as built-in types and PartialObjectMetadata carry
  * it; a changed object carries its round as a label.
  */
-function metadata(id: Identity, m: Meta): string {
-  const labels = labelsOf(id, m);
+function metadata(o: ObjectContext, m: Meta): string {
+  const labels = labelsOf(o, m);
   return (
-    `{"name":"${m.name}"${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${id.namespace !== undefined ? `,"namespace":"${id.namespace}"` : ''}` +
-    `,"uid":"${id.uid}","resourceVersion":"${id.resourceVersion}"${m.generation !== undefined ? `,"generation":${m.generation}` : ''}` +
+    `{"name":"${m.name}"${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${o.ns ? `,"namespace":"${o.ns.name}"` : ''}` +
+    `,"uid":"${uuidFor(o.id, o.uidSalt)}","resourceVersion":"${o.resourceVersion}"${m.generation !== undefined ? `,"generation":${m.generation}` : ''}` +
     `,"creationTimestamp":"${m.created}","labels":{${labels}}${m.annotations ? `,"annotations":{${m.annotations}}` : ''}` +
     `${m.ownerReferences ? `,"ownerReferences":${m.ownerReferences}` : ''}${m.finalizers ? `,"finalizers":${m.finalizers}` : ''},"managedFields":${m.managedFields}}`
   );
@@ -148,12 +134,12 @@ function metadata(id: Identity, m: Meta): string {
  * ObjectMeta of a custom resource's object: an unstructured map, so its keys are sorted (and
  * those of its managedFields entries, which `managed(..., sorted)` writes).
  */
-function sortedMetadata(id: Identity, m: Meta): string {
+function sortedMetadata(o: ObjectContext, m: Meta): string {
   return (
     `{${m.annotations ? `"annotations":{${m.annotations}},` : ''}"creationTimestamp":"${m.created}"${m.finalizers ? `,"finalizers":${m.finalizers}` : ''}` +
-    `${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${m.generation !== undefined ? `,"generation":${m.generation}` : ''},"labels":{${labelsOf(id, m)}}` +
-    `,"managedFields":${m.managedFields},"name":"${m.name}"${id.namespace !== undefined ? `,"namespace":"${id.namespace}"` : ''}${m.ownerReferences ? `,"ownerReferences":${m.ownerReferences}` : ''}` +
-    `,"resourceVersion":"${id.resourceVersion}","uid":"${id.uid}"}`
+    `${m.generateName ? `,"generateName":"${m.generateName}"` : ''}${m.generation !== undefined ? `,"generation":${m.generation}` : ''},"labels":{${labelsOf(o, m)}}` +
+    `,"managedFields":${m.managedFields},"name":"${m.name}"${o.ns ? `,"namespace":"${o.ns.name}"` : ''}${m.ownerReferences ? `,"ownerReferences":${m.ownerReferences}` : ''}` +
+    `,"resourceVersion":"${o.resourceVersion}","uid":"${uuidFor(o.id, o.uidSalt)}"}`
   );
 }
 
@@ -368,7 +354,7 @@ const pods: ObjectSource = {
     const { ns, x, h, start, created } = basics(o, a);
     const started = timestamp(start + 9);
     const rs = replicaSet(o, x, a);
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name: this.name(o.layout, ns, o.j),
       generateName: x.podPrefix,
       created,
@@ -424,7 +410,7 @@ const deployments: ObjectSource = {
     const container = `"name":"${x.name}","image":"${x.image}","ports":[{"name":"http","containerPort":${x.port},"protocol":"TCP"}]`;
     const applied = h % 2 === 0;
     const rolledOut = timestamp(start + 30);
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name: x.name,
       generation,
       created,
@@ -463,7 +449,7 @@ const services: ObjectSource = {
     const { ns, x, h, created } = basics(o, o.j);
     const ip = `10.96.${(h >>> 8) & 255}.${h & 255}`;
     const applied = h % 3 !== 0;
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name: x.name,
       created,
       labels: x.labels,
@@ -514,7 +500,7 @@ const configmaps: ObjectSource = {
     const name = this.name(o.layout, ns, o.j);
     const keys = keyCount(h);
     const applied = h % 10 === 0;
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name,
       created,
       labels: x.labels,
@@ -538,7 +524,7 @@ const secrets: ObjectSource = {
     const { ns, x, h, created } = basics(o, o.j);
     // Never a last-applied annotation: kubectl would copy the values into metadata, and the
     // marker must only ever be found in `data`.
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name: this.name(o.layout, ns, o.j),
       created,
       labels: x.labels,
@@ -578,7 +564,7 @@ const widgets: ObjectSource = {
     // Stored unstructured, the object has its keys sorted; only the PartialObjectMetadata the server makes of it is a Go struct.
     const sorted = form !== 'metadata';
     const reconciled = timestamp(start + 5);
-    const meta = (sorted ? sortedMetadata : metadata)(identity(o), {
+    const meta = (sorted ? sortedMetadata : metadata)(o, {
       name,
       generation,
       created,
@@ -610,7 +596,7 @@ const namespaces: ObjectSource = {
     const start = CLUSTER_BIRTH + (hash2(ns.salt, 9) % (30 * DAY));
     const created = timestamp(start);
     const team = TEAM_OF(ns);
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name: ns.name,
       created,
       labels: `"kubernetes.io/metadata.name":"${ns.name}","team":"${team}"`,
@@ -646,7 +632,7 @@ const nodes: ObjectSource = {
     const it = INSTANCE_TYPES[h % INSTANCE_TYPES.length]!;
     const zone = ZONES[o.j % ZONES.length]!;
     const heartbeat = timestamp(start + DAY);
-    const meta = metadata(identity(o), {
+    const meta = metadata(o, {
       name,
       created,
       labels: `"beta.kubernetes.io/arch":"amd64","beta.kubernetes.io/os":"linux","kubernetes.io/arch":"amd64","kubernetes.io/hostname":"${name}","kubernetes.io/os":"linux","node.kubernetes.io/instance-type":"${it.type}","topology.kubernetes.io/zone":"${zone}"`,
