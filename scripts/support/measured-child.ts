@@ -1,5 +1,6 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { KOLLECT_CHILD_ENV } from '../../test/support/cli.js';
 
 /**
  * The child processes of the benchmarks, so that each measured case has a peak RSS of its own.
@@ -51,9 +52,13 @@ async function runNode(args: string[], options: SpawnOptions): Promise<{ stdout:
   return text;
 }
 
-/** Runs `node --import PRELOAD ...args` with `env` added (and CI=true); fails on a non-zero exit, with its stderr. */
+/**
+ * Runs `node --import PRELOAD ...args` (kollect) in the environment the tests give it
+ * (KOLLECT_CHILD_ENV: no NODE_EXTRA_CA_CERTS among others) with `env` added; fails on a non-zero
+ * exit, with its stderr.
+ */
 export async function measuredChild(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildMeasurement> {
-  const { stdout, measured } = await runNode(args, { env: { ...env, CI: 'true' }, stderr: 'pipe', measure: true });
+  const { stdout, measured } = await runNode(args, { env: { ...KOLLECT_CHILD_ENV, ...env }, stderr: 'pipe', measure: true });
   return { stdout, ...(JSON.parse(measured) as Omit<ChildMeasurement, 'stdout'>) };
 }
 
