@@ -273,7 +273,8 @@ async function main(): Promise<void> {
   try {
     process.stdout.write(
       `machine: ${cpus().length} cores; PostgreSQL: ${server.embedded ? 'embedded (test/support/postgres.ts)' : 'DATABASE_URL'}; ` +
-        `tables: ${flags['partition-by-cluster'] ? 'partitioned by cluster (kollect db ddl --partition-by cluster)' : 'plain (kollect db init)'}\n` +
+        `tables: ${flags['partition-by-cluster'] ? 'partitioned by cluster (kollect db ddl --partition-by cluster)' : 'plain (kollect db init)'}` +
+        `${process.env.NODE_EXTRA_CA_CERTS ? `; exporters run without this machine's NODE_EXTRA_CA_CERTS (KOLLECT_CHILD_ENV in test/support/cli.ts)` : ''}\n` +
         `building stores: ${CLUSTERS} x ${ROWS.toLocaleString('en-US')} rows (${namespacesFor(ROWS)} namespaces each) and 1 x ${(CLUSTERS * ROWS).toLocaleString('en-US')} rows (${namespacesFor(CLUSTERS * ROWS)} namespaces) ...\n`,
     );
     const fleet: Exporter[] = [];
