@@ -105,6 +105,8 @@ const gitSink = z.strictObject({
       token: secretRef,
     })
     .optional(),
+  /** An https server whose certificate a private CA signed: that CA's certificates (PEM), trusted instead of Node's roots. */
+  tls: z.strictObject({ caFile: z.string().min(1) }).optional(),
   author: z
     .strictObject({
       name: z.string().min(1).default('kollect'),
@@ -114,6 +116,9 @@ const gitSink = z.strictObject({
   /** Commit message prefix; kollect appends what changed. */
   message: z.string().default('kollect snapshot'),
   pushRetries: z.number().int().min(0).max(20).default(5),
+}).refine((sink) => sink.tls === undefined || /^https:/i.test(sink.url), {
+  path: ['tls'],
+  error: 'applies only to an https URL',
 });
 
 export const sinkConfig = z.discriminatedUnion('type', [fileSink, postgresSink, gitSink], {

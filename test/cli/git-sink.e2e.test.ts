@@ -142,3 +142,49 @@ describe('kollect export to a git sink: credentials (CLI processes)', () => {
       assert.equal(server.requests, 0);
     }));
 });
+
+describe('kollect export to a git sink over HTTPS with a private CA (CLI processes)', () => {
+  it('GIVEN a server whose certificate a private CA signed WHEN exporting without tls.caFile, with an unreadable one, then with it THEN GIT_REMOTE_FAILED pointing at tls.caFile, SINK_CONFIG naming the file before any request, and at last the files land', () =>
+    withGitServer({ tls: true }, async (server) => {
+      assert.match(server.url, /^https:/);
+      const source = await store({ cluster: 'c1' });
+      const mirrorDir = await tempDir('kollect-mirror-');
+
+      const untrusted = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir }));
+
+      assert.equal(untrusted.code, 1, untrusted.stderr);
+      const refused = gitOutcome(untrusted);
+      assert.ok(!refused.ok);
+      assert.equal(refused.error.code, 'GIT_REMOTE_FAILED');
+      assert.match(refused.error.message, /certificate/);
+      assert.match(refused.error.message, /tls\.caFile/);
+
+      const missing = join(await tempDir('kollect-ca-'), 'absent.crt');
+      server.resetRequests();
+      const unreadable = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(missing)} }` }));
+
+      assert.equal(unreadable.code, 1, unreadable.stderr);
+      const notRead = gitOutcome(unreadable);
+      assert.ok(!notRead.ok);
+      assert.equal(notRead.error.code, 'SINK_CONFIG');
+      assert.ok(notRead.error.message.includes(`tls.caFile ${missing} cannot be read: ENOENT`), notRead.error.message);
+      assert.equal(server.requests, 0);
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
+
+      const trusted = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(server.caFile)} }` }));
+
+      assert.equal(trusted.code, 0, trusted.stderr);
+      assert.equal(planOf(trusted).totals.added, source.shards.length);
+      await assertRemoteHolds(server, await expectedFiles(source));
+      await fsck(server);
+    }));
+
+  it('GIVEN tls on a git sink with an http URL WHEN validating the config THEN exit 2 naming sinks[0].tls', async () => {
+    const config = await writeConfig('c1', { url: 'http://git.example.com/inventory.git', mirrorDir: await tempDir('kollect-mirror-'), extra: 'tls: { caFile: /etc/kollect/git-ca.crt }' });
+
+    const run = await runKollect(['config', 'validate', config]);
+
+    assert.equal(run.code, 2, run.stderr);
+    assert.match(run.stderr, /sinks\[0\]\.tls: applies only to an https URL/);
+  });
+});

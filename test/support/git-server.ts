@@ -1,14 +1,16 @@
 import { spawn, execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createGunzip, createInflate } from 'node:zlib';
+import { createServerCertificate } from './tls.js';
 
 /**
- * A real bare repository served by `git http-backend` (CGI) behind a small Node HTTP server on
+ * A real bare repository served by `git http-backend` (CGI) behind a small Node HTTP (or HTTPS) server on
  * 127.0.0.1, for tests and benchmarks: the smart HTTP protocol end to end, with a request
  * counter (to prove that a skipped export makes no request) and optional Basic auth.
  */
@@ -76,6 +78,8 @@ export interface GitServerOptions extends BareRepoOptions {
   auth?: { username: string; token: string };
   /** Repository folder name under the served root. */
   repoName?: string;
+  /** Serve HTTPS with a certificate of a CA of its own (`caFile`), as a Git server of a private CA. */
+  tls?: boolean;
 }
 
 export interface GitServer {
@@ -93,8 +97,10 @@ export interface GitServer {
   cloneTo(dir: string): Promise<void>;
   /** Runs the git CLI inside the bare repository. */
   git(args: string[]): Promise<string>;
-  /** Git CLI config arguments that authenticate against this server (empty without auth). */
+  /** Git CLI config arguments that this server needs: its credentials, its CA (empty without auth or TLS). */
   authArgs(): string[];
+  /** With `tls`: the CA that signed the server's certificate, as a PEM file (what a sink's `tls.caFile` names). */
+  caFile?: string;
 }
 
 /** Parses the CGI header block that `git http-backend` writes before the body. */
@@ -188,7 +194,10 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   const log: string[] = [];
   const expected = options.auth ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.token}`).toString('base64')}` : undefined;
 
-  const server = createServer((req, res) => {
+  const tls = options.tls ? await createServerCertificate('127.0.0.1') : undefined;
+  const caFile = tls ? join(root, 'ca.crt') : undefined;
+  if (tls && caFile) await writeFile(caFile, tls.caPem);
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     res.on('finish', () => log.push(`${req.method} ${req.url} ${res.statusCode}`));
     if (expected !== undefined && req.headers.authorization !== expected) {
@@ -198,11 +207,12 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
       return;
     }
     handleCgi(root, req, res, options.auth?.username);
-  });
+  };
+  const server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}/${repoName}`;
-  const authArgs = (): string[] => (expected ? ['-c', `http.extraHeader=Authorization: ${expected}`] : []);
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${repoName}`;
+  const authArgs = (): string[] => [...(expected ? ['-c', `http.extraHeader=Authorization: ${expected}`] : []), ...(caFile ? ['-c', `http.sslCAInfo=${caFile}`] : [])];
 
   return {
     url,
@@ -227,6 +237,7 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     },
     git: (args) => git(args, { cwd: bareDir }),
     authArgs,
+    ...(caFile ? { caFile } : {}),
   };
 }
 

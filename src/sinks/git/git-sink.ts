@@ -15,6 +15,7 @@ import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { withMirrorLock } from './mirror-lock.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
 import { streamingHttp } from './streaming-http.js';
+import { trustingConfiguredCa, untrustedCertificateHint } from './git-tls.js';
 
 /**
  * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one
@@ -252,7 +253,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const layout = shardPathLayout(config.pathTemplate, store.cluster);
 
     const auth = authHandlers(await readCredentials(config, env));
-    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth });
+    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http: await trustingConfiguredCa(http, config), auth });
     checkAbort(ctx, 'before fetching');
     // Where an export spends its time, logged with the push (see docs/git.md, benchmark).
     const timings: Record<string, number> = {};
@@ -354,7 +355,10 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         code: 'GIT_PUSH_REFUSED',
       });
     }
-    return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}`, where, { cause: error, code: 'GIT_REMOTE_FAILED' });
+    return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}${untrustedCertificateHint(error, config)}`, where, {
+      cause: error,
+      code: 'GIT_REMOTE_FAILED',
+    });
   }
 
   const wrap = async <T>(work: () => Promise<T>): Promise<T> => {

@@ -1,9 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import type pg from 'pg';
 import type { PostgresSinkConfig, SecretRef } from '../../config/schema.js';
 import { describeSecret, readSecret, type SecretDeps } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
+import { readCaFile } from '../ca-file.js';
 import { urlSecrets } from '../../redact.js';
 
 /** What the connection code reads from the outside world (secrets, the CA file); tests pass their own. */
@@ -97,14 +97,7 @@ async function sslOptions(config: PostgresSinkConfig, deps: ConnectionDeps): Pro
   const mode = config.ssl?.mode ?? 'verify-full';
   if (mode === 'disable') return false;
   if (mode === 'require') return { rejectUnauthorized: false };
-  let ca: string | undefined;
-  if (config.ssl?.caFile) {
-    try {
-      ca = await (deps.readFile ?? ((p: string) => readFile(p, 'utf8')))(config.ssl.caFile);
-    } catch (error) {
-      throw new SinkError(config.name, `ssl.caFile ${config.ssl.caFile} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {}, { code: 'SINK_CONFIG' });
-    }
-  }
+  const ca = config.ssl?.caFile ? await readCaFile(config.name, 'ssl.caFile', config.ssl.caFile, deps.readFile) : undefined;
   if (mode === 'verify-ca') {
     // The chain must lead to the CA, but the host name is not checked (libpq's verify-ca).
     return { rejectUnauthorized: true, ...(ca ? { ca } : {}), checkServerIdentity: () => undefined };

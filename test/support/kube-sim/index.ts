@@ -7,7 +7,7 @@ import { Faults, type Fault } from './faults.js';
 import { writeKubeconfig, type KubeconfigOptions } from './kubeconfig.js';
 import { discoveryDocuments } from './routes.js';
 import { requestHandler, type KubeSimStats, type ServerState } from './server.js';
-import { createServerCertificate } from './tls.js';
+import { createServerCertificate } from '../tls.js';
 
 /**
  * kube-sim: a local Kubernetes API server for tests, the demo and benchmarks. It speaks the real
