@@ -35,7 +35,15 @@ function walk(value: unknown, steps: readonly Step[], from: number): unknown {
       current = Array.isArray(current) ? current[step.index] : undefined;
     } else {
       if (!Array.isArray(current)) return undefined;
-      return current.map((item) => walk(item, steps, i + 1)).filter((v) => v !== undefined);
+      // A loop, not map() and filter(): the page encoder inlines this walk, and each resource type's
+      // shapes deoptimized the closures' version in it again. Per 100,000 full objects V8 spent
+      // 0.4-0.8 s re-optimizing instead of 0.8-1.4 s (compile threads' time, --trace-opt).
+      const values: unknown[] = [];
+      for (const item of current) {
+        const value = walk(item, steps, i + 1);
+        if (value !== undefined) values.push(value);
+      }
+      return values;
     }
   }
   return current;
