@@ -23,7 +23,7 @@ export interface CliOptions {
  * environment variables (each test passes its own). Nor NODE_EXTRA_CA_CERTS: with it, Node reads
  * and parses that CA bundle at every start, before any of kollect's code runs. This machine sets
  * it for every program (144 certificates, for its registry proxy), which cost each process about
- * 80 ms of CPU (40% of the instructions of an unchanged export, under callgrind); a CronJob's
+ * 80 ms of CPU (42% of the instructions of an unchanged export, under callgrind); a CronJob's
  * container has no such variable, and no test needs it: the test servers' TLS brings its own CA.
  */
 export const KOLLECT_CHILD_ENV: NodeJS.ProcessEnv = {
