@@ -36,8 +36,8 @@ function walk(value: unknown, steps: readonly Step[], from: number): unknown {
     } else {
       if (!Array.isArray(current)) return undefined;
       // A loop, not map() and filter(): the page encoder inlines this walk, and each resource type's
-      // shapes deoptimized the closures' version in it again. Per 100,000 full objects V8 spent
-      // 0.4-0.8 s re-optimizing instead of 0.8-1.4 s (compile threads' time, --trace-opt).
+      // shapes deoptimized the closures' version in it again. Per 100,000 full objects V8's
+      // optimizing compiles took 0.4-0.8 s instead of 0.8-1.4 s (the times --trace-opt reports).
       const values: unknown[] = [];
       for (const item of current) {
         const value = walk(item, steps, i + 1);

@@ -195,8 +195,11 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   const expected = options.auth ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.token}`).toString('base64')}` : undefined;
 
   const tls = options.tls ? await createServerCertificate('127.0.0.1') : undefined;
-  const caFile = tls ? join(root, 'ca.crt') : undefined;
-  if (tls && caFile) await writeFile(caFile, tls.caPem);
+  let caFile: string | undefined;
+  if (tls) {
+    caFile = join(root, 'ca.crt');
+    await writeFile(caFile, tls.caPem);
+  }
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     res.on('finish', () => log.push(`${req.method} ${req.url} ${res.statusCode}`));

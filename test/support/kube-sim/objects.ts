@@ -241,16 +241,18 @@ class App {
   private templateHashText?: string;
   private podPrefixText?: string;
   private imageText?: string;
-  private imageDigestText?: string;
+  private imageIdText?: string;
   private resourcesText?: string;
   private labelsText?: string;
   private escapedLabelsText?: Escaped;
 
+  readonly team: string;
+
   constructor(
     private readonly ns: NamespaceLayout,
     private readonly a: number,
-    readonly team: string,
   ) {
+    this.team = TEAM_OF(ns);
     this.hash = hash2(ns.salt, a);
     this.name = appName(a, ns.apps, ns.salt);
     this.tier = TIERS[this.hash % TIERS.length]!;
@@ -271,8 +273,9 @@ class App {
     return (this.imageText ??= `registry.example.com/${this.team}/${this.name}:1.${this.hash % 17}.${(this.hash >>> 8) % 9}`);
   }
 
-  get imageDigest(): string {
-    return (this.imageDigestText ??= digest(this.hash));
+  /** The image by digest, as a container's status names it. */
+  get imageId(): string {
+    return (this.imageIdText ??= `registry.example.com/${this.team}/${this.name}@sha256:${digest(this.hash)}`);
   }
 
   /** The main container's resources. */
@@ -297,8 +300,7 @@ let lastApp: { ns: NamespaceLayout; a: number; app: App } | undefined;
 
 function app(ns: NamespaceLayout, a: number): App {
   if (lastApp?.ns === ns && lastApp.a === a) return lastApp.app;
-  // The team is the namespace's: the last app's, when that was of the same namespace.
-  const made = new App(ns, a, lastApp?.ns === ns ? lastApp.app.team : TEAM_OF(ns));
+  const made = new App(ns, a);
   lastApp = { ns, a, app: made };
   return made;
 }
@@ -384,7 +386,7 @@ const pods: ObjectSource = {
         `"tolerations":[{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":300}],"priority":0,"enableServiceLinks":true,"preemptionPolicy":"PreemptLowerPriority"},` +
         `"status":{"phase":"${phase}","conditions":[{"type":"Initialized","status":"True","lastProbeTime":null,"lastTransitionTime":"${started}"},{"type":"Ready","status":"${ready}","lastProbeTime":null,"lastTransitionTime":"${started}"},{"type":"ContainersReady","status":"${ready}","lastProbeTime":null,"lastTransitionTime":"${started}"},{"type":"PodScheduled","status":"True","lastProbeTime":null,"lastTransitionTime":"${created}"}],` +
         `"hostIP":"${hostIp}","podIP":"${ip}","podIPs":[{"ip":"${ip}"}],"startTime":"${created}","containerStatuses":[{"name":"${x.name}","state":${state},"lastState":{},"ready":${ready === 'True'},"restartCount":${restarts},"image":"${x.image}",` +
-        `"imageID":"registry.example.com/${x.team}/${x.name}@sha256:${x.imageDigest}","containerID":"containerd://${digest(h)}","started":${ready === 'True'}}${sidecar ? `,{"name":"log-shipper","state":${state},"lastState":{},"ready":${ready === 'True'},"restartCount":0,"image":"${SIDECAR_IMAGE}","imageID":"${SIDECAR_IMAGE_ID}","containerID":"containerd://${digest(h ^ 1)}","started":${ready === 'True'}}` : ''}],"qosClass":"Burstable"}`
+        `"imageID":"${x.imageId}","containerID":"containerd://${digest(h)}","started":${ready === 'True'}}${sidecar ? `,{"name":"log-shipper","state":${state},"lastState":{},"ready":${ready === 'True'},"restartCount":0,"image":"${SIDECAR_IMAGE}","imageID":"${SIDECAR_IMAGE_ID}","containerID":"containerd://${digest(h ^ 1)}","started":${ready === 'True'}}` : ''}],"qosClass":"Burstable"}`
       );
     });
   },
