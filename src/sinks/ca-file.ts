@@ -1,15 +1,32 @@
+import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { SinkError } from '../errors.js';
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
 /**
  * The CA certificates (PEM) that a sink's configuration names in `field` (`ssl.caFile`,
- * `tls.caFile`), read before the sink connects anywhere. A file that cannot be read is a
- * SINK_CONFIG error that names the field and the path.
+ * `tls.caFile`), read and checked before the sink connects anywhere. A file that cannot be
+ * read, holds no PEM certificate or a certificate that does not parse is a SINK_CONFIG error
+ * that names the field and the path: Node's TLS takes any text as `ca` without a word, and the
+ * handshake would then fail as if the CA had not signed the server's certificate.
  */
 export async function readCaFile(sink: string, field: string, path: string, read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8')): Promise<string> {
+  const fail = (why: string, cause?: unknown): SinkError => new SinkError(sink, `${field} ${path} ${why}`, {}, { code: 'SINK_CONFIG', cause });
+  let text: string;
   try {
-    return await read(path);
+    text = await read(path);
   } catch (error) {
-    throw new SinkError(sink, `${field} ${path} cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {}, { code: 'SINK_CONFIG', cause: error });
+    throw fail(`cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, error);
   }
+  const certificates = text.match(PEM_CERTIFICATE) ?? [];
+  if (certificates.length === 0) throw fail('holds no PEM certificate (a -----BEGIN CERTIFICATE----- block): name the CA certificate, not a key or a DER file');
+  for (const [i, pem] of certificates.entries()) {
+    try {
+      new X509Certificate(pem);
+    } catch (error) {
+      throw fail(`holds a certificate that does not parse (certificate ${i + 1} of ${certificates.length}): ${(error as Error).message}`, error);
+    }
+  }
+  return text;
 }

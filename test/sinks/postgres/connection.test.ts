@@ -4,13 +4,15 @@ import { SinkError } from '../../../src/errors.js';
 import { redact } from '../../../src/redact.js';
 import { poolConfig, statementTimeoutParam } from '../../../src/sinks/postgres/connection.js';
 import { testSinkConfig } from '../../support/postgres.js';
+import { createServerCertificate } from '../../support/tls.js';
 
 /** How a sink's config and environment become pg pool options: URL, TLS, application_name, and no statement timeout at startup. */
 
 const URL_ENV = 'KOLLECT_TEST_URL';
 const env = (url: string) => ({ env: { [URL_ENV]: url } });
 const config = (overrides: Record<string, unknown>) => testSinkConfig({ url: { env: URL_ENV }, ...overrides });
-const CA = '-----BEGIN CERTIFICATE-----\nMIIB (test)\n-----END CERTIFICATE-----\n';
+/** A real CA certificate: the sink checks that a CA file holds one that parses. */
+const CA = (await createServerCertificate('db.example')).caPem;
 
 describe('postgres sink: connection options', () => {
   it('GIVEN a URL in the environment WHEN options are built THEN application_name is kollect, no statement timeout is a startup parameter (the URL cannot set either), the password is a secret', async () => {
