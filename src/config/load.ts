@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
 import { configSchema, resourceConfig, type KollectConfig } from './schema.js';
+import type * as z from 'zod/mini';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {
@@ -28,7 +28,7 @@ export function formatIssuePath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-function toIssues(error: z.ZodError): ConfigIssue[] {
+function toIssues(error: z.core.$ZodError): ConfigIssue[] {
   return error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message }));
 }
 

@@ -1,4 +1,5 @@
-import * as z from 'zod';
+import * as z from 'zod/mini';
+import { count, nonEmpty } from '../zod.js';
 import { resourceTypeKey } from '../rows/row.js';
 
 /** Format tag of the manifest; bumped on any incompatible change to the store layout. */
@@ -21,9 +22,9 @@ const resourceStatus = z.strictObject({
   /** False when the list did not finish (403, an error, an interrupted run). */
   complete: z.boolean(),
   /** Why the list is incomplete (`forbidden`, `error`, `interrupted`) with the server's message. */
-  reason: z.string().optional(),
-  message: z.string().optional(),
-  rows: z.number().int().nonnegative(),
+  reason: z.optional(z.string()),
+  message: z.optional(z.string()),
+  rows: count(),
   /** Profile used and whether metadata only was requested. */
   profile: z.string(),
   metadataOnly: z.boolean(),
@@ -32,22 +33,22 @@ export type ResourceStatus = z.infer<typeof resourceStatus>;
 
 const segment = z.strictObject({
   /** A spool file, relative to the store. */
-  file: z.string().min(1),
-  offset: z.number().int().nonnegative(),
+  file: nonEmpty(),
+  offset: count(),
   /** Whole spool lines: a segment starts and ends at a line's boundary, and holds rows of one shard. */
-  bytes: z.number().int().nonnegative(),
+  bytes: count(),
 });
 /** Where some of a shard's rows are: a byte range of a spool file. */
 export type Segment = z.infer<typeof segment>;
 
 const shardEntry = z.strictObject({
   /** Namespace, or `_cluster` for cluster-scoped rows. */
-  key: z.string().min(1),
-  rows: z.number().int().nonnegative(),
+  key: nonEmpty(),
+  rows: count(),
   /** Bytes of the shard's rows as JSON lines (`JSON.stringify(row)` and a newline each): the payload the thresholds apply to, not the spool's bytes. */
-  bytes: z.number().int().nonnegative(),
+  bytes: count(),
   /** Order-independent digest of the shard's row checksums. Equal fingerprints, equal rows. */
-  fingerprint: z.string().regex(/^[0-9a-f]+$/),
+  fingerprint: z.string().check(z.regex(/^[0-9a-f]+$/)),
   /** Where the shard's rows are, resource type after resource type (usually one or two segments each). */
   segments: z.array(segment),
 });
@@ -55,11 +56,11 @@ export type ShardEntry = z.infer<typeof shardEntry>;
 
 export const manifestSchema = z.strictObject({
   format: z.literal(STORE_FORMAT),
-  cluster: z.string().min(1),
+  cluster: nonEmpty(),
   collectedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime(),
   resources: z.array(resourceStatus),
   shards: z.array(shardEntry),
-  totals: z.strictObject({ rows: z.number().int().nonnegative(), bytes: z.number().int().nonnegative() }),
+  totals: z.strictObject({ rows: count(), bytes: count() }),
 });
 export type Manifest = z.infer<typeof manifestSchema>;
