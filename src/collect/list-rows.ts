@@ -3,7 +3,7 @@ import type { DiscoveredType } from '../kube/discovery.js';
 import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
 import type { RequestDeps } from '../kube/request.js';
 import { isMetadataOnly, readsManagedFields, type Profile } from '../rows/profiles/profile.js';
-import type { SpoolPage } from '../store/store-writer.js';
+import type { SpoolPage } from '../store/spool-page.js';
 import type { ProjectedType } from '../rows/project.js';
 import { createPageEncoder } from './row-encoder.js';
 

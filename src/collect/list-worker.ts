@@ -5,7 +5,7 @@
  * nothing unless it is a worker thread.
  */
 import { isMainThread, parentPort } from 'node:worker_threads';
-import { spoolPageTransferList } from '../store/store-writer.js';
+import { spoolPageTransferList } from '../store/spool-page.js';
 import { toWorkerError, type EncodeRequest, type EncodeResult } from './list-protocol.js';
 import { pageWork } from './list-rows.js';
 

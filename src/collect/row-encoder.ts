@@ -3,7 +3,7 @@ import type { Profile } from '../rows/profiles/profile.js';
 import { attributeGetters, type KubeObject, type ProjectedType } from '../rows/project.js';
 import { shardKeyOf } from '../rows/row.js';
 import { copyFieldOf, copyJson } from '../store/spool-line.js';
-import { SpoolPageBuilder, type SpoolPage } from '../store/store-writer.js';
+import { SpoolPageBuilder, type SpoolPage } from '../store/spool-page.js';
 
 /**
  * Turns one page of listed objects into what the spool stores: per shard, the rows' spool lines,

@@ -9,7 +9,7 @@ import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
 import { shardKeyOf } from '../../src/rows/row.js';
-import type { SpoolPage } from '../../src/store/store-writer.js';
+import type { SpoolPage } from '../../src/store/spool-page.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
 import { listPages } from '../support/list-pages.js';
 import { spoolPageOf, tempDir } from '../support/store-fixture.js';

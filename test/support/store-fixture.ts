@@ -5,7 +5,8 @@ import { rowChecksum } from '../../src/rows/project.js';
 import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { jsonLineChars, spoolLineOf } from '../../src/store/spool-line.js';
-import { SpoolPageBuilder, StoreWriter, type SpooledType, type SpoolPage } from '../../src/store/store-writer.js';
+import { SpoolPageBuilder, type SpoolPage } from '../../src/store/spool-page.js';
+import { StoreWriter, type SpooledType } from '../../src/store/store-writer.js';
 
 /** The resource types synthetic rows are spread over. */
 export const SYNTHETIC_TYPES: SpooledType[] = [
