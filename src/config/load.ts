@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
+import type * as z from 'zod/mini';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { profileNames } from '../rows/profiles/registry.js';
 import { configSchema, resourceConfig, type KollectConfig } from './schema.js';
-import type * as z from 'zod/mini';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {

@@ -1,10 +1,9 @@
-import { FingerprintAccumulator } from './fingerprint.js';
-
-/*
+/**
  * One page's rows, serialized for the spool: what a list worker hands the main thread. Apart from
  * the store writer so that the list worker's modules leave out the manifest and its schema (zod):
  * a worker starts without building them.
  */
+import { FingerprintAccumulator } from './fingerprint.js';
 
 /** Rows of one shard, serialized: what the spool appends to that shard's file. */
 export interface ShardLines {
@@ -61,4 +60,3 @@ export class SpoolPageBuilder {
     });
   }
 }
-
