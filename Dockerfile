@@ -13,7 +13,9 @@ RUN npm run build
 # Runtime: the bundle only, non-root, read-only root filesystem friendly. dist/bundle/ holds every
 # dependency kollect loads; the few packages it leaves out (pg-native, ws's bufferutil and
 # utf-8-validate, node-fetch's encoding) are optional ones that are never installed, so no
-# node_modules. package.json stays: its "type": "module" makes bin/kollect and the bundle ESM.
+# node_modules. package.json stays: its "type": "module" makes bin/kollect and launch.js ESM (the
+# rest of the bundle is .cjs). Without KOLLECT_COMPILE_CACHE on a writable volume there is no code
+# cache (HOME is not writable): each run compiles the bundle, as before the cache existed.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app

@@ -6,12 +6,14 @@ import { fromWorkerError, type EncodeRequest, type EncodeResult, type EncoderSpe
 import type { BodyEncoder, EncodedPage } from './list-rows.js';
 
 /**
- * The worker's module: the compiled JavaScript beside this file in dist/. Running from the
+ * The worker's module: the compiled JavaScript beside this file, `list-worker.js` in dist/ and
+ * `list-worker.cjs` in the bundle (scripts/bundle.ts), whose files end in .cjs. Running from the
  * TypeScript source (tests and benchmarks, under tsx), the worker must register tsx itself first:
  * Node 20 does not apply the parent's `--import tsx` hooks inside worker threads.
  */
 function workerUrl(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./list-worker.js', import.meta.url);
+  const extension = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
+  if (extension !== '.ts') return new URL(`./list-worker${extension}`, import.meta.url);
   const source = new URL('./list-worker.ts', import.meta.url).href;
   const bootstrap = `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(source)});`;
   return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);

@@ -32,6 +32,7 @@ export const KOLLECT_CHILD_ENV: NodeJS.ProcessEnv = {
   KUBECONFIG: undefined,
   KOLLECT_METRICS_FILE: undefined,
   KOLLECT_PUSHGATEWAY: undefined,
+  KOLLECT_COMPILE_CACHE: undefined,
   NODE_EXTRA_CA_CERTS: undefined,
 };
 

@@ -1,0 +1,124 @@
+/**
+ * The process entry of the built CLI (bin/kollect): runs the CommonJS bundle of the CLI
+ * (dist/bundle/main.cjs, scripts/bundle.ts) through a V8 code cache, so that a process does not
+ * parse and compile the same 2.5 MB of JavaScript again at every start. Node 20 has no compile
+ * cache of its own (`module.enableCompileCache` came with Node 22), and none for ES modules.
+ *
+ * The cache is made at the end of a successful run (`createCachedData` after the work, so it
+ * holds every function the command compiled, not only the top level as v8-compile-cache's does:
+ * for an unchanged export about 30 ms of CPU against 5), one file per command, named after the
+ * bundle's content hash, Node's version and the V8 flags: V8 itself checks only the source's
+ * length, the V8 version and the flags, and a cache made under other flags is rejected whole.
+ *
+ * Where: `KOLLECT_COMPILE_CACHE` (a folder, or `off`), else `$XDG_CACHE_HOME/kollect`, else
+ * `~/.cache/kollect`. A cache is code this process runs, so it is read only from a folder that
+ * belongs to this user and that no one else may write to. It only saves start-up time: a folder
+ * that cannot be made or written (a read-only root filesystem) means no cache, never an error.
+ */
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
+
+/** Set by scripts/bundle.ts: the first 16 hex digits of main.cjs's SHA-256. */
+declare const __KOLLECT_BUNDLE_HASH__: string;
+
+interface CliModule {
+  main(argv: string[]): Promise<void>;
+}
+
+const BUNDLE = fileURLToPath(new URL('./main.cjs', import.meta.url));
+const PREFIX = 'kollect-';
+
+/** FNV-1a, 32 bits: to name a cache after the flags and versions, not to protect anything. */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
+}
+
+function cacheFolder(env: NodeJS.ProcessEnv): string | undefined {
+  const setting = env.KOLLECT_COMPILE_CACHE;
+  if (setting === 'off') return undefined;
+  if (setting) return setting;
+  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
+  return join(base, 'kollect');
+}
+
+/** The folder, made if missing, when it is this user's and no one else may write to it. */
+function privateFolder(folder: string): boolean {
+  try {
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const stat = statSync(folder);
+    return stat.isDirectory() && stat.uid === process.getuid?.() && (stat.mode & 0o022) === 0;
+  } catch {
+    // Unwritable or unreadable (read-only root filesystem, no home): run without a cache.
+    return false;
+  }
+}
+
+/** A command's cache file: `kollect-<bundle hash>-<command>-<hash of node version, arch, flags>.v8`. */
+function cacheFile(folder: string, argv: readonly string[]): string {
+  const word = argv[2] ?? '';
+  const command = /^[a-z][a-z-]{0,31}$/.test(word) ? word : 'other';
+  const runtime = fnv1a([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'));
+  return join(folder, `${PREFIX}${__KOLLECT_BUNDLE_HASH__}-${command}-${runtime}.v8`);
+}
+
+function readCache(file: string): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch {
+    // Not made yet (ENOENT) or unreadable: compile from the source, as without a cache.
+    return undefined;
+  }
+}
+
+/**
+ * Writes the cache (synchronously: this runs in the process's 'exit' handler) beside its final
+ * name, then renames it, so that a process started meanwhile reads a whole cache or none; drops
+ * the caches of other builds of kollect.
+ */
+function writeCache(file: string, data: Buffer): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data, { mode: 0o600 });
+    chmodSync(tmp, 0o600);
+    renameSync(tmp, file);
+    const folder = dirname(file);
+    const current = `${PREFIX}${__KOLLECT_BUNDLE_HASH__}-`;
+    for (const name of readdirSync(folder)) {
+      if (name.startsWith(PREFIX) && name.endsWith('.v8') && !name.startsWith(current)) rmSync(join(folder, name), { force: true });
+    }
+  } catch {
+    // A full disk or a folder gone meanwhile: the next run compiles again and retries.
+    rmSync(tmp, { force: true });
+  }
+}
+
+/** Loads the bundle as Node's CommonJS loader would, but compiled with `cachedData`. */
+function loadWithCache(argv: readonly string[]): CliModule {
+  const folder = cacheFolder(process.env);
+  const file = folder !== undefined && privateFolder(folder) ? cacheFile(folder, argv) : undefined;
+  const cachedData = file === undefined ? undefined : readCache(file);
+  const script = new Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
+  const module = new Module(BUNDLE);
+  module.filename = BUNDLE;
+  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
+  wrapper.call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  if (file !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
+    process.once('exit', (code) => {
+      // A run that failed early compiled little of the command: a cache of it would stay.
+      if (code === 0) writeCache(file, script.createCachedData());
+    });
+  }
+  return module.exports as CliModule;
+}
+
+export function launch(argv: string[]): Promise<void> {
+  // Source maps (`--enable-source-maps`) apply to what Node's own loader compiles, not to a vm.Script.
+  const cli = process.sourceMapsEnabled ? (createRequire(import.meta.url)(BUNDLE) as CliModule) : loadWithCache(argv);
+  return cli.main(argv);
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { runKollect, type CliResult } from '../support/cli.js';
+import { tempDir } from '../support/store-fixture.js';
+
+const VERSION = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const CACHE_NAME = /^kollect-[0-9a-f]{16}-(?<command>[a-z-]+)-[0-9a-f]{8}\.v8$/;
+
+/** `kollect --version` with the compile cache at `cache` (a folder, or `off`). */
+async function version(env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const run = await runKollect(['--version'], { env });
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.stdout.trim(), VERSION);
+  return run;
+}
+
+async function cacheFiles(folder: string): Promise<string[]> {
+  return (await readdir(folder)).sort();
+}
+
+describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
+  it('GIVEN a first run THEN it writes one private cache per command, which the next runs read without rewriting', async () => {
+    const folder = join(await tempDir('kollect-launch-'), 'cache');
+    await version({ KOLLECT_COMPILE_CACHE: folder });
+    const [file] = await cacheFiles(folder);
+    assert.equal(file?.match(CACHE_NAME)?.groups?.command, 'other', file);
+    assert.equal((await stat(folder)).mode & 0o777, 0o700);
+    const first = await stat(join(folder, file!));
+    assert.equal(first.mode & 0o777, 0o600);
+    assert.ok(first.size > 100_000, `a cache of ${first.size} bytes`);
+
+    // V8 accepted it: a rejected or missing cache is written again at the end of the run.
+    await version({ KOLLECT_COMPILE_CACHE: folder });
+    const second = await stat(join(folder, file!));
+    assert.deepEqual([second.ino, second.mtimeMs], [first.ino, first.mtimeMs]);
+
+    const validate = await runKollect(['config', 'validate', fileURLToPath(new URL('../../examples/minimal.yaml', import.meta.url))], { env: { KOLLECT_COMPILE_CACHE: folder } });
+    assert.equal(validate.code, 0, validate.stderr);
+    assert.deepEqual((await cacheFiles(folder)).map((name) => name.match(CACHE_NAME)?.groups?.command), ['config', 'other']);
+  });
+
+  it('GIVEN a cache that is garbage or of another build THEN the run is as without one, and the cache is made anew', async () => {
+    const folder = join(await tempDir('kollect-launch-'), 'cache');
+    await version({ KOLLECT_COMPILE_CACHE: folder });
+    const [file] = await cacheFiles(folder);
+    const garbage = Buffer.alloc(200_000, 7);
+    await writeFile(join(folder, file!), garbage);
+    const stale = 'kollect-0000000000000000-other-00000000.v8';
+    await writeFile(join(folder, stale), garbage);
+    await writeFile(join(folder, 'unrelated.txt'), 'kept');
+
+    await version({ KOLLECT_COMPILE_CACHE: folder });
+    assert.deepEqual(await cacheFiles(folder), [file, 'unrelated.txt']);
+    assert.notDeepEqual(await readFile(join(folder, file!)), garbage);
+  });
+
+  it('GIVEN a run that fails THEN it writes no cache (it compiled little of its command)', async () => {
+    const folder = join(await tempDir('kollect-launch-'), 'cache');
+    const run = await runKollect(['config', 'validate', join(folder, '..', 'missing.yaml')], { env: { KOLLECT_COMPILE_CACHE: folder } });
+    assert.equal(run.code, 2, run.stderr);
+    assert.deepEqual(await cacheFiles(folder), []);
+  });
+
+  it('GIVEN no KOLLECT_COMPILE_CACHE THEN the cache is under $XDG_CACHE_HOME/kollect; GIVEN off THEN nothing is written', async () => {
+    const home = await tempDir('kollect-launch-');
+    await version({ XDG_CACHE_HOME: home });
+    assert.match((await cacheFiles(join(home, 'kollect')))[0] ?? '', CACHE_NAME);
+
+    const other = await tempDir('kollect-launch-');
+    await version({ XDG_CACHE_HOME: other, KOLLECT_COMPILE_CACHE: 'off' });
+    assert.deepEqual(await cacheFiles(other), []);
+  });
+
+  it('GIVEN a folder others may write to, or one that cannot be made THEN no cache is read or written, and the run succeeds', async () => {
+    const shared = join(await tempDir('kollect-launch-'), 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o777);
+    await version({ KOLLECT_COMPILE_CACHE: shared });
+    assert.deepEqual(await cacheFiles(shared), []);
+
+    const file = join(await tempDir('kollect-launch-'), 'a-file');
+    await writeFile(file, '');
+    await version({ KOLLECT_COMPILE_CACHE: join(file, 'cache') });
+  });
+
+  it('GIVEN --enable-source-maps THEN Node loads the bundle itself (its maps apply) and no cache is written', async () => {
+    const folder = join(await tempDir('kollect-launch-'), 'cache');
+    await version({ KOLLECT_COMPILE_CACHE: folder, NODE_OPTIONS: '--enable-source-maps' });
+    await assert.rejects(readdir(folder), { code: 'ENOENT' });
+  });
+});
