@@ -4,12 +4,13 @@
  * node_modules (zod, yaml, prom-client, commander...) that Node's ESM loader resolves and reads
  * one by one. dist/ as tsc emits it stays: tests and benchmarks import its modules.
  *
- * Two builds:
+ * Three builds:
  * - the CLI (main.cjs) and the list worker (list-worker.cjs, started by src/collect/list-pool.ts
  *   beside the file that holds its code), each one CommonJS file with everything it uses. CommonJS
  *   because Node 20 can compile only a script, not an ES module, with a V8 code cache: the lazily
- *   loaded parts (the sinks, the Kubernetes client, ora) stay functions that run only when a run
- *   needs them, but their source is parsed with the rest when there is no cache yet (about 20 ms);
+ *   loaded parts (the sinks, ora) stay functions that run only when a run needs them, but their
+ *   source is parsed with the rest when there is no cache;
+ * - the two largest packages, each a file of its own (VENDORED below);
  * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which runs main.cjs
  *   through that cache and is told main.cjs's content hash, as the cache's name.
  *
@@ -66,8 +67,39 @@ const vendored: Plugin = {
   },
 };
 
-/** What the CLI's and the vendored packages' builds share: CommonJS files, each with all it uses. */
-const COMMONJS = { absWorkingDir: root, outdir, outExtension: { '.js': '.cjs' }, bundle: true, format: 'cjs', platform: 'node', target: 'node20' } as const;
+/** What every build shares. */
+const SHARED = {
+  absWorkingDir: root,
+  outdir,
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  // Half the bytes for V8 to parse at start-up: under callgrind, 2-2.5% fewer instructions for a
+  // whole `shard-report` process (about 1,080 against 1,055 million). Identifiers stay as they
+  // are: minifying them as well measured no better. Stack traces keep their function names;
+  // `--enable-source-maps` maps lines back to the sources.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  metafile: process.argv.includes('--analyze'),
+  logLevel: 'warning',
+} as const;
+
+/**
+ * The CLI's and the vendored packages' builds: CommonJS files, each with all it uses, and maps for
+ * `node --enable-source-maps` (not on by default: about 10 ms of start-up per process); file names
+ * and lines are enough for a stack trace, so the sources are not copied in.
+ */
+const COMMONJS = { ...SHARED, outExtension: { '.js': '.cjs' }, format: 'cjs', sourcemap: true, sourcesContent: false } as const;
+
+/**
+ * `navigator` is the one Node 21 and later define (Node 20 has none): pg probes for Cloudflare
+ * Workers at load (lib/stream.js) by asking for navigator.userAgent and, failing that, by making a
+ * `Response`, which on Node 20 loads Node's fetch implementation (undici): about 35 ms of CPU in
+ * every process that exports to Postgres, for a probe whose answer is always no. The other readers
+ * of navigator (browser checks in the Kubernetes client's dependencies) read a user agent that
+ * names no browser, as Node 21's `Node.js/21` does.
+ */
+const NAVIGATOR = { navigator: JSON.stringify({ userAgent: 'Node.js' }) };
 
 const cli = await build({
   ...COMMONJS,
@@ -78,63 +110,30 @@ const cli = await build({
   banner: { js: "const __kollectImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   logOverride: { 'empty-import-meta': 'silent' },
   // src/version.ts reads package.json beside dist/ otherwise; the bundle is one level deeper.
-  //
-  // `navigator` is the one Node 21 and later define (Node 20 has none): pg probes for Cloudflare
-  // Workers at load (lib/stream.js) by asking for navigator.userAgent and, failing that, by making
-  // a `Response`, which on Node 20 loads Node's fetch implementation (undici): about 35 ms of CPU
-  // in every process that exports to Postgres, for a probe whose answer is always no. The other
-  // readers of navigator (browser checks in the Kubernetes client's dependencies) read a user
-  // agent that names no browser, as Node 21's `Node.js/21` does.
-  define: { __KOLLECT_VERSION__: JSON.stringify(version), navigator: JSON.stringify({ userAgent: 'Node.js' }), 'import.meta.url': '__kollectImportMetaUrl' },
+  define: { ...NAVIGATOR, __KOLLECT_VERSION__: JSON.stringify(version), 'import.meta.url': '__kollectImportMetaUrl' },
   // Error classes name themselves after their class (KollectError: `new.target.name`), and
   // bundling renames a declaration whose name another module also uses. About 5 ms of start-up.
   keepNames: true,
-  // Half the bytes for V8 to parse at start-up: under callgrind, 2-2.5% fewer instructions for a
-  // whole `shard-report` process (about 1,080 against 1,055 million). Identifiers stay as they
-  // are: minifying them as well measured no better. Stack traces keep their function names;
-  // `--enable-source-maps` maps lines back to the sources.
-  minifyWhitespace: true,
-  minifySyntax: true,
   // Optional native binding of pg, required only when `pg.native` is used (never by kollect).
   // Optional packages required inside try/catch (ws's bufferutil and utf-8-validate, node-fetch's
   // encoding) are left to run time by esbuild itself, and fail there as before: none is installed.
   // Whatever is external and must load has to be installed in the image (Dockerfile): none now.
   external: ['pg-native'],
   plugins: [promClientLean, vendored],
-  // Maps for `node --enable-source-maps` (not on by default: about 10 ms of start-up per process);
-  // file names and lines are enough for a stack trace, so the sources are not copied in.
-  sourcemap: true,
-  sourcesContent: false,
-  metafile: process.argv.includes('--analyze'),
-  logLevel: 'warning',
 });
 
 const vendors = await build({
   ...COMMONJS,
   entryPoints: Object.fromEntries(Object.values(VENDORED).map(({ file, entry }) => [file, entry])),
-  define: { navigator: JSON.stringify({ userAgent: 'Node.js' }) },
-  minifyWhitespace: true,
-  minifySyntax: true,
-  sourcemap: true,
-  sourcesContent: false,
-  metafile: process.argv.includes('--analyze'),
-  logLevel: 'warning',
+  define: NAVIGATOR,
 });
 
 const bundleHash = createHash('sha256').update(readFileSync(`${outdir}/main.cjs`)).digest('hex').slice(0, 16);
 const launcher = await build({
-  absWorkingDir: root,
+  ...SHARED,
   entryPoints: { launch: 'src/cli/launch.ts' },
-  outdir,
-  bundle: true,
   format: 'esm',
-  platform: 'node',
-  target: 'node20',
   define: { __KOLLECT_BUNDLE_HASH__: JSON.stringify(bundleHash) },
-  minifyWhitespace: true,
-  minifySyntax: true,
-  metafile: process.argv.includes('--analyze'),
-  logLevel: 'warning',
 });
 
 for (const { metafile } of [cli, vendors, launcher]) if (metafile) process.stdout.write(await analyzeMetafile(metafile));

@@ -1,7 +1,7 @@
 /**
  * The process entry of the built CLI (bin/kollect): runs the CommonJS bundle of the CLI
  * (dist/bundle/main.cjs, scripts/bundle.ts) through a V8 code cache, so that a process does not
- * parse and compile the same 2.5 MB of JavaScript again at every start. Node 20 has no compile
+ * parse and compile the same 700 KB of JavaScript again at every start. Node 20 has no compile
  * cache of its own (`module.enableCompileCache` came with Node 22), and none for ES modules.
  *
  * The cache is made at the end of a successful run (`createCachedData` after the work, so it
@@ -15,7 +15,7 @@
  * belongs to this user and that no one else may write to. It only saves start-up time: a folder
  * that cannot be made or written (a read-only root filesystem) means no cache, never an error.
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,12 +39,11 @@ function fnv1a(text: string): string {
   return hash.toString(16).padStart(8, '0');
 }
 
-function cacheFolder(env: NodeJS.ProcessEnv): string | undefined {
-  const setting = env.KOLLECT_COMPILE_CACHE;
+function cacheFolder(): string | undefined {
+  const setting = process.env.KOLLECT_COMPILE_CACHE;
   if (setting === 'off') return undefined;
   if (setting) return setting;
-  const base = env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  return join(base, 'kollect');
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kollect');
 }
 
 /** The folder, made if missing, when it is this user's and no one else may write to it. */
@@ -85,7 +84,6 @@ function writeCache(file: string, data: Buffer): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, data, { mode: 0o600 });
-    chmodSync(tmp, 0o600);
     renameSync(tmp, file);
     const folder = dirname(file);
     const current = `${PREFIX}${__KOLLECT_BUNDLE_HASH__}-`;
@@ -100,7 +98,7 @@ function writeCache(file: string, data: Buffer): void {
 
 /** Loads the bundle as Node's CommonJS loader would, but compiled with `cachedData`. */
 function loadWithCache(argv: readonly string[]): CliModule {
-  const folder = cacheFolder(process.env);
+  const folder = cacheFolder();
   const file = folder !== undefined && privateFolder(folder) ? cacheFile(folder, argv) : undefined;
   const cachedData = file === undefined ? undefined : readCache(file);
   const script = new Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
