@@ -7,6 +7,7 @@ import { addConfigOptions, createLogger, interactive, printResult, readConfig, t
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { formatRunSummary } from './run-output.js';
 import { abortableSleep, withSignals } from './signals.js';
+import { formatCount } from '../format.js';
 
 interface RunFlags extends ConfigFlags, KubeFlags {
   store?: string;
@@ -64,7 +65,7 @@ async function execute(flags: RunFlags): Promise<Executed> {
           now: () => new Date(),
           onProgress: spinner
             ? (p) => {
-                status = `listing: ${p.rows.toLocaleString('en-US')} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
+                status = `listing: ${formatCount(p.rows)} rows, ${p.typesDone}/${p.typesTotal} resource types done`;
                 spinner.text = status;
               }
             : undefined,

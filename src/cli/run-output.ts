@@ -3,8 +3,7 @@ import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import type { ShardChange, SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
-
-const number = (n: number): string => n.toLocaleString('en-US');
+import { formatCount } from '../format.js';
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -25,7 +24,7 @@ function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number>
   const [a, c, u, d] = LABELS[r.unit];
   const t = r.totals;
   const time = 'durationMs' in r ? `${r.durationMs} ms` : '';
-  return [outcome.sink, outcome.type, state, `${number(t.added)} ${a}`, `${number(t.changed)} ${c}`, `${number(t.unchanged)} ${u}`, `${number(t.removed)} ${d}`, time];
+  return [outcome.sink, outcome.type, state, `${formatCount(t.added)} ${a}`, `${formatCount(t.changed)} ${c}`, `${formatCount(t.unchanged)} ${u}`, `${formatCount(t.removed)} ${d}`, time];
 }
 
 /** A shard with something to do: rows or a file added, changed or removed. */
@@ -40,14 +39,14 @@ function shardPlan(plan: SinkPlan): string[] {
   const changed = plan.shards.filter(changes);
   const idle = plan.shards.length - changed.length;
   const lines = [`${plan.sink} (${plan.type}): ${plan.unit} per shard`];
-  if (changed.length === 0) return [...lines, `nothing to do (${number(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`];
+  if (changed.length === 0) return [...lines, `nothing to do (${formatCount(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`];
   if (plan.unit === 'rows') {
-    const rows = changed.map((s) => [s.shard, number(s.counts.added), number(s.counts.changed), number(s.counts.unchanged), number(s.counts.removed)]);
+    const rows = changed.map((s) => [s.shard, formatCount(s.counts.added), formatCount(s.counts.changed), formatCount(s.counts.unchanged), formatCount(s.counts.removed)]);
     lines.push(formatTable(['SHARD', 'INSERT', 'UPDATE', 'UNCHANGED', 'DELETE'], rows, [1, 2, 3, 4]).trimEnd());
   } else {
     lines.push(formatTable(['SHARD', 'ACTION', 'PATH'], changed.map((s) => [s.shard, recordedAction(s.counts), s.path ?? ''])).trimEnd());
   }
-  if (idle > 0) lines.push(`(${number(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`);
+  if (idle > 0) lines.push(`(${formatCount(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`);
   return lines;
 }
 
@@ -57,11 +56,11 @@ export function formatRunSummary(result: RunResult): string {
   const s = result.store;
   if (result.collection) {
     const types = result.collection.resources.length;
-    lines.push(`Collected ${number(s.rows)} rows of ${types} resource types from cluster ${result.cluster} in ${(result.collection.durationMs / 1000).toFixed(1)} s`);
+    lines.push(`Collected ${formatCount(s.rows)} rows of ${types} resource types from cluster ${result.cluster} in ${(result.collection.durationMs / 1000).toFixed(1)} s`);
   } else {
-    lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${number(s.rows)} rows`);
+    lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${formatCount(s.rows)} rows`);
   }
-  lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${number(s.shards)} shards, ${bytes(s.bytes)})`);
+  lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${formatCount(s.shards)} shards, ${bytes(s.bytes)})`);
   for (const type of result.incomplete) {
     const name = type.group ? `${type.resource}.${type.group}` : type.resource;
     lines.push(`Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`);
@@ -71,7 +70,7 @@ export function formatRunSummary(result: RunResult): string {
       .slice()
       .sort((a, b) => b.rows - a.rows)
       .slice(0, 5)
-      .map((w) => `${w.shard} ${number(w.rows)} rows (${w.status})`);
+      .map((w) => `${w.shard} ${formatCount(w.rows)} rows (${w.status})`);
     lines.push(`Shard warnings: ${result.shardWarnings.length} (${worst.join(', ')}${result.shardWarnings.length > 5 ? ', ...' : ''})`);
   }
   if (result.sinks.length === 0) {

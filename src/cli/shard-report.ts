@@ -13,6 +13,7 @@ import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { abortableSleep, withSignals } from './signals.js';
+import { formatCount } from '../format.js';
 
 interface ShardReportFlags extends ConfigFlags, KubeFlags {
   from?: string;
@@ -31,10 +32,10 @@ export function formatReportTable(report: ShardReport): string {
   const t = report.thresholds;
   const table = formatTable(
     ['SHARD', 'ROWS', 'BYTES', 'STATUS'],
-    report.shards.map((s) => [s.key, s.rows.toLocaleString('en-US'), formatBytes(s.bytes), STATUS_MARK[s.status] ?? s.status]),
+    report.shards.map((s) => [s.key, formatCount(s.rows), formatBytes(s.bytes), STATUS_MARK[s.status] ?? s.status]),
     [1, 2],
   );
-  const counts = `${report.totals.shards} shards, ${report.totals.rows.toLocaleString('en-US')} rows: ` +
+  const counts = `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows: ` +
     `${report.byStatus.ok} ok, ${report.byStatus.warn} warn, ${report.byStatus.over} over, ${report.byStatus['too-large']} too large`;
   const limits = `limits: warn ${t.warnRows} rows, target ${t.targetRows}, PayloadTooLarge above ${t.maxRows} rows or ${formatBytes(t.maxBytes)}`;
   const verdicts: string[] = [];
@@ -57,7 +58,7 @@ function incompleteLine(report: ShardReport): string | undefined {
 }
 
 export function formatReportMarkdown(report: ShardReport): string {
-  const rows = report.shards.map((s) => `| \`${s.key}\` | ${s.rows.toLocaleString('en-US')} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**`} |`);
+  const rows = report.shards.map((s) => `| \`${s.key}\` | ${formatCount(s.rows)} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**`} |`);
   const verdicts: string[] = [];
   if (report.failing.length > 0) verdicts.push(`:x: ${report.failing.length} shard(s) at or past \`${report.failOn}\``);
   if (report.failedTypes.length > 0) verdicts.push(`:x: the list of ${report.failedTypes.map((t) => `\`${t}\``).join(', ')} did not complete; the counts below are too low`);
@@ -72,7 +73,7 @@ export function formatReportMarkdown(report: ShardReport): string {
     '| --- | ---: | ---: | --- |',
     ...rows,
     '',
-    `${report.totals.shards} shards, ${report.totals.rows.toLocaleString('en-US')} rows. Keep shards under ${report.thresholds.targetRows} rows (warn at ${report.thresholds.warnRows}, PayloadTooLarge above ${report.thresholds.maxRows}).`,
+    `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows. Keep shards under ${report.thresholds.targetRows} rows (warn at ${report.thresholds.warnRows}, PayloadTooLarge above ${report.thresholds.maxRows}).`,
     '',
   ].join('\n');
 }

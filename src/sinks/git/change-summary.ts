@@ -1,11 +1,12 @@
 import type { ChangeCounts } from '../sink.js';
+import { formatCount } from '../../format.js';
 
 /**
  * The commit message of a Git export: how many shard files and rows changed. Rows are counted
  * from the old and new versions of each changed file, comparing lines (one row per line).
  */
 
-const plural = (n: number, word: string): string => `${n.toLocaleString('en-US')} ${word}${n === 1 ? '' : 's'}`;
+const plural = (n: number, word: string): string => `${formatCount(n)} ${word}${n === 1 ? '' : 's'}`;
 
 /** Rows added, updated and removed in one commit. */
 export interface RowDelta {
@@ -72,7 +73,7 @@ export function rowDelta(before: string | undefined, after: string | undefined):
 function counted(parts: Array<[number, string]>): string {
   return parts
     .filter(([n]) => n > 0)
-    .map(([n, word]) => `${n.toLocaleString('en-US')} ${word}`)
+    .map(([n, word]) => `${formatCount(n)} ${word}`)
     .join(', ');
 }
 
