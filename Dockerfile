@@ -15,7 +15,8 @@ RUN npm run build
 # utf-8-validate, node-fetch's encoding) are optional ones that are never installed, so no
 # node_modules. package.json stays: its "type": "module" makes bin/kollect and launch.js ESM (the
 # rest of the bundle is .cjs). Without KOLLECT_COMPILE_CACHE on a writable volume there is no code
-# cache (HOME is not writable): each run compiles the bundle, as before the cache existed.
+# cache (HOME is not writable): each run compiles the bundle. The k8s base sets it on the Git
+# mirror's volume.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app

@@ -78,7 +78,7 @@ describe('deployment manifests', () => {
     }
   });
 
-  it('GIVEN the CronJob THEN it cannot overlap, has deadlines, runs non-root read-only, mounts the mirror, and its args parse', async () => {
+  it('GIVEN the CronJob THEN it cannot overlap, has deadlines, runs non-root read-only, mounts the mirror, keeps the code cache on it, and its args parse', async () => {
     const cron = (await find('CronJob')) as Doc & { spec: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
     assert.equal(cron.spec.concurrencyPolicy, 'Forbid');
     assert.ok(cron.spec.startingDeadlineSeconds > 0);
@@ -92,6 +92,11 @@ describe('deployment manifests', () => {
     const env = Object.fromEntries(container.env.map((e: { name: string; value?: string }) => [e.name, e]));
     assert.ok(env.KOLLECT_GIT_MIRROR_DIR.value);
     assert.ok(container.volumeMounts.some((m: { mountPath: string }) => m.mountPath === env.KOLLECT_GIT_MIRROR_DIR.value));
+    // The code cache must outlive the pod: a folder of its own on a writable persistent volume.
+    const cacheParent = posix.dirname(env.KOLLECT_COMPILE_CACHE.value);
+    const cacheMount = container.volumeMounts.find((m: { mountPath: string }) => cacheParent === m.mountPath || cacheParent.startsWith(`${m.mountPath}/`));
+    assert.ok(cacheMount && !cacheMount.readOnly, 'KOLLECT_COMPILE_CACHE is on no writable mount');
+    assert.ok(pod.volumes.find((v: { name: string }) => v.name === cacheMount.name).persistentVolumeClaim, 'KOLLECT_COMPILE_CACHE is not on a persistent volume');
     for (const e of container.env) assert.ok(!('value' in e) || !/postgres:\/\/|token/i.test(String(e.value)), `${e.name} inlines a credential`);
     const options = await parseOnly(container.args);
     assert.equal(options.config, '/etc/kollect/kollect.yaml');
