@@ -1,6 +1,6 @@
 import type { KubeClient } from '../kube/client.js';
 import type { DiscoveredType } from '../kube/discovery.js';
-import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
+import { listBodies, parsePage, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
 import type { RequestDeps } from '../kube/request.js';
 import { isMetadataOnly, readsManagedFields, type Profile } from '../rows/profiles/profile.js';
 import type { SpoolPage } from '../store/spool-page.js';
@@ -28,8 +28,8 @@ export function pageWork(cluster: string, type: ProjectedType, profile: Profile)
   const encode = createPageEncoder(cluster, type, profile);
   const parse = { withoutManagedFields: isMetadataOnly(profile) && !readsManagedFields(profile) };
   return (body) => {
-    const items = parseListBody(body, parse);
-    return { page: encode(items), rows: items.length };
+    const { items, plainStrings } = parsePage(body, parse);
+    return { page: encode(items, plainStrings), rows: items.length };
   };
 }
 

@@ -7,9 +7,10 @@ import { SpoolPageBuilder, type SpoolPage } from '../store/spool-page.js';
 
 /**
  * Turns one page of listed objects into what the spool stores: per shard, the rows' spool lines,
- * their checksums and their size as JSON lines.
+ * their checksums and their size as JSON lines. `plainStrings`: no string of the objects needs
+ * an escape in JSON (`ParsedPage.plainStrings`, src/kube/pager.ts), so none is tested for one.
  */
-export type PageEncoder = (objects: readonly KubeObject[]) => SpoolPage;
+export type PageEncoder = (objects: readonly KubeObject[], plainStrings?: boolean) => SpoolPage;
 
 /**
  * The collect hot path's projection: the same row as `createProjector` (src/rows/project.ts), as
@@ -39,21 +40,21 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
   // A list comes in namespace order: most rows share the namespace of the one before.
   let namespace: string | undefined;
   let namespaceJson = '';
-  return (objects) => {
+  return (objects, plainStrings = false) => {
     const page = new SpoolPageBuilder();
     for (const object of objects) {
       const meta = object.metadata ?? {};
       const rowNamespace = meta.namespace ?? '';
       if (rowNamespace !== namespace) {
         namespace = rowNamespace;
-        namespaceJson = jsonOf(namespace);
+        namespaceJson = jsonOf(namespace, plainStrings);
       }
       const name = meta.name ?? '';
       const uid = meta.uid ?? '';
       const resourceVersion = meta.resourceVersion ?? '';
-      const nameJson = jsonOf(name);
-      const uidJson = jsonOf(uid);
-      const versionJson = jsonOf(resourceVersion);
+      const nameJson = jsonOf(name, plainStrings);
+      const uidJson = jsonOf(uid, plainStrings);
+      const versionJson = jsonOf(resourceVersion, plainStrings);
       const labels = meta.labels ?? {};
       const labelsJson = JSON.stringify(labels);
       let attributesJson = '';
@@ -61,19 +62,19 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       for (const [attribute, get] of getters) {
         const value = get(object);
         if (value === undefined) continue;
-        attributesJson += `${attributesJson === '' ? '' : ','}"${attribute}":${jsonOf(value)}`;
+        attributesJson += `${attributesJson === '' ? '' : ','}"${attribute}":${jsonOf(value, plainStrings)}`;
         if (attributesCanonical && !isCanonical(value)) attributesCanonical = false;
       }
       attributesJson = `{${attributesJson}}`;
       const created = meta.creationTimestamp ?? null;
-      const createdJson = jsonOf(created);
+      const createdJson = jsonOf(created, plainStrings);
       const checksum = digest(
         `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : canonicalJson(labels)},` +
           `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
       );
       page.add(
         shardKeyOf(namespace),
-        `${copyFieldOf(name, nameJson)}\t${copyFieldOf(uid, uidJson)}\t${copyJson(labelsJson)}\t${copyJson(attributesJson)}\t${checksum}\t` +
+        `${copyFieldOf(name, nameJson)}\t${copyFieldOf(uid, uidJson)}\t${plainStrings ? labelsJson : copyJson(labelsJson)}\t${plainStrings ? attributesJson : copyJson(attributesJson)}\t${checksum}\t` +
           `${copyFieldOf(resourceVersion, versionJson)}\t${created === null ? '\\N' : copyFieldOf(created, createdJson)}`,
         checksum,
         jsonKeys + namespaceJson.length + nameJson.length + uidJson.length + labelsJson.length + attributesJson.length + createdJson.length + versionJson.length + checksum.length,
@@ -90,10 +91,11 @@ const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
 /**
  * `JSON.stringify(value)`, faster for the short strings of metadata (names, uids, versions,
  * timestamps): one that needs no escape is only put in quotes. A call of JSON.stringify on a
- * string measured about 2.5 times the regular expression's test, and a row has five of them.
+ * string measured about 2.5 times the regular expression's test, and a row has five of them;
+ * on a page of `plain` strings (most pages of metadata) not even the test is needed.
  */
-function jsonOf(value: unknown): string {
-  return typeof value === 'string' && !JSON_ESCAPED.test(value) ? `"${value}"` : (JSON.stringify(value) ?? 'null');
+function jsonOf(value: unknown, plain: boolean): string {
+  return typeof value === 'string' && (plain || !JSON_ESCAPED.test(value)) ? `"${value}"` : (JSON.stringify(value) ?? 'null');
 }
 
 /**

@@ -6,6 +6,7 @@ import { resourceTypeKey } from '../rows/row.js';
 import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { bytesOf, valueEnd } from './json-text.js';
+import { parseInPieces } from './list-pieces.js';
 import { withoutManagedFields } from './managed-fields.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
@@ -49,12 +50,30 @@ export interface ParseOptions {
   withoutManagedFields?: boolean;
 }
 
-function parseList(body: Buffer, what: string, options: ParseOptions = {}): ParsedList {
+/** A page's items, parsed, and what the row encoder may know of their text. */
+export interface ParsedPage {
+  items: KubeObject[];
+  /**
+   * True when the text parsed held no backslash. Then no string in it was escaped, so none holds
+   * a quote, a backslash or a control character (JSON writes them only escaped) or a lone
+   * surrogate (only an escape writes one; decoding turns broken UTF-8 into U+FFFD): the JSON of
+   * each of its strings is the string in quotes, as the row encoder would otherwise test string
+   * by string.
+   */
+  plainStrings: boolean;
+}
+
+const BACKSLASH = 0x5c;
+const latin1 = (bytes: Buffer, start: number, end: number): string => bytes.toString('latin1', start, end);
+const utf8 = (bytes: Buffer, start: number, end: number): string => bytes.toString('utf8', start, end);
+
+function parseList(body: Buffer, what: string, options: ParseOptions = {}): { list: ParsedList; plainStrings: boolean } {
   let parsed: unknown;
+  const bytes = options.withoutManagedFields ? withoutManagedFields(body) : body;
+  // Pages are almost always ASCII: then latin1 is the same text, copied rather than decoded (3x faster).
+  const decode = isAscii(bytes) ? latin1 : utf8;
   try {
-    // Pages are almost always ASCII: then latin1 is the same text, copied rather than decoded (3x faster).
-    const bytes = options.withoutManagedFields ? withoutManagedFields(body) : body;
-    parsed = JSON.parse(isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8'));
+    parsed = parseInPieces(bytes, decode) ?? JSON.parse(decode(bytes, 0, bytes.length));
   } catch (error) {
     throw new KubeApiError(`${what}: the answer is not JSON`, {}, { cause: error });
   }
@@ -62,20 +81,25 @@ function parseList(body: Buffer, what: string, options: ParseOptions = {}): Pars
   if (parsed === null || typeof parsed !== 'object' || !Array.isArray(list.items)) {
     throw new KubeApiError(`${what}: the answer is not a list (kind ${String(list?.kind)})`);
   }
-  return list;
+  return { list, plainStrings: bytes.indexOf(BACKSLASH) < 0 };
 }
 
 /**
  * Parses a page `listBodies` yielded, and checks that its continue token is the one the pager
  * listed the next page with (so a page read by `peekContinue` cannot silently skip or repeat).
  */
-export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): KubeObject[] {
-  const list = parseList(page.body, page.what, options);
+export function parsePage(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): ParsedPage {
+  const { list, plainStrings } = parseList(page.body, page.what, options);
   const token = list.metadata?.continue ?? '';
   if (token !== page.continue) {
     throw new KubeApiError(`${page.what}: the page's continue token is not the one its list went on with`, { what: page.what });
   }
-  return list.items!;
+  return { items: list.items!, plainStrings };
+}
+
+/** A page's items (`parsePage`'s). */
+export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): KubeObject[] {
+  return parsePage(page, options).items;
 }
 
 const METADATA_KEY = Buffer.from('"metadata":');
@@ -161,7 +185,7 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
       if (response.status !== 200) throw statusError(what, response, client);
 
       // A page laid out unlike an API server's is parsed here, just for its token.
-      const token = peekContinue(response.body) ?? parseList(response.body, what).metadata?.continue ?? '';
+      const token = peekContinue(response.body) ?? parseList(response.body, what).list.metadata?.continue ?? '';
       page++;
       // Ask for the next page before handing this one over: the server works while kollect projects.
       if (token !== '') pending = request(token);

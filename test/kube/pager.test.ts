@@ -5,7 +5,7 @@ import { ContinueExpiredError, InterruptedError, KubeApiError, KubeUnreachableEr
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { parseListBody, peekContinue } from '../../src/kube/pager.js';
+import { parseListBody, parsePage, peekContinue } from '../../src/kube/pager.js';
 import type { RetryInfo } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
@@ -268,6 +268,21 @@ describe('reading the continue token without parsing the page', () => {
       if (expected !== undefined) assert.equal(parseListBody({ body: Buffer.from(body), continue: expected, what: 'list' }).length, (JSON.parse(body) as { items: unknown[] }).items.length);
     });
   }
+
+  it('GIVEN pages with and without a backslash THEN plainStrings says which, on the text as parsed (managedFields cut)', () => {
+    const page = (metadata: string): Buffer => Buffer.from(`{"kind":"PartialObjectMetadataList","metadata":{},"items":[{"kind":"PartialObjectMetadata","metadata":${metadata}}]}`);
+    const cases: Array<[string, string, boolean, boolean]> = [
+      ['no escape anywhere', '{"name":"a","labels":{"app":"x"}}', true, true],
+      ['an escaped quote in an annotation', '{"name":"a","annotations":{"a":"{\\"b\\":1}"}}', false, false],
+      ['a backslash only in managedFields', '{"name":"a","managedFields":[{"fieldsV1":{"k:{\\"uid\\":\\"u\\"}":{}}}]}', false, true],
+      ['non-ASCII, unescaped', '{"name":"ünï","labels":{"é":"ß"}}', true, true],
+    ];
+    for (const [what, metadata, whole, cut] of cases) {
+      const body = page(metadata);
+      assert.equal(parsePage({ body, continue: '', what }).plainStrings, whole, what);
+      assert.equal(parsePage({ body, continue: '', what }, { withoutManagedFields: true }).plainStrings, cut, `${what}, managedFields cut`);
+    }
+  });
 
   it('GIVEN a page whose parsed token differs from the one the list went on with THEN KubeApiError', () => {
     const body = Buffer.from(`{"kind":"PodList","metadata":{"continue":"${token}"},"items":[]}`);
