@@ -1,4 +1,3 @@
-import { isAscii } from 'node:buffer';
 import type { ListSettings } from '../config/schema.js';
 import { ContinueExpiredError, KubeApiError } from '../errors.js';
 import type { KubeObject } from '../rows/project.js';
@@ -6,7 +5,7 @@ import { resourceTypeKey } from '../rows/row.js';
 import type { KubeClient, KubeResponse } from './client.js';
 import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { bytesOf, valueEnd } from './json-text.js';
-import { parseInPieces } from './list-pieces.js';
+import { decoderFor, parseInPieces } from './list-pieces.js';
 import { withoutManagedFields } from './managed-fields.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
@@ -64,14 +63,11 @@ export interface ParsedPage {
 }
 
 const BACKSLASH = 0x5c;
-const latin1 = (bytes: Buffer, start: number, end: number): string => bytes.toString('latin1', start, end);
-const utf8 = (bytes: Buffer, start: number, end: number): string => bytes.toString('utf8', start, end);
 
 function parseList(body: Buffer, what: string, options: ParseOptions = {}): { list: ParsedList; plainStrings: boolean } {
   let parsed: unknown;
   const bytes = options.withoutManagedFields ? withoutManagedFields(body) : body;
-  // Pages are almost always ASCII: then latin1 is the same text, copied rather than decoded (3x faster).
-  const decode = isAscii(bytes) ? latin1 : utf8;
+  const decode = decoderFor(bytes);
   try {
     parsed = parseInPieces(bytes, decode) ?? JSON.parse(decode(bytes, 0, bytes.length));
   } catch (error) {
