@@ -1,7 +1,6 @@
 import { KollectError, KubeApiError } from '../errors.js';
 import type { Profile } from '../rows/profiles/profile.js';
-import type { ProjectedType } from '../rows/project.js';
-import type { EncodedPage } from './list-rows.js';
+import type { EncodedPage, ListedType } from './list-rows.js';
 
 /**
  * The messages between the main thread and a list worker (src/collect/list-worker.ts). Only plain
@@ -13,7 +12,7 @@ import type { EncodedPage } from './list-rows.js';
 export interface EncoderSpec {
   id: number;
   cluster: string;
-  type: ProjectedType;
+  type: ListedType;
   profile: Profile;
 }
 

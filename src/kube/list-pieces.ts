@@ -41,18 +41,34 @@ const ITEMS = Buffer.from(',"items":[');
 const NEXT_ITEM = Buffer.from(',{"kind":"PartialObjectMetadata",');
 const CLOSE_BRACKET = 0x5d;
 const CLOSE_BRACE = 0x7d;
+const JSON_WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
+
+/**
+ * Where the items of a PartialObjectMetadataList page lie, when the page is laid out as the API
+ * server writes that list (see above): `[start, end)` holds the items' text, between the array's
+ * brackets. Undefined for any other layout.
+ */
+export function itemsSpan(bytes: Buffer): { start: number; end: number } | undefined {
+  if (!bytes.subarray(0, HEAD.length).equals(HEAD)) return undefined;
+  const metadataEnd = valueEnd(bytesOf(bytes), HEAD.length);
+  if (metadataEnd < 0 || !bytes.subarray(metadataEnd, metadataEnd + ITEMS.length).equals(ITEMS)) return undefined;
+  const start = metadataEnd + ITEMS.length;
+  let close = bytes.length - 1;
+  while (close > start && bytes[close] !== CLOSE_BRACE) close--;
+  const end = close - 1;
+  if (bytes[end] !== CLOSE_BRACKET) return undefined;
+  for (let i = close + 1; i < bytes.length; i++) if (!JSON_WHITESPACE.has(bytes[i]!)) return undefined;
+  return { start, end };
+}
 
 /** The page's JSON parsed, or undefined when it is not laid out as above (or is small enough to parse whole). */
 export function parseInPieces(bytes: Buffer, decode: Decode): unknown {
-  if (bytes.length <= PIECE_BYTES || !bytes.subarray(0, HEAD.length).equals(HEAD)) return undefined;
-  const metadataEnd = valueEnd(bytesOf(bytes), HEAD.length);
-  if (metadataEnd < 0 || !bytes.subarray(metadataEnd, metadataEnd + ITEMS.length).equals(ITEMS)) return undefined;
-  const itemsStart = metadataEnd + ITEMS.length;
-  let close = bytes.length - 1;
-  while (close > itemsStart && bytes[close] !== CLOSE_BRACE) close--;
-  const itemsEnd = close - 1;
-  if (bytes[itemsEnd] !== CLOSE_BRACKET || decode(bytes, close + 1, bytes.length).trim() !== '') return undefined;
+  if (bytes.length <= PIECE_BYTES) return undefined;
+  const span = itemsSpan(bytes);
+  if (span === undefined) return undefined;
+  const { start: itemsStart, end: itemsEnd } = span;
   try {
+    // The page without its items must be that list with none.
     const list = JSON.parse(decode(bytes, 0, itemsStart) + decode(bytes, itemsEnd, bytes.length)) as { items?: unknown };
     if (!Array.isArray(list.items) || list.items.length !== 0) return undefined;
     const items: unknown[] = [];

@@ -7,6 +7,7 @@ import { groupVersionPath, type DiscoveredType } from './discovery.js';
 import { bytesOf, valueEnd } from './json-text.js';
 import { decoderFor, parseInPieces } from './list-pieces.js';
 import { withoutManagedFields } from './managed-fields.js';
+import { hasRowMetadata, withoutMetadataTail } from './metadata-tail.js';
 import { getWithRetry, parseStatus, statusError, type RequestDeps } from './request.js';
 
 /** The list settings one type's list uses (concurrency and workers are the caller's). */
@@ -47,6 +48,13 @@ interface ParsedList {
 export interface ParseOptions {
   /** Leave out each item's metadata.managedFields (only for PartialObjectMetadataList pages: see managed-fields.ts). */
   withoutManagedFields?: boolean;
+  /**
+   * The caller reads nothing of an item but a row's own metadata (name, namespace, uid,
+   * resourceVersion, creationTimestamp, labels): a PartialObjectMetadataList page leaves out the
+   * rest of each item's metadata (metadata-tail.ts), else at least its managedFields.
+   * `namespaced`: whether every item must have a namespace.
+   */
+  rowMetadataOnly?: { namespaced: boolean };
 }
 
 /** A page's items, parsed, and what the row encoder may know of their text. */
@@ -65,19 +73,45 @@ export interface ParsedPage {
 const BACKSLASH = 0x5c;
 
 function parseList(body: Buffer, what: string, options: ParseOptions = {}): { list: ParsedList; plainStrings: boolean } {
+  const lean = options.rowMetadataOnly ? leanList(body, options.rowMetadataOnly.namespaced) : undefined;
+  if (lean !== undefined) return lean;
+  const bytes = options.withoutManagedFields || options.rowMetadataOnly ? withoutManagedFields(body) : body;
   let parsed: unknown;
-  const bytes = options.withoutManagedFields ? withoutManagedFields(body) : body;
-  const decode = decoderFor(bytes);
   try {
-    parsed = parseInPieces(bytes, decode) ?? JSON.parse(decode(bytes, 0, bytes.length));
+    parsed = parseText(bytes);
   } catch (error) {
     throw new KubeApiError(`${what}: the answer is not JSON`, {}, { cause: error });
   }
   const list = parsed as ParsedList;
-  if (parsed === null || typeof parsed !== 'object' || !Array.isArray(list.items)) {
-    throw new KubeApiError(`${what}: the answer is not a list (kind ${String(list?.kind)})`);
+  if (!isList(parsed)) throw new KubeApiError(`${what}: the answer is not a list (kind ${String(list?.kind)})`);
+  return { list, plainStrings: plain(bytes) };
+}
+
+function parseText(bytes: Buffer): unknown {
+  const decode = decoderFor(bytes);
+  return parseInPieces(bytes, decode) ?? JSON.parse(decode(bytes, 0, bytes.length));
+}
+
+function isList(parsed: unknown): parsed is ParsedList {
+  return parsed !== null && typeof parsed === 'object' && Array.isArray((parsed as ParsedList).items);
+}
+
+function plain(bytes: Buffer): boolean {
+  return bytes.indexOf(BACKSLASH) < 0;
+}
+
+/** The page parsed without its items' metadata tails, or undefined when that cut does not apply to it (see metadata-tail.ts). */
+function leanList(body: Buffer, namespaced: boolean): { list: ParsedList; plainStrings: boolean } | undefined {
+  const bytes = withoutMetadataTail(body);
+  if (bytes === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = parseText(bytes);
+  } catch {
+    // A cut that fell where the proofs of metadata-tail.ts do not hold leaves text that does not parse: parse the page as it came.
+    return undefined;
   }
-  return { list, plainStrings: bytes.indexOf(BACKSLASH) < 0 };
+  return isList(parsed) && hasRowMetadata(parsed.items!, namespaced) ? { list: parsed, plainStrings: plain(bytes) } : undefined;
 }
 
 /**

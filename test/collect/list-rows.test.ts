@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pageWork } from '../../src/collect/list-rows.js';
+import { pageWork, type ListedType } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { parseListBody } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
-import type { ProjectedType } from '../../src/rows/project.js';
 import type { Row } from '../../src/rows/row.js';
 import { parseSpoolLine } from '../../src/store/spool-line.js';
 
-const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
+const POD: ListedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true };
 
 /** A metadata-only page of one pod with two managedFields entries. */
 const PAGE = {
