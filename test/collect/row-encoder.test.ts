@@ -1,19 +1,16 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pageWork } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
-import { createKubeClient } from '../../src/kube/client.js';
 import { discover } from '../../src/kube/discovery.js';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { listBodies, parseListBody, parsePage } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
 import { shardKeyOf } from '../../src/rows/row.js';
 import type { SpoolPage } from '../../src/store/spool-page.js';
-import { startKubeSim } from '../support/kube-sim/index.js';
-import { spoolPageOf, tempDir } from '../support/store-fixture.js';
+import { startSimClient } from '../support/sim-pages.js';
+import { spoolPageOf } from '../support/store-fixture.js';
 
 /** createProjector's rows as the store holds them (spoolLineOf), and their JSON lines' bytes, measured. */
 function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
@@ -67,40 +64,33 @@ describe('the collect encoder writes the spool lines, checksums and JSON sizes o
   }
 
   it('GIVEN every type the local API server serves THEN every page encodes exactly as before, full and metadata-only, as the list worker does too', async () => {
-    const sim = await startKubeSim({ objects: 3_000, seed: 11 });
+    const { client, close } = await startSimClient({ objects: 3_000, seed: 11 });
     try {
-      const path = join(await tempDir('kollect-encoder-'), 'kubeconfig');
-      await sim.writeKubeconfig(path);
-      const client = createKubeClient(loadKubeConfig({ kubeconfig: path }));
       const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
       const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
       const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeout: 5_000 }, deps);
       let rows = 0;
       let plainPages = 0;
-      try {
-        for (const type of types) {
-          for (const metadataOnly of [false, true]) {
-            const profile = type.resource === 'widgets' ? custom : resolveProfile(type, {});
-            const work = pageWork('c1', type, profile);
-            for await (const event of listBodies(client, type, { pageSize: 400, retries: 0, relists: 0, timeout: 5_000, metadataOnly }, deps)) {
-              if (event.kind !== 'body') continue;
-              const items = parseListBody(event);
-              const expected = text(reference('c1', type, profile, items));
-              assert.deepEqual(text(createPageEncoder('c1', type, profile)(items)), expected);
-              // The list worker's path: managedFields cut from metadata-only pages, plain strings untested.
-              assert.deepEqual(text(work(event).page), expected);
-              if (metadataOnly && parsePage(event, { withoutManagedFields: true }).plainStrings) plainPages++;
-              rows += items.length;
-            }
+      for (const type of types) {
+        for (const metadataOnly of [false, true]) {
+          const profile = type.resource === 'widgets' ? custom : resolveProfile(type, {});
+          const work = pageWork('c1', type, profile);
+          for await (const event of listBodies(client, type, { pageSize: 400, retries: 0, relists: 0, timeout: 5_000, metadataOnly }, deps)) {
+            if (event.kind !== 'body') continue;
+            const items = parseListBody(event);
+            const expected = text(reference('c1', type, profile, items));
+            assert.deepEqual(text(createPageEncoder('c1', type, profile)(items)), expected);
+            // The list worker's path: managedFields cut from metadata-only pages, plain strings untested.
+            assert.deepEqual(text(work(event).page), expected);
+            if (metadataOnly && parsePage(event, { withoutManagedFields: true }).plainStrings) plainPages++;
+            rows += items.length;
           }
         }
-      } finally {
-        client.close();
       }
       assert.ok(rows > 5_000, `${rows} rows compared`);
       assert.ok(plainPages > 5, `${plainPages} metadata-only pages of plain strings`);
     } finally {
-      await sim.close();
+      await close();
     }
   });
 });

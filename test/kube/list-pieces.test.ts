@@ -1,32 +1,22 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createKubeClient } from '../../src/kube/client.js';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { decoderFor, parseInPieces } from '../../src/kube/list-pieces.js';
 import { withoutManagedFields } from '../../src/kube/managed-fields.js';
 import { FULL_OBJECTS, METADATA_ONLY, parseListBody } from '../../src/kube/pager.js';
-import { startKubeSim } from '../support/kube-sim/index.js';
-import { tempDir } from '../support/store-fixture.js';
+import { metadataListPage, POPULATED_LISTS, startSimClient } from '../support/sim-pages.js';
 
-/** A PartialObjectMetadataList as the API server writes it, of `count` items made by `item(i)` (each item's metadata, as JSON text). */
-function metadataList(count: number, item: (i: number) => string, tail = ']}\n'): Buffer {
-  const items = Array.from({ length: count }, (_, i) => `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":${item(i)}}`);
-  return Buffer.from(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"7","continue":"abc"},"items":[${items.join(',')}${tail}`);
-}
+/** A list of `count` items made by `item(i)` (each item's metadata, as JSON text), with a continue token. */
+const metadataList = (count: number, item: (i: number) => string, tail?: string): Buffer =>
+  metadataListPage(Array.from({ length: count }, (_, i) => item(i)), '{"resourceVersion":"7","continue":"abc"}', tail);
 
 const plain = (i: number): string => `{"name":"pod-${i}","namespace":"ns","uid":"u-${i}","labels":{"app":"a${i % 7}"},"annotations":{"note":"${'x'.repeat(200)}"}}`;
 
 describe('a PartialObjectMetadataList parsed in pieces', () => {
   it('GIVEN a page of every type the local API server has, whole and with managedFields cut THEN metadata-only pages give the value JSON.parse gives, full ones are not split', async () => {
-    const sim = await startKubeSim({ objects: 6_000, seed: 5 });
-    const kubeconfig = join(await tempDir('kollect-pieces-'), 'kubeconfig');
-    await sim.writeKubeconfig(kubeconfig);
-    const client = createKubeClient(loadKubeConfig({ kubeconfig }));
+    const { client, close } = await startSimClient({ objects: 6_000, seed: 5 });
     let pieced = 0;
     try {
-      const paths = ['/api/v1/namespaces', '/api/v1/nodes', '/api/v1/pods', '/api/v1/services', '/api/v1/configmaps', '/api/v1/secrets', '/apis/apps/v1/deployments', '/apis/example.com/v1/widgets'];
-      for (const path of paths) {
+      for (const { path } of POPULATED_LISTS) {
         for (const accept of [METADATA_ONLY, FULL_OBJECTS]) {
           const response = await client.get(`${path}?limit=500`, { accept });
           for (const body of [response.body, withoutManagedFields(response.body)]) {
@@ -39,8 +29,7 @@ describe('a PartialObjectMetadataList parsed in pieces', () => {
         }
       }
     } finally {
-      client.close();
-      await sim.close();
+      await close();
     }
     assert.ok(pieced >= 8, `${pieced} pages parsed in pieces`);
   });

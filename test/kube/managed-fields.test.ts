@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
 import { withoutManagedFields } from '../../src/kube/managed-fields.js';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { FULL_OBJECTS, METADATA_ONLY, parseListBody } from '../../src/kube/pager.js';
-import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
-import { tempDir } from '../support/store-fixture.js';
+import { POPULATED_LISTS, startSimClient, type SimClient } from '../support/sim-pages.js';
 
 /** The value JSON.parse gives, with every item's metadata.managedFields deleted. */
 function parsedWithoutManagedFields(text: string): unknown {
@@ -19,23 +16,17 @@ function parsedWithoutManagedFields(text: string): unknown {
 const listOf = (metadata: string): string => `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[{"metadata":${metadata}}]}`;
 
 describe('managedFields left out of a list before parsing', () => {
-  let sim: KubeSim;
+  let sim: SimClient;
   let client: KubeClient;
   before(async () => {
-    sim = await startKubeSim({ objects: 3_000, seed: 11 });
-    const kubeconfig = join(await tempDir('kollect-managed-'), 'kubeconfig');
-    await sim.writeKubeconfig(kubeconfig);
-    client = createKubeClient(loadKubeConfig({ kubeconfig }));
+    sim = await startSimClient({ objects: 3_000, seed: 11 });
+    client = sim.client;
   });
-  after(async () => {
-    client.close();
-    await sim.close();
-  });
+  after(() => sim.close());
 
   it('GIVEN metadata-only and full pages of every kind the server has THEN the parse equals the full parse minus managedFields', async () => {
-    const paths = ['/api/v1/namespaces', '/api/v1/nodes', '/api/v1/pods', '/api/v1/services', '/api/v1/configmaps', '/api/v1/secrets', '/apis/apps/v1/deployments', '/apis/example.com/v1/widgets'];
     let stripped = 0;
-    for (const path of paths) {
+    for (const { path } of POPULATED_LISTS) {
       for (const accept of [METADATA_ONLY, FULL_OBJECTS]) {
         const response = await client.get(`${path}?limit=200`, { accept });
         assert.equal(response.status, 200, path);

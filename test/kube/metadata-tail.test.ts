@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createKubeClient } from '../../src/kube/client.js';
-import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
 import { hasRowMetadata, withoutMetadataTail } from '../../src/kube/metadata-tail.js';
 import { METADATA_ONLY, parsePage } from '../../src/kube/pager.js';
-import { startKubeSim } from '../support/kube-sim/index.js';
-import { tempDir } from '../support/store-fixture.js';
+import { metadataListPage, POPULATED_LISTS, startSimClient } from '../support/sim-pages.js';
 
 interface Item {
   metadata?: Record<string, unknown>;
@@ -20,11 +16,7 @@ function rowFields(items: readonly unknown[]): unknown[] {
   });
 }
 
-/** A PartialObjectMetadataList as the API server writes it, of items with the given metadata (JSON text). */
-function metadataList(metadata: readonly string[], tail = ']}\n'): Buffer {
-  const items = metadata.map((meta) => `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":${meta}}`);
-  return Buffer.from(`{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{"resourceVersion":"7"},"items":[${items.join(',')}${tail}`);
-}
+const metadataList = (metadata: readonly string[], tail?: string): Buffer => metadataListPage(metadata, undefined, tail);
 
 /** True when the page's tails are cut and what is left parses with every row field (what parsePage then keeps). */
 function cutAndProven(page: Buffer): boolean {
@@ -48,23 +40,10 @@ const meta = (i: number, between = `,"labels":{"app":"web","tier":"${i % 3}"}`, 
 
 describe('the metadata tail cut from a PartialObjectMetadataList', () => {
   it('GIVEN metadata-only pages of every type the local API server has THEN each is cut, and a row reads the same of every item as of the page parsed whole', async () => {
-    const sim = await startKubeSim({ objects: 6_000, seed: 5 });
-    const kubeconfig = join(await tempDir('kollect-tail-'), 'kubeconfig');
-    await sim.writeKubeconfig(kubeconfig);
-    const client = createKubeClient(loadKubeConfig({ kubeconfig }));
+    const { client, close } = await startSimClient({ objects: 6_000, seed: 5 });
     let items = 0;
     try {
-      const paths: Array<[string, boolean]> = [
-        ['/api/v1/namespaces', false],
-        ['/api/v1/nodes', false],
-        ['/api/v1/pods', true],
-        ['/api/v1/services', true],
-        ['/api/v1/configmaps', true],
-        ['/api/v1/secrets', true],
-        ['/apis/apps/v1/deployments', true],
-        ['/apis/example.com/v1/widgets', true],
-      ];
-      for (const [path, namespaced] of paths) {
+      for (const { path, namespaced } of POPULATED_LISTS) {
         const { body } = await client.get(`${path}?limit=500`, { accept: METADATA_ONLY });
         const whole = JSON.parse(body.toString('utf8')) as { items: unknown[]; metadata: { continue?: string } };
         const lean = withoutMetadataTail(body);
@@ -76,8 +55,7 @@ describe('the metadata tail cut from a PartialObjectMetadataList', () => {
         items += whole.items.length;
       }
     } finally {
-      client.close();
-      await sim.close();
+      await close();
     }
     assert.ok(items > 2_000, `${items} items compared`);
   });
