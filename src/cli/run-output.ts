@@ -3,13 +3,7 @@ import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import type { ShardChange, SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
-import { formatCount } from '../format.js';
-
-function bytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+import { formatBytes, formatCount } from '../format.js';
 
 /** Column names per unit: rows in a database, files in Git and folders. */
 const LABELS = {
@@ -60,7 +54,7 @@ export function formatRunSummary(result: RunResult): string {
   } else {
     lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${formatCount(s.rows)} rows`);
   }
-  lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${formatCount(s.shards)} shards, ${bytes(s.bytes)})`);
+  lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${formatCount(s.shards)} shards, ${formatBytes(s.bytes)})`);
   for (const type of result.incomplete) {
     const name = type.group ? `${type.resource}.${type.group}` : type.resource;
     lines.push(`Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`);

@@ -13,7 +13,7 @@ import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { abortableSleep, withSignals } from './signals.js';
-import { formatCount } from '../format.js';
+import { formatBytes, formatCount } from '../format.js';
 
 interface ShardReportFlags extends ConfigFlags, KubeFlags {
   from?: string;
@@ -23,10 +23,6 @@ interface ShardReportFlags extends ConfigFlags, KubeFlags {
 }
 
 const STATUS_MARK: Record<string, string> = { ok: 'ok', warn: 'WARN', over: 'OVER', 'too-large': 'TOO LARGE' };
-
-function formatBytes(n: number): string {
-  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(2)} MiB`;
-}
 
 export function formatReportTable(report: ShardReport): string {
   const t = report.thresholds;
