@@ -127,11 +127,6 @@ export function parsePage(page: Pick<ListBody, 'body' | 'continue' | 'what'>, op
   return { items: list.items!, plainStrings };
 }
 
-/** A page's items (`parsePage`'s). */
-export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): KubeObject[] {
-  return parsePage(page, options).items;
-}
-
 const METADATA_KEY = Buffer.from('"metadata":');
 const ITEMS_KEY = Buffer.from('"items":');
 

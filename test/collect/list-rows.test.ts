@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pageWork, type ListedType } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
-import { parseListBody } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import type { Row } from '../../src/rows/row.js';
 import { parseSpoolLine } from '../../src/store/spool-line.js';
+import { parseListBody } from '../support/list-pages.js';
 
 const POD: ListedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true };
 

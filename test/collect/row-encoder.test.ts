@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { pageWork } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { discover } from '../../src/kube/discovery.js';
-import { listBodies, parseListBody, parsePage } from '../../src/kube/pager.js';
+import { listBodies, parsePage } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
 import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
@@ -11,6 +11,7 @@ import { shardKeyOf } from '../../src/rows/row.js';
 import type { SpoolPage } from '../../src/store/spool-page.js';
 import { startSimClient } from '../support/sim-pages.js';
 import { spoolPageOf } from '../support/store-fixture.js';
+import { parseListBody } from '../support/list-pages.js';
 
 /** createProjector's rows as the store holds them (spoolLineOf), and their JSON lines' bytes, measured. */
 function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {

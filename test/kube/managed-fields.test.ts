@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { KubeClient } from '../../src/kube/client.js';
 import { withoutManagedFields } from '../../src/kube/managed-fields.js';
-import { FULL_OBJECTS, METADATA_ONLY, parseListBody } from '../../src/kube/pager.js';
+import { FULL_OBJECTS, METADATA_ONLY } from '../../src/kube/pager.js';
 import { POPULATED_LISTS, startSimClient, type SimClient } from '../support/sim-pages.js';
+import { parseListBody } from '../support/list-pages.js';
 
 /** The value JSON.parse gives, with every item's metadata.managedFields deleted. */
 function parsedWithoutManagedFields(text: string): unknown {

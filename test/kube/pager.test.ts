@@ -5,11 +5,11 @@ import { ContinueExpiredError, InterruptedError, KubeApiError, KubeUnreachableEr
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { parseListBody, parsePage, peekContinue } from '../../src/kube/pager.js';
+import { parsePage, peekContinue } from '../../src/kube/pager.js';
 import type { RetryInfo } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
-import { listPages, type ListEvent } from '../support/list-pages.js';
+import { listPages, parseListBody, type ListEvent } from '../support/list-pages.js';
 import { tempDir } from '../support/store-fixture.js';
 
 const SETTINGS = { pageSize: 500, concurrency: 4, retries: 3, relists: 2, timeout: 10_000, metadataOnly: false };

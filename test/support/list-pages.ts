@@ -1,8 +1,13 @@
 import type { KubeClient } from '../../src/kube/client.js';
 import type { DiscoveredType } from '../../src/kube/discovery.js';
-import { listBodies, parseListBody, type ListBody, type ListBodyEvent, type ListOptions } from '../../src/kube/pager.js';
+import { listBodies, parsePage, type ListBody, type ListBodyEvent, type ListOptions, type ParseOptions } from '../../src/kube/pager.js';
 import type { RequestDeps } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
+
+/** A page's items, as the pager parses them (`parsePage`'s, without what the row encoder is told). */
+export function parseListBody(page: Pick<ListBody, 'body' | 'continue' | 'what'>, options: ParseOptions = {}): KubeObject[] {
+  return parsePage(page, options).items;
+}
 
 /** What `listPages` yields, in order: the pager's events, with each page parsed to its objects. */
 export type ListEvent = { kind: 'page'; items: KubeObject[] } | Exclude<ListBodyEvent, ListBody>;
