@@ -18,7 +18,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyzeMetafile, build, type Plugin } from 'esbuild';
 
@@ -56,10 +56,16 @@ const VENDORED: Record<string, { file: string; entry: string }> = {
   'isomorphic-git': { file: 'vendor-isomorphic-git', entry: fileURLToPath(import.meta.resolve('isomorphic-git')) },
   'isomorphic-git/http/node': { file: 'vendor-isomorphic-git-http', entry: fileURLToPath(import.meta.resolve('isomorphic-git/http/node')) },
 };
+/** What an import of a VENDORED key looks like: the specifier, or a source module imported from its own folder (`./client-node.js`). */
+const VENDORED_IMPORT = new RegExp(
+  `^(${Object.keys(VENDORED)
+    .map((key) => (key.startsWith('src/') ? `./${basename(key, '.ts')}.js` : key).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'))
+    .join('|')})$`,
+);
 const vendored: Plugin = {
   name: 'vendored',
   setup(bundle) {
-    bundle.onResolve({ filter: /^(isomorphic-git(\/http\/node)?|\.\/client-node\.js)$/ }, ({ path, resolveDir }) => {
+    bundle.onResolve({ filter: VENDORED_IMPORT }, ({ path, resolveDir }) => {
       const key = path.startsWith('.') ? relative(root, join(resolveDir, path)).replace(/\.js$/, '.ts') : path;
       const vendor = VENDORED[key];
       return vendor ? { path: `./${vendor.file}.cjs`, external: true } : undefined;
