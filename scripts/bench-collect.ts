@@ -11,7 +11,7 @@
  * the collection (from its first request to the store's manifest, as the typed API is timed from
  * its first request); its CPU is the whole process's, start-up included (about 0.25 s), while the
  * typed API's leaves out loading its modules. Each case runs `--rounds` times (default 3), the
- * cases interleaved, and its median round is reported. Usage:
+ * cases interleaved, and its median round is reported. Exits 1 when a target is missed. Usage:
  *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]
  * (--workers: list.workers of the kollect cases; default: the config's default).
  */
@@ -24,6 +24,7 @@ import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { medianBy } from './support/median.js';
+import { Verdicts } from './support/verdicts.js';
 
 type Case = 'typed-api' | 'kollect-full' | 'kollect-metadata';
 interface Measurement {
@@ -147,7 +148,7 @@ async function main(): Promise<void> {
   console.log('time: from the first request; CPU: the kollect process whole (start-up included), the typed API from its first request; server CPU: the local API server meanwhile\n');
   console.log(header);
   for (const row of rows) console.log(row);
-  const verdicts: string[] = [];
+  const verdicts = new Verdicts();
   const ratio = (a: string, b: string): number => {
     const x = results.get(a)!;
     const y = results.get(b)!;
@@ -156,15 +157,15 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     const full = ratio(`kollect-full@${size}`, `typed-api@${size}`);
     const meta = ratio(`kollect-metadata@${size}`, `typed-api@${size}`);
-    verdicts.push(`${full >= 2.5 ? 'PASS' : 'MISS'}  full objects at ${size}: ${full.toFixed(2)}x the typed API (target >= 2.5x)`);
-    verdicts.push(`${meta >= 8 ? 'PASS' : 'MISS'}  metadata-only at ${size}: ${meta.toFixed(2)}x the typed API (target >= 8x)`);
+    verdicts.check(full >= 2.5, `full objects at ${size}: ${full.toFixed(2)}x the typed API (target >= 2.5x)`);
+    verdicts.check(meta >= 8, `metadata-only at ${size}: ${meta.toFixed(2)}x the typed API (target >= 8x)`);
   }
   if (sizes.length >= 2) {
     const small = results.get(`kollect-full@${sizes[0]}`)!.maxRssKiB;
     const large = results.get(`kollect-full@${sizes[sizes.length - 1]}`)!.maxRssKiB;
-    verdicts.push(`${large <= 1.5 * small ? 'PASS' : 'MISS'}  peak RSS at ${sizes[sizes.length - 1]}: ${(large / small).toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
+    verdicts.check(large <= 1.5 * small, `peak RSS at ${sizes[sizes.length - 1]}: ${(large / small).toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
   }
-  console.log(`\n${verdicts.join('\n')}`);
+  console.log(`\n${verdicts.report()}`);
 }
 
 if (process.argv[2] === '--typed-api') {

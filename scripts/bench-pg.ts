@@ -11,7 +11,7 @@
  *   (e) one INSERT ... ON CONFLICT statement per row (10,000 rows, time scaled x10);
  *   (f) multi-row INSERT ... ON CONFLICT, 1,000 rows per statement;
  *
- * and the peak RSS of the exporter. (b)-(d) run the built CLI (`bin/kollect export --from`) in a
+ * and the peak RSS of the exporter, with PASS or MISS against each target (exit 1 on a MISS). (b)-(d) run the built CLI (`bin/kollect export --from`) in a
  * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
  * `--output json`), its peak RSS is read from the child's getrusage on exit. (a) runs in a fresh
  * child process too, so that floor and exporter start equally cold (a CronJob is a new process
@@ -32,6 +32,7 @@ import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { medianBy } from './support/median.js';
 import { rawCopy } from './support/raw-copy.js';
+import { Verdicts } from './support/verdicts.js';
 
 const ROWS = 100_000;
 /**
@@ -209,18 +210,15 @@ async function main(): Promise<void> {
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
-  const verdict = (ok: boolean, text: string): string => `${ok ? 'PASS' : 'MISS'}  ${text}`;
-  console.log(
-    `\n${[
-      verdict(b.ms <= 1.8 * a.ms, `(b) first export ${ratio(b)} of (a) (target <= 1.8x)`),
-      verdict(c.ms <= 1.3 * a.ms, `(c) unchanged re-export ${ratio(c)} of (a) (target <= 1.3x)`),
-      verdict(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MB)`),
-      verdict(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`),
-      verdict(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`),
-      verdict(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`),
-      verdict(peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (target < 256 MiB)`),
-    ].join('\n')}`,
-  );
+  const verdicts = new Verdicts();
+  verdicts.check(b.ms <= 1.8 * a.ms, `(b) first export ${ratio(b)} of (a) (target <= 1.8x)`);
+  verdicts.check(c.ms <= 1.3 * a.ms, `(c) unchanged re-export ${ratio(c)} of (a) (target <= 1.3x)`);
+  verdicts.check(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MB)`);
+  verdicts.check(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`);
+  verdicts.check(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`);
+  verdicts.check(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`);
+  verdicts.check(peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (target < 256 MiB)`);
+  console.log(`\n${verdicts.report()}`);
   await server.dropCreatedDatabases();
   await rm(dir, { recursive: true, force: true });
 }
@@ -229,6 +227,6 @@ if (process.argv[2] === FLOOR_FLAG) {
   writeResult(await rawCopy(process.env.DATABASE_URL!, process.argv[3]!));
 } else {
   await main();
-  // The embedded server's reaper stops it once this process is gone.
-  process.exit(0);
+  // The embedded server's reaper stops it once this process is gone; the exit code is the verdicts' (1 on a MISS).
+  process.exit();
 }

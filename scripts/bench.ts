@@ -2,7 +2,8 @@
  * `npm run bench`: the whole `kollect collect` (local API server -> collect store -> Postgres +
  * Git + file) at 100,000 and 1,000,000 objects, against a floor measured in the same run: a raw
  * list of the same pages (fetch + JSON.parse, nothing kept) plus a raw COPY of the same rows into
- * an UNLOGGED table without index. Prints end-to-end time, its ratio to that floor, and peak RSS.
+ * an UNLOGGED table without index. Prints end-to-end time, its ratio to that floor, and peak RSS,
+ * with PASS or MISS against each target; exits 1 on a MISS.
  *
  * The API server, the Git server and the measured COPY run in this process; kollect (the built
  * CLI, bin/kollect, as a CronJob runs it) and the raw list run in child processes, so each peak
@@ -21,6 +22,7 @@ import { startPostgres } from '../test/support/postgres.js';
 import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { rawCopy } from './support/raw-copy.js';
+import { Verdicts } from './support/verdicts.js';
 
 const PAGE_SIZE = 500;
 
@@ -99,7 +101,7 @@ async function orchestrate(): Promise<void> {
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
   const postgres = await startPostgres();
   const lines: string[] = [];
-  const verdicts: string[] = [];
+  const verdicts = new Verdicts();
   const peaks: number[] = [];
   const mib = (kib: number): string => `${Math.round(kib / 1024)} MiB`;
   for (const size of sizes) {
@@ -119,17 +121,17 @@ async function orchestrate(): Promise<void> {
     ].join('  ');
     lines.push(line);
     process.stderr.write(`${line}\n`);
-    verdicts.push(`${ratio <= 2 ? 'PASS' : 'MISS'}  end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY) (target <= 2x)`);
-    if (size >= 1_000_000) verdicts.push(`${e2e.maxRssKiB < 512 * 1024 ? 'PASS' : 'MISS'}  peak RSS at ${size}: ${mib(e2e.maxRssKiB)} (target < 512 MiB)`);
+    verdicts.check(ratio <= 2, `end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY) (target <= 2x)`);
+    if (size >= 1_000_000) verdicts.check(e2e.maxRssKiB < 512 * 1024, `peak RSS at ${size}: ${mib(e2e.maxRssKiB)} (target < 512 MiB)`);
   }
   if (peaks.length >= 2) {
     const growth = peaks[peaks.length - 1]! / peaks[0]!;
-    verdicts.push(`${growth <= 1.5 ? 'PASS' : 'MISS'}  peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
+    verdicts.check(growth <= 1.5, `peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
   }
   console.log(`\nkollect collect end to end: local API server -> store -> Postgres + Git + file (page size ${PAGE_SIZE}, ${DEFAULT_RESOURCES.length} resource types)\n`);
   console.log(['objects'.padStart(9), 'rows'.padStart(9), 'kollect'.padStart(9), 'raw list'.padStart(9), 'raw COPY'.padStart(9), 'ratio'.padStart(7), 'peak RSS'.padStart(9)].join('  '));
   for (const line of lines) console.log(line);
-  console.log(`\n${verdicts.join('\n')}`);
+  console.log(`\n${verdicts.report()}`);
   await postgres.dropCreatedDatabases();
 }
 
@@ -137,5 +139,6 @@ if (process.argv[2] === '--worker') {
   await worker(process.argv.slice(3));
 } else {
   await orchestrate();
-  process.exit(0);
+  // Exit now, with the verdicts' code (1 on a MISS), whatever handles are left open.
+  process.exit();
 }
