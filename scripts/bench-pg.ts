@@ -26,7 +26,7 @@ import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import type * as StoreModule from '../src/store/collect-store.js';
-import { initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
+import { checkpoint, initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
@@ -172,7 +172,7 @@ async function main(): Promise<void> {
   // the pages of the one before.
   const runsOf: Record<'a' | 'b' | 'c' | 'd', Figure[]> = { a: [], b: [], c: [], d: [] };
   const step = async (name: keyof typeof runsOf, measure: () => Promise<Figure>): Promise<void> => {
-    await withClient(url, (client) => client.query('CHECKPOINT'));
+    await checkpoint(url);
     runsOf[name].push(await measure());
   };
   for (let round = 0; round < RUNS; round++) {

@@ -6,7 +6,8 @@
  *
  * Cases, each on a table of its own (config `table:`): round 1, the first export (every row
  * inserted), then round 2, the same stores again (every row unchanged); both rounds run
- * `--repetitions` times (default 3), each repetition from empty tables, and each case is reported
+ * `--repetitions` times (default 3), each repetition from empty tables and each case after a
+ * CHECKPOINT (so that no case writes out the pages of the one before), and each case is reported
  * by its median repetition. Prints per case the rows, the wall time, the ratio to the single
  * exporter, errors (of every repetition) and every process's exit code,
  * with PASS/MISS against the target (fleet time <= 1.2 x single time, no error), then checks that
@@ -27,7 +28,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../src/collect/run.js';
 import { runKollect } from '../test/support/cli.js';
-import { startPostgres, withClient } from '../test/support/postgres.js';
+import { checkpoint, startPostgres, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { buildKollect } from './support/build-kollect.js';
 import { medianBy } from './support/median.js';
@@ -149,6 +150,8 @@ interface Diagnostics {
   kollectCpu: number;
   /** CPU seconds of the PostgreSQL backends that ended meanwhile; undefined for a remote server. */
   postgresCpu?: number;
+  /** WAL the case wrote (the sampler's own queries write none). */
+  walBytes?: number;
 }
 
 /** Samples what kollect's sessions do every 100 ms until `stop()`. */
@@ -210,12 +213,27 @@ interface CaseResult {
   diag: Diagnostics;
 }
 
+/** The server's current WAL position. */
+async function walPosition(url: string): Promise<string> {
+  return withClient(url, async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+}
+
+/** Bytes of WAL between two positions. */
+async function walBetween(url: string, from: string, to: string): Promise<number> {
+  return withClient(url, async (client) => Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($2, $1) AS bytes', [from, to])).rows[0]!.bytes));
+}
+
 async function runCase(name: string, exporters: Exporter[], expect: Expect, env: NodeJS.ProcessEnv, databaseUrl: string): Promise<CaseResult> {
+  // Every case starts from clean buffers: without it, the case run second wrote out the pages
+  // the case before it had dirtied (the single exporter took 1.75-2.09 s after the fleet instead of 1.34-1.57 s before it).
+  await checkpoint(databaseUrl);
+  const walStart = await walPosition(databaseUrl);
   const sampler = sampleDatabase(databaseUrl);
   const started = performance.now();
   const outcomes = await Promise.all(exporters.map((e) => runExporter(e, env, expect)));
   const ms = performance.now() - started;
   const diag = await sampler.stop();
+  diag.walBytes = await walBetween(databaseUrl, walStart, await walPosition(databaseUrl));
   return { name, rows: exporters.reduce((n, e) => n + e.rows, 0), ms, outcomes, diag };
 }
 
@@ -344,7 +362,8 @@ async function main(): Promise<void> {
         notes.push(
           `  round ${round.split(':')[0]}, ${c.name}: waits ${topWaits(c.diag)}; max ${c.diag.maxActive} active sessions, ` +
             `max ${c.diag.maxLockWaits} ungranted locks; machine CPU busy ${Math.round(c.diag.cpuBusy * 100)}%, load ${c.diag.load1.toFixed(1)}; ` +
-            `CPU used: kollect ${c.diag.kollectCpu.toFixed(1)} s, postgres backends ${c.diag.postgresCpu === undefined ? 'n/a (remote)' : `${c.diag.postgresCpu.toFixed(1)} s`}`,
+            `CPU used: kollect ${c.diag.kollectCpu.toFixed(1)} s, postgres backends ${c.diag.postgresCpu === undefined ? 'n/a (remote)' : `${c.diag.postgresCpu.toFixed(1)} s`}; ` +
+            `WAL ${((c.diag.walBytes ?? 0) / 1e6).toFixed(1)} MB`,
         );
       }
     }
@@ -352,7 +371,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n\n`);
     process.stdout.write(`round 1 is the first export into an empty table, round 2 re-exports the same stores (nothing written).\n`);
     process.stdout.write(
-      `SECONDS: wall time from spawning the processes to the last exit, of the median of ${REPETITIONS} repetitions (each from empty tables); the verdict is on its ratio.\n` +
+      `SECONDS: wall time from spawning the processes to the last exit, of the median of ${REPETITIONS} repetitions (each from empty tables, each case after a CHECKPOINT); the verdict is on its ratio.\n` +
         'DB SPAN: from the first export transaction to the last commit (the postgres sink\'s own time, without process start-up).\n',
     );
     process.stdout.write(`what kollect's sessions did while the median run of each case ran (pg_stat_activity, sampled every 100 ms):\n${notes.join('\n')}\n\n`);

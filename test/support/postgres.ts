@@ -291,6 +291,16 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
   }
 }
 
+/**
+ * For benchmarks: a CHECKPOINT, so that the step measured next starts with no dirty buffer and no
+ * unwritten WAL. Without it a step pays for writing out the pages of the step before: a backend
+ * that needs a buffer must first write out the dirty page in it, and flush the WAL up to that
+ * page. Needs a superuser, or the pg_checkpoint role (PostgreSQL 15 or later) on DATABASE_URL.
+ */
+export async function checkpoint(url: string): Promise<void> {
+  await withClient(url, (client) => client.query('CHECKPOINT'));
+}
+
 /** Creates the sink's tables the way `kollect db init` does. */
 export async function initTables(url: string, config: PostgresSinkConfig, options: { brin?: boolean } = {}): Promise<void> {
   const { initSchema } = await import('../../src/sinks/postgres/schema.js');
