@@ -21,12 +21,11 @@
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type pg from 'pg';
 import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import type * as StoreModule from '../src/store/collect-store.js';
-import { checkpoint, initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, withClient } from '../test/support/postgres.js';
+import { checkpoint, initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, walPosition, walSince, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
@@ -68,14 +67,6 @@ function medianFigure(figures: Figure[]): Figure {
   return { ...medianBy(figures, (f) => f.ms)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
 }
 
-async function walLsn(client: pg.Client): Promise<string> {
-  return (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-}
-
-async function walSince(client: pg.Client, lsn: string): Promise<number> {
-  return Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes);
-}
-
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
 async function floor(url: string, storeDir: string): Promise<Figure> {
   return { ms: await scriptChild<number>(import.meta.url, [FLOOR_FLAG, storeDir], { DATABASE_URL: url }) };
@@ -88,11 +79,11 @@ interface ExportOutput {
 /** (b)-(d): `kollect export --from STORE` in a child process: the sink's time, its counts, WAL, tuples, peak RSS. */
 async function kollectExport(url: string, config: string, storeDir: string, runsBefore: number): Promise<Figure> {
   const before = await tableStats(url, SCHEMA, TABLE);
-  const lsn = await withClient(url, walLsn);
+  const lsn = await walPosition(url);
   const { stdout, maxRssKiB } = await measuredChild([KOLLECT, 'export', '--from', storeDir, '--config', config, '--output', 'json'], { DATABASE_URL: url });
   const sink = (JSON.parse(stdout) as ExportOutput).sinks[0]!;
   if (!sink.ok || !sink.result) throw new Error(`export failed: ${sink.error?.message ?? 'no result'}`);
-  const walBytes = await withClient(url, (client) => walSince(client, lsn));
+  const walBytes = await walSince(url, lsn);
   // The exporter's backend has exited, so its statistics are flushed with its runs row.
   await waitForStats(url, SCHEMA, 'kollect_runs', (s) => s.ins === runsBefore + 1);
   const stats = await waitForStats(url, SCHEMA, TABLE, () => true);

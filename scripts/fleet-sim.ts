@@ -28,7 +28,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunResult } from '../src/collect/run.js';
 import { runKollect } from '../test/support/cli.js';
-import { checkpoint, startPostgres, withClient } from '../test/support/postgres.js';
+import { checkpoint, startPostgres, walPosition, walSince, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { buildKollect } from './support/build-kollect.js';
 import { medianBy } from './support/median.js';
@@ -150,8 +150,6 @@ interface Diagnostics {
   kollectCpu: number;
   /** CPU seconds of the PostgreSQL backends that ended meanwhile; undefined for a remote server. */
   postgresCpu?: number;
-  /** WAL the case wrote (the sampler's own queries write none). */
-  walBytes?: number;
 }
 
 /** Samples what kollect's sessions do every 100 ms until `stop()`. */
@@ -211,16 +209,8 @@ interface CaseResult {
   ms: number;
   outcomes: ProcessOutcome[];
   diag: Diagnostics;
-}
-
-/** The server's current WAL position. */
-async function walPosition(url: string): Promise<string> {
-  return withClient(url, async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
-}
-
-/** Bytes of WAL between two positions. */
-async function walBetween(url: string, from: string, to: string): Promise<number> {
-  return withClient(url, async (client) => Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff($2, $1) AS bytes', [from, to])).rows[0]!.bytes));
+  /** WAL the case wrote (the sampler's own queries write none). */
+  walBytes: number;
 }
 
 async function runCase(name: string, exporters: Exporter[], expect: Expect, env: NodeJS.ProcessEnv, databaseUrl: string): Promise<CaseResult> {
@@ -233,8 +223,8 @@ async function runCase(name: string, exporters: Exporter[], expect: Expect, env:
   const outcomes = await Promise.all(exporters.map((e) => runExporter(e, env, expect)));
   const ms = performance.now() - started;
   const diag = await sampler.stop();
-  diag.walBytes = await walBetween(databaseUrl, walStart, await walPosition(databaseUrl));
-  return { name, rows: exporters.reduce((n, e) => n + e.rows, 0), ms, outcomes, diag };
+  const walBytes = await walSince(databaseUrl, walStart);
+  return { name, rows: exporters.reduce((n, e) => n + e.rows, 0), ms, outcomes, diag, walBytes };
 }
 
 const seconds = (ms: number): string => (ms / 1000).toFixed(2);
@@ -363,7 +353,7 @@ async function main(): Promise<void> {
           `  round ${round.split(':')[0]}, ${c.name}: waits ${topWaits(c.diag)}; max ${c.diag.maxActive} active sessions, ` +
             `max ${c.diag.maxLockWaits} ungranted locks; machine CPU busy ${Math.round(c.diag.cpuBusy * 100)}%, load ${c.diag.load1.toFixed(1)}; ` +
             `CPU used: kollect ${c.diag.kollectCpu.toFixed(1)} s, postgres backends ${c.diag.postgresCpu === undefined ? 'n/a (remote)' : `${c.diag.postgresCpu.toFixed(1)} s`}; ` +
-            `WAL ${((c.diag.walBytes ?? 0) / 1e6).toFixed(1)} MB`,
+            `WAL ${(c.walBytes / 1e6).toFixed(1)} MB`,
         );
       }
     }

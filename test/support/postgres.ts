@@ -301,6 +301,16 @@ export async function checkpoint(url: string): Promise<void> {
   await withClient(url, (client) => client.query('CHECKPOINT'));
 }
 
+/** The server's current WAL position, for walSince(). */
+export async function walPosition(url: string): Promise<string> {
+  return withClient(url, async (client) => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn);
+}
+
+/** Bytes of WAL the server wrote since `lsn` (from walPosition()). */
+export async function walSince(url: string, lsn: string): Promise<number> {
+  return withClient(url, async (client) => Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes));
+}
+
 /** Creates the sink's tables the way `kollect db init` does. */
 export async function initTables(url: string, config: PostgresSinkConfig, options: { brin?: boolean } = {}): Promise<void> {
   const { initSchema } = await import('../../src/sinks/postgres/schema.js');
