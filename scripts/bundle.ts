@@ -11,8 +11,8 @@
  *   loaded parts (the sinks, ora) stay functions that run only when a run needs them, but their
  *   source is parsed with the rest when there is no cache;
  * - the two largest packages, each a file of its own (VENDORED below);
- * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which runs main.cjs
- *   through that cache and is told main.cjs's content hash, as the cache's name.
+ * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which runs main.cjs and
+ *   the vendored files through that cache and is told each one's content hash, as its cache's name.
  *
  * `npx tsx scripts/bundle.ts --analyze` also prints what each output file is made of.
  */
@@ -134,12 +134,14 @@ const vendors = await build({
   define: NAVIGATOR,
 });
 
-const bundleHash = createHash('sha256').update(readFileSync(`${outdir}/main.cjs`)).digest('hex').slice(0, 16);
+// Each file the launcher compiles with a code cache, by its content: V8 checks only a source's length.
+const compiled = ['main', ...Object.values(VENDORED).map((vendor) => vendor.file)].map((name) => `${name}.cjs`);
+const hashes = Object.fromEntries(compiled.map((file) => [file, createHash('sha256').update(readFileSync(`${outdir}/${file}`)).digest('hex').slice(0, 16)]));
 const launcher = await build({
   ...SHARED,
   entryPoints: { launch: 'src/cli/launch.ts' },
   format: 'esm',
-  define: { __KOLLECT_BUNDLE_HASH__: JSON.stringify(bundleHash) },
+  define: { __KOLLECT_BUNDLE_HASHES__: JSON.stringify(hashes) },
 });
 
 for (const { metafile } of [cli, vendors, launcher]) if (metafile) process.stdout.write(await analyzeMetafile(metafile));

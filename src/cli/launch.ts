@@ -3,6 +3,9 @@
  * (dist/bundle/main.cjs, scripts/bundle.ts) through a V8 code cache, so that a process does not
  * parse and compile the same 700 KB of JavaScript again at every start. Node 20 has no compile
  * cache of its own (`module.enableCompileCache` came with Node 22), and none for ES modules.
+ * The vendored packages that main.cjs requires when a run needs them (`./vendor-*.cjs`: the
+ * Kubernetes client, 1.2 MB, for every command that lists a cluster; isomorphic-git for the Git
+ * sink) are compiled the same way, each with a cache of its own.
  *
  * The cache is made at the end of a successful run (`createCachedData` after the work, so it
  * holds every function the command compiled, not only the top level as v8-compile-cache's does:
@@ -18,18 +21,22 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Script } from 'node:vm';
 
-/** Set by scripts/bundle.ts: the first 16 hex digits of main.cjs's SHA-256. */
-declare const __KOLLECT_BUNDLE_HASH__: string;
+/**
+ * Set by scripts/bundle.ts: for main.cjs and each vendored file beside it, the first 16 hex digits
+ * of its SHA-256. Only these files are compiled here; their caches are named after these hashes.
+ */
+declare const __KOLLECT_BUNDLE_HASHES__: Record<string, string>;
 
 interface CliModule {
   main(argv: string[]): Promise<void>;
 }
 
 const BUNDLE = fileURLToPath(new URL('./main.cjs', import.meta.url));
+const HASHES = new Map(Object.entries(__KOLLECT_BUNDLE_HASHES__));
 const PREFIX = 'kollect-';
 
 /** FNV-1a, 32 bits: to name a cache after the flags and versions, not to protect anything. */
@@ -58,12 +65,12 @@ function privateFolder(folder: string): boolean {
   }
 }
 
-/** A command's cache file: `kollect-<bundle hash>-<command>-<hash of node version, arch, flags>.v8`. */
-function cacheFile(folder: string, argv: readonly string[]): string {
+/** A file's cache for a command: `kollect-<the file's hash>-<command>-<hash of node version, arch, flags>.v8`. */
+function cacheFile(folder: string, fileHash: string, argv: readonly string[]): string {
   const word = argv[2] ?? '';
   const command = /^[a-z][a-z-]{0,31}$/.test(word) ? word : 'other';
   const runtime = fnv1a([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'));
-  return join(folder, `${PREFIX}${__KOLLECT_BUNDLE_HASH__}-${command}-${runtime}.v8`);
+  return join(folder, `${PREFIX}${fileHash}-${command}-${runtime}.v8`);
 }
 
 function readCache(file: string): Buffer | undefined {
@@ -86,9 +93,9 @@ function writeCache(file: string, data: Buffer): void {
     writeFileSync(tmp, data, { mode: 0o600 });
     renameSync(tmp, file);
     const folder = dirname(file);
-    const current = `${PREFIX}${__KOLLECT_BUNDLE_HASH__}-`;
+    const current = [...HASHES.values()].map((hash) => `${PREFIX}${hash}-`);
     for (const name of readdirSync(folder)) {
-      if (name.startsWith(PREFIX) && name.endsWith('.v8') && !name.startsWith(current)) rmSync(join(folder, name), { force: true });
+      if (name.startsWith(PREFIX) && name.endsWith('.v8') && !current.some((prefix) => name.startsWith(prefix))) rmSync(join(folder, name), { force: true });
     }
   } catch {
     // A full disk or a folder gone meanwhile: the next run compiles again and retries.
@@ -96,27 +103,44 @@ function writeCache(file: string, data: Buffer): void {
   }
 }
 
-/** Loads the bundle as Node's CommonJS loader would, but compiled with `cachedData`. */
-function loadWithCache(argv: readonly string[]): CliModule {
+/** Where a run's caches go, or undefined for none (off, or no private folder). */
+function cacheSlot(argv: readonly string[]): ((fileHash: string) => string) | undefined {
   const folder = cacheFolder();
-  const file = folder !== undefined && privateFolder(folder) ? cacheFile(folder, argv) : undefined;
+  return folder !== undefined && privateFolder(folder) ? (fileHash) => cacheFile(folder, fileHash, argv) : undefined;
+}
+
+/**
+ * Loads `path` (one of HASHES' files) as Node's CommonJS loader would, but compiled with
+ * `cachedData`; its `require` loads the other files of HASHES the same way, each once.
+ */
+function loadWithCache(path: string, cacheOf: ((fileHash: string) => string) | undefined, loaded: Map<string, Module>): Module {
+  const known = loaded.get(path);
+  if (known) return known;
+  const hash = HASHES.get(basename(path));
+  const file = cacheOf === undefined || hash === undefined ? undefined : cacheOf(hash);
   const cachedData = file === undefined ? undefined : readCache(file);
-  const script = new Script(Module.wrap(readFileSync(BUNDLE, 'utf8')), { filename: BUNDLE, cachedData });
-  const module = new Module(BUNDLE);
-  module.filename = BUNDLE;
+  const script = new Script(Module.wrap(readFileSync(path, 'utf8')), { filename: path, cachedData });
+  const module = new Module(path);
+  module.filename = path;
+  // Registered before it runs, as Node's loader does, so that a cycle gets the partial exports.
+  loaded.set(path, module);
+  const nodeRequire = createRequire(path);
+  // Every file of HASHES lies beside main.cjs, which requires the others as `./vendor-*.cjs`.
+  const require = Object.assign((id: string): unknown => (HASHES.has(id.slice(2)) && id.startsWith('./') ? loadWithCache(join(dirname(BUNDLE), id.slice(2)), cacheOf, loaded).exports : nodeRequire(id)), nodeRequire);
   const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void;
-  wrapper.call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+  wrapper.call(module.exports, module.exports, require, module, path, dirname(path));
+  module.loaded = true;
   if (file !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
     process.once('exit', (code) => {
       // A run that failed early compiled little of the command: a cache of it would stay.
       if (code === 0) writeCache(file, script.createCachedData());
     });
   }
-  return module.exports as CliModule;
+  return module;
 }
 
 export function launch(argv: string[]): Promise<void> {
   // Source maps (`--enable-source-maps`) apply to what Node's own loader compiles, not to a vm.Script.
-  const cli = process.sourceMapsEnabled ? (createRequire(import.meta.url)(BUNDLE) as CliModule) : loadWithCache(argv);
+  const cli = (process.sourceMapsEnabled ? createRequire(import.meta.url)(BUNDLE) : loadWithCache(BUNDLE, cacheSlot(argv), new Map()).exports) as CliModule;
   return cli.main(argv);
 }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runKollect, type CliResult } from '../support/cli.js';
+import { startKubeSim } from '../support/kube-sim/index.js';
 import { tempDir } from '../support/store-fixture.js';
 
 const VERSION = (JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -40,6 +41,41 @@ describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
     const validate = await runKollect(['config', 'validate', fileURLToPath(new URL('../../examples/minimal.yaml', import.meta.url))], { env: { KOLLECT_COMPILE_CACHE: folder } });
     assert.equal(validate.code, 0, validate.stderr);
     assert.deepEqual((await cacheFiles(folder)).map((name) => name.match(CACHE_NAME)?.groups?.command), ['config', 'other']);
+  });
+
+  it('GIVEN a command that lists a cluster THEN the vendored Kubernetes client it loads gets a cache of its own, which the next run reads', async () => {
+    const sim = await startKubeSim({ objects: 200 });
+    try {
+      const dir = await tempDir('kollect-launch-');
+      const folder = join(dir, 'cache');
+      const kubeconfig = join(dir, 'kubeconfig');
+      await sim.writeKubeconfig(kubeconfig);
+      const config = join(dir, 'kollect.yaml');
+      await writeFile(config, ['cluster: launch', `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`, `store: { dir: ${JSON.stringify(join(dir, 'store'))} }`].join('\n'));
+      const collect = async (): Promise<void> => {
+        const run = await runKollect(['collect', '-c', config, '--output', 'json'], { env: { KOLLECT_COMPILE_CACHE: folder } });
+        assert.equal(run.code, 0, run.stderr);
+      };
+      await collect();
+      const files = await cacheFiles(folder);
+      // main.cjs's and vendor-kube-client.cjs's, named after each file's own hash.
+      assert.equal(files.length, 2, files.join(', '));
+      assert.deepEqual(files.map((name) => name.match(CACHE_NAME)?.groups?.command), ['collect', 'collect']);
+      const before = await Promise.all(files.map((name) => stat(join(folder, name))));
+      assert.ok(Math.max(...before.map((s) => s.size)) > 1_000_000, `caches of ${before.map((s) => s.size).join(' and ')} bytes`);
+
+      // A run of another command (which writes its own cache and drops stale ones) keeps both.
+      await version({ KOLLECT_COMPILE_CACHE: folder });
+      await collect();
+      const after = await Promise.all(files.map((name) => stat(join(folder, name))));
+      assert.deepEqual(
+        after.map((s) => [s.ino, s.mtimeMs]),
+        before.map((s) => [s.ino, s.mtimeMs]),
+      );
+      assert.equal((await cacheFiles(folder)).length, 3);
+    } finally {
+      await sim.close();
+    }
   });
 
   it('GIVEN a cache that is garbage or of another build THEN the run is as without one, and the cache is made anew', async () => {
