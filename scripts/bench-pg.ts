@@ -183,7 +183,7 @@ async function main(): Promise<void> {
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   const ratio = (x: Figure): string => `${(x.ms / a.ms).toFixed(2)}x`;
   const counts = (x: Figure): string => (x.counts ? `${x.counts.added}/${x.counts.changed}/${x.counts.unchanged}/${x.counts.removed}` : '');
-  const wal = (x: Figure): string => (x.walBytes === undefined ? '' : `${(x.walBytes / 1024 / 1024).toFixed(2)} MB`);
+  const wal = (x: Figure): string => (x.walBytes === undefined ? '' : `${(x.walBytes / 1024 / 1024).toFixed(2)} MiB`);
   const table: Array<[string, Figure]> = [
     ['(a) raw COPY, UNLOGGED, no index (floor)', a],
     ['(b) kollect first export', b],
@@ -194,17 +194,17 @@ async function main(): Promise<void> {
   ];
   console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d)\n`);
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
-  console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(9), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
+  console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(10), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
   for (const [label, x] of table) {
     console.log(
-      [label.padEnd(46), seconds(x.ms).padStart(9), range(x).padStart(10), ratio(x).padStart(7), wal(x).padStart(9), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
+      [label.padEnd(46), seconds(x.ms).padStart(9), range(x).padStart(10), ratio(x).padStart(7), wal(x).padStart(10), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
   const verdicts = new Verdicts();
   verdicts.check(b.ms <= 1.8 * a.ms, `(b) first export ${ratio(b)} of (a) (target <= 1.8x)`);
   verdicts.check(c.ms <= 1.3 * a.ms, `(c) unchanged re-export ${ratio(c)} of (a) (target <= 1.3x)`);
-  verdicts.check(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MB)`);
+  verdicts.check(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MiB)`);
   verdicts.check(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`);
   verdicts.check(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`);
   verdicts.check(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`);
