@@ -23,6 +23,7 @@ import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixtur
 import { buildKollect, compiled } from './support/build-kollect.js';
 import { scriptChild, writeResult } from './support/measured-child.js';
 import { median } from './support/median.js';
+import { peakRssKiB } from './support/peak-rss.js';
 
 const CLUSTER = 'bench';
 const ROWS = 100_000;
@@ -74,7 +75,7 @@ async function child(job: ChildJob): Promise<void> {
   const t = result.totals;
   const report: ChildReport = {
     ms: performance.now() - started,
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    maxRssMb: peakRssKiB() / 1024,
     summary: `${t.added} added, ${t.changed} changed, ${t.removed} removed`,
     skipped: result.skipped?.reason ?? null,
     phases,

@@ -23,6 +23,7 @@ import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { rawCopy } from './support/raw-copy.js';
 import { Verdicts } from './support/verdicts.js';
+import { peakRssKiB } from './support/peak-rss.js';
 
 const PAGE_SIZE = 500;
 
@@ -54,7 +55,7 @@ async function rawList(server: string, token: string): Promise<number> {
 async function worker(args: string[]): Promise<void> {
   const started = performance.now();
   const objects = await rawList(args[0]!, args[1]!);
-  const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: process.resourceUsage().maxRSS };
+  const measurement: Measurement = { objects, ms: performance.now() - started, maxRssKiB: peakRssKiB() };
   writeResult(measurement);
 }
 

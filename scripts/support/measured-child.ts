@@ -1,6 +1,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { KOLLECT_CHILD_ENV } from '../../test/support/cli.js';
+import { peakRssKiB } from './peak-rss.js';
 
 /**
  * The child processes of the benchmarks, so that each measured case has a peak RSS of its own.
@@ -11,12 +12,12 @@ import { KOLLECT_CHILD_ENV } from '../../test/support/cli.js';
 
 /**
  * Preloaded into a measured process: on exit (kollect's main() ends with process.exit) it
- * writes the process's peak RSS in KiB, how long it ran (ms from its start) and the CPU time it
+ * writes the process's peak RSS in KiB (peakRssKiB), how long it ran (ms from its start) and the CPU time it
  * used (every thread, user + system, start-up included) to file descriptor 3, which the parent
  * reads. The process is otherwise exactly what a user runs.
  */
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
-  "import { writeSync } from 'node:fs'; process.on('exit', () => { const u = process.resourceUsage(); writeSync(3, JSON.stringify({ maxRssKiB: u.maxRSS, ms: performance.now(), cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); });",
+  `import { readFileSync, writeSync } from 'node:fs'; ${peakRssKiB.toString()}; process.on('exit', () => { const u = process.resourceUsage(); writeSync(3, JSON.stringify({ maxRssKiB: peakRssKiB(), ms: performance.now(), cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); });`,
 )}`;
 
 export interface ChildMeasurement {
