@@ -1,8 +1,8 @@
 /**
  * Fleet simulation (`npm run bench:fleet [-- --rows N] [--repetitions N]`): 8 clusters of N rows
  * (default 100,000) exporting into one shared PostgreSQL table at once (the seed's ADR-0501
- * fleet), against one cluster exporting the same total number of rows alone. Each exporter is the built CLI (`bin/kollect export --from STORE`)
- * in a process of its own, as a CronJob runs it.
+ * fleet), against one cluster exporting the same total number of rows alone. Each exporter is
+ * the built CLI (`bin/kollect export --from STORE`) in a process of its own, as a CronJob runs it.
  *
  * Cases, each on a table of its own (config `table:`): round 1, the first export (every row
  * inserted), then round 2, the same stores again (every row unchanged); both rounds run
@@ -35,9 +35,10 @@ import { medianBy } from './support/median.js';
 
 const CLUSTERS = 8;
 /**
- * Rows per fleet cluster by default: the mission's cluster (100,000 rows). At a quarter of that,
- * eight Node start-ups (about 75 ms of CPU each) weigh as much as the database's work on the
- * same 2 cores, and the ratio measures process start-up more than sharing the table.
+ * Rows per fleet cluster by default: the seed's design target per cluster. At a quarter of that,
+ * eight unchanged exports (67 ms of CPU each, most of it Node's and the bundle's start: README,
+ * bench:fleet) weigh as much as the database's work on the same 2 cores, and the ratio measures
+ * process start-up more than sharing the table.
  */
 const MISSION_ROWS_PER_CLUSTER = 100_000;
 const TARGET = 1.2;

@@ -12,9 +12,9 @@ import { peakRssKiB } from './peak-rss.js';
 
 /**
  * Preloaded into a measured process: on exit (kollect's main() ends with process.exit) it
- * writes the process's peak RSS in KiB (peakRssKiB), how long it ran (ms from its start) and the CPU time it
- * used (every thread, user + system, start-up included) to file descriptor 3, which the parent
- * reads. The process is otherwise exactly what a user runs.
+ * writes the process's peak RSS in KiB (peakRssKiB, its source inlined), how long it ran (ms
+ * from its start) and the CPU time it used (every thread, user + system, start-up included) to
+ * file descriptor 3, which the parent reads. The process is otherwise exactly what a user runs.
  */
 const PRELOAD = `data:text/javascript,${encodeURIComponent(
   `import { readFileSync, writeSync } from 'node:fs'; ${peakRssKiB.toString()}; process.on('exit', () => { const u = process.resourceUsage(); writeSync(3, JSON.stringify({ maxRssKiB: peakRssKiB(), ms: performance.now(), cpuMs: (u.userCPUTime + u.systemCPUTime) / 1000 })); });`,
