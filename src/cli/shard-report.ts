@@ -113,7 +113,11 @@ Examples:
       let source: string;
       let cluster = config.cluster;
       if (flags.manifests !== undefined) {
-        sizes = await manifestShardSizes(flags.manifests, config);
+        const manifests = await manifestShardSizes(flags.manifests, config);
+        const log = createLogger({ json: !interactive() });
+        // The file name is the repo's text: quoted, so that no control character reaches a terminal.
+        for (const { file, where, message } of manifests.warnings) log.warn(`${JSON.stringify(file)}, ${where}: ${message}`);
+        sizes = manifests.sizes;
         source = `manifests: ${flags.manifests.join(', ')}`;
       } else if (flags.from !== undefined) {
         const store = await CollectStore.open(flags.from);

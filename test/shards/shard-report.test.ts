@@ -49,7 +49,7 @@ describe('shard sizes from manifests', () => {
     ] }));
     await writeFile(join(dir, 'ns.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n');
     await writeFile(join(dir, 'README.md'), '# not a manifest');
-    const sizes = await manifestShardSizes([dir], config);
+    const { sizes } = await manifestShardSizes([dir], config);
     const byKey = Object.fromEntries(sizes.map((s) => [s.key, s.rows]));
     assert.deepEqual(byKey, { shop: 31, default: 1, _cluster: 1 });
     assert.ok(sizes.every((s) => s.bytes > s.rows * 100));
