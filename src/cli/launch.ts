@@ -10,8 +10,10 @@
  * The cache is made at the end of a successful run (`createCachedData` after the work, so it
  * holds every function the command compiled, not only the top level as v8-compile-cache's does:
  * for an unchanged export about 30 ms of CPU against 5), one file per command, named after the
- * bundle's content hash, Node's version and the V8 flags: V8 itself checks only the source's
- * length, the V8 version and the flags, and a cache made under other flags is rejected whole.
+ * bundle's content hash, Node's version, the V8 flags and the bundle's folder: V8 itself checks
+ * only the source's length, the V8 version and the flags, and a cache made under other flags is
+ * rejected whole. A cache it accepts brings the file names it was made with, which stack traces
+ * then show: two checkouts of one build (one cache folder per user) must not share a cache.
  *
  * Where: `KOLLECT_COMPILE_CACHE` (a folder, or `off`), else `$XDG_CACHE_HOME/kollect`, else
  * `~/.cache/kollect`. A cache is code this process runs, so it is read only from a folder that
@@ -65,11 +67,15 @@ function privateFolder(folder: string): boolean {
   }
 }
 
-/** A file's cache for a command: `kollect-<the file's hash>-<command>-<hash of node version, arch, flags>.v8`. */
+/**
+ * A file's cache for a command: `kollect-<the file's hash>-<command>-<hash of node version, arch,
+ * flags and the bundle's folder>.v8`. The folder is the one the files are compiled under: their
+ * real path, as Node resolves an ES module's (launch.js's) links.
+ */
 function cacheFile(folder: string, fileHash: string, argv: readonly string[]): string {
   const word = argv[2] ?? '';
   const command = /^[a-z][a-z-]{0,31}$/.test(word) ? word : 'other';
-  const runtime = fnv1a([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0'));
+  const runtime = fnv1a([process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? '', dirname(BUNDLE)].join('\0'));
   return join(folder, `${PREFIX}${fileHash}-${command}-${runtime}.v8`);
 }
 

@@ -64,7 +64,7 @@ export function formatRunSummary(result: RunResult): string {
       .slice()
       .sort((a, b) => b.rows - a.rows)
       .slice(0, 5)
-      .map((w) => `${w.shard} ${formatCount(w.rows)} rows (${w.status})`);
+      .map((w) => `${w.shard} ${w.status}: ${w.reason}`);
     lines.push(`Shard warnings: ${result.shardWarnings.length} (${worst.join(', ')}${result.shardWarnings.length > 5 ? ', ...' : ''})`);
   }
   if (result.sinks.length === 0) {

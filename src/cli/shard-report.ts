@@ -27,13 +27,13 @@ const STATUS_MARK: Record<string, string> = { ok: 'ok', warn: 'WARN', over: 'OVE
 export function formatReportTable(report: ShardReport): string {
   const t = report.thresholds;
   const table = formatTable(
-    ['SHARD', 'ROWS', 'BYTES', 'STATUS'],
-    report.shards.map((s) => [s.key, formatCount(s.rows), formatBytes(s.bytes), STATUS_MARK[s.status] ?? s.status]),
+    ['SHARD', 'ROWS', 'BYTES', 'STATUS', 'WHY'],
+    report.shards.map((s) => [s.key, formatCount(s.rows), formatBytes(s.bytes), STATUS_MARK[s.status] ?? s.status, s.reason]),
     [1, 2],
   );
   const counts = `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows: ` +
     `${report.byStatus.ok} ok, ${report.byStatus.warn} warn, ${report.byStatus.over} over, ${report.byStatus['too-large']} too large`;
-  const limits = `limits: warn ${t.warnRows} rows, target ${t.targetRows}, PayloadTooLarge above ${t.maxRows} rows or ${formatBytes(t.maxBytes)}`;
+  const limits = `limits: warn at ${t.warnRows} rows or ${formatBytes(t.warnBytes)}, target ${t.targetRows} rows, PayloadTooLarge above ${t.maxRows} rows or ${formatBytes(t.maxBytes)}`;
   const verdicts: string[] = [];
   if (report.failing.length > 0) {
     verdicts.push(`FAIL: ${report.failing.length} shard(s) at or past "${report.failOn}": ${report.failing.slice(0, 10).join(', ')}${report.failing.length > 10 ? ', ...' : ''}`);
@@ -54,7 +54,7 @@ function incompleteLine(report: ShardReport): string | undefined {
 }
 
 export function formatReportMarkdown(report: ShardReport): string {
-  const rows = report.shards.map((s) => `| \`${s.key}\` | ${formatCount(s.rows)} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**`} |`);
+  const rows = report.shards.map((s) => `| \`${s.key}\` | ${formatCount(s.rows)} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**: ${s.reason}`} |`);
   const verdicts: string[] = [];
   if (report.failing.length > 0) verdicts.push(`:x: ${report.failing.length} shard(s) at or past \`${report.failOn}\``);
   if (report.failedTypes.length > 0) verdicts.push(`:x: the list of ${report.failedTypes.map((t) => `\`${t}\``).join(', ')} did not complete; the counts below are too low`);
@@ -69,7 +69,7 @@ export function formatReportMarkdown(report: ShardReport): string {
     '| --- | ---: | ---: | --- |',
     ...rows,
     '',
-    `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows. Keep shards under ${report.thresholds.targetRows} rows (warn at ${report.thresholds.warnRows}, PayloadTooLarge above ${report.thresholds.maxRows}).`,
+    `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows. Keep shards under ${report.thresholds.targetRows} rows (warn at ${report.thresholds.warnRows}, PayloadTooLarge above ${report.thresholds.maxRows}) and ${formatBytes(report.thresholds.warnBytes)} (PayloadTooLarge above ${formatBytes(report.thresholds.maxBytes)}).`,
     '',
   ].join('\n');
 }
@@ -113,7 +113,11 @@ Examples:
       let source: string;
       let cluster = config.cluster;
       if (flags.manifests !== undefined) {
-        sizes = await manifestShardSizes(flags.manifests, config);
+        const manifests = await manifestShardSizes(flags.manifests, config);
+        const log = createLogger({ json: !interactive() });
+        // The file name is the repo's text: quoted, so that no control character reaches a terminal.
+        for (const { file, where, message } of manifests.warnings) log.warn(`${JSON.stringify(file)}, ${where}: ${message}`);
+        sizes = manifests.sizes;
         source = `manifests: ${flags.manifests.join(', ')}`;
       } else if (flags.from !== undefined) {
         const store = await CollectStore.open(flags.from);

@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import { resourceTypeKey } from '../rows/row.js';
-import { shardStatus, type ShardStatus } from '../shards/shard-status.js';
+import { formatBytes, formatCount } from '../format.js';
+import { shardStatus, statusReason, type ShardStatus } from '../shards/shard-status.js';
 import { createSink } from '../sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
 import { CollectStore } from '../store/collect-store.js';
@@ -18,6 +19,8 @@ export interface ShardWarning {
   rows: number;
   bytes: number;
   status: ShardStatus;
+  /** What put the shard at its status, rows or bytes: `1.30 MiB (warn at 1.20 MiB)`. */
+  reason: string;
 }
 
 /** What a collect or export run did, for printing and for `--output json`. */
@@ -53,9 +56,11 @@ function shardWarnings(store: CollectStore, config: KollectConfig, metrics: Koll
   for (const shard of store.shards) {
     const status = shardStatus(shard.rows, shard.bytes, config.shards);
     if (status === 'ok') continue;
-    warnings.push({ shard: shard.key, rows: shard.rows, bytes: shard.bytes, status });
+    const reason = statusReason(shard.rows, shard.bytes, config.shards);
+    warnings.push({ shard: shard.key, rows: shard.rows, bytes: shard.bytes, status, reason });
     metrics.shardWarnings.inc({ cluster: store.cluster });
-    log.warn(`ExportShardWarning: shard ${shard.key} has ${shard.rows} rows (${status}); keep shards under ${config.shards.targetRows} rows`, {
+    const limits = `${formatCount(config.shards.targetRows)} rows and ${formatBytes(config.shards.warnBytes)}`;
+    log.warn(`ExportShardWarning: shard ${shard.key} is ${status}: it has ${reason}; keep shards under ${limits}`, {
       shard: shard.key,
       rows: shard.rows,
       bytes: shard.bytes,

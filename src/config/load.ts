@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
 import type * as z from 'zod/mini';
 import { ConfigError, type ConfigIssue } from '../errors.js';
+import { readTextFile } from '../fs/read-text-file.js';
 import { profileNames } from '../rows/profiles/registry.js';
+import { documentValue } from './document-value.js';
 import { configSchema, resourceConfig, type KollectConfig } from './schema.js';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
@@ -32,7 +33,12 @@ function toIssues(error: z.core.$ZodError): ConfigIssue[] {
   return error.issues.map((issue) => ({ path: formatIssuePath(issue.path), message: issue.message }));
 }
 
-/** Parses YAML (a superset of JSON) and reports syntax errors with line and column. */
+/** A problem with the file as a whole (it cannot be read, or parsed), for readTextFile and documentValue. */
+function fileProblem(file: string | undefined): (reason: string) => ConfigError {
+  return (reason) => new ConfigError(file, [{ path: '', message: reason }]);
+}
+
+/** Parses YAML (a superset of JSON) and reports syntax errors with line and column, and alias bombs. */
 export function parseConfigText(text: string, file?: string): unknown {
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -41,7 +47,7 @@ export function parseConfigText(text: string, file?: string): unknown {
       doc.errors.map((e) => ({ path: '', message: e.message.split('\n')[0] ?? e.message })),
     );
   }
-  return doc.toJS() ?? {};
+  return documentValue(doc, fileProblem(file)) ?? {};
 }
 
 /**
@@ -119,12 +125,6 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
 
 /** Reads, parses and validates a configuration file. Throws ConfigError (exit 2) on any problem. */
 export async function loadConfig(file: string, overrides: ConfigOverrides = {}): Promise<KollectConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
-    throw new ConfigError(file, [{ path: '', message: reason }]);
-  }
+  const text = await readTextFile(file, fileProblem(file));
   return validateConfig(parseConfigText(text, file), overrides, file);
 }

@@ -1,8 +1,10 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KollectConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
+import { documentValue } from '../config/document-value.js';
+import { fileErrorReason, readTextFile } from '../fs/read-text-file.js';
 import { createProjector, type Projector } from '../rows/project.js';
 import { resolveProfile } from '../rows/profiles/registry.js';
 import { shardKeyOf } from '../rows/row.js';
@@ -38,40 +40,90 @@ export function pluralOf(kind: string): string {
 interface ManifestObject {
   apiVersion?: unknown;
   kind?: unknown;
-  metadata?: { name?: unknown; namespace?: unknown; uid?: unknown; creationTimestamp?: unknown; resourceVersion?: unknown };
+  metadata?: { name?: unknown; generateName?: unknown; namespace?: unknown; uid?: unknown; creationTimestamp?: unknown; resourceVersion?: unknown };
   items?: unknown;
 }
 
-async function* manifestFiles(path: string): AsyncGenerator<string> {
-  const info = await stat(path).catch((error: NodeJS.ErrnoException) => {
-    throw new UsageError(`--manifests ${path}: ${error.code === 'ENOENT' ? 'no such file or folder' : error.message}`);
-  });
-  if (info.isFile()) {
-    yield path;
+/** A manifest file: the path as found under a given path, and its real path (one file may be linked to twice). */
+interface ManifestFile {
+  path: string;
+  real: string;
+}
+
+/** An object a manifest holds, and where: `document 2` or `document 2, item 5` (a List's). */
+interface PlacedObject {
+  object: ManifestObject;
+  where: string;
+}
+
+/** Something a manifest holds that was not counted, and why; the report still runs. */
+export interface ManifestWarning {
+  file: string;
+  /** `document 2`, or `document 2, item 5` for an item of a List (both from 1). */
+  where: string;
+  message: string;
+}
+
+export interface ManifestSizes {
+  sizes: ShardSize[];
+  warnings: ManifestWarning[];
+}
+
+const manifestProblem = (path: string) => (reason: string) => new UsageError(`--manifests: ${JSON.stringify(path)}: ${reason}`);
+
+/**
+ * The manifest files at `path`: itself when it is a file (named on the command line: whatever
+ * its name), else the files named *.yaml, *.yml or *.json under it, in name order, hidden ones
+ * left out. Symbolic links are followed, to files and folders alike (a GitOps repo links shared
+ * bases into its overlays); `ancestors` holds the real paths of the folders above, so that a link
+ * back up the tree is not walked again and again.
+ */
+async function* manifestFiles(path: string, given: boolean, ancestors: ReadonlySet<string>): AsyncGenerator<ManifestFile> {
+  let real: string;
+  let isFolder: boolean;
+  try {
+    real = await realpath(path);
+    isFolder = (await stat(real)).isDirectory();
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    // A link to nothing that is not named as a manifest: nothing to count, as for a README.
+    if (missing && !given && !MANIFEST_EXTENSIONS.has(extname(path))) return;
+    throw manifestProblem(path)(missing ? (given ? 'no such file or folder' : 'a symbolic link to nothing') : fileErrorReason(error));
+  }
+  if (!isFolder) {
+    if (given || MANIFEST_EXTENSIONS.has(extname(path))) yield { path, real };
     return;
   }
-  const entries = await readdir(path, { withFileTypes: true });
+  if (ancestors.has(real)) return;
+  const entries = await readdir(path, { withFileTypes: true }).catch((error: unknown) => {
+    throw manifestProblem(path)(fileErrorReason(error));
+  });
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+  const below = new Set(ancestors).add(real);
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
-    const child = join(path, entry.name);
-    if (entry.isDirectory()) yield* manifestFiles(child);
-    else if (entry.isFile() && MANIFEST_EXTENSIONS.has(extname(entry.name))) yield child;
+    // Only a folder or a link may lead to a manifest under another name.
+    if (!entry.isDirectory() && !entry.isSymbolicLink() && !MANIFEST_EXTENSIONS.has(extname(entry.name))) continue;
+    yield* manifestFiles(join(path, entry.name), false, below);
   }
 }
 
-function* objectsOf(doc: unknown): Generator<ManifestObject> {
+function* objectsOf(doc: unknown, where: string): Generator<PlacedObject> {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return;
   const object = doc as ManifestObject;
   if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object.items)) {
-    for (const item of object.items) yield* objectsOf(item);
+    for (const [i, item] of object.items.entries()) yield* objectsOf(item, `${where}, item ${i + 1}`);
   } else if (typeof object.kind === 'string' && typeof object.apiVersion === 'string') {
-    yield object;
+    yield { object, where };
   }
 }
 
-/** Counts rows and row bytes per shard over every manifest under the given paths. */
-export async function manifestShardSizes(paths: string[], config: KollectConfig): Promise<ShardSize[]> {
+/**
+ * Counts rows and row bytes per shard over every manifest under the given paths. Fails (exit 2)
+ * on a path with no manifest at all, so that a CI gate cannot pass on nothing, and on a file
+ * that cannot be read or parsed; warns of objects it leaves out.
+ */
+export async function manifestShardSizes(paths: string[], config: KollectConfig): Promise<ManifestSizes> {
   const projectors = new Map<string, Projector | null>();
   const projectorFor = (group: string, version: string, kind: string): Projector | null => {
     const resource = pluralOf(kind);
@@ -87,20 +139,32 @@ export async function manifestShardSizes(paths: string[], config: KollectConfig)
     return projector;
   };
   const sizes = new Map<string, ShardSize>();
+  const warnings: ManifestWarning[] = [];
+  const counted = new Set<string>();
   for (const path of paths) {
-    for await (const file of manifestFiles(path)) {
-      const text = await readFile(file, 'utf8');
-      for (const doc of parseAllDocuments(text)) {
+    let found = 0;
+    for await (const { path: file, real } of manifestFiles(path, true, new Set())) {
+      found++;
+      // Linked to from two places (a base shared by overlays), a file is still applied once.
+      if (counted.has(real)) continue;
+      counted.add(real);
+      const text = await readTextFile(file, manifestProblem(file));
+      for (const [index, doc] of parseAllDocuments(text).entries()) {
         if ('errors' in doc && doc.errors.length > 0) {
-          throw new UsageError(`${file}: not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+          throw manifestProblem(file)(`not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
         }
-        for (const object of objectsOf(doc.toJS())) {
+        const value = documentValue(doc, (reason) => manifestProblem(file)(`document ${index + 1}: ${reason}`));
+        for (const { object, where } of objectsOf(value, `document ${index + 1}`)) {
           const apiVersion = object.apiVersion as string;
           const kind = object.kind as string;
           const [group, version] = apiVersion.includes('/') ? (apiVersion.split('/', 2) as [string, string]) : ['', apiVersion];
           const projector = projectorFor(group, version, kind);
           if (!projector) continue;
           const meta = object.metadata ?? {};
+          if (!isName(meta.name) && !isName(meta.generateName)) {
+            warnings.push({ file, where, message: `a ${kind} without metadata.name: the API server would refuse it, so it is not counted` });
+            continue;
+          }
           const namespace = CLUSTER_SCOPED_KINDS.has(kind) ? '' : typeof meta.namespace === 'string' ? meta.namespace : 'default';
           // Manifests have no server-set fields; stand-ins of real length keep the byte count honest.
           const row = projector({
@@ -121,6 +185,12 @@ export async function manifestShardSizes(paths: string[], config: KollectConfig)
         }
       }
     }
+    if (found === 0) throw manifestProblem(path)(`no manifest found: no file named *.yaml, *.yml or *.json under it (symbolic links followed)`);
   }
-  return [...sizes.values()];
+  return { sizes: [...sizes.values()], warnings };
+}
+
+/** A name the API server could take (or make from `generateName`): a string, not empty. */
+function isName(value: unknown): boolean {
+  return typeof value === 'string' && value !== '';
 }

@@ -1,5 +1,5 @@
 import type { ShardThresholds } from '../config/schema.js';
-import { atLeast, shardStatus, STATUS_ORDER, type ShardStatus } from './shard-status.js';
+import { atLeast, shardStatus, statusReason, STATUS_ORDER, type ShardStatus } from './shard-status.js';
 
 /** Size of one shard, from a store, a folder of manifests or a live collection. */
 export interface ShardSize {
@@ -10,6 +10,8 @@ export interface ShardSize {
 
 export interface ShardReportLine extends ShardSize {
   status: ShardStatus;
+  /** What put the shard at its status, its rows or its bytes (statusReason); empty when ok. */
+  reason: string;
 }
 
 /** A resource type whose list did not complete: its rows are missing from the counts. */
@@ -56,7 +58,7 @@ export function buildShardReport(input: {
   incomplete?: IncompleteType[];
 }): ShardReport {
   const shards = [...input.sizes]
-    .map((s) => ({ ...s, status: shardStatus(s.rows, s.bytes, input.thresholds) }))
+    .map((s) => ({ ...s, status: shardStatus(s.rows, s.bytes, input.thresholds), reason: statusReason(s.rows, s.bytes, input.thresholds) }))
     .sort((a, b) => b.rows - a.rows || b.bytes - a.bytes || (a.key < b.key ? -1 : 1));
   const byStatus = Object.fromEntries(STATUS_ORDER.map((s) => [s, 0])) as Record<ShardStatus, number>;
   for (const s of shards) byStatus[s.status]++;

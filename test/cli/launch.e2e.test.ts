@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,39 @@ describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
     const file = join(await tempDir('kollect-launch-'), 'a-file');
     await writeFile(file, '');
     await version({ KOLLECT_COMPILE_CACHE: join(file, 'cache') });
+  });
+
+  it('GIVEN two checkouts of one build sharing a cache folder THEN a stack trace of the second names its own files, not the first\'s', async () => {
+    const dir = await tempDir('kollect-launch-');
+    const folder = join(dir, 'cache');
+    const built = fileURLToPath(new URL('../..', import.meta.url));
+    const checkouts = ['first', 'second'].map((name) => join(dir, name));
+    for (const checkout of checkouts) {
+      await cp(join(built, 'bin'), join(checkout, 'bin'), { recursive: true });
+      await cp(join(built, 'dist', 'bundle'), join(checkout, 'dist', 'bundle'), { recursive: true });
+      await cp(join(built, 'package.json'), join(checkout, 'package.json'));
+    }
+    // A failure inside the bundle's own code, where a user would meet one: its stdout breaks.
+    const hook = join(dir, 'stdout-breaks.cjs');
+    await writeFile(hook, "if (process.env.STDOUT_BREAKS) process.stdout.write = () => { throw new Error('stdout is gone'); };\n");
+    const env = { KOLLECT_COMPILE_CACHE: folder, NODE_OPTIONS: `--require ${hook}` };
+    const validate = (checkout: string, extra: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
+      runKollect(['config', 'validate', fileURLToPath(new URL('../../examples/minimal.yaml', import.meta.url))], { bin: join(checkout, 'bin', 'kollect'), env: { ...env, ...extra } });
+    const [first, second] = checkouts as [string, string];
+
+    // GIVEN the first checkout's run left its cache
+    assert.equal((await validate(first)).code, 0);
+    assert.equal((await cacheFiles(folder)).length, 1);
+    // WHEN the second checkout fails
+    const failed = await validate(second, { STDOUT_BREAKS: '1' });
+    // THEN its stack trace names its own bundle
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /stdout is gone/);
+    assert.ok(failed.stderr.includes(join(second, 'dist', 'bundle', 'main.cjs')), failed.stderr);
+    assert.ok(!failed.stderr.includes(first), failed.stderr);
+    // AND each checkout keeps a cache of its own: neither compiles again at every run.
+    assert.equal((await validate(second)).code, 0);
+    assert.equal((await cacheFiles(folder)).length, 2);
   });
 
   it('GIVEN --enable-source-maps THEN Node loads the bundle itself (its maps apply) and no cache is written', async () => {

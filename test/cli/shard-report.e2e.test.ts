@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runKollect } from '../support/cli.js';
+import { logLines, runKollect } from '../support/cli.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
 import { tempDir } from '../support/store-fixture.js';
 
@@ -13,7 +13,8 @@ interface JsonReport {
   totals: { rows: number };
 }
 
-async function setup(sim: KubeSim): Promise<{ config: string; store: string }> {
+/** A config for the simulated cluster, with `extra` lines added (shard thresholds...). */
+async function setup(sim: KubeSim, extra: string[] = []): Promise<{ config: string; store: string }> {
   const dir = await tempDir('kollect-shard-report-');
   const kubeconfig = join(dir, 'kubeconfig');
   await sim.writeKubeconfig(kubeconfig);
@@ -29,12 +30,13 @@ async function setup(sim: KubeSim): Promise<{ config: string; store: string }> {
       `store: { dir: ${JSON.stringify(store)} }`,
       'sinks:',
       `  - { name: files, type: file, dir: ${JSON.stringify(join(dir, 'out'))} }`,
+      ...extra,
     ].join('\n'),
   );
   return { config, store };
 }
 
-describe('kollect shard-report when a list does not complete', () => {
+describe('kollect shard-report and collect against a simulated cluster', () => {
   let sim: KubeSim;
   before(async () => {
     sim = await startKubeSim({ objects: 3_000, seed: 5 });
@@ -91,5 +93,28 @@ describe('kollect shard-report when a list does not complete', () => {
     const run = await runKollect(['shard-report', '--config', s.config, '--from', s.store, '--format', 'json']);
     assert.equal(run.code, 1, run.stderr);
     assert.deepEqual((JSON.parse(run.stdout) as JsonReport).failedTypes, ['pods']);
+  });
+
+  it('GIVEN warnBytes of 4 KiB and shards far under warnRows WHEN collect THEN the ExportShardWarning, the result and shard-report say bytes, not rows', async () => {
+    const { config, store } = await setup(sim, ['shards: { warnBytes: 4096 }']);
+
+    const run = await runKollect(['collect', '--config', config, '--output', 'json']);
+    assert.equal(run.code, 0, run.stderr);
+    const { shardWarnings } = JSON.parse(run.stdout) as { shardWarnings: Array<{ shard: string; rows: number; status: string; reason: string }> };
+    assert.ok(shardWarnings.length > 0, 'no shard warned');
+    assert.ok(shardWarnings.every((w) => w.status === 'warn' && w.rows < 1800));
+    for (const warning of shardWarnings) assert.match(warning.reason, /^\d+\.\d KiB \(warn at 4\.0 KiB\)$/, warning.reason);
+    const messages = logLines(run).filter((l) => String(l.msg).startsWith('ExportShardWarning')).map((l) => String(l.msg));
+    assert.equal(messages.length, shardWarnings.length);
+    for (const message of messages) {
+      assert.match(message, /^ExportShardWarning: shard \S+ is warn: it has \d+\.\d KiB \(warn at 4\.0 KiB\); keep shards under 2,000 rows and 4\.0 KiB$/);
+      assert.doesNotMatch(message, /\d rows \(warn/);
+    }
+
+    const table = await runKollect(['shard-report', '--config', config, '--from', store]);
+    assert.equal(table.code, 0, table.stderr);
+    const warned = shardWarnings[0]!.shard;
+    assert.match(table.stdout, new RegExp(`^${warned} .*WARN +\\d+\\.\\d KiB \\(warn at 4\\.0 KiB\\)$`, 'm'));
+    assert.match(table.stdout, /limits: warn at 1800 rows or 4\.0 KiB/);
   });
 });

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
 import { manifestShardSizes, pluralOf } from '../../src/shards/manifest-sizes.js';
 import { buildShardReport } from '../../src/shards/shard-report.js';
-import { shardStatus } from '../../src/shards/shard-status.js';
+import { shardStatus, statusReason } from '../../src/shards/shard-status.js';
 import { tempDir } from '../support/store-fixture.js';
 
 const config = validateConfig({ cluster: 'c1' });
@@ -25,6 +25,19 @@ describe('shard thresholds', () => {
   ];
   for (const [rows, bytes, status] of cases) {
     it(`GIVEN ${rows} rows and ${bytes} bytes THEN ${status}`, () => assert.equal(shardStatus(rows, bytes, t), status));
+  }
+
+  const reasons: Array<[number, number, string]> = [
+    [10, 1000, ''],
+    [1800, 1000, '1,800 rows (warn at 1,800)'],
+    [10, t.warnBytes, '1.20 MiB (warn at 1.20 MiB)'],
+    [1900, t.warnBytes, '1,900 rows (warn at 1,800) and 1.20 MiB (warn at 1.20 MiB)'],
+    [2001, t.warnBytes, '2,001 rows (target 2,000)'],
+    [10, t.maxBytes + 1, '1.50 MiB (PayloadTooLarge above 1.50 MiB)'],
+    [2501, 1000, '2,501 rows (PayloadTooLarge above 2,500)'],
+  ];
+  for (const [rows, bytes, reason] of reasons) {
+    it(`GIVEN ${rows} rows and ${bytes} bytes THEN the reason is "${reason}"`, () => assert.equal(statusReason(rows, bytes, t), reason));
   }
 
   it('GIVEN a report THEN shards sort largest first and failing lists those at failOn', () => {
@@ -49,7 +62,7 @@ describe('shard sizes from manifests', () => {
     ] }));
     await writeFile(join(dir, 'ns.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n');
     await writeFile(join(dir, 'README.md'), '# not a manifest');
-    const sizes = await manifestShardSizes([dir], config);
+    const { sizes } = await manifestShardSizes([dir], config);
     const byKey = Object.fromEntries(sizes.map((s) => [s.key, s.rows]));
     assert.deepEqual(byKey, { shop: 31, default: 1, _cluster: 1 });
     assert.ok(sizes.every((s) => s.bytes > s.rows * 100));

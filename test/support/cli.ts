@@ -15,6 +15,11 @@ export interface CliOptions {
   cwd?: string;
   /** Called once the process has started, e.g. to send it a signal later. */
   onSpawn?: (pid: number) => void;
+  /** Another copy of bin/kollect to run (beside its own dist/bundle/). */
+  bin?: string;
+  /** Run as this user and group (the test process must be root to switch). */
+  uid?: number;
+  gid?: number;
 }
 
 /**
@@ -43,8 +48,10 @@ export const KOLLECT_CHILD_ENV: NodeJS.ProcessEnv = {
  */
 export function runKollect(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [KOLLECT, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? KOLLECT, ...args], {
       cwd: options.cwd,
+      uid: options.uid,
+      gid: options.gid,
       env: { ...process.env, ...KOLLECT_CHILD_ENV, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
