@@ -38,6 +38,27 @@ export function interactive(): boolean {
   return process.stderr.isTTY === true && !process.env.CI;
 }
 
+/** C0 and C1 controls (newlines, terminal escape sequences) and the Unicode line separators. */
+const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
+
+/**
+ * Text for a terminal: names and labels from a cluster may hold newlines or escape sequences that
+ * would forge log lines or drive the terminal, so each control character is shown as its JSON escape.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    // JSON's short escapes (\n, \t) where it has one; JSON.stringify leaves C1 controls raw.
+    const json = JSON.stringify(c);
+    return json.length > 3 ? json.slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
+}
+
+/** A `key=value` value: bare when that reads unambiguously, else quoted as JSON. */
+function textValue(value: unknown): string {
+  if (typeof value === 'string' && /^[^\s"=\\\p{Cc}]+$/u.test(value)) return value;
+  return escapeControl(JSON.stringify(value) ?? String(value));
+}
+
 /**
  * Log lines on stderr: JSON lines for a CronJob's log collector, short text on a terminal.
  * Data never carries credentials: sinks pass names, not URLs with passwords.
@@ -47,8 +68,8 @@ export function createLogger(options: { json: boolean; verbose?: boolean }): Log
     if (options.json) {
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...data })}\n`);
     } else {
-      const extra = data && Object.keys(data).length > 0 ? ` ${Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')}` : '';
-      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${message}${extra}\n`);
+      const extra = data && Object.keys(data).length > 0 ? ` ${Object.entries(data).map(([k, v]) => `${k}=${textValue(v)}`).join(' ')}` : '';
+      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${escapeControl(message)}${extra}\n`);
     }
   };
   return {
