@@ -245,12 +245,12 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
           return;
         }
       }
-      metrics.collectItems.inc({ cluster: config.cluster, resource: key }, typeRows);
       if (refused > 0) {
         await markIncomplete('invalid-name', `refused ${refused} objects whose namespace or name is not a valid Kubernetes name`);
         return;
       }
       await spool.complete();
+      metrics.collectItems.inc({ cluster: config.cluster, resource: key }, typeRows);
       metrics.resourceComplete.set({ cluster: config.cluster, resource: key, reason: '' }, 1);
     } catch (error) {
       if (signal.aborted) throw new InterruptedError('collection interrupted', { resource: key }, { cause: error });
