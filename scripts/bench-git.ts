@@ -104,7 +104,7 @@ async function timed(work: () => Promise<unknown>): Promise<number> {
 }
 
 async function renderAll(store: StoreModule.CollectStore): Promise<Map<string, string>> {
-  const layout = shardPathLayout(TEMPLATE, store.cluster);
+  const layout = shardPathLayout(TEMPLATE, store.cluster, 'bench');
   const files = new Map<string, string>();
   for (const shard of store.shards) {
     const content = await buildShardFile(store, shard.key, undefined);

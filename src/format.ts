@@ -15,3 +15,15 @@ export function formatBytes(n: number): string {
   if (n < 1023.95 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/** Characters JSON leaves as they are but a terminal or a log viewer may act on or hide: C1 controls, soft hyphen, zero-width and bidirectional marks, line and paragraph separators, BOM. */
+const MISLEADING = /[\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]/g;
+
+/**
+ * Text from a cluster, in double quotes, safe to print: JSON's escapes (quotes, backslashes,
+ * control characters, lone surrogates) and `\uXXXX` for what MISLEADING lists. Anything an API
+ * server sent goes into a message only through this.
+ */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(MISLEADING, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

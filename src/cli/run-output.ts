@@ -1,3 +1,4 @@
+import { noTypeListedCompletely } from '../collect/collect.js';
 import type { RunResult } from '../collect/run.js';
 import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
@@ -82,7 +83,11 @@ export function formatRunSummary(result: RunResult): string {
   }
   if (result.dryRun) lines.push('', 'Dry run: nothing was written to any sink.');
   // Why the run exits 1, in one line: a failed list leaves every sink "applied" above.
-  const failures = [...(result.collection?.failedTypes ?? []).map((type) => `the list of ${type} did not complete`), ...result.sinks.filter((o) => !o.ok).map((o) => `sink ${o.sink} failed`)];
+  const failures = [
+    ...(result.collection && noTypeListedCompletely(result.collection.resources) ? ['no resource type was listed completely (see Incomplete above)'] : []),
+    ...(result.collection?.failedTypes ?? []).map((type) => `the list of ${type} did not complete`),
+    ...result.sinks.filter((o) => !o.ok).map((o) => `sink ${o.sink} failed`),
+  ];
   if (failures.length > 0) lines.push('', `FAILED (exit 1): ${failures.join('; ')}`);
   return `${lines.join('\n')}\n`;
 }

@@ -4,6 +4,7 @@ import { InterruptedError, KollectError, StoreWriteError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { discover, type DiscoveredType } from '../kube/discovery.js';
 import type { RequestDeps, RetryInfo } from '../kube/request.js';
+import { quoted } from '../format.js';
 import type { Logger } from '../log.js';
 import type { KollectMetrics } from '../metrics/metrics.js';
 import { isMetadataOnly } from '../rows/profiles/profile.js';
@@ -12,7 +13,7 @@ import { resourceTypeKey } from '../rows/row.js';
 import type { Manifest, ResourceStatus } from '../store/manifest.js';
 import { StoreWriter, type TypeSpool } from '../store/store-writer.js';
 import { ListPool } from './list-pool.js';
-import { listRows, pageWork, type SpoolEvent } from './list-rows.js';
+import { listRows, pageWork, type RefusedObject, type SpoolEvent } from './list-rows.js';
 
 export interface CollectProgress {
   rows: number;
@@ -68,6 +69,22 @@ async function eachBounded<T>(items: readonly T[], limit: number, work: (item: T
   const outcomes = await Promise.allSettled(workers);
   const rejected = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (rejected) throw rejected.reason;
+}
+
+/** Refused objects named in the log per type: a hostile server could send thousands. */
+const REFUSED_NAMED = 5;
+
+/** An object as it is named in messages: escaped, whatever the server sent. */
+function describeRefused(refused: RefusedObject): string {
+  return `${refused.namespace === '' ? '' : `namespace ${quoted(refused.namespace)} `}name ${quoted(refused.name)}`;
+}
+
+/**
+ * True when no resource type was listed completely (every one forbidden, failed or with refused
+ * objects): the run collected nothing an export can trust, and exits 1 even with every sink applied.
+ */
+export function noTypeListedCompletely(resources: readonly ResourceStatus[]): boolean {
+  return resources.every((type) => !type.complete);
 }
 
 /** Most list workers `auto` starts: past this the API server, not parsing, is the limit. */
@@ -131,7 +148,10 @@ function pagesInFlight(workers: number): number {
  * list workers (`list.workers`) or on this thread; the store is the same byte for byte.
  *
  * A 403 marks the type incomplete with a warning; an error after retries marks it incomplete
- * and failed; both keep the other types going. SIGTERM aborts: the previous store stays whole.
+ * and failed; both keep the other types going. An object whose namespace or name a real API
+ * server would not serve (`../../x`) is refused, named in a warning, and its type is incomplete
+ * like a 403's: a warning, not a failure (the rest is exported; nothing of the type is deleted;
+ * kollect_collect_resource_complete says 0). SIGTERM aborts: the previous store stays whole.
  */
 export async function collect(config: KollectConfig, deps: CollectDeps): Promise<CollectResult> {
   const { log, signal } = deps;
@@ -192,12 +212,24 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
     const encode = pool ? pool.encoder(config.cluster, type, profile) : pageWork(config.cluster, type, profile);
     const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, listDeps, encode, pool ? pagesInFlight(pool.size) : 1);
     let typeRows = 0;
+    let refused = 0;
+    let named = 0;
+    const markIncomplete = async (reason: 'forbidden' | 'error' | 'invalid-name', message: string): Promise<void> => {
+      metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason });
+      metrics.resourceComplete.set({ cluster: config.cluster, resource: key, reason }, 0);
+      await spool.incomplete(reason, message);
+    };
     try {
       for await (const event of events) {
         if (event.kind === 'page') {
           await spool.addPage(event.page);
           typeRows += event.rows;
           rows += event.rows;
+          refused += event.refused.length;
+          for (const object of event.refused.slice(0, REFUSED_NAMED - named)) {
+            named++;
+            log.warn(`refused an object of ${key}: ${describeRefused(object)}: ${object.reason}; ${key} is incomplete: no export deletes its rows`, { resource: key });
+          }
           progress();
         } else if (event.kind === 'restart') {
           // The continue token expired: the list starts over, so what this attempt spooled goes.
@@ -205,24 +237,28 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
           log.warn('continue token expired; relisting from the start', { resource: key, reason: event.reason });
           rows -= typeRows;
           typeRows = 0;
+          refused = 0;
           await spool.reset();
         } else {
-          metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason: 'forbidden' });
           log.warn(`forbidden to list ${key}; it is incomplete: no export deletes its rows that were not listed`, { resource: key, message: event.message });
-          await spool.incomplete('forbidden', event.message);
+          await markIncomplete('forbidden', event.message);
           return;
         }
       }
+      if (refused > 0) {
+        await markIncomplete('invalid-name', `refused ${refused} objects whose namespace or name is not a valid Kubernetes name`);
+        return;
+      }
       await spool.complete();
       metrics.collectItems.inc({ cluster: config.cluster, resource: key }, typeRows);
+      metrics.resourceComplete.set({ cluster: config.cluster, resource: key, reason: '' }, 1);
     } catch (error) {
       if (signal.aborted) throw new InterruptedError('collection interrupted', { resource: key }, { cause: error });
       // A list's failure marks its type incomplete; a store that cannot be written ends the run.
       if (!(error instanceof KollectError) || error instanceof StoreWriteError) throw error;
-      metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason: 'error' });
       log.error(`listing ${key} failed; it is incomplete: no export deletes its rows that were not listed`, { resource: key, code: error.code, message: error.message });
       failedTypes.push(key);
-      await spool.incomplete('error', error.message);
+      await markIncomplete('error', error.message);
     } finally {
       typesDone++;
       progress();
@@ -233,6 +269,11 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
     await eachBounded(types, config.list.concurrency, listType);
     if (signal.aborted) throw new InterruptedError('collection interrupted');
     const manifest = await writer.finish();
+    if (noTypeListedCompletely(manifest.resources)) {
+      const why = manifest.resources.map((type) => `${resourceTypeKey(type)} (${type.reason ?? 'incomplete'})`).join(', ');
+      const rbac = manifest.resources.some((type) => type.reason === 'forbidden') ? "; a forbidden type needs get and list in the ClusterRole of kollect's ServiceAccount" : '';
+      log.error(`no resource type was listed completely, the run fails: ${why}${rbac}`);
+    }
     const durationMs = Date.now() - started;
     metrics.collectDuration.set({ cluster: config.cluster }, durationMs / 1000);
     return {

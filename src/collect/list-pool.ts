@@ -71,7 +71,7 @@ export class ListPool {
       const pending = slot.pending.get(result.id);
       slot.pending.delete(result.id);
       if ('error' in result) pending?.reject(fromWorkerError(result.error));
-      else pending?.resolve({ page: result.page, rows: result.rows });
+      else pending?.resolve({ page: result.page, rows: result.rows, refused: result.refused });
     });
     const gone = (why: unknown): void => {
       slot.gone ??= why;

@@ -1,5 +1,6 @@
 import { canonicalJson, digest } from '../rows/checksum.js';
 import type { Profile } from '../rows/profiles/profile.js';
+import { dropSecretData, isSecretType } from '../rows/profiles/secret.js';
 import { attributeGetters, type KubeObject, type ProjectedType } from '../rows/project.js';
 import { shardKeyOf } from '../rows/row.js';
 import { copyFieldOf, copyJson } from '../store/spool-line.js';
@@ -30,6 +31,7 @@ export type PageEncoder = (objects: readonly KubeObject[], plainStrings?: boolea
  */
 export function createPageEncoder(cluster: string, type: ProjectedType, profile: Profile): PageEncoder {
   const getters = attributeGetters(profile);
+  const secret = isSecretType(type);
   const clusterJson = JSON.stringify(cluster);
   // The row's fields between uid and labels are the type's, the same in every row.
   const typeJson = `${JSON.stringify(type.group)},${JSON.stringify(type.version)},${JSON.stringify(type.kind)}`;
@@ -43,6 +45,7 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
   return (objects, plainStrings = false) => {
     const page = new SpoolPageBuilder();
     for (const object of objects) {
+      if (secret) dropSecretData(object);
       const meta = object.metadata ?? {};
       const rowNamespace = meta.namespace ?? '';
       if (rowNamespace !== namespace) {

@@ -12,7 +12,7 @@ import { createSink } from '../sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
 import { CollectStore } from '../store/collect-store.js';
 import type { ResourceStatus } from '../store/manifest.js';
-import { collect, type CollectDeps } from './collect.js';
+import { collect, noTypeListedCompletely, type CollectDeps } from './collect.js';
 
 export interface ShardWarning {
   shard: string;
@@ -36,7 +36,7 @@ export interface RunResult {
   /** Shards at or past the ExportShardWarning line. */
   shardWarnings: ShardWarning[];
   sinks: SinkOutcome[];
-  /** False when a sink failed or a list failed with an error (403 alone is not a failure). */
+  /** False when a sink failed, a list failed with an error, or no type was listed completely (a 403 alone is not a failure). */
   ok: boolean;
 }
 
@@ -125,6 +125,6 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
     incomplete: store.incompleteResources().map(({ group, resource, reason, message }) => ({ group, resource, reason, message })),
     shardWarnings: warnings,
     sinks: outcomes,
-    ok: outcomes.every((o) => o.ok) && (collection?.failedTypes.length ?? 0) === 0,
+    ok: outcomes.every((o) => o.ok) && (collection?.failedTypes.length ?? 0) === 0 && !(collection && noTypeListedCompletely(collection.resources)),
   };
 }

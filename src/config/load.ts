@@ -2,9 +2,11 @@ import { parseDocument } from 'yaml';
 import type * as z from 'zod/mini';
 import { ConfigError, type ConfigIssue } from '../errors.js';
 import { readTextFile } from '../fs/read-text-file.js';
-import { profileNames } from '../rows/profiles/registry.js';
+import { isValidAttributePath } from '../rows/attribute-path.js';
+import { profileNameOf, profileNames } from '../rows/profiles/registry.js';
+import { isSecretType, secretDataReadBy } from '../rows/profiles/secret.js';
 import { documentValue } from './document-value.js';
-import { configSchema, resourceConfig, type KollectConfig } from './schema.js';
+import { configSchema, DEFAULT_RESOURCES, resourceConfig, type KollectConfig, type ResourceConfig } from './schema.js';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {
@@ -69,10 +71,12 @@ function crossFieldIssues(doc: Record<string, unknown>): ConfigIssue[] {
   const defined = doc.profiles && typeof doc.profiles === 'object' && !Array.isArray(doc.profiles) ? Object.keys(doc.profiles) : [];
   const known = new Set([...profileNames(), ...defined]);
   const seenTypes = new Map<string, number>();
+  const secretResources: Array<{ where: string; resource: ResourceConfig }> = doc.resources === undefined ? DEFAULT_RESOURCES.filter(isSecretType).map((resource) => ({ where: 'the default resource secrets', resource })) : [];
   (Array.isArray(doc.resources) ? doc.resources : []).forEach((item: unknown, i) => {
     const parsed = resourceConfig.safeParse(item);
     if (!parsed.success) return;
     const resource = parsed.data;
+    if (isSecretType(resource)) secretResources.push({ where: `resources[${i}]`, resource });
     if (resource.profile !== undefined && !known.has(resource.profile)) {
       issues.push({
         path: `resources[${i}].profile`,
@@ -84,7 +88,30 @@ function crossFieldIssues(doc: Record<string, unknown>): ConfigIssue[] {
     if (first !== undefined) issues.push({ path: `resources[${i}]`, message: `duplicates resources[${first}]` });
     else seenTypes.set(key, i);
   });
+  for (const { where, resource } of secretResources) issues.push(...secretDataIssues(doc.profiles, where, profileNameOf(resource)));
   return issues;
+}
+
+/**
+ * A custom profile used for Secrets must not read what holds their data (src/rows/profiles/secret.ts):
+ * rows go to every sink. Projection drops those fields anyway; refusing the profile says so
+ * before a run, instead of exporting attributes that stay empty.
+ */
+function secretDataIssues(profiles: unknown, where: string, name: string): ConfigIssue[] {
+  const profile = profiles && typeof profiles === 'object' ? (profiles as Record<string, unknown>)[name] : undefined;
+  const attributes = profile && typeof profile === 'object' ? (profile as { attributes?: unknown }).attributes : undefined;
+  if (!attributes || typeof attributes !== 'object') return [];
+  return Object.entries(attributes).flatMap(([attribute, path]) => {
+    const field = typeof path === 'string' && isValidAttributePath(path) ? secretDataReadBy(path) : undefined;
+    if (field === undefined) return [];
+    const why = field.startsWith('metadata.') ? "kubectl apply copies a Secret's whole data into that annotation" : "that is a Secret's data";
+    return [
+      {
+        path: `profiles.${name}.attributes.${attribute}`,
+        message: `reads ${field} of Secrets (${where} uses profile "${name}"): ${why}, and a Secret's data never goes into rows; remove the attribute, or give secrets a profile without it`,
+      },
+    ];
+  });
 }
 
 /** `section` of the document with flag values laid over it (an absent section becomes one). */

@@ -89,6 +89,18 @@ export class KollectMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Per resource type this run listed: 1 when its list completed, 0 when not, with why
+   * (`forbidden`, `error`, `invalid-name`; '' when complete). A gauge a rule can alert on
+   * (`== 0`), where the counter above only shows the runs in which a type failed.
+   */
+  readonly resourceComplete = new Gauge({
+    name: 'kollect_collect_resource_complete',
+    help: 'Whether the last collection listed the resource type completely (1) or not (0, reason says why).',
+    labelNames: ['cluster', 'resource', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly listRetries = new Counter({
     name: 'kollect_list_retries_total',
     help: 'List requests retried after 429, 5xx or a dropped connection, and relists after an expired continue token.',

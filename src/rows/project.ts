@@ -2,6 +2,7 @@ import { compareKeys } from '../compare.js';
 import { compileAttributePath, type AttributeGetter } from './attribute-path.js';
 import { canonicalJson, digest } from './checksum.js';
 import type { Profile } from './profiles/profile.js';
+import { dropSecretData, isSecretType } from './profiles/secret.js';
 import type { ResourceType, Row } from './row.js';
 
 /** What a projector needs to know of the listed type (from discovery). */
@@ -40,7 +41,9 @@ export function attributeGetters(profile: Profile): Array<[string, AttributeGett
  */
 export function createProjector(cluster: string, type: ProjectedType, profile: Profile): Projector {
   const getters = attributeGetters(profile);
+  const secret = isSecretType(type);
   return (object) => {
+    if (secret) dropSecretData(object);
     const meta = object.metadata ?? {};
     const attributes: Record<string, unknown> = {};
     for (const [name, get] of getters) {

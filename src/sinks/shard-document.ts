@@ -1,5 +1,9 @@
+import { posix } from 'node:path';
 import { compareKeys } from '../compare.js';
+import { SinkError } from '../errors.js';
+import { quoted } from '../format.js';
 import { canonicalJson } from '../rows/checksum.js';
+import { isValidNamespace } from '../rows/object-name.js';
 import { CLUSTER_SHARD, namespaceOfShard, type Row } from '../rows/row.js';
 import type { CollectStore } from '../store/collect-store.js';
 
@@ -156,6 +160,10 @@ async function renderShardFile(store: CollectStore, shardKey: string, existing: 
  * files belong to this cluster (only those may ever be removed).
  */
 export interface ShardPathLayout {
+  /**
+   * Where a shard's file goes, relative to the sink's root. Throws SHARD_PATH_INVALID for a shard
+   * key that is not a namespace's name (a store edited by hand: `../../x`), before anything is written.
+   */
   pathFor(shardKey: string): string;
   /** The shard key a path stands for, or undefined when the path is not this cluster's. */
   shardOf(path: string): string | undefined;
@@ -165,13 +173,35 @@ export interface ShardPathLayout {
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-export function shardPathLayout(template: string, cluster: string): ShardPathLayout {
+/**
+ * True when a path relative to a sink's root stays under it. Config refuses `..` in templates, so
+ * with a valid shard key only a bug (or a config built without validation) would fail it.
+ */
+function staysUnderRoot(path: string): boolean {
+  const normal = posix.normalize(path);
+  return !posix.isAbsolute(normal) && normal !== '..' && !normal.startsWith('../');
+}
+
+/** `sink`: whose paths these are, for errors. */
+export function shardPathLayout(template: string, cluster: string, sink: string): ShardPathLayout {
   const withCluster = template.split('{cluster}').join(cluster);
   const [before = '', ...after] = withCluster.split('{namespace}');
   const pattern = new RegExp(`^${escapeRegExp(before)}([a-z0-9]([-a-z0-9]*[a-z0-9])?|${CLUSTER_SHARD})${escapeRegExp(after.join('{namespace}'))}$`);
   const prefix = before.includes('/') ? before.slice(0, before.lastIndexOf('/')) : '';
   return {
-    pathFor: (shardKey) => withCluster.split('{namespace}').join(shardKey),
+    pathFor: (shardKey) => {
+      const path = withCluster.split('{namespace}').join(shardKey);
+      if ((shardKey !== CLUSTER_SHARD && !isValidNamespace(shardKey)) || !staysUnderRoot(path)) {
+        throw new SinkError(
+          sink,
+          `shard ${quoted(shardKey)} of the collect store would be written to ${quoted(path)}, which may not be under the sink's root ` +
+            `(a shard key must be a namespace's name, a DNS-1123 label, or ${CLUSTER_SHARD}): nothing is written. The store was edited or damaged: collect again to replace it`,
+          { shard: shardKey, path },
+          { code: 'SHARD_PATH_INVALID' },
+        );
+      }
+      return path;
+    },
     shardOf: (path) => {
       const match = pattern.exec(path);
       if (!match?.[1]) return undefined;

@@ -5,7 +5,7 @@ import { namespaceProfile } from './namespace.js';
 import { nodeProfile } from './node.js';
 import { podProfile } from './pod.js';
 import type { Profile } from './profile.js';
-import { secretProfile } from './secret.js';
+import { isSecretType, secretProfile } from './secret.js';
 import { serviceProfile } from './service.js';
 import { resourceTypeKey } from '../row.js';
 
@@ -28,19 +28,23 @@ export function profileNames(): string[] {
   return [...builtinProfiles.keys()];
 }
 
+/** The name of the profile a configured resource uses: the one it names, else the built-in default for the resource, else `metadata`. */
+export function profileNameOf(resource: { resource: string; group: string; profile?: string | undefined }): string {
+  return resource.profile ?? defaultProfileByResource[resourceTypeKey(resource)] ?? 'metadata';
+}
+
 /**
- * The profile for a configured resource: the named one (custom from config first, then
- * built-in), else the built-in default for the resource, else `metadata`. Secrets are always
- * metadata-only, whatever profile is named, so their data is never requested.
+ * The profile for a configured resource (profileNameOf: custom from config first, then
+ * built-in). Secrets are always metadata-only, whatever profile is named, so their data is never
+ * requested.
  */
 export function resolveProfile(
   resource: { resource: string; group: string; profile?: string | undefined },
   custom: Readonly<Record<string, ProfileConfig>>,
 ): Profile {
-  const name = resource.profile ?? defaultProfileByResource[resourceTypeKey(resource)] ?? 'metadata';
+  const name = profileNameOf(resource);
   const customProfile = custom[name];
   const profile: Profile | undefined = customProfile ? { name, attributes: customProfile.attributes } : builtinProfiles.get(name);
   if (!profile) throw new Error(`unknown profile "${name}" (config validation should have caught it)`);
-  const isSecret = resource.group === '' && resource.resource === 'secrets';
-  return isSecret ? { ...profile, forceMetadataOnly: true } : profile;
+  return isSecretType(resource) ? { ...profile, forceMetadataOnly: true } : profile;
 }

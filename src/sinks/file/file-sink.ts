@@ -5,7 +5,7 @@ import type { FileSinkConfig } from '../../config/schema.js';
 import { InterruptedError, SinkError, KollectError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { FileChanges, fileAction, type FileAction } from '../file-changes.js';
-import { buildShardFile, isClusterDocument, shardPathLayout } from '../shard-document.js';
+import { buildShardFile, isClusterDocument, shardPathLayout, type ShardPathLayout } from '../shard-document.js';
 import { withDuration, type Sink, type SinkContext, type SinkPlan } from '../sink.js';
 
 /** Fingerprints of what was last written, per cluster, so unchanged shards are not even read. */
@@ -68,8 +68,7 @@ export function createFileSink(config: FileSinkConfig): Sink {
   }
 
   /** Decides, shard by shard, what an export does; yields one action at a time (bounded memory). */
-  async function* actions(store: CollectStore, state: FileSinkState | undefined, signal: AbortSignal): AsyncGenerator<ShardAction> {
-    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+  async function* actions(store: CollectStore, layout: ShardPathLayout, state: FileSinkState | undefined, signal: AbortSignal): AsyncGenerator<ShardAction> {
     const carryOver = store.incompleteResources().length > 0;
     const current = new Set(store.shards.map((s) => s.key));
     /** Renders a shard's file; rows of types listed incompletely are carried over from `existing`. */
@@ -102,10 +101,14 @@ export function createFileSink(config: FileSinkConfig): Sink {
   }
 
   async function run(store: CollectStore, ctx: SinkContext, write: boolean): Promise<SinkPlan> {
+    const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
+    // Every shard's path is checked (pathFor: it stays under the root) before the first write: a
+    // store with a bad shard key changes nothing.
+    for (const shard of store.shards) layout.pathFor(shard.key);
     const state = await loadState(store.cluster);
     const files = new FileChanges();
     const written: Record<string, string> = {};
-    for await (const step of actions(store, state, ctx.signal)) {
+    for await (const step of actions(store, layout, state, ctx.signal)) {
       files.record(step.shard, step.path, step.action);
       if (!write) continue;
       const target = join(root, step.path);

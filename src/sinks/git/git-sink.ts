@@ -127,7 +127,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   }
 
   function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
-    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+    const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
     const files = new FileChanges();
     for (const shard of store.shards) files.record(shard.key, layout.pathFor(shard.key), 'unchanged');
     return { sink: config.name, type: 'git', unit: 'files', skipped, totals: files.totals, shards: files.shards };
@@ -250,7 +250,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const fingerprint = payloadFingerprint(store, config.pathTemplate);
     const skipped = skipReason(store, state, fingerprint, ctx, now);
     if (skipped) return skippedPlan(store, skipped);
-    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+    const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
 
     const auth = authHandlers(await readCredentials(config, env));
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http: await trustingConfiguredCa(http, config), auth });
@@ -322,7 +322,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const state = await loadState(mirrorDir);
     const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, ctx.now());
     if (skipped) return skippedPlan(store, skipped);
-    const layout = shardPathLayout(config.pathTemplate, store.cluster);
+    const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
     const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth: authHandlers(undefined) });
     const found = await findMirror(mirror, layout);
     // Without a usable mirror the plan compares with an empty tree, as the (re)clone would start.

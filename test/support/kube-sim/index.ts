@@ -35,6 +35,13 @@ export interface KubeSimOptions {
   continueTtlMs?: number;
   /** Gzip bodies of 128 KiB or more when the client accepts gzip, like the real server (default false). */
   compression?: boolean;
+  /**
+   * Objects served as they are after the generated ones, on the last page of a cluster-wide list
+   * of their type (key: 'configmaps', 'deployments.apps'), as a hostile or broken server might
+   * serve them: with names no real server accepts, or a Secret's last-applied annotation.
+   * Neither GET nor expectedCounts() knows them.
+   */
+  extraObjects?: Readonly<Record<string, ReadonlyArray<Record<string, unknown>>>>;
 }
 
 export interface KubeSim {
@@ -78,6 +85,7 @@ export async function startKubeSim(options: KubeSimOptions): Promise<KubeSim> {
     token: options.token ?? randomBytes(24).toString('base64url'),
     continueTtlMs: options.continueTtlMs ?? 300_000,
     compression: options.compression ?? false,
+    extraObjects: options.extraObjects ?? {},
     documents: () => (documents ??= discoveryDocuments(addressOf(server))),
   };
   const handler = requestHandler(state);

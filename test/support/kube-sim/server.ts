@@ -33,6 +33,8 @@ export interface ServerState {
   token: string;
   continueTtlMs: number;
   compression: boolean;
+  /** Objects served after the generated ones (KubeSimOptions.extraObjects). */
+  extraObjects: Readonly<Record<string, ReadonlyArray<Record<string, unknown>>>>;
   /** The discovery documents; they name the server's address, so they are written once it listens. */
   documents: () => Map<string, string>;
 }
@@ -188,12 +190,15 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
   const head = metadataOnly
     ? `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{${meta}},"items":[`
     : `{"kind":"${r.type.kind}List","apiVersion":"${apiVersion}","metadata":{${meta}},"items":[`;
+  // Extra objects come after the generated ones, on the last page of a cluster-wide list.
+  const extra = more || r.namespace !== undefined ? [] : (state.extraObjects[r.type.key] ?? []);
   function* items(): Generator<string> {
     let n = 0;
     for (const pos of cluster.positions(scope, from)) {
-      if (n++ === count) return;
+      if (n++ === count) break;
       yield cluster.json(r.type, pos, metadataOnly ? 'metadata' : 'item');
     }
+    for (const object of extra) yield asciiJson(metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata } : object);
   }
   return { code: 200, chunks: chunked(head, items(), ']}\n') };
 }
@@ -229,6 +234,11 @@ function* chunked(head: string, items: Iterable<string>, tail: string): Generato
   } else {
     yield chunk.subarray(0, used + end.copy(chunk, used));
   }
+}
+
+/** JSON with every character past ASCII escaped: chunked() writes items as Latin-1. */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function statusAnswer(body: Status): Answer {
