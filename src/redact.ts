@@ -1,19 +1,75 @@
 import { unescape } from 'node:querystring';
 
+/**
+ * Credentials in URLs. A URL may carry them in its userinfo (`https://user:password@host`) or in
+ * its query (`?access_token=`, `?private_token=`, a signed URL's `X-Amz-Signature=`): kollect
+ * treats the password and the value of every query parameter as secret, whatever its name, since
+ * no list of names is complete. A user name alone grants nothing and stays visible.
+ */
+
+const HIDDEN = '***';
+
 /** Replaces every secret (a URL, a password) in a message by `***`. */
 export function redact(message: string, secrets: readonly string[]): string {
   let out = message;
-  for (const secret of secrets) if (secret) out = out.split(secret).join('***');
+  for (const secret of secrets) if (secret) out = out.split(secret).join(HIDDEN);
   return out;
 }
 
 /**
- * The secrets of a URL, for `redact`: its password as written in the URL and decoded (a client
- * may quote either; querystring's unescape, unlike decodeURIComponent, does not throw on a stray
- * `%`). A URL that does not parse is a secret whole: nothing tells its password apart.
+ * The secrets of a URL, for `redact`: its password and the value of each query parameter, as
+ * written in the URL and decoded (a client may quote either; querystring's unescape, unlike
+ * decodeURIComponent, does not throw on a stray `%`). A URL that does not parse is a secret
+ * whole: nothing tells its credentials apart.
  */
 export function urlSecrets(url: string): string[] {
   if (!URL.canParse(url)) return [url];
+  const secrets = new Set<string>();
+  const { password, search } = new URL(url);
+  if (password !== '') secrets.add(password).add(unescape(password));
+  for (const value of queryValues(search)) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
+  return [...secrets].filter((secret) => secret !== '');
+}
+
+/** The values of a query (`?a=1&b`) as written; a parameter without `=` is all value. */
+function queryValues(search: string): string[] {
+  if (search.length <= 1) return [];
+  return search
+    .slice(1)
+    .split('&')
+    .map((pair) => (pair.includes('=') ? pair.slice(pair.indexOf('=') + 1) : pair));
+}
+
+/**
+ * The URL as it may be shown (a message, a log line, an error's data): its password, every query
+ * value and any fragment replaced by `***`, the rest as written. A URL that does not parse shows
+ * as `***`.
+ */
+export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) return HIDDEN;
   const { password } = new URL(url);
-  return password === '' ? [] : [password, unescape(password)];
+  const [beforeFragment = '', ...fragment] = url.split('#');
+  const queryAt = beforeFragment.indexOf('?');
+  let base = queryAt < 0 ? beforeFragment : beforeFragment.slice(0, queryAt);
+  if (password !== '') base = base.replace(/^([^:/?#]+:\/\/[^/?#@]*?:)[^/?#@]*@/, `$1${HIDDEN}@`);
+  const query =
+    queryAt < 0
+      ? ''
+      : `?${beforeFragment
+          .slice(queryAt + 1)
+          .split('&')
+          .map((pair) => (pair.includes('=') ? `${pair.slice(0, pair.indexOf('=') + 1)}${pair.endsWith('=') ? '' : HIDDEN}` : pair === '' ? '' : HIDDEN))
+          .join('&')}`;
+  return `${base}${query}${fragment.length > 0 ? `#${HIDDEN}` : ''}`;
+}
+
+/**
+ * A URL split into what may be stored and what must be sent with each request only: `url`
+ * without its query (nor fragment), and the query (`access_token=...`, without `?`; '' when none).
+ */
+export function splitQuery(url: string): { url: string; query: string } {
+  const end = url.includes('#') ? url.indexOf('#') : url.length;
+  const queryAt = url.indexOf('?');
+  if (queryAt < 0 || queryAt > end) return { url: url.slice(0, end), query: '' };
+  return { url: url.slice(0, queryAt), query: url.slice(queryAt + 1, end) };
 }

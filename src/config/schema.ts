@@ -117,6 +117,11 @@ const gitSink = z.strictObject({
   /** Commit message prefix; kollect appends what changed. */
   message: z._default(z.string(), 'kollect snapshot'),
   pushRetries: z._default(wholeNumber(0, 20), 5),
+  /**
+   * How long the Git server may stay silent during a request (before its answer, or within it)
+   * before the request is given up; a timed-out push is checked with a fetch, then retried.
+   */
+  requestTimeout: z.prefault(duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s')), '60s'),
 }).check(
   z.refine((sink) => sink.tls === undefined || /^https:/i.test(sink.url), {
     path: ['tls'],

@@ -11,6 +11,35 @@ export interface KubeConfigSource {
   context?: string;
 }
 
+/** What js-yaml's YAMLException carries besides its message. */
+interface YamlSyntaxError {
+  reason: string;
+  mark: { line: number; column: number };
+}
+
+function isYamlSyntaxError(error: unknown): error is YamlSyntaxError {
+  const e = error as Partial<YamlSyntaxError> | null;
+  return typeof e?.reason === 'string' && typeof e.mark?.line === 'number' && typeof e.mark.column === 'number';
+}
+
+/**
+ * The error for a kubeconfig that would not load. A YAML syntax error says its reason and where,
+ * and nothing else: js-yaml's message ends with a code frame of the lines around the fault, which
+ * in a kubeconfig are as likely as not a bearer token or a client key. The error is not kept as
+ * the cause either, for the same reason.
+ */
+function loadFailure(what: string, error: unknown): KubeConfigError {
+  if (isYamlSyntaxError(error)) {
+    const { line, column } = error.mark;
+    return new KubeConfigError(`cannot load the kubeconfig from ${what}: not valid YAML at line ${line + 1}, column ${column + 1}: ${error.reason}`, {
+      source: what,
+      line: line + 1,
+      column: column + 1,
+    });
+  }
+  return new KubeConfigError(`cannot load the kubeconfig from ${what}: ${error instanceof Error ? error.message : String(error)}`, { source: what }, { cause: error });
+}
+
 /** Where the in-cluster service account's token is mounted. */
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
@@ -27,7 +56,7 @@ export function loadKubeConfig(source: KubeConfigSource, env: NodeJS.ProcessEnv 
     try {
       load();
     } catch (error) {
-      throw new KubeConfigError(`cannot load the kubeconfig from ${what}: ${error instanceof Error ? error.message : String(error)}`, { source: what }, { cause: error });
+      throw loadFailure(what, error);
     }
   };
   if (source.kubeconfig !== undefined) {

@@ -3,7 +3,7 @@ import { Pushgateway, Registry } from 'prom-client';
 import { MetricsPublishError } from '../errors.js';
 import { writeFileAtomic } from '../fs/write-file-atomic.js';
 import type { Logger } from '../log.js';
-import { redact, urlSecrets } from '../redact.js';
+import { redact, redactUrl, urlSecrets } from '../redact.js';
 import { lastSuccessGauge, type KollectMetrics } from './metrics.js';
 import { parseLastSuccesses, type LastSuccessSample } from './parse-last-successes.js';
 
@@ -102,9 +102,9 @@ export async function publishMetrics(metrics: KollectMetrics, targets: PublishTa
     }
   }
   if (targets.pushgateway !== undefined) {
-    // A Pushgateway URL may carry basic auth: messages show it with the password hidden.
+    // A Pushgateway URL may carry basic auth or a token in its query: messages show neither.
     const secrets = urlSecrets(targets.pushgateway);
-    const url = redact(targets.pushgateway, secrets);
+    const url = redactUrl(targets.pushgateway);
     try {
       await pushMetrics(metrics, targets.pushgateway, targets.cluster);
     } catch (error) {

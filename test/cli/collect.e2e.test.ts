@@ -217,6 +217,25 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     assert.equal(sim.stats.requests, 0);
   });
 
+  it('GIVEN a kubeconfig whose YAML breaks right below its bearer token THEN exit 2 KUBECONFIG_INVALID with the line and column, and no part of the token in any output', async () => {
+    const s = await setup(sim);
+    // The shape of an OpenShift token; js-yaml's code frame quoted its first 22 characters.
+    const token = 'sha256~q7Zk3vN0pR2sT9uW4xY6aB8cD1eF5gH0iJ2kL4mN6oP';
+    const kubeconfig = join(s.dir, 'kubeconfig');
+    await writeFile(kubeconfig, ['apiVersion: v1', 'kind: Config', 'users:', '- name: u', '  user:', `    token: ${token}`, '   bad indent: here'].join('\n'));
+
+    const runs = [await runKollect(['collect', '--config', s.config]), await runKollect(['collect', '--config', s.config, '--output', 'json'])];
+
+    for (const run of runs) {
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, /KUBECONFIG_INVALID/);
+      assert.match(run.stderr, /line 7, column 4: bad indentation of a mapping entry/);
+      for (const [stream, text] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
+        assert.ok(!text.includes(token.slice(0, 12)) && !text.includes(token.slice(-12)), `token in ${stream}:\n${text}`);
+      }
+    }
+  });
+
   it("GIVEN export --from a store of another cluster THEN exit 2 naming both, nothing exported; --cluster makes it the store's", async () => {
     const s = await setup(sim, { resources: ['{ version: v1, resource: nodes }'] });
     assert.equal((await runKollect(['collect', '--config', s.config, '--cluster', 'prod-eu-1'])).code, 0);

@@ -7,6 +7,7 @@ import type { SinkPlan } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';
 import { withGitServer } from '../support/git-server.js';
+import { leaksOf } from '../support/leaks.js';
 import { tempDir } from '../support/store-fixture.js';
 import { assertRemoteHolds, expectedFiles, fsck, hashTree, remoteFiles, store } from '../sinks/git/git-fixture.js';
 
@@ -187,4 +188,113 @@ describe('kollect export to a git sink over HTTPS with a private CA (CLI process
     assert.equal(run.code, 2, run.stderr);
     assert.match(run.stderr, /sinks\[0\]\.tls: applies only to an https URL/);
   });
+});
+
+describe('kollect export to a slow or hanging git server (CLI processes)', () => {
+  it('GIVEN a server that answers a push only after 6 s of silence (a slow pre-receive hook) WHEN exporting with the default requestTimeout THEN the push succeeds', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const config = await writeConfig('c1', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      // Longer than the 5 s after which Node's default agent gave up on a silent socket.
+      server.stall({ service: 'git-receive-pack', mode: 'late', ms: 6_000 });
+
+      const run = await exportStore(source, config);
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(planOf(run).totals.added, source.shards.length);
+      await assertRemoteHolds(server, await expectedFiles(source));
+    }));
+
+  it('GIVEN a push that lands but whose answer comes after requestTimeout WHEN exporting THEN a fetch sees the commit on the remote and the export counts as pushed', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const config = await writeConfig('c1', { url: server.url, mirrorDir: await tempDir('kollect-mirror-'), extra: 'requestTimeout: 2s' });
+      server.stall({ service: 'git-receive-pack', mode: 'late', ms: 4_000 });
+
+      const run = await exportStore(source, config);
+
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(planOf(run).totals.added, source.shards.length);
+      assert.match(run.stderr, /git push timed out, but the remote holds the commit: it landed/);
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '2');
+      await assertRemoteHolds(server, await expectedFiles(source));
+    }));
+
+  it('GIVEN a push held past requestTimeout without reaching the repository WHEN exporting THEN it is retried within pushRetries and lands once; with pushRetries 0, exit 1 GIT_TIMEOUT naming requestTimeout', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const mirrorDir = await tempDir('kollect-mirror-');
+      server.stall({ service: 'git-receive-pack', mode: 'held', ms: 60_000, times: 1 });
+
+      const noRetry = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: 'requestTimeout: 1s, pushRetries: 0' }));
+
+      assert.equal(noRetry.code, 1, noRetry.stderr);
+      const failed = gitOutcome(noRetry);
+      assert.ok(!failed.ok);
+      assert.equal(failed.error.code, 'GIT_TIMEOUT');
+      assert.match(failed.error.message, /sent nothing for 1s \(POST git-receive-pack\).*raise requestTimeout/);
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
+
+      server.stall({ service: 'git-receive-pack', mode: 'held', ms: 60_000, times: 1 });
+      const retried = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: 'requestTimeout: 1s' }));
+
+      assert.equal(retried.code, 0, retried.stderr);
+      assert.match(retried.stderr, /git push timed out and the remote does not hold the commit: fetching and retrying/);
+      assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '2');
+      await assertRemoteHolds(server, await expectedFiles(source));
+    }));
+
+  it('GIVEN a push the server holds without an answer WHEN SIGTERM arrives THEN the request is aborted: exit 1 INTERRUPTED at once, the remote unchanged', () =>
+    withGitServer(async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const config = await writeConfig('c1', { url: server.url, mirrorDir: await tempDir('kollect-mirror-') });
+      const before = await server.git(['rev-parse', 'main']);
+      server.stall({ service: 'git-receive-pack', mode: 'held', ms: 60_000 });
+      let signalled = 0;
+      const stalled = server.nextStall();
+
+      const run = await runKollect(['export', '--from', source.dir, '--config', config, '--output', 'json'], {
+        onSpawn: (pid) =>
+          void stalled.then(() => {
+            signalled = Date.now();
+            process.kill(pid, 'SIGTERM');
+          }),
+      });
+
+      const took = Date.now() - signalled;
+      assert.ok(signalled > 0, 'the push never reached the server');
+      assert.equal(run.code, 1, run.stderr);
+      const outcome = gitOutcome(run);
+      assert.ok(!outcome.ok);
+      assert.equal(outcome.error.code, 'INTERRUPTED');
+      // Node's default agent would have given up on the silent server after 5 s, not at once.
+      assert.ok(took < 4_000, `took ${took} ms after SIGTERM`);
+      assert.equal(await server.git(['rev-parse', 'main']), before);
+    }));
+});
+
+describe('kollect export to a git sink whose URL carries a token in its query (CLI processes)', () => {
+  const TOKEN = 'glpat-e2e-query-token-7f3a';
+
+  it('GIVEN ?access_token= in the URL WHEN exporting, then with a wrong one THEN the files land, the token is sent with each request but stored nowhere, and GIT_AUTH_FAILED shows the URL with ***', () =>
+    withGitServer({ queryToken: { name: 'access_token', value: TOKEN } }, async (server) => {
+      const source = await store({ cluster: 'c1' });
+      const mirrorDir = await tempDir('kollect-mirror-');
+
+      const run = await exportStore(source, await writeConfig('c1', { url: `${server.url}?access_token=${TOKEN}`, mirrorDir }), ['-v']);
+
+      assert.equal(run.code, 0, run.stderr);
+      await assertRemoteHolds(server, await expectedFiles(source));
+      assert.equal((await readFile(join(mirrorDir, '.git', 'config'), 'utf8')).match(/url = (.*)/)?.[1], server.url);
+
+      const otherMirror = await tempDir('kollect-mirror-');
+      const wrong = await exportStore(source, await writeConfig('c1', { url: `${server.url}?access_token=not-${TOKEN}`, mirrorDir: otherMirror }));
+
+      assert.equal(wrong.code, 1, wrong.stderr);
+      const refused = gitOutcome(wrong);
+      assert.ok(!refused.ok);
+      assert.equal(refused.error.code, 'GIT_AUTH_FAILED');
+      assert.ok(refused.error.message.includes(`authentication to ${server.url}?access_token=*** failed during fetch`), refused.error.message);
+      assert.deepEqual(await leaksOf([TOKEN], { stdout: run.stdout + wrong.stdout, stderr: run.stderr + wrong.stderr }, [mirrorDir, otherMirror]), []);
+    }));
 });

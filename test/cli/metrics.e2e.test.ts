@@ -11,6 +11,8 @@ import type { SinkPlan } from '../../src/sinks/sink.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { logLines, runKollect, type CliResult } from '../support/cli.js';
 import { startKubeSim } from '../support/kube-sim/index.js';
+import { withGitServer } from '../support/git-server.js';
+import { leaksOf } from '../support/leaks.js';
 import { dropTestDatabases, freshDatabase } from '../support/postgres.js';
 import { parsePromText, PromTextError, samplesOf, type MetricFamily, type MetricType } from '../support/prom-text.js';
 import { buildStore, syntheticRows, tempDir } from '../support/store-fixture.js';
@@ -244,9 +246,10 @@ function repeatedSeries(scraped: ReadonlyMap<string, MetricFamily>): string | un
  * A Pushgateway stand-in that keeps groups as the real one does: PUT replaces the group, POST
  * replaces only the metric names pushed, a family without samples is not pushed at all (the
  * Pushgateway's text parser, expfmt, drops empty families), and a push that would put the same
- * series in two groups is refused with 400 (the real one's consistency check).
+ * series in two groups is refused with 400 (the real one's consistency check). With `basicAuth`,
+ * as behind the reverse proxy that guards a real one, a push without those credentials gets 401.
  */
-async function startGateway(): Promise<Gateway> {
+async function startGateway(options: { basicAuth?: { username: string; password: string } } = {}): Promise<Gateway> {
   const received: Gateway['received'] = [];
   const groups = new Map<string, Map<string, MetricFamily>>();
   const server = createServer((req, res) => {
@@ -256,6 +259,11 @@ async function startGateway(): Promise<Gateway> {
     req.on('end', () => {
       const path = req.url ?? '';
       received.push({ method: req.method ?? '', path, body });
+      const { basicAuth } = options;
+      if (basicAuth && req.headers.authorization !== `Basic ${Buffer.from(`${basicAuth.username}:${basicAuth.password}`).toString('base64')}`) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="pushgateway"' }).end('unauthorized');
+        return;
+      }
       const pushed = [...parsePromText(body).values()].filter((f) => f.samples.length > 0);
       const group = new Map<string, MetricFamily>(req.method === 'PUT' ? [] : groups.get(path));
       for (const family of pushed) group.set(family.name, family);
@@ -660,6 +668,47 @@ describe('kollect export: Prometheus metrics', () => {
       assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', errors), 0, 'the old sink error still stands in the group');
       assert.equal(valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }), 0, 'the old shard warnings still stand in the group');
       assert.ok((valueOf(gateway.scrape(), 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', ...errors }) ?? 0) > 0);
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it('shows credentials of Git and Pushgateway URLs (userinfo, query) as *** in every output, and writes them to no file', async () => {
+    // GIVEN a Git server that takes a token in the query, and a Pushgateway behind basic auth
+    // whose URL also carries a token in its query
+    const GIT_TOKEN = 'git-query-secret-e2e-41d9';
+    const PASSWORD = 'gateway-password-e2e-8c2f';
+    const QUERY_TOKEN = 'gateway-query-secret-e2e-b7e0';
+    const gateway = await startGateway({ basicAuth: { username: 'kollect', password: PASSWORD } });
+    try {
+      await withGitServer({ queryToken: { name: 'access_token', value: GIT_TOKEN } }, async (server) => {
+        const dir = join(setup.dir, 'leaks');
+        const mirrorDir = join(dir, 'mirror');
+        const metricsFile = join(dir, 'kollect.prom');
+        await mkdir(dir);
+        const config = join(dir, 'kollect.yaml');
+        const gitUrl = `${server.url}?access_token=${GIT_TOKEN}`;
+        await writeFile(config, [`cluster: ${CLUSTER}`, 'sinks:', `  - { name: audit, type: git, url: ${JSON.stringify(gitUrl)}, mirrorDir: ${JSON.stringify(mirrorDir)} }`].join('\n'));
+        const pushgateway = (password: string) => gateway.url.replace('http://', `http://kollect:${password}@`) + `/?token=${QUERY_TOKEN}`;
+
+        // WHEN exporting with both, then again with a wrong Git token, --force, and a wrong Pushgateway password
+        const ok = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', metricsFile, '--pushgateway', pushgateway(PASSWORD), '--output', 'json', '-v']);
+        await writeFile(config, (await readFile(config, 'utf8')).replace(GIT_TOKEN, `wrong-${GIT_TOKEN}`));
+        const failed = await runKollect(['export', '-c', config, '--from', setup.storeB, '--force', '--metrics-file', metricsFile, '--pushgateway', pushgateway(`wrong-${PASSWORD}`), '-v']);
+
+        // THEN the first run pushed both ways; the second failed naming each URL with *** for its credentials
+        assert.equal(ok.code, 0, ok.stderr);
+        assert.ok(resultOf(parseResult(ok), 'audit').totals.added > 0);
+        assert.equal(failed.code, 1, failed.stderr);
+        const errors = logLines(failed).filter((l) => l.level === 'error');
+        assert.deepEqual(errors.map((l) => l.code).sort(), ['GIT_AUTH_FAILED', 'METRICS_PUBLISH_FAILED']);
+        assert.ok(failed.stderr.includes(`${server.url}?access_token=***`), failed.stderr);
+        assert.ok(failed.stderr.includes(`http://kollect:***@${gateway.url.slice('http://'.length)}/?token=***`), failed.stderr);
+        // and no secret is in any output, the mirror, the metrics file, or what the Pushgateway was sent
+        const secrets = [GIT_TOKEN, PASSWORD, QUERY_TOKEN];
+        const pushed = gateway.received.map((r) => `${r.path}\n${r.body}`).join('\n');
+        assert.deepEqual(await leaksOf(secrets, { 'ok stdout': ok.stdout, 'ok stderr': ok.stderr, 'failed stdout': failed.stdout, 'failed stderr': failed.stderr, pushed }, [mirrorDir, metricsFile]), []);
+      });
     } finally {
       await gateway.close();
     }

@@ -80,6 +80,25 @@ export interface GitServerOptions extends BareRepoOptions {
   repoName?: string;
   /** Serve HTTPS with a certificate of a CA of its own (`caFile`), as a Git server of a private CA. */
   tls?: boolean;
+  /**
+   * Require this query parameter on every request (`?access_token=...`, as GitLab and Gitea
+   * accept); a request without it gets 401. The backend never sees it.
+   */
+  queryToken?: { name: string; value: string };
+}
+
+/**
+ * How the server stalls the POSTs of one service: `held`, the request waits `ms` before the
+ * backend sees it (a busy host: nothing happens meanwhile; a client that gives up meanwhile is
+ * never served); `late`, the backend serves it at once but the answer is sent `ms` after it ended
+ * (a slow pre-receive hook, whose push has landed by then).
+ */
+export interface Stall {
+  service: 'git-upload-pack' | 'git-receive-pack';
+  mode: 'held' | 'late';
+  ms: number;
+  /** How many requests to stall; every one when absent. */
+  times?: number;
 }
 
 export interface GitServer {
@@ -101,6 +120,42 @@ export interface GitServer {
   authArgs(): string[];
   /** With `tls`: the CA that signed the server's certificate, as a PEM file (what a sink's `tls.caFile` names). */
   caFile?: string;
+  /** Stalls the matching requests from now on (see Stall); replaces the previous rule. */
+  stall(rule: Stall): void;
+  /** Resolves when the next request is stalled. */
+  nextStall(): Promise<void>;
+}
+
+/** What handleCgi writes its answer to: the response itself, or a recording replayed later. */
+type CgiOutput = Pick<ServerResponse, 'writeHead' | 'write' | 'end' | 'headersSent'>;
+
+/** A CgiOutput that sends everything `ms` after the answer ended, unless the client left meanwhile. */
+function lateAnswer(res: ServerResponse, ms: number): CgiOutput {
+  const calls: Array<() => void> = [];
+  let headersSent = false;
+  const output = {
+    get headersSent() {
+      return headersSent;
+    },
+    writeHead: (...args: Parameters<ServerResponse['writeHead']>) => {
+      headersSent = true;
+      calls.push(() => res.writeHead(...args));
+      return res;
+    },
+    write: (chunk: Buffer | string) => {
+      calls.push(() => res.write(chunk));
+      return true;
+    },
+    end: (chunk?: Buffer | string) => {
+      calls.push(() => res.end(chunk));
+      const timer = setTimeout(() => {
+        if (!res.destroyed) for (const call of calls) call();
+      }, ms);
+      res.on('close', () => clearTimeout(timer));
+      return res;
+    },
+  };
+  return output as CgiOutput;
 }
 
 /** Parses the CGI header block that `git http-backend` writes before the body. */
@@ -126,8 +181,9 @@ function findHeaderEnd(buffer: Buffer): { end: number; skip: number } | undefine
   return undefined;
 }
 
-function handleCgi(root: string, req: IncomingMessage, res: ServerResponse, remoteUser: string | undefined): void {
+function handleCgi(root: string, req: IncomingMessage, res: CgiOutput, remoteUser: string | undefined, queryToken?: string): void {
   const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+  if (queryToken !== undefined) url.searchParams.delete(queryToken);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     GIT_PROJECT_ROOT: root,
@@ -193,6 +249,8 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   let requests = 0;
   const log: string[] = [];
   const expected = options.auth ? `Basic ${Buffer.from(`${options.auth.username}:${options.auth.token}`).toString('base64')}` : undefined;
+  let stall: (Stall & { left: number }) | undefined;
+  let stalled: Array<() => void> = [];
 
   const tls = options.tls ? await createServerCertificate('127.0.0.1') : undefined;
   let caFile: string | undefined;
@@ -203,13 +261,28 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests++;
     res.on('finish', () => log.push(`${req.method} ${req.url} ${res.statusCode}`));
-    if (expected !== undefined && req.headers.authorization !== expected) {
+    const query = new URL(req.url ?? '/', 'http://127.0.0.1').searchParams;
+    const tokenMissing = options.queryToken !== undefined && query.get(options.queryToken.name) !== options.queryToken.value;
+    if ((expected !== undefined && req.headers.authorization !== expected) || tokenMissing) {
       req.resume();
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="kollect-test"', 'Content-Type': 'text/plain' });
       res.end('authentication required\n');
       return;
     }
-    handleCgi(root, req, res, options.auth?.username);
+    const serve = (output: CgiOutput): void => handleCgi(root, req, output, options.auth?.username, options.queryToken?.name);
+    if (!stall || stall.left <= 0 || req.method !== 'POST' || !(req.url ?? '').split('?')[0]!.endsWith(`/${stall.service}`)) {
+      serve(res);
+      return;
+    }
+    stall.left--;
+    for (const notify of stalled) notify();
+    stalled = [];
+    if (stall.mode === 'late') {
+      serve(lateAnswer(res, stall.ms));
+      return;
+    }
+    const timer = setTimeout(() => serve(res), stall.ms);
+    res.on('close', () => clearTimeout(timer));
   };
   const server = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, handle) : createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -241,6 +314,10 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
     git: (args) => git(args, { cwd: bareDir }),
     authArgs,
     ...(caFile ? { caFile } : {}),
+    stall: (rule) => {
+      stall = { ...rule, left: rule.times ?? Number.POSITIVE_INFINITY };
+    },
+    nextStall: () => new Promise<void>((resolve) => stalled.push(resolve)),
   };
 }
 

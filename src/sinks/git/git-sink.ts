@@ -5,6 +5,7 @@ import { compareKeys } from '../../compare.js';
 import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
+import { redact, redactUrl, splitQuery, urlSecrets } from '../../redact.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { FileChanges, fileAction } from '../file-changes.js';
 import { buildShardFile, isClusterDocument, shardPathLayout, type ShardPathLayout } from '../shard-document.js';
@@ -14,6 +15,7 @@ import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js'
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { withMirrorLock } from './mirror-lock.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
+import { isRequestTimeout, remoteHttp } from './remote-http.js';
 import { streamingHttp } from './streaming-http.js';
 import { trustingConfiguredCa, untrustedCertificateHint } from './git-tls.js';
 
@@ -105,7 +107,12 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   const sleep = deps.sleep ?? defaultSleep;
   const random = deps.random ?? Math.random;
   const mirrorDir = gitMirrorDir(config, env);
-  const where = { url: config.url, ref: config.ref, mirrorDir };
+  // Query credentials (`?access_token=`) go with each request only: the URL kept in the mirror's
+  // config and the sink's state is `remote.url`, and every message shows `shownUrl`.
+  const remote = splitQuery(config.url);
+  const shownUrl = redactUrl(config.url);
+  const secrets = urlSecrets(config.url);
+  const where = { url: shownUrl, ref: config.ref, mirrorDir };
 
   const checkAbort = (ctx: SinkContext, step: string): void => {
     if (ctx.signal.aborted) throw new InterruptedError(`sink "${config.name}": git export interrupted ${step}; nothing was pushed`, { sink: config.name });
@@ -114,7 +121,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   /** Skip decisions, from local state only: no network. */
   function skipReason(store: CollectStore, state: GitSinkState, fingerprint: string, ctx: SinkContext, now: Date): SkipReason | undefined {
     const last = state.refs[config.ref];
-    if (!last || last.url !== config.url || last.cluster !== store.cluster) return undefined;
+    if (!last || last.url !== remote.url || last.cluster !== store.cluster) return undefined;
     if (last.fingerprint === fingerprint) {
       return { reason: 'unchanged', message: `payload unchanged since the export of ${last.exportedAt} to ${config.ref}` };
     }
@@ -204,7 +211,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   }
 
   async function rememberExport(state: GitSinkState, store: CollectStore, fingerprint: string, now: Date, commit: string | undefined, memos: Record<string, ShardMemo>): Promise<void> {
-    state.refs[config.ref] = { url: config.url, cluster: store.cluster, fingerprint, exportedAt: now.toISOString(), commit: commit ?? null, shards: memos };
+    state.refs[config.ref] = { url: remote.url, cluster: store.cluster, fingerprint, exportedAt: now.toISOString(), commit: commit ?? null, shards: memos };
     await saveState(mirrorDir, state);
   }
 
@@ -213,11 +220,12 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     if (!(await mirror.exists())) return { problem: 'missing', data: {} };
     try {
       const url = await mirror.remoteUrl();
-      if (url !== config.url) return { problem: 'foreign', data: { mirrorUrl: url ?? null, url: config.url } };
+      // A mirror of an older kollect may hold query credentials in its URL: foreign, recloned without them.
+      if (url !== remote.url) return { problem: 'foreign', data: { mirrorUrl: url === undefined ? null : redactUrl(url), url: shownUrl } };
       const head = await mirror.head();
       return { head, files: head ? await mirror.checkedFiles(head, layout.prefix) : new Map<string, string>() };
     } catch (error) {
-      return { problem: 'damaged', data: { error: (error as Error).message } };
+      return { problem: 'damaged', data: { error: redact((error as Error).message, secrets) } };
     }
   }
 
@@ -253,7 +261,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
 
     const auth = authHandlers(await readCredentials(config, env));
-    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http: await trustingConfiguredCa(http, config), auth });
+    const requests = { sink: config.name, query: remote.query, timeoutMs: config.requestTimeout, signal: ctx.signal };
+    const mirror = new Mirror({ mirrorDir, url: remote.url, ref: config.ref, http: remoteHttp(await trustingConfiguredCa(http, config), requests), auth });
     checkAbort(ctx, 'before fetching');
     // Where an export spends its time, logged with the push (see docs/git.md, benchmark).
     const timings: Record<string, number> = {};
@@ -296,19 +305,27 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         await mirror.push(commit);
         lap('push');
       } catch (error) {
-        if (!isLostRace(error) || isAuthError(error, auth)) throw wrapNetwork(error, auth, 'push');
-        if (attempt >= config.pushRetries) {
-          const reason = pushRefusal(error) ?? 'not a fast-forward';
-          throw new SinkError(config.name, `push to ${config.url} (${config.ref}) rejected ${attempt + 1} times (${reason}): another writer keeps moving the branch`, where, {
-            cause: error,
-            code: 'GIT_PUSH_REJECTED',
-          });
+        const timedOut = isRequestTimeout(error);
+        if (!timedOut && (!isLostRace(error) || isAuthError(error, auth))) throw wrapNetwork(error, auth, 'push');
+        // A push whose answer timed out may have landed all the same.
+        const landed = timedOut && (await landedAfterTimeout(mirror, commit, auth, ctx));
+        if (!landed) {
+          if (attempt >= config.pushRetries) {
+            if (timedOut) throw error;
+            const reason = pushRefusal(error) ?? 'not a fast-forward';
+            throw new SinkError(config.name, `push to ${shownUrl} (${config.ref}) rejected ${attempt + 1} times (${reason}): another writer keeps moving the branch`, where, {
+              cause: error,
+              code: 'GIT_PUSH_REJECTED',
+            });
+          }
+          const delay = Math.round(200 * 2 ** attempt * (0.5 + random()));
+          const why = timedOut ? 'git push timed out and the remote does not hold the commit' : 'git push rejected (the branch moved)';
+          ctx.log.info(`${why}: fetching and retrying`, { sink: config.name, ref: config.ref, attempt: attempt + 1, delayMs: delay });
+          await sleep(delay);
+          lap('retryWait');
+          continue;
         }
-        const delay = Math.round(200 * 2 ** attempt * (0.5 + random()));
-        ctx.log.info('git push rejected (the branch moved): fetching and retrying', { sink: config.name, ref: config.ref, attempt: attempt + 1, delayMs: delay });
-        await sleep(delay);
-        lap('retryWait');
-        continue;
+        lap('push');
       }
       state.mirrorCommits = (state.mirrorCommits ?? 0) + 1;
       await rememberExport(state, store, fingerprint, now, commit, change.memos);
@@ -317,13 +334,28 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     }
   }
 
+  /**
+   * After a push timed out: whether the remote took it anyway (a server slow to answer, e.g. a
+   * long pre-receive hook), seen by a fetch: its branch names our commit.
+   */
+  async function landedAfterTimeout(mirror: Mirror, commit: string, auth: AuthHandlers, ctx: SinkContext): Promise<boolean> {
+    let head: string | undefined;
+    try {
+      head = await mirror.fetch();
+    } catch (error) {
+      throw wrapNetwork(error, auth, 'fetch');
+    }
+    if (head === commit) ctx.log.warn('git push timed out, but the remote holds the commit: it landed', { sink: config.name, ref: config.ref, commit });
+    return head === commit;
+  }
+
   /** Plans against the mirror as it is: no fetch, no write, no state. */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
     const state = await loadState(mirrorDir);
     const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, ctx.now());
     if (skipped) return skippedPlan(store, skipped);
     const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
-    const mirror = new Mirror({ mirrorDir, url: config.url, ref: config.ref, http, auth: authHandlers(undefined) });
+    const mirror = new Mirror({ mirrorDir, url: remote.url, ref: config.ref, http, auth: authHandlers(undefined) });
     const found = await findMirror(mirror, layout);
     // Without a usable mirror the plan compares with an empty tree, as the (re)clone would start.
     if ('problem' in found) {
@@ -339,23 +371,25 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     return result;
   }
 
-  /** Maps network failures to clear errors; never carries credentials (they are never in the URL). */
+  /** Maps network failures to clear errors; never carries credentials (the URL and messages shown redacted). */
   function wrapNetwork(error: unknown, auth: AuthHandlers, step: 'fetch' | 'push'): Error {
     if (error instanceof KollectError) return error;
     if (isAuthError(error, auth)) {
       const hint = config.auth
         ? `check that the secret in ${describeSecret(config.auth.token)} holds a valid token with write access to the repository`
-        : 'the remote requires credentials and the sink has none: configure auth.token ({env} or {file})';
-      return new SinkError(config.name, `authentication to ${config.url} failed during ${step}: ${hint}`, where, { code: 'GIT_AUTH_FAILED' });
+        : remote.query !== ''
+          ? "check the credentials in the URL's query (shown as ***): a valid token with write access to the repository, or configure auth.token ({env} or {file})"
+          : 'the remote requires credentials and the sink has none: configure auth.token ({env} or {file})';
+      return new SinkError(config.name, `authentication to ${shownUrl} failed during ${step}: ${hint}`, where, { code: 'GIT_AUTH_FAILED' });
     }
     const refusal = pushRefusal(error);
     if (refusal !== undefined) {
-      return new SinkError(config.name, `the remote refused the push to ${config.url} (${config.ref}): ${refusal}; check branch protection and server hooks for this account`, where, {
+      return new SinkError(config.name, `the remote refused the push to ${shownUrl} (${config.ref}): ${redact(refusal, secrets)}; check branch protection and server hooks for this account`, where, {
         cause: error,
         code: 'GIT_PUSH_REFUSED',
       });
     }
-    return new SinkError(config.name, `git ${step} ${config.url} (${config.ref}) failed: ${(error as Error).message}${untrustedCertificateHint(error, config)}`, where, {
+    return new SinkError(config.name, `git ${step} ${shownUrl} (${config.ref}) failed: ${redact((error as Error).message, secrets)}${untrustedCertificateHint(error, config)}`, where, {
       cause: error,
       code: 'GIT_REMOTE_FAILED',
     });
@@ -366,7 +400,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       return await work();
     } catch (error) {
       if (error instanceof KollectError) throw error;
-      throw new SinkError(config.name, `git export failed: ${(error as Error).message}`, where, { cause: error });
+      throw new SinkError(config.name, `git export failed: ${redact((error as Error).message, secrets)}`, where, { cause: error });
     }
   };
 

@@ -23,7 +23,7 @@ export interface ShardMemo {
 
 /** The last successful export of one ref. */
 export interface RefState {
-  /** Remote URL it went to; a state of another URL is ignored. */
+  /** Remote URL it went to, without its query (credentials are never stored); a state of another URL is ignored. */
   url: string;
   cluster: string;
   /** Payload fingerprint (see payloadFingerprint). */
