@@ -17,27 +17,30 @@ export function redact(message: string, secrets: readonly string[]): string {
 }
 
 /**
- * The secrets of a URL, for `redact`: its password and the value of each query parameter, as
+ * The secrets of a URL, for `redact`: its password and the value of each query parameter (or of
+ * those that `secretParameter` names, where the URL's scheme says which parameters are secret), as
  * written in the URL and decoded (a client may quote either; querystring's unescape, unlike
  * decodeURIComponent, does not throw on a stray `%`). A URL that does not parse is a secret
  * whole: nothing tells its credentials apart.
  */
-export function urlSecrets(url: string): string[] {
+export function urlSecrets(url: string, secretParameter: (name: string) => boolean = () => true): string[] {
   if (!URL.canParse(url)) return [url];
   const secrets = new Set<string>();
   const { password, search } = new URL(url);
   if (password !== '') secrets.add(password).add(unescape(password));
-  for (const value of queryValues(search)) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
+  for (const [name, value] of queryParameters(search)) {
+    if (secretParameter(unescape(name))) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
+  }
   return [...secrets].filter((secret) => secret !== '');
 }
 
-/** The values of a query (`?a=1&b`) as written; a parameter without `=` is all value. */
-function queryValues(search: string): string[] {
+/** The names and values of a query (`?a=1&b`) as written; a parameter without `=` is all value. */
+function queryParameters(search: string): Array<[name: string, value: string]> {
   if (search.length <= 1) return [];
   return search
     .slice(1)
     .split('&')
-    .map((pair) => (pair.includes('=') ? pair.slice(pair.indexOf('=') + 1) : pair));
+    .map((pair) => (pair.includes('=') ? [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] : ['', pair]));
 }
 
 /**

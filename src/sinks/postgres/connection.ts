@@ -34,6 +34,8 @@ const SSL_PARAMS = ['ssl', 'sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslpa
  * `ignore_startup_parameters`.
  */
 const OWN_PARAMS = ['application_name', 'statement_timeout'];
+/** Connection parameters that carry a credential (libpq's `password` and `sslpassword`). */
+const LIBPQ_SECRETS = new Set(['password', 'sslpassword']);
 
 /**
  * The SQL expression that gives the current transaction the config's `statementTimeout` (0:
@@ -77,7 +79,8 @@ export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDep
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new SinkError(config.name, `connection URL must start with postgres:// or postgresql://, not ${url.protocol}//`, {}, { code: 'SINK_CONFIG' });
   }
-  const secrets = [connectionString, ...urlSecrets(connectionString)].filter((s) => s.length >= 3);
+  // libpq's parameters say which are secret; the others (sslmode=require) would blank words out of messages.
+  const secrets = [connectionString, ...urlSecrets(connectionString, (name) => LIBPQ_SECRETS.has(name))].filter((s) => s.length >= 3);
   for (const param of [...OWN_PARAMS, ...(config.ssl ? SSL_PARAMS : [])]) url.searchParams.delete(param);
   connectionString = url.toString();
   const ssl = config.ssl ? await sslOptions(config, deps) : undefined;

@@ -29,6 +29,14 @@ describe('postgres sink: connection options', () => {
     assert.equal(redact(`cannot reach ${url} (s3cret-pw)`, secrets), 'cannot reach *** (***)');
   });
 
+  it('GIVEN a password in the query WHEN options are built THEN it is a secret, and other parameters (sslmode=require) are not', async () => {
+    const url = 'postgres://kollect@db.example/fleet?sslmode=require&password=q-s3cret';
+
+    const { secrets } = await poolConfig(config({ ssl: undefined }), env(url));
+
+    assert.equal(redact('password q-s3cret: SSL is required', secrets), 'password ***: SSL is required');
+  });
+
   const modes: Array<[string, Record<string, unknown> | false]> = [
     ['disable', false],
     ['require', { rejectUnauthorized: false }],
