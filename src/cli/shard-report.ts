@@ -121,6 +121,7 @@ Examples:
         incomplete = incompleteTypes(store.incompleteResources());
         source = `store: ${store.dir}`;
         cluster = store.cluster;
+        await store.close();
       } else {
         // The live cluster: collect into a throw-away store, then read its manifest.
         const dir = await mkdtemp(join(tmpdir(), 'kollect-shard-report-'));

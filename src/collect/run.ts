@@ -86,6 +86,13 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
   let store: CollectStore;
   if (options.fromStore !== undefined) {
     store = await CollectStore.open(options.fromStore);
+  } else {
+    if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
+    const collected = await collect(config, { ...deps, client: deps.client });
+    collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
+    store = await CollectStore.open(collected.storeDir);
+  }
+  try {
     // Rows go out under the store's cluster, and metrics and locks under the config's: a store
     // of another cluster is a mistake to stop before any sink is touched, not to export quietly.
     if (store.cluster !== config.cluster) {
@@ -94,12 +101,15 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
         { store: store.dir, storeCluster: store.cluster, cluster: config.cluster },
       );
     }
-  } else {
-    if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
-    const collected = await collect(config, { ...deps, client: deps.client });
-    collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
-    store = await CollectStore.open(collected.storeDir);
+    return await exportStore(store, collection, options, kept);
+  } finally {
+    await store.close();
   }
+}
+
+/** Exports an opened store to every configured sink (or plans each sink's changes on a dry run). */
+async function exportStore(store: CollectStore, collection: RunResult['collection'], options: RunOptions, kept: boolean): Promise<RunResult> {
+  const { config, deps } = options;
   for (const type of store.manifest.resources) deps.metrics.storeRows.set({ cluster: store.cluster, resource: resourceTypeKey(type) }, type.rows);
   const warnings = shardWarnings(store, config, deps.metrics, deps.log);
   const sinks = await Promise.all(config.sinks.map(createSink));
