@@ -11,6 +11,7 @@ import { createSink } from '../sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
 import { CollectStore } from '../store/collect-store.js';
 import type { ResourceStatus } from '../store/manifest.js';
+import { checkStoreTarget } from '../store/store-writer.js';
 import { collect, type CollectDeps } from './collect.js';
 
 export interface ShardWarning {
@@ -88,6 +89,8 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
     store = await CollectStore.open(options.fromStore);
   } else {
     if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
+    // Before the first request: a collect replaces store.dir whole.
+    await checkStoreTarget(config.store.dir);
     const collected = await collect(config, { ...deps, client: deps.client });
     collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
     store = await CollectStore.open(collected.storeDir);
