@@ -129,7 +129,7 @@ Examples:
           const client = await kubeClientFor(config);
           const result = await withSignals((signal) =>
             collect(
-              { ...config, store: { dir: join(dir, 'store') } },
+              { ...config, store: { ...config.store, dir: join(dir, 'store') } },
               {
                 client,
                 log: createLogger({ json: !interactive() }),

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';
@@ -16,6 +17,13 @@ const TYPES = { resources: ['{ version: v1, resource: nodes }', '{ version: v1, 
 /** The error a run ended with: its last stderr line, a JSON object off a terminal. */
 function lastError(run: CliResult): { code?: string; message?: string; dir?: string; [key: string]: unknown } {
   return JSON.parse(run.stderr.trim().split('\n').pop() ?? '{}') as { code?: string; message?: string; dir?: string };
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 describe('the collect store folder and its lock, through the CLI', () => {
@@ -62,6 +70,43 @@ describe('the collect store folder and its lock, through the CLI', () => {
       assert.equal(run.code, 0, run.stderr);
     }
     const store = await CollectStore.open(empty);
+    assert.equal(store.manifest.totals.rows, sim.expectedCounts().byType.nodes! + sim.expectedCounts().byType.pods! + sim.expectedCounts().byType.configmaps!);
+    await store.close();
+  });
+
+  it('GIVEN a collect in the middle of a list WHEN another collect and an export --from start (store.lock.wait 0) THEN both exit 1 LOCK_BUSY naming the store and the holder; with store.lock.wait a third waits for the lock and exits 0', async () => {
+    const s = await setup(sim, TYPES);
+    const waits = await setup(sim, { ...TYPES, store: s.store, storeLock: '{ wait: 2m }' });
+    assert.equal((await runKollect(['collect', '--config', s.config])).code, 0);
+    // A Retry-After holds the first run in the middle of the pods list, holding the store's lock.
+    sim.inject({ kind: 'status', status: 429, resource: 'pods', page: 2, retryAfterSeconds: 8 });
+    let holderPid = 0;
+    const holding = runKollect(['collect', '--config', s.config], { onSpawn: (pid) => (holderPid = pid) });
+    const lock = `${s.store}.lock`;
+    for (let tries = 0; !(await exists(lock)); tries++) {
+      assert.ok(tries < 200, 'the first collect never took the lock');
+      await sleep(50);
+    }
+
+    const second = await runKollect(['collect', '--config', s.config]);
+    const replay = await runKollect(['export', '--config', s.config, '--from', s.store]);
+    const waiting = runKollect(['collect', '--config', waits.config]);
+    const first = await holding;
+    const third = await waiting;
+    sim.clearFaults();
+
+    assert.equal(first.code, 0, first.stderr);
+    for (const refused of [second, replay]) {
+      assert.equal(refused.code, 1, refused.stderr);
+      const error = lastError(refused);
+      assert.equal(error.code, 'LOCK_BUSY');
+      assert.equal(error.dir, s.store);
+      assert.match(error.message ?? '', new RegExp(`another kollect run \\(pid ${holderPid} on host .*\\) holds the collect store ${s.store}\\..*store\\.lock\\.wait`));
+    }
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(third.stderr, /holds the collect store .*: waiting up to 120 s for it/);
+    assert.equal(await exists(lock), false, 'the lock is released');
+    const store = await CollectStore.open(s.store);
     assert.equal(store.manifest.totals.rows, sim.expectedCounts().byType.nodes! + sim.expectedCounts().byType.pods! + sim.expectedCounts().byType.configmaps!);
     await store.close();
   });
