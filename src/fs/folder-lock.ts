@@ -81,9 +81,9 @@ async function ageMs(path: string): Promise<number | undefined> {
   }
 }
 
-/** The holder as a message names it; JSON-quoted, since anyone who can write the folder wrote the file. */
+/** The holder as a message names it. */
 function describeHolder(other: Partial<Holder> | undefined): string {
-  return other?.pid !== undefined ? `pid ${JSON.stringify(other.pid)} on host ${JSON.stringify(other.host)}, since ${JSON.stringify(other.since)}` : 'its holder unknown';
+  return other?.pid !== undefined ? `pid ${other.pid} on host ${other.host}, since ${other.since}` : 'its holder unknown';
 }
 
 interface LockOptions {
