@@ -79,7 +79,7 @@ describe('the collect store folder and its lock, through the CLI', () => {
     const waits = await setup(sim, { ...TYPES, store: s.store, storeLock: '{ wait: 2m }' });
     assert.equal((await runKollect(['collect', '--config', s.config])).code, 0);
     // A Retry-After holds the first run in the middle of the pods list, holding the store's lock.
-    sim.inject({ kind: 'status', status: 429, resource: 'pods', page: 2, retryAfterSeconds: 8 });
+    sim.inject({ kind: 'status', status: 429, resource: 'pods', page: 2, retryAfterSeconds: 10 });
     let holderPid = 0;
     const holding = runKollect(['collect', '--config', s.config], { onSpawn: (pid) => (holderPid = pid) });
     const lock = `${s.store}.lock`;
