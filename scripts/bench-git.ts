@@ -72,6 +72,7 @@ async function child(job: ChildJob): Promise<void> {
   };
   const started = performance.now();
   const result = await createGitSink(config).apply(store, { log, signal: new AbortController().signal, force: job.force, now: () => new Date() });
+  await store.close();
   const t = result.totals;
   const report: ChildReport = {
     ms: performance.now() - started,

@@ -178,6 +178,7 @@ async function main(): Promise<void> {
   const builtBase = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(baseDir);
   const e = await naiveUpsert(url, builtBase, 1, NAIVE_ROWS);
   const f = await naiveUpsert(url, builtBase, BATCH_ROWS, ROWS);
+  await builtBase.close();
   const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
 
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;

@@ -88,6 +88,7 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
     const collected = await measuredChild([KOLLECT, 'collect', '--config', config], env);
     const store = await CollectStore.open(join(dir, 'store'));
     const e2e: Measurement = { objects: store.manifest.totals.rows, ms: collected.ms, maxRssKiB: collected.maxRssKiB };
+    await store.close();
     const copyMs = await rawCopy(databaseUrl, join(dir, 'store'));
     return { e2e, list, copyMs };
   } finally {

@@ -155,3 +155,13 @@ export class InternalError extends KollectError {
 export function toKollectError(error: unknown): KollectError {
   return error instanceof KollectError ? error : new InternalError(error);
 }
+
+/**
+ * `store.dir` (or `--store`) names a folder that holds something other than a collect store, or a
+ * file. A collect replaces its store folder whole, so it refuses to start (exit 2) and leaves the
+ * folder as it is. `data.dir` is the folder.
+ */
+export class StoreDirError extends KollectError {
+  readonly code = 'STORE_DIR_NOT_A_STORE';
+  override readonly exitCode = ExitCode.usage;
+}

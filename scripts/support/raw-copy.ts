@@ -23,6 +23,7 @@ export async function rawCopy(url: string, storeDir: string): Promise<number> {
       await pipeline(copyRowsSource(store, { constants: [store.cluster] }), client.query(copyFrom(`COPY bench_raw_copy (${STAGING_COLUMN_LIST}, cluster) FROM STDIN`)));
       return performance.now() - started;
     } finally {
+      await store.close();
       await client.query('DROP TABLE IF EXISTS bench_raw_copy');
     }
   });

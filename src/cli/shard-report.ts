@@ -125,6 +125,7 @@ Examples:
         incomplete = incompleteTypes(store.incompleteResources());
         source = `store: ${store.dir}`;
         cluster = store.cluster;
+        await store.close();
       } else {
         // The live cluster: collect into a throw-away store, then read its manifest.
         const dir = await mkdtemp(join(tmpdir(), 'kollect-shard-report-'));
@@ -132,7 +133,7 @@ Examples:
           const client = await kubeClientFor(config);
           const result = await withSignals((signal) =>
             collect(
-              { ...config, store: { dir: join(dir, 'store') } },
+              { ...config, store: { ...config.store, dir: join(dir, 'store') } },
               {
                 client,
                 log: createLogger({ json: !interactive() }),

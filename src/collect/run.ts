@@ -12,6 +12,8 @@ import { createSink } from '../sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
 import { CollectStore } from '../store/collect-store.js';
 import type { ResourceStatus } from '../store/manifest.js';
+import { withStoreLock } from '../store/store-lock.js';
+import { checkStoreTarget } from '../store/store-writer.js';
 import { collect, noTypeListedCompletely, type CollectDeps } from './collect.js';
 
 export interface ShardWarning {
@@ -79,7 +81,7 @@ export async function runExport(options: RunOptions): Promise<RunResult> {
   // temporary folder, so the store a CronJob keeps (and `export --from` replays) stays as it was.
   const scratch = options.dryRun && options.fromStore === undefined ? await mkdtemp(join(tmpdir(), 'kollect-dry-run-')) : undefined;
   try {
-    return await collectAndExport(scratch ? { ...options, config: { ...options.config, store: { dir: join(scratch, 'store') } } } : options, scratch === undefined);
+    return await collectAndExport(scratch ? { ...options, config: { ...options.config, store: { ...options.config.store, dir: join(scratch, 'store') } } } : options, scratch === undefined);
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
@@ -90,7 +92,22 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
   let collection: RunResult['collection'];
   let store: CollectStore;
   if (options.fromStore !== undefined) {
-    store = await CollectStore.open(options.fromStore);
+    const fromStore = options.fromStore;
+    store = await withStoreLock({ ...config.store, dir: fromStore }, deps, () => CollectStore.open(fromStore));
+  } else {
+    if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
+    const client = deps.client;
+    // Before the lock and the first request: a collect replaces store.dir whole.
+    await checkStoreTarget(config.store.dir);
+    ({ collection, store } = await withStoreLock(config.store, deps, async () => {
+      const collected = await collect(config, { ...deps, client });
+      return {
+        collection: { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes },
+        store: await CollectStore.open(collected.storeDir),
+      };
+    }));
+  }
+  try {
     // Rows go out under the store's cluster, and metrics and locks under the config's: a store
     // of another cluster is a mistake to stop before any sink is touched, not to export quietly.
     if (store.cluster !== config.cluster) {
@@ -99,12 +116,15 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
         { store: store.dir, storeCluster: store.cluster, cluster: config.cluster },
       );
     }
-  } else {
-    if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
-    const collected = await collect(config, { ...deps, client: deps.client });
-    collection = { durationMs: collected.durationMs, resources: collected.manifest.resources, failedTypes: collected.failedTypes };
-    store = await CollectStore.open(collected.storeDir);
+    return await exportStore(store, collection, options, kept);
+  } finally {
+    await store.close();
   }
+}
+
+/** Exports an opened store to every configured sink (or plans each sink's changes on a dry run). */
+async function exportStore(store: CollectStore, collection: RunResult['collection'], options: RunOptions, kept: boolean): Promise<RunResult> {
+  const { config, deps } = options;
   for (const type of store.manifest.resources) deps.metrics.storeRows.set({ cluster: store.cluster, resource: resourceTypeKey(type) }, type.rows);
   const warnings = shardWarnings(store, config, deps.metrics, deps.log);
   const sinks = await Promise.all(config.sinks.map(createSink));

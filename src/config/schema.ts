@@ -208,6 +208,19 @@ export const listSettings = z.strictObject({
 });
 export type ListSettings = z.infer<typeof listSettings>;
 
+/** The collect store: where it is spooled, and how a run meets another on the same store. */
+const storeSettings = z.strictObject({
+  /** Where the collect store is spooled; replaced whole by each collect, so it must be missing, empty or a store. */
+  dir: z._default(nonEmpty(), '.kollect/store'),
+  /**
+   * The store's lock (`<dir>.lock`): a collect holds it from its start until its new store is in
+   * place, `export --from` while it opens the store. `wait`: how long a run waits for another's
+   * lock before it fails with LOCK_BUSY; 0 fails at once.
+   */
+  lock: z.prefault(z.strictObject({ wait: z.prefault(duration, 0) }), {}),
+});
+export type StoreSettings = z.infer<typeof storeSettings>;
+
 export const configSchema = z.strictObject({
   /** This cluster's name in the fleet; part of every row's identity. */
   cluster: dnsLabel,
@@ -222,8 +235,7 @@ export const configSchema = z.strictObject({
   resources: z._default(z.array(resourceConfig).check(z.minLength(1)), DEFAULT_RESOURCES),
   profiles: z._default(z.record(z.string().check(z.regex(/^[a-z0-9][-a-z0-9]*$/, 'profile names are lowercase')), profileConfig), {}),
   shards: z.prefault(shardThresholds, {}),
-  /** Where the collect store is spooled. */
-  store: z._default(z.strictObject({ dir: z._default(nonEmpty(), '.kollect/store') }), { dir: '.kollect/store' }),
+  store: z.prefault(storeSettings, {}),
   sinks: z._default(z.array(sinkConfig), []),
 });
 export type KollectConfig = z.infer<typeof configSchema>;

@@ -1,4 +1,6 @@
-import { open, readFile, stat, type FileHandle } from 'node:fs/promises';
+import { close, fstat, open, read } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { StoreError } from '../errors.js';
@@ -13,10 +15,23 @@ import { parseSpoolLine, type SegmentContext } from './spool-line.js';
  */
 const READ_CHUNK = 256 << 10;
 
+// Plain file descriptors, not FileHandles: the garbage collector closes a FileHandle left open
+// (a store a test never closed) with a deprecation warning, which Node means to make an error.
+const openFile = promisify(open);
+const readAt = promisify(read);
+const statFile = promisify(fstat);
+const closeFile = promisify(close);
+
 /**
  * A collect store on disk, opened and validated: the manifest parses, and every spool file exists
  * with exactly the bytes of the segments that the manifest places in it. Sinks read shards from
  * it one at a time.
+ *
+ * Open reads only the store it opened: it opens every spool file once, with the manifest, and
+ * reads through those descriptors. A collect that replaces the store meanwhile renames the folder
+ * and removes the old one, and an open descriptor keeps reading its own file (the old inode) to
+ * the end; a reader that opened files by path later would read another store's bytes at this
+ * manifest's offsets: rows of other objects, or none. `close()` releases the descriptors.
  */
 export class CollectStore {
   private readonly complete: ReadonlySet<string>;
@@ -27,6 +42,8 @@ export class CollectStore {
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
+    /** The descriptor of each spool file that holds rows, opened with the manifest. */
+    private readonly fds: ReadonlyMap<string, number>,
   ) {
     this.complete = new Set(manifest.resources.filter((r) => r.complete).map((r) => `${r.group}/${r.resource}`));
     this.shardsByKey = new Map(manifest.shards.map((shard) => [shard.key, shard]));
@@ -63,8 +80,12 @@ export class CollectStore {
       throw new StoreError(`${manifestPath} is invalid: ${first ? `${formatIssuePath(first.path)}: ${first.message}` : 'unknown problem'}`, { dir: root });
     }
     const manifest = parsed.data;
-    await checkSpoolFiles(root, manifest);
-    return new CollectStore(root, manifest);
+    return new CollectStore(root, manifest, await openSpoolFiles(root, manifest));
+  }
+
+  /** Closes the spool files; reading a shard afterwards fails. */
+  async close(): Promise<void> {
+    await Promise.all([...this.fds.values()].map((fd) => closeFile(fd)));
   }
 
   get cluster(): string {
@@ -124,35 +145,26 @@ export class CollectStore {
     const shard = this.shard(key);
     if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
     // One buffer per shard read, refilled: its text is decoded (copied) before it goes out.
+    // Positional reads: sinks may read shards of one file at the same time through its one descriptor.
     const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
-    let current: { file: string; handle: FileHandle } | undefined;
-    try {
-      for (const { file, offset, bytes } of shard.segments) {
-        const type = this.typeOfFile.get(file)!;
-        if (current?.file !== file) {
-          await current?.handle.close();
-          // Forgotten before the next open, which may fail: finally must not close it twice.
-          current = undefined;
-          current = { file, handle: await open(join(this.dir, file), 'r') };
-        }
-        const decoder = new StringDecoder('utf8');
-        let rest = '';
-        for (let done = 0; done < bytes; ) {
-          const { bytesRead } = await current.handle.read(buffer, 0, Math.min(READ_CHUNK, bytes - done), offset + done);
-          if (bytesRead === 0) throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
-          done += bytesRead;
-          const text = rest + decoder.write(buffer.subarray(0, bytesRead));
-          // Whole lines go out; a line cut by the chunk waits for the next read.
-          const cut = text.lastIndexOf('\n') + 1;
-          rest = text.slice(cut);
-          if (cut > 0) yield { type, text: text.slice(0, cut) };
-        }
-        if ((rest + decoder.end()) !== '') {
-          throw new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, { dir: this.dir, shard: key, file });
-        }
+    for (const { file, offset, bytes } of shard.segments) {
+      const type = this.typeOfFile.get(file)!;
+      const fd = this.fds.get(file)!;
+      const decoder = new StringDecoder('utf8');
+      let rest = '';
+      for (let done = 0; done < bytes; ) {
+        const { bytesRead } = await readAt(fd, buffer, 0, Math.min(READ_CHUNK, bytes - done), offset + done);
+        if (bytesRead === 0) throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
+        done += bytesRead;
+        const text = rest + decoder.write(buffer.subarray(0, bytesRead));
+        // Whole lines go out; a line cut by the chunk waits for the next read.
+        const cut = text.lastIndexOf('\n') + 1;
+        rest = text.slice(cut);
+        if (cut > 0) yield { type, text: text.slice(0, cut) };
       }
-    } finally {
-      await current?.handle.close();
+      if ((rest + decoder.end()) !== '') {
+        throw new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, { dir: this.dir, shard: key, file });
+      }
     }
   }
 
@@ -168,11 +180,12 @@ function spoolFiles(manifest: Manifest): Map<string, ResourceStatus> {
 }
 
 /**
- * Checks the spool files against the manifest: each segment is in the spool file of a listed
- * type, and each file exists and holds exactly the segments placed in it, none past its end (a
- * truncated or missing file, a manifest of another store).
+ * Opens the spool files that the manifest places rows in, and checks them against it: each
+ * segment is in the spool file of a listed type, and each file exists and holds exactly the
+ * segments placed in it, none past its end (a truncated or missing file, a manifest of another
+ * store). Nothing stays open when a check fails.
  */
-async function checkSpoolFiles(root: string, manifest: Manifest): Promise<void> {
+async function openSpoolFiles(root: string, manifest: Manifest): Promise<Map<string, number>> {
   const types = spoolFiles(manifest);
   const files = new Map<string, { bytes: number; end: number; shard: string }>();
   for (const shard of manifest.shards) {
@@ -186,17 +199,26 @@ async function checkSpoolFiles(root: string, manifest: Manifest): Promise<void> 
       files.set(segment.file, file);
     }
   }
-  await Promise.all(
+  const fds = new Map<string, number>();
+  const opened = await Promise.allSettled(
     [...files].map(async ([file, expected]) => {
-      const info = await stat(join(root, file)).catch((error: NodeJS.ErrnoException) => {
+      const fd = await openFile(join(root, file), 'r').catch((error: NodeJS.ErrnoException) => {
         throw new StoreError(`store ${root} is incomplete: spool file ${file} is missing`, { dir: root, shard: expected.shard, file }, { cause: error });
       });
-      if (info.size !== expected.bytes || expected.end > info.size) {
-        throw new StoreError(`store ${root} is damaged: spool file ${file} has ${info.size} bytes on disk, the manifest places ${expected.bytes} in it`, {
+      fds.set(file, fd);
+      const { size } = await statFile(fd);
+      if (size !== expected.bytes || expected.end > size) {
+        throw new StoreError(`store ${root} is damaged: spool file ${file} has ${size} bytes on disk, the manifest places ${expected.bytes} in it`, {
           dir: root,
           file,
         });
       }
     }),
   );
+  const failed = opened.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failed) {
+    await Promise.all([...fds.values()].map((fd) => closeFile(fd)));
+    throw failed.reason;
+  }
+  return fds;
 }

@@ -2,8 +2,10 @@ import * as z from 'zod/mini';
 import { count, nonEmpty } from '../zod.js';
 import { resourceTypeKey } from '../rows/row.js';
 
+/** What every version's format tag starts with: a folder whose manifest has one is a kollect store, of whichever version. */
+export const STORE_FORMAT_FAMILY = 'kollect.store/';
 /** Format tag of the manifest; bumped on any incompatible change to the store layout. */
-export const STORE_FORMAT = 'kollect.store/v3';
+export const STORE_FORMAT = `${STORE_FORMAT_FAMILY}v3` as const;
 export const MANIFEST_FILE = 'manifest.json';
 /** The folder of the spool files, one per resource type. */
 export const ROWS_DIR = 'rows';

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { compareKeys } from '../compare.js';
-import { StoreWriteError } from '../errors.js';
+import { StoreDirError, StoreWriteError } from '../errors.js';
+import { formatBytes } from '../format.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import type { SpoolPage } from './spool-page.js';
-import { MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, type Manifest, type ResourceStatus, type Segment, type ShardEntry } from './manifest.js';
+import { MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, STORE_FORMAT_FAMILY, type Manifest, type ResourceStatus, type Segment, type ShardEntry } from './manifest.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
@@ -45,8 +46,8 @@ export class TypeSpool {
   constructor(
     private readonly root: string,
     readonly type: SpooledType,
-    /** The store being written (its final folder), for messages. */
-    private readonly storeDir: string = root,
+    /** The typed error for a write that failed at `path` (the writer's `unwritable`). */
+    private readonly unwritable: (path: string, error: unknown) => unknown,
   ) {
     this.file = spoolFileOf(type);
   }
@@ -81,11 +82,10 @@ export class TypeSpool {
     const path = join(this.root, this.file);
     try {
       this.handle ??= await open(path, 'a');
-      const { bytesWritten } = await this.handle.writev(buffers);
-      if (bytesWritten !== this.buffered) throw new Error(`short write: ${bytesWritten} of ${this.buffered} bytes`);
+      await writeAll(this.handle, buffers);
     } catch (error) {
       // A full or read-only volume shows here first, in the middle of a list.
-      throw unwritable(this.storeDir, path, error);
+      throw this.unwritable(path, error);
     }
     // Segments only for what is on disk.
     for (const part of pending) {
@@ -132,6 +132,11 @@ export class TypeSpool {
     this.status = { complete: false, reason, message };
   }
 
+  /** Bytes of the type's file, written or buffered. */
+  get spooledBytes(): number {
+    return this.written + this.buffered;
+  }
+
   private get rowCount(): number {
     let rows = 0;
     for (const part of this.parts.values()) rows += part.fingerprint.rows;
@@ -148,19 +153,120 @@ export class TypeSpool {
   }
 }
 
+/**
+ * Writes every buffer, however many writes it takes: a volume that fills up takes part of a
+ * write, and only the next write fails, with ENOSPC.
+ */
+async function writeAll(handle: FileHandle, buffers: Uint8Array[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let { bytesWritten } = await handle.writev(rest);
+    if (bytesWritten === 0) throw new Error('a write to the spool wrote nothing');
+    while (rest.length > 0 && bytesWritten >= rest[0]!.byteLength) bytesWritten -= rest.shift()!.byteLength;
+    if (bytesWritten > 0) rest = [rest[0]!.subarray(bytesWritten), ...rest.slice(1)];
+  }
+}
+
 /** File system errors that say where the store lives is not usable, rather than a bug. */
 const UNWRITABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'EBUSY', 'EXDEV', 'ENOSPC', 'EDQUOT', 'ENOTDIR']);
+/** Of those, a full volume (or quota): no mount advice, but how much room the store needs. */
+const FULL = new Set(['ENOSPC', 'EDQUOT']);
 
-/** A typed error for an unusable store location; anything else stays as it is. */
-function unwritable(dir: string, path: string, error: unknown): unknown {
+/** The room a store takes while it is replaced: the new one, so far, and the previous one, which stays until the swap. */
+interface StoreSpace {
+  spooled: number;
+  previous: number;
+}
+
+/**
+ * A typed error for an unusable store location, `path` being what failed; anything else stays as
+ * it is. `space`, when known, says how much room a full volume must have.
+ */
+export function unwritable(dir: string, path: string, error: unknown, space: StoreSpace = { spooled: 0, previous: 0 }): unknown {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === undefined || !UNWRITABLE.has(code)) return error;
+  if (FULL.has(code)) {
+    // The new store will be about the previous one's size, or more: both are on the volume until the swap.
+    const needed = space.previous + Math.max(space.spooled, space.previous);
+    const room =
+      needed === 0
+        ? ''
+        : ` This collection had spooled ${formatBytes(space.spooled)}, and the previous store (${formatBytes(space.previous)}) stays until the new one replaces it, ` +
+          `so the volume must hold at least ${formatBytes(needed)} for the store, more as the cluster grows.`;
+    return new StoreWriteError(
+      `cannot write the collect store ${dir}: its volume is full (${code} on ${path}).${room} Free space on the volume, give it more room ` +
+        '(a larger volume, or a higher sizeLimit on an emptyDir), or set store.dir (or --store) to a folder on a volume with room',
+      { dir, path, errno: code, spooledBytes: space.spooled, previousBytes: space.previous, neededBytes: needed },
+      { cause: error },
+    );
+  }
   return new StoreWriteError(
     `cannot write the collect store ${dir}: ${code} on ${path}. The store and the folder above it must be writable ` +
       '(a new store is written beside the old one, then renamed over it): set store.dir (or --store) to a folder on a writable volume, ' +
       'with the volume mounted on its parent rather than on store.dir itself',
     { dir, path, errno: code },
     { cause: error },
+  );
+}
+
+/** Bytes of the spool files of the store in `dir` (0 when there is none): what stays on the volume until a new store replaces it. */
+async function spoolBytesOf(dir: string): Promise<number> {
+  const rows = join(dir, ROWS_DIR);
+  let files: string[];
+  try {
+    files = await readdir(rows);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
+    throw error;
+  }
+  const sizes = await Promise.all(files.map(async (file) => (await stat(join(rows, file))).size));
+  return sizes.reduce((n, size) => n + size, 0);
+}
+
+/** Whether `path` is the manifest of a kollect store, of any format version (an older store is replaced after an upgrade). */
+async function isStoreManifest(path: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') return false;
+    throw error;
+  }
+  try {
+    const format = (JSON.parse(text) as { format?: unknown } | null)?.format;
+    return typeof format === 'string' && format.startsWith(STORE_FORMAT_FAMILY);
+  } catch (error) {
+    // Not JSON: not a manifest kollect wrote (it writes it whole, then renames it into place).
+    if (error instanceof SyntaxError) return false;
+    throw error;
+  }
+}
+
+/**
+ * Refuses a store folder that a collect must not replace: a collect replaces `dir` whole, so it
+ * may only be missing, empty, or a kollect store (its manifest says so). Anything else (a typo,
+ * `--store .`) would lose a user's files. Read-only: call it before any request or lock.
+ */
+export async function checkStoreTarget(dir: string): Promise<void> {
+  const target = resolve(dir);
+  const info = await stat(target).catch((error: NodeJS.ErrnoException) => {
+    // Missing: a new store. A file above it (ENOTDIR) is the writer's to report, as STORE_UNWRITABLE.
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw unwritable(target, target, error);
+  });
+  if (info === undefined) return;
+  const advice =
+    'A collect replaces its store folder whole, so it must be missing, empty, or a kollect store: set store.dir (or --store) to such a folder ' +
+    '(the default is .kollect/store). Nothing was changed';
+  if (!info.isDirectory()) throw new StoreDirError(`the collect store ${JSON.stringify(target)} is a file, not a folder. ${advice}`, { dir: target });
+  const entries = await readdir(target);
+  if (entries.length === 0 || (await isStoreManifest(join(target, MANIFEST_FILE)))) return;
+  const shown = entries.sort().slice(0, 3).map((name) => JSON.stringify(name));
+  const more = entries.length > shown.length ? ` and ${entries.length - shown.length} more` : '';
+  throw new StoreDirError(
+    `the collect store ${JSON.stringify(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${MANIFEST_FILE} of a store. ${advice}`,
+    { dir: target, entries: entries.length },
   );
 }
 
@@ -176,20 +282,29 @@ export class StoreWriter {
     readonly dir: string,
     private readonly tmpDir: string,
     readonly cluster: string,
+    /** Bytes of the previous store's spool files, which stay on the volume until finish() replaces it. */
+    private readonly previousBytes: number,
   ) {}
 
   static async create(dir: string, cluster: string): Promise<StoreWriter> {
     const target = resolve(dir);
     const tmpDir = `${target}.partial-${randomBytes(4).toString('hex')}`;
+    const previousBytes = await spoolBytesOf(target);
     await mkdir(join(tmpDir, ROWS_DIR), { recursive: true }).catch((error: unknown) => {
-      throw unwritable(target, tmpDir, error);
+      throw unwritable(target, tmpDir, error, { spooled: 0, previous: previousBytes });
     });
-    return new StoreWriter(target, tmpDir, cluster);
+    return new StoreWriter(target, tmpDir, cluster, previousBytes);
+  }
+
+  /** The typed error for a write of this store that failed at `path`. */
+  private unwritable(path: string, error: unknown): unknown {
+    const spooled = this.spools.reduce((n, spool) => n + spool.spooledBytes, 0);
+    return unwritable(this.dir, path, error, { spooled, previous: this.previousBytes });
   }
 
   /** Starts spooling a resource type. */
   spool(type: SpooledType): TypeSpool {
-    const spool = new TypeSpool(this.tmpDir, type, this.dir);
+    const spool = new TypeSpool(this.tmpDir, type, (path, error) => this.unwritable(path, error));
     this.spools.push(spool);
     return spool;
   }
@@ -226,7 +341,7 @@ export class StoreWriter {
     };
     const manifestPath = join(this.tmpDir, MANIFEST_FILE);
     await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`).catch((error: unknown) => {
-      throw unwritable(this.dir, manifestPath, error);
+      throw this.unwritable(manifestPath, error);
     });
     // Swap: the old store is removed only once the new one is complete on disk.
     const old = `${this.dir}.old-${randomBytes(4).toString('hex')}`;
@@ -234,11 +349,11 @@ export class StoreWriter {
       () => true,
       (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return false;
-        throw unwritable(this.dir, this.dir, error);
+        throw this.unwritable(this.dir, error);
       },
     );
     await rename(this.tmpDir, this.dir).catch((error: unknown) => {
-      throw unwritable(this.dir, this.dir, error);
+      throw this.unwritable(this.dir, error);
     });
     if (hadOld) await rm(old, { recursive: true, force: true });
     return manifest;

@@ -6,49 +6,7 @@ import { CollectStore } from '../../src/store/collect-store.js';
 import { CLUSTER_SHARD } from '../../src/rows/row.js';
 import { runKollect } from '../support/cli.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
-import { tempDir } from '../support/store-fixture.js';
-
-const ALL_TYPES = [
-  '{ version: v1, resource: namespaces }',
-  '{ version: v1, resource: nodes }',
-  '{ version: v1, resource: pods }',
-  '{ version: v1, resource: services }',
-  '{ version: v1, resource: configmaps }',
-  '{ version: v1, resource: secrets }',
-  '{ group: apps, version: v1, resource: deployments }',
-  '{ group: example.com, version: v1, resource: widgets }',
-];
-
-interface Setup {
-  dir: string;
-  config: string;
-  store: string;
-  out: string;
-}
-
-async function setup(sim: KubeSim, extra: { resources?: string[]; yaml?: string; list?: string } = {}): Promise<Setup> {
-  const dir = await tempDir('kollect-e2e-');
-  const kubeconfig = join(dir, 'kubeconfig');
-  await sim.writeKubeconfig(kubeconfig);
-  const store = join(dir, 'store');
-  const out = join(dir, 'out');
-  const config = join(dir, 'kollect.yaml');
-  await writeFile(
-    config,
-    [
-      'cluster: e2e',
-      `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
-      `list: ${extra.list ?? '{ pageSize: 500, retries: 4 }'}`,
-      'resources:',
-      ...(extra.resources ?? ALL_TYPES).map((r) => `  - ${r}`),
-      `store: { dir: ${JSON.stringify(store)} }`,
-      'sinks:',
-      `  - { name: files, type: file, dir: ${JSON.stringify(out)} }`,
-      extra.yaml ?? '',
-    ].join('\n'),
-  );
-  return { dir, config, store, out };
-}
+import { setup } from '../support/e2e-setup.js';
 
 async function filesUnder(root: string): Promise<Map<string, { mtimeMs: number; text: string }>> {
   const files = new Map<string, { mtimeMs: number; text: string }>();

@@ -102,6 +102,22 @@ describe('collect store', () => {
     assert.equal(store.isComplete({ group: '', resource: 'pods' }), true);
   });
 
+  it('GIVEN a store opened by a reader WHEN a collect replaces it THEN the reader still reads exactly the rows of the store it opened', async () => {
+    const dir = join(await tempDir(), 'store');
+    const opened = [...syntheticRows({ cluster: 'c1', count: 2_000, namespaces: 4 })];
+    const reader = await buildStore(dir, 'c1', opened);
+    // The next collection: objects gone, changed and new, so every segment of the new spool files moves.
+    const replacing = await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 3_000, namespaces: 4, removedFraction: 0.3, changedFraction: 0.5, revision: 2 }));
+    await replacing.close();
+
+    const read = await collectAll(reader.rows());
+    await reader.close();
+
+    const byUid = (rows: Iterable<{ uid: string }>): Map<string, unknown> => new Map([...rows].map((row) => [row.uid, row]));
+    assert.equal(read.length, opened.length);
+    assert.deepEqual(byUid(read), byUid(opened));
+  });
+
   it('GIVEN an aborted writer THEN the previous store is untouched', async () => {
     const dir = join(await tempDir(), 'store');
     await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 50 }));

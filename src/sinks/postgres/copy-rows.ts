@@ -48,11 +48,37 @@ export function keyInShard(row: Pick<Row, 'name' | 'uid'>): string {
   return `${row.name}\u0000${row.uid}`;
 }
 
+/**
+ * The shard of each line of one COPY, by line number (from 1, as the server counts lines in an
+ * error's context): what names the shard of a line that the server refuses.
+ */
+export class CopyLines {
+  private readonly firstLines: number[] = [];
+  private readonly keys: string[] = [];
+  /** Lines sent so far. */
+  sent = 0;
+
+  /** The lines sent next are the rows of shard `key`. */
+  startShard(key: string): void {
+    this.firstLines.push(this.sent + 1);
+    this.keys.push(key);
+  }
+
+  /** The shard that line `line` of the COPY is a row of. */
+  shardOf(line: number): string | undefined {
+    let found: string | undefined;
+    for (let i = 0; i < this.firstLines.length && this.firstLines[i]! <= line; i++) found = this.keys[i];
+    return found;
+  }
+}
+
 export interface CopySourceOptions {
   /** Values appended to every line, after the STAGING_COLUMNS (for columns the rows do not carry). */
   constants?: readonly string[];
   /** The shards to send (default: every shard of the store). */
   shards?: readonly ShardEntry[];
+  /** Records which shard each line sent is a row of. */
+  lines?: CopyLines;
 }
 
 /**
@@ -68,7 +94,9 @@ export interface CopySourceOptions {
  */
 export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | 'readShardText'>, options: CopySourceOptions = {}): AsyncGenerator<string> {
   const constants = copyTail(options.constants ?? []);
+  const lines = options.lines ?? new CopyLines();
   for (const shard of options.shards ?? store.shards) {
+    lines.startShard(shard.key);
     const namespace = `\t${copyField(namespaceOfShard(shard.key))}`;
     const keys = new Set<string>();
     let tail: { type: ResourceStatus; replacement: string } | undefined;
@@ -86,6 +114,7 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
           });
         }
         keys.add(key);
+        lines.sent++;
       }
       // What this segment's rows share, before each newline; `$` is special in a replacement string, `$$` writes one.
       if (tail?.type !== type) tail = { type, replacement: `${namespace}${copyTail([type.group, type.version, type.kind, type.resource])}${constants}\n`.replaceAll('$', '$$$$') };

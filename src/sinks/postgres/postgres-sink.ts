@@ -3,7 +3,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { compareKeys } from '../../compare.js';
 import type { PostgresSinkConfig } from '../../config/schema.js';
-import { InterruptedError, KollectError, LockBusyError, SinkError } from '../../errors.js';
+import { InterruptedError, KollectError, LockBusyError, SinkError, StoreError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import { namespaceOfShard, shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
@@ -11,7 +11,7 @@ import { fingerprintOf } from '../../store/fingerprint.js';
 import type { ShardEntry } from '../../store/manifest.js';
 import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
-import { copyRowsSource, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
+import { copyRowsSource, CopyLines, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
 
 /**
@@ -81,6 +81,8 @@ const RETRYABLE = new Set(['40001', '40P01']);
 
 interface PgError extends Error {
   code?: string;
+  /** Where the statement was: for a COPY, `COPY <table>, line <n>, column <name>: ...`. */
+  where?: string;
 }
 
 /** The pg error in an error's cause chain, if any. */
@@ -144,6 +146,28 @@ function sinkError(config: PostgresSinkConfig, secrets: readonly string[], error
   }
   const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
   return new SinkError(config.name, `${action} failed: ${lost ? `the connection to the database broke (${base})` : base}${tail}`, { table }, { cause: error });
+}
+
+/**
+ * What the server says of a COPY line that no spool line kollect writes can be: a line with a
+ * field too many or too few (22P04), or labels or attributes that are not JSON (22P02; every
+ * other staged column is text, or a timestamp, whose 22007 can come from what a cluster sent).
+ */
+const DAMAGED_LINE = new Set(['22P04', '22P02']);
+
+/** A COPY the server refused for a line the store cannot have been written with, as STORE_INVALID naming its shard; undefined for any other failure. */
+function damagedStoreError(store: CollectStore, lines: CopyLines, error: unknown): StoreError | undefined {
+  const pgError = pgErrorOf(error);
+  if (!pgError?.code || !DAMAGED_LINE.has(pgError.code)) return undefined;
+  // A JSON error's context starts with the JSON's own position; the COPY's line follows.
+  const line = /^COPY [^,\n]+, line (\d+)/m.exec(pgError.where ?? '')?.[1];
+  const shard = line === undefined ? undefined : lines.shardOf(Number(line));
+  const where = shard === undefined ? 'a line' : `shard "${shard}" holds a line (line ${line} of the COPY) that`;
+  return new StoreError(
+    `store ${store.dir} is damaged: ${where} is not a row as kollect spools it: PostgreSQL refused it with ${JSON.stringify(pgError.message)} (SQLSTATE ${pgError.code}); collect again`,
+    { dir: store.dir, ...(shard === undefined ? {} : { shard }), sqlstate: pgError.code },
+    { cause: error },
+  );
 }
 
 /** Resource types listed completely: only their absent rows may be deleted. */
@@ -480,10 +504,13 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       /** COPYs the store into `target` (a table and its column list), each line ending with `constants`. */
       const copyStore = async (target: string, constants: string[] = [], shards: readonly ShardEntry[] = store.shards): Promise<void> => {
         const copy = client.query(copyFrom(`COPY ${target} FROM STDIN`));
+        const lines = new CopyLines();
         // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
         // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
         // ends the COPY with an error and the transaction can only roll back.
-        await pipeline(copyRowsSource(store, { constants, shards }), copy, { signal: ctx.signal });
+        await pipeline(copyRowsSource(store, { constants, shards, lines }), copy, { signal: ctx.signal }).catch((error: unknown) => {
+          throw damagedStoreError(store, lines, error) ?? error;
+        });
         if (ctx.signal.aborted) throw interrupted('export');
       };
       const { first, now } = (

@@ -9,7 +9,7 @@ import { tempDir } from '../../support/store-fixture.js';
 import { captureLogger } from './git-fixture.js';
 
 /** The lock's rules on a short clock: touched every 50 ms, stale after 1 s untouched (room for a loaded CI machine). */
-const FAST = { refreshMs: 50, staleMs: 1000 };
+const FAST = { refreshMs: 50, staleMs: 1000, pollMs: 50 };
 
 describe('git mirror lock', () => {
   it('GIVEN an export that outlasts the stale time WHEN another run tries meanwhile THEN it is refused: the holder keeps touching its lock', async () => {

@@ -116,30 +116,43 @@ describe('postgres sink: failures roll back', () => {
     await holder.close();
   });
 
-  /** A store of 3,000 rows whose 501st pods spool line is damaged in place (one field short, the file's size unchanged). */
-  async function damagedStore() {
+  /** Damage to the 501st pods spool line, in place (the file's size unchanged): what the store's checks at open cannot see. */
+  const damages: Array<[string, (line: string) => string]> = [
+    ['one field short (a tab lost)', (line) => line.replace('\t', ' ')],
+    ['its labels no longer JSON', (line) => line.replace('":"', '";"')],
+  ];
+
+  /** A store of 3,000 rows with `damage` done to its 501st pods spool line, and the shard that line is a row of. */
+  async function damagedStore(damage: (line: string) => string) {
     const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 }));
     const file = join(store.dir, 'rows', 'pods.tsv');
     const lines = (await readFile(file, 'utf8')).split('\n');
-    lines[500] = lines[500]!.replace('\t', ' ');
+    const offset = Buffer.byteLength(lines.slice(0, 500).map((line) => `${line}\n`).join(''));
+    lines[500] = damage(lines[500]!);
     await writeFile(file, lines.join('\n'));
-    return store;
+    const shard = store.shards.find((s) => s.segments.some((segment) => segment.file === 'rows/pods.tsv' && segment.offset <= offset && offset < segment.offset + segment.bytes))!;
+    return { store, shard: shard.key };
   }
 
   for (const table of ['empty (first export: COPY into the table)', 'filled (COPY into staging)'] as const) {
-    it(`GIVEN a ${table} table and a store damaged in the middle WHEN exported THEN the COPY fails, nothing is written, SinkError`, async () => {
-      const url = await freshDatabase();
-      await initTables(url, config);
-      if (table.startsWith('filled')) await filled(url);
-      const snapshot = await tableSnapshot(url, ITEMS_TABLE);
-      const bad = await damagedStore();
-      const sink = createPostgresSink(config, sinkDeps(url));
+    for (const [damage, damageLine] of damages) {
+      it(`GIVEN a ${table} table and a store with a line ${damage} in the middle WHEN exported THEN the COPY fails with STORE_INVALID naming the shard, and nothing is written`, async () => {
+        const url = await freshDatabase();
+        await initTables(url, config);
+        if (table.startsWith('filled')) await filled(url);
+        const snapshot = await tableSnapshot(url, ITEMS_TABLE);
+        const bad = await damagedStore(damageLine);
+        const sink = createPostgresSink(config, sinkDeps(url));
 
-      await assert.rejects(sink.apply(bad, testContext()), (error: unknown) => error instanceof SinkError && /SQLSTATE 22P0\d.*the transaction was rolled back, nothing was written$/.test(error.message));
-      await sink.close();
+        await assert.rejects(
+          sink.apply(bad.store, testContext()),
+          (error: unknown) => error instanceof StoreError && error.code === 'STORE_INVALID' && error.data.shard === bad.shard && error.message.includes(`shard "${bad.shard}" holds a line`),
+        );
+        await sink.close();
 
-      assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
-    });
+        assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
+      });
+    }
 
     it(`GIVEN a ${table} table and a store with one key twice WHEN exported THEN the export fails with STORE_INVALID naming the row, and nothing is written`, async () => {
       const url = await freshDatabase();
