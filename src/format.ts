@@ -15,3 +15,17 @@ export function formatBytes(n: number): string {
   if (n < 1023.95 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(2)} MiB`;
 }
+
+/** Text in JSON quotes with every character outside printable ASCII escaped (`\u202e`), safe for any terminal or log. */
+export function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Text from a cluster as a summary or a log line may show it: as it is when it holds only
+ * letters, digits and `-._:/@` (every valid Kubernetes name), else `quoted`, so that no control,
+ * bidirectional or invisible character reaches a terminal or a log collector.
+ */
+export function printable(text: string): string {
+  return /^[\w.:/@-]+$/.test(text) ? text : quoted(text);
+}

@@ -9,7 +9,18 @@ import { namespaceOfShard, shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { fingerprintOf } from '../../store/fingerprint.js';
 import type { ShardEntry } from '../../store/manifest.js';
-import { addCounts, emptyCounts, type ChangeCounts, type ShardChange, type Sink, type SinkContext, type SinkPlan, type SinkResult } from '../sink.js';
+import {
+  addCounts,
+  describeReplacedValue,
+  emptyCounts,
+  type ChangeCounts,
+  type ReplacedValues,
+  type ShardChange,
+  type Sink,
+  type SinkContext,
+  type SinkPlan,
+  type SinkResult,
+} from '../sink.js';
 import { poolConfig, setLocalStatementTimeout, SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam, type ConnectionDeps } from './connection.js';
 import { copyRowsSource, keyInShard, STAGING_COLUMN_LIST, STAGING_COLUMNS } from './copy-rows.js';
 import { exportLockKey, initSchema, ITEM_COLUMNS, KEY_COLUMNS, tableRefs, type InitResult, type TableNames, type TableRefs } from './schema.js';
@@ -100,6 +111,8 @@ interface ApplyCounts {
   staged: number;
   totals: ChangeCounts;
   shards: ShardChange[];
+  /** Values sent with U+FFFD in place of NUL. */
+  replaced: ReplacedValues;
 }
 
 /** Per-shard changes sorted by shard (like the store's shards), and their totals: what apply() and plan() report. */
@@ -138,9 +151,7 @@ function sinkError(config: PostgresSinkConfig, secrets: readonly string[], error
         ? `; run "kollect db init" to create ${table} and ${config.schema}.${config.runsTable}`
         : pgError.code === '57014'
           ? ` (statementTimeout is ${config.statementTimeout} ms)`
-          : pgError.code === '22021'
-            ? '; a value holds a NUL character, which PostgreSQL text cannot store'
-            : '';
+          : '';
     return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table, sqlstate: pgError.code }, { cause: error });
   }
   const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
@@ -167,6 +178,7 @@ export type PostgresSinkResult = SinkResult &
   PostgresCounts & {
     /** Rows sent to the database (COPY): shards whose stored rows already matched the store's are not. */
     staged: number;
+    replaced: ReplacedValues;
   };
 
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
@@ -489,13 +501,14 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       // a damaged store); `sent` are those that go to the database.
       const staged = { perShard: new Map(store.shards.map((shard) => [shard.key, shard.rows])), total: store.manifest.totals.rows };
       let sent = staged.total;
+      const replaced: ReplacedValues = { count: 0, first: [] };
       /** COPYs the store into `target` (a table and its column list), each line ending with `constants`. */
       const copyStore = async (target: string, constants: string[] = [], shards: readonly ShardEntry[] = store.shards): Promise<void> => {
         const copy = client.query(copyFrom(`COPY ${target} FROM STDIN`));
         // pipeline() gives backpressure (the store is read as fast as the server takes it) and, on a
         // failing source or an abort, destroys the COPY stream, which sends CopyFail: the server
         // ends the COPY with an error and the transaction can only roll back.
-        await pipeline(copyRowsSource(store, { constants, shards }), copy, { signal: ctx.signal });
+        await pipeline(copyRowsSource(store, { constants, shards, replaced }), copy, { signal: ctx.signal });
         if (ctx.signal.aborted) throw interrupted('export');
       };
       const { first, now } = (
@@ -538,7 +551,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
       committing = true;
       // Once COMMIT has succeeded the export is committed, even if SIGTERM arrived meanwhile.
       await tx.commit();
-      return { rows: staged.total, staged: sent, ...summary };
+      return { rows: staged.total, staged: sent, ...summary, replaced };
     } catch (error) {
       await tx.rollback();
       const brokenBy = tx.broken();
@@ -593,6 +606,7 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
         const result: PostgresSinkResult = {
           ...report({ sink: config.name, type: 'postgres', unit: 'rows', totals: counts.totals, shards: counts.shards }),
           staged: counts.staged,
+          replaced: counts.replaced,
           durationMs: Date.now() - began,
         };
         ctx.log.info('postgres export committed', {
@@ -607,6 +621,15 @@ export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSin
           deleted: counts.totals.removed,
           durationMs: result.durationMs,
         });
+        if (counts.replaced.count > 0) {
+          ctx.log.warn('values held NUL (U+0000), which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact', {
+            sink: config.name,
+            table: refs.itemsLabel,
+            cluster: store.cluster,
+            replaced: counts.replaced.count,
+            first: counts.replaced.first.map(describeReplacedValue),
+          });
+        }
         return result;
       } catch (error) {
         if (error instanceof InterruptedError || ctx.signal.aborted) throw error instanceof InterruptedError ? error : interrupted('export');
