@@ -10,6 +10,9 @@
  *   (d) 5% of the objects changed;
  *   (e) one INSERT ... ON CONFLICT statement per row (10,000 rows, time scaled x10);
  *   (f) multi-row INSERT ... ON CONFLICT, 1,000 rows per statement;
+ *   (g) 5% of the objects changed and 2% deleted, right after the first export into a new table,
+ *       before anything analysed it (autovacuum off): the plans may use no statistics;
+ *   (h) the same export after an ANALYZE of the first export's rows: (g) is compared with it;
  *
  * and the peak RSS of the exporter, with PASS or MISS against each target (exit 1 on a MISS). (b)-(d) run the built CLI (`bin/kollect export --from`) in a
  * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
@@ -45,6 +48,8 @@ const NAIVE_ROWS = 10_000;
 const BATCH_ROWS = 1_000;
 const RUNS = 5;
 const CLUSTER = 'bench';
+/** The empty items table that (g) and (h) each start from, as a new table (no statistics at all). */
+const TEMPLATE_TABLE = 'bench_items_template';
 const SCHEMA = 'public';
 const TABLE = 'kollect_items';
 /** Argument that makes this script measure (a) in a child process and print its time. */
@@ -147,11 +152,14 @@ async function main(): Promise<void> {
   const changedDir = join(dir, 'changed');
   const base = await buildStore(baseDir, CLUSTER, syntheticRows(shape));
   await buildStore(changedDir, CLUSTER, syntheticRows({ ...shape, changedFraction: 0.05, revision: 2 }));
+  const churnedDir = join(dir, 'churned');
+  await buildStore(churnedDir, CLUSTER, syntheticRows({ ...shape, changedFraction: 0.05, removedFraction: 0.02, revision: 2 }));
   const config = join(dir, 'kollect.yaml');
   await writeFile(config, `cluster: ${CLUSTER}\nsinks:\n  - { name: fleet-db, type: postgres, ssl: { mode: disable } }\n`);
   await initTables(url, testSinkConfig());
   // Autovacuum off on the items table, so that the dead tuples an export leaves are counted, not hidden.
   await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS_TABLE} SET (autovacuum_enabled = false)`));
+  await withClient(url, (c) => c.query(`CREATE TABLE ${TEMPLATE_TABLE} (LIKE ${ITEMS_TABLE} INCLUDING ALL)`));
   let runs = 0;
   const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
@@ -173,13 +181,28 @@ async function main(): Promise<void> {
     await step('c', () => exportOnce(baseDir));
     await step('d', () => exportOnce(changedDir));
   }
+  // (g) and (h), paired the same way: each on a new table that the first export has just loaded.
+  const churnRuns: Record<'g' | 'h', Figure[]> = { g: [], h: [] };
+  for (let round = 0; round < RUNS; round++) {
+    for (const name of ['g', 'h'] as const) {
+      await withClient(url, async (client) => {
+        await client.query(`DROP TABLE ${ITEMS_TABLE}`);
+        await client.query(`CREATE TABLE ${ITEMS_TABLE} (LIKE ${TEMPLATE_TABLE} INCLUDING ALL) WITH (autovacuum_enabled = false)`);
+      });
+      await exportOnce(baseDir);
+      if (name === 'h') await withClient(url, (client) => client.query(`ANALYZE ${ITEMS_TABLE}`));
+      await checkpoint(url);
+      churnRuns[name].push(await exportOnce(churnedDir));
+    }
+  }
   const [a, b, c, d] = (['a', 'b', 'c', 'd'] as const).map((name) => medianFigure(runsOf[name])) as [Figure, Figure, Figure, Figure];
+  const [g, h] = (['g', 'h'] as const).map((name) => medianFigure(churnRuns[name])) as [Figure, Figure];
   // (e) and (f) read the store with the built kollect's reader, as (a)-(d) do.
   const builtBase = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(baseDir);
   const e = await naiveUpsert(url, builtBase, 1, NAIVE_ROWS);
   const f = await naiveUpsert(url, builtBase, BATCH_ROWS, ROWS);
   await builtBase.close();
-  const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!);
+  const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!, g.maxRssKiB!, h.maxRssKiB!);
 
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   const ratio = (x: Figure): string => `${(x.ms / a.ms).toFixed(2)}x`;
@@ -192,8 +215,10 @@ async function main(): Promise<void> {
     ['(d) kollect export, 5% changed', d],
     [`(e) INSERT ON CONFLICT per row (${NAIVE_ROWS.toLocaleString('en-US')} x10)`, e],
     [`(f) INSERT ON CONFLICT, ${BATCH_ROWS.toLocaleString('en-US')} rows/statement`, f],
+    ['(g) 5% changed, 2% deleted, never analysed', g],
+    ['(h) the same, after ANALYZE', h],
   ];
-  console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d)\n`);
+  console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d, g, h)\n`);
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
   console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(10), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
   for (const [label, x] of table) {
@@ -209,6 +234,7 @@ async function main(): Promise<void> {
   verdicts.check(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`);
   verdicts.check(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`);
   verdicts.check(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`);
+  verdicts.check(g.ms <= 1.5 * h.ms, `(g) export right after the first load, never analysed: ${(g.ms / h.ms).toFixed(2)}x (h), analysed (target <= 1.5x)`);
   verdicts.check(peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (target < 256 MiB)`);
   console.log(`\n${verdicts.report()}`);
   await server.dropCreatedDatabases();

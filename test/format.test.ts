@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatBytes, formatCount } from '../src/format.js';
+import { formatBytes, formatCount, printable } from '../src/format.js';
 
 describe('formatCount', () => {
   for (const n of [0, 7, 999, 1000, 25000, 100000, 1234567, 1000000000, -1234]) {
@@ -26,6 +26,29 @@ describe('formatBytes', () => {
   for (const [n, printed] of cases) {
     it(`GIVEN ${n} bytes THEN ${printed}`, () => {
       assert.equal(formatBytes(n), printed);
+    });
+  }
+});
+
+describe('printable', () => {
+  // [text from a cluster, as a summary or a log shows it]
+  const cases: Array<[string, string]> = [
+    ['kube-system', 'kube-system'],
+    ['real-hostile/hostile-nul', 'real-hostile/hostile-nul'],
+    ['', '""'],
+    ['nul\u0000inside', '"nul\\u0000inside"'],
+    ['a\tb\nc\u001b[31m', '"a\\tb\\nc\\u001b[31m"'],
+    ['right-to-left \u202e override', '"right-to-left \\u202e override"'],
+    ['say "hi"', '"say \\"hi\\""'],
+    ['zero\u200bwidth\u00adsoft \u2028line', '"zero\\u200bwidth\\u00adsoft \\u2028line"'],
+    ['C1\u009b2J', '"C1\\u009b2J"'],
+    // Letters of any script stay readable: only what a terminal acts on or hides is escaped.
+    ['日本語 🚀', '"日本語 🚀"'],
+  ];
+  for (const [text, shown] of cases) {
+    it(`GIVEN ${JSON.stringify(text)} THEN ${shown}, no control, invisible or bidirectional character`, () => {
+      assert.equal(printable(text), shown);
+      assert.doesNotMatch(printable(text), /[\p{Cc}\u00ad\u200b-\u200f\u2028-\u202e]/u);
     });
   }
 });

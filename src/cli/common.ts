@@ -2,6 +2,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig, type ConfigOverrides } from '../config/load.js';
 import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
+import { escapeUnprintable } from '../format.js';
 
 /** Options every command that reads a configuration shares. */
 export interface ConfigFlags {
@@ -38,25 +39,10 @@ export function interactive(): boolean {
   return process.stderr.isTTY === true && !process.env.CI;
 }
 
-/** C0 and C1 controls (newlines, terminal escape sequences) and the Unicode line separators. */
-const CONTROL = /[\p{Cc}\u2028\u2029]/gu;
-
-/**
- * Text for a terminal: names and labels from a cluster may hold newlines or escape sequences that
- * would forge log lines or drive the terminal, so each control character is shown as its JSON escape.
- */
-export function escapeControl(text: string): string {
-  return text.replace(CONTROL, (c) => {
-    // JSON's short escapes (\n, \t) where it has one; JSON.stringify leaves C1 controls raw.
-    const json = JSON.stringify(c);
-    return json.length > 3 ? json.slice(1, -1) : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
-  });
-}
-
 /** A `key=value` value: bare when that reads unambiguously, else quoted as JSON. */
 function textValue(value: unknown): string {
-  if (typeof value === 'string' && /^[^\s"=\\\p{Cc}]+$/u.test(value)) return value;
-  return escapeControl(JSON.stringify(value) ?? String(value));
+  if (typeof value === 'string' && /^[^\s"=\\\p{Cc}]+$/u.test(value)) return escapeUnprintable(value);
+  return escapeUnprintable(JSON.stringify(value) ?? String(value));
 }
 
 /**
@@ -69,7 +55,7 @@ export function createLogger(options: { json: boolean; verbose?: boolean }): Log
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...data })}\n`);
     } else {
       const extra = data && Object.keys(data).length > 0 ? ` ${Object.entries(data).map(([k, v]) => `${k}=${textValue(v)}`).join(' ')}` : '';
-      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${escapeControl(message)}${extra}\n`);
+      process.stderr.write(`${level === 'info' ? '' : `${level}: `}${escapeUnprintable(message)}${extra}\n`);
     }
   };
   return {

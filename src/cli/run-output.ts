@@ -2,7 +2,7 @@ import { noTypeListedCompletely } from '../collect/collect.js';
 import type { RunResult } from '../collect/run.js';
 import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
-import type { ShardChange, SinkPlan } from '../sinks/sink.js';
+import { describeReplacedValues, type ShardChange, type SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
 import { formatBytes, formatCount } from '../format.js';
 
@@ -76,6 +76,7 @@ export function formatRunSummary(result: RunResult): string {
     for (const o of result.sinks) {
       if (!o.ok) lines.push(`${o.sink}: ${o.error.message}`);
       else if (o.result.skipped) lines.push(`${o.sink}: ${o.result.skipped.message}`);
+      if (o.ok && o.result.replaced && o.result.replaced.count > 0) lines.push(`${o.sink}: ${describeReplacedValues(o.result.replaced)}`);
     }
     if (result.dryRun) {
       for (const o of result.sinks) if (o.ok && !o.result.skipped) lines.push('', ...shardPlan(o.result));

@@ -66,6 +66,14 @@ export class KollectMetrics {
     registers: [this.registry],
   });
 
+  /** Values a sink stored altered because it cannot hold them as they are: a NUL in PostgreSQL text or jsonb, stored as U+FFFD. */
+  readonly valuesReplaced = new Counter({
+    name: 'kollect_sink_values_replaced_total',
+    help: 'Values a sink stored altered because it cannot hold them as they are (PostgreSQL: NUL stored as U+FFFD).',
+    labelNames: ['cluster', 'sink', 'type'] as const,
+    registers: [this.registry],
+  });
+
   /** Rows (database) or files (git, file) per operation: added, changed, unchanged, removed. */
   readonly exportOperations = new Counter({
     name: 'kollect_export_operations_total',

@@ -36,6 +36,8 @@ export async function runSinks(
           for (const [operation, value] of Object.entries(result.totals)) {
             ctx.metrics.exportOperations.inc({ ...labels, unit: result.unit, operation }, value);
           }
+          // A sink that may alter values reports a count, 0 included, so its series always exists.
+          if (result.replaced) ctx.metrics.valuesReplaced.inc(labels, result.replaced.count);
           ctx.metrics.lastSuccess.set(labels, ctx.now().getTime() / 1000);
         }
         return { sink: sink.name, type: sink.type, ok: true, result };

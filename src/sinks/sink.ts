@@ -1,3 +1,4 @@
+import { formatCount, printable } from '../format.js';
 import type { Logger } from '../log.js';
 import type { CollectStore } from '../store/collect-store.js';
 
@@ -48,6 +49,39 @@ export interface SinkPlan {
   totals: ChangeCounts;
   /** Per shard, in shard order; shards with nothing to do have only `unchanged`. */
   shards: ShardChange[];
+  /** Values stored altered: reported by apply() of a sink that may alter a value, even when it altered none. */
+  replaced?: ReplacedValues;
+}
+
+/** A value a sink stored altered, because it cannot hold it as it is. */
+export interface ReplacedValue {
+  /** The object's namespace (`''` when cluster-scoped), name and kind, as collected. */
+  namespace: string;
+  name: string;
+  kind: string;
+  /** Where in the row: a column (`name`), or a path into a JSON column (`attributes.note`, `labels["x/y"]`). */
+  field: string;
+}
+
+/** The values a sink stored altered in one export: how many, and the first few by name. */
+export interface ReplacedValues {
+  count: number;
+  /** The first REPLACED_VALUES_NAMED of them, in store order. */
+  first: ReplacedValue[];
+}
+
+/** How many altered values a result names: enough to find the objects, few enough for a log line. */
+export const REPLACED_VALUES_NAMED = 5;
+
+/** An altered value as a person reads it: `namespace/name (Kind) field`, with the cluster's text made printable. */
+export function describeReplacedValue(value: ReplacedValue): string {
+  return `${value.namespace ? `${printable(value.namespace)}/` : ''}${printable(value.name)} (${printable(value.kind)}) ${value.field}`;
+}
+
+/** The altered values in one line: how many, and the first few named (`, ...` when there are more). */
+export function describeReplacedValues(replaced: ReplacedValues): string {
+  const more = replaced.count > replaced.first.length ? ', ...' : '';
+  return `${formatCount(replaced.count)} ${replaced.count === 1 ? 'value' : 'values'} held NUL (U+0000), stored with U+FFFD in its place: ${replaced.first.map(describeReplacedValue).join(', ')}${more}`;
 }
 
 export interface SinkResult extends SinkPlan {

@@ -26,8 +26,9 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n'
 
 /**
  * One field in COPY text format: `\N` for null, else the value with `\ \t \n \r` escaped. A NUL
- * is written `\000`: it reads back as NUL, while PostgreSQL refuses it (its text types cannot
- * hold one), so an export of such a row fails instead of changing the value.
+ * is written `\000`: it reads back as NUL, so the file and Git sinks keep it; PostgreSQL's text
+ * types cannot hold one, and the Postgres sink replaces it on the way (replaceNul in
+ * src/sinks/postgres/copy-rows.ts).
  */
 export function copyField(value: string | null): string {
   if (value === null) return '\\N';
@@ -83,7 +84,7 @@ export class SpoolLineError extends Error {}
 const UNESCAPES: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r', b: '\b', f: '\f', v: '\v' };
 
 /** A COPY text field's value (null for `\N`). */
-function fieldValue(field: string): string | null {
+export function copyFieldValue(field: string): string | null {
   if (field === '\\N') return null;
   if (!field.includes('\\')) return field;
   return field.replace(/\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))/g, (_, octal: string | undefined, hex: string | undefined, other: string) =>
@@ -95,7 +96,7 @@ function fieldValue(field: string): string | null {
 export function parseSpoolLine(line: string, segment: SegmentContext): Row {
   const fields = line.split('\t');
   if (fields.length !== SPOOL_COLUMNS.length) throw new SpoolLineError(`a spool line has ${fields.length} fields, not ${SPOOL_COLUMNS.length}`);
-  const [name, uid, labels, attributes, checksum, resourceVersion, createdAt] = fields.map(fieldValue) as Array<string | null>;
+  const [name, uid, labels, attributes, checksum, resourceVersion, createdAt] = fields.map(copyFieldValue) as Array<string | null>;
   if (name == null || uid == null || labels == null || attributes == null || checksum == null || resourceVersion == null) {
     throw new SpoolLineError('a spool line has \\N where only createdAt may be null');
   }

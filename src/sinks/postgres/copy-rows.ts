@@ -2,9 +2,11 @@ import { Readable } from 'node:stream';
 import type { Row } from '../../rows/row.js';
 import { namespaceOfShard } from '../../rows/row.js';
 import { StoreError } from '../../errors.js';
+import { printable, quoted } from '../../format.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import type { ResourceStatus, ShardEntry } from '../../store/manifest.js';
-import { copyField, type SPOOL_COLUMNS } from '../../store/spool-line.js';
+import { copyField, copyFieldValue, copyJson, SPOOL_COLUMNS } from '../../store/spool-line.js';
+import { REPLACED_VALUES_NAMED, type ReplacedValue, type ReplacedValues } from '../sink.js';
 
 /**
  * A collect store to PostgreSQL `COPY ... FROM STDIN` text format.
@@ -14,6 +16,8 @@ import { copyField, type SPOOL_COLUMNS } from '../../store/spool-line.js';
  * marker `\.` on a line of its own (every backslash in a value is doubled). This module only
  * appends to each line what its segment's rows share (namespace and resource type, and the
  * constants of a first export), one native replace per chunk: no row is parsed on the way.
+ * Only a chunk that may hold a NUL, which PostgreSQL's text and jsonb cannot store, has its lines
+ * looked at (replaceNul).
  */
 
 /**
@@ -79,6 +83,87 @@ export interface CopySourceOptions {
   shards?: readonly ShardEntry[];
   /** Records which shard each line sent is a row of. */
   lines?: CopyLines;
+  /** Counts and names the values sent with NUL_REPLACEMENT in place of NUL (they are replaced either way). */
+  replaced?: ReplacedValues;
+}
+
+/** What a NUL becomes in PostgreSQL, whose text and jsonb cannot hold one: U+FFFD, the replacement character. */
+export const NUL_REPLACEMENT = '\uFFFD';
+
+/**
+ * Whether COPY text may hold a NUL: raw, as COPY escapes it (`\000`, `\0`, `\x00`) or as JSON
+ * does (`\u0000`, its backslash doubled by COPY). Four native searches of a chunk, a few
+ * milliseconds per 100 MB; a false alarm (a value with a backslash before a zero) only costs
+ * replaceNul's closer look.
+ */
+export function mayHoldNul(text: string): boolean {
+  return text.includes('\\0') || text.includes('\\x0') || text.includes('u0000') || text.includes('\0');
+}
+
+/** A path into a JSON value, one step on: `.key`, or `["key"]` for a key that is not an identifier. */
+function jsonStep(path: string, key: string): string {
+  return /^[A-Za-z_]\w*$/.test(key) ? `${path}.${key}` : `${path}[${quoted(key)}]`;
+}
+
+/** A parsed JSON value with NUL_REPLACEMENT for every NUL in its strings and keys; `paths` gets where each was. */
+function jsonWithoutNul(value: unknown, path: string, paths: string[]): unknown {
+  if (typeof value === 'string') {
+    if (!value.includes('\0')) return value;
+    paths.push(path);
+    return value.replaceAll('\0', NUL_REPLACEMENT);
+  }
+  if (Array.isArray(value)) return value.map((item, i) => jsonWithoutNul(item, `${path}[${i}]`, paths));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      const at = jsonStep(path, key);
+      if (key.includes('\0')) paths.push(at);
+      return [key.replaceAll('\0', NUL_REPLACEMENT), jsonWithoutNul(item, at, paths)];
+    }),
+  );
+}
+
+/**
+ * Spool lines (whole lines, each ending with a newline) with NUL_REPLACEMENT for every NUL in
+ * every field, text and JSON alike, each value counted in `replaced`. The checksum stays the
+ * store's: it stands for the object as collected, so the next export of an unchanged object finds
+ * its stored checksum equal and leaves the row alone, although the stored value differs.
+ */
+function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStatus; dir: string }, replaced: ReplacedValues): string {
+  const lines = text.split('\n');
+  for (const [i, line] of lines.entries()) {
+    if (!mayHoldNul(line)) continue;
+    const fields = line.split('\t');
+    const object: Omit<ReplacedValue, 'field'> = { namespace: namespaceOfShard(where.shard.key), name: copyFieldValue(fields[0]!) ?? '', kind: where.type.kind };
+    for (const [c, column] of SPOOL_COLUMNS.entries()) {
+      const field = fields[c];
+      const value = field === undefined || !mayHoldNul(field) ? null : copyFieldValue(field);
+      if (value === null) continue;
+      const paths: string[] = [];
+      if (STAGING_COLUMNS[column] === 'jsonb') {
+        let json: unknown;
+        try {
+          json = JSON.parse(value);
+        } catch {
+          throw new StoreError(`store ${where.dir} is damaged: shard "${where.shard.key}" holds a row of ${where.type.resource} whose ${column} are not JSON; collect again`, {
+            dir: where.dir,
+            shard: where.shard.key,
+          });
+        }
+        const clean = jsonWithoutNul(json, column, paths);
+        if (paths.length > 0) fields[c] = copyJson(JSON.stringify(clean));
+      } else if (value.includes('\0')) {
+        paths.push(column);
+        fields[c] = copyField(value.replaceAll('\0', NUL_REPLACEMENT));
+      }
+      for (const path of paths) {
+        replaced.count++;
+        if (replaced.first.length < REPLACED_VALUES_NAMED) replaced.first.push({ ...object, field: path });
+      }
+    }
+    lines[i] = fields.join('\t');
+  }
+  return lines.join('\n');
 }
 
 /**
@@ -95,12 +180,14 @@ export interface CopySourceOptions {
 export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | 'readShardText'>, options: CopySourceOptions = {}): AsyncGenerator<string> {
   const constants = copyTail(options.constants ?? []);
   const lines = options.lines ?? new CopyLines();
+  const replaced = options.replaced ?? { count: 0, first: [] };
   for (const shard of options.shards ?? store.shards) {
     lines.startShard(shard.key);
     const namespace = `\t${copyField(namespaceOfShard(shard.key))}`;
     const keys = new Set<string>();
     let tail: { type: ResourceStatus; replacement: string } | undefined;
-    for await (const { type, text } of store.readShardText(shard.key)) {
+    for await (const { type, text: read } of store.readShardText(shard.key)) {
+      const text = mayHoldNul(read) ? replaceNul(read, { shard, type, dir: store.dir }, replaced) : read;
       for (let start = 0, end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
         const tab = text.indexOf('\t', start);
         // A string of its own (join copies): a slice, or a concatenation of slices, kept in the set
@@ -108,7 +195,7 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
         const key = [text.slice(start, tab), text.slice(tab + 1, text.indexOf('\t', tab + 1))].join('\t');
         if (keys.has(key)) {
           const [name, uid] = key.split('\t');
-          throw new StoreError(`store ${store.dir} is damaged: shard "${shard.key}" holds two rows of ${type.resource} named ${name} with uid ${uid}; collect again`, {
+          throw new StoreError(`store ${store.dir} is damaged: shard "${shard.key}" holds two rows of ${type.resource} named ${printable(name!)} with uid ${printable(uid!)}; collect again`, {
             dir: store.dir,
             shard: shard.key,
           });

@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { rowChecksum } from '../../../src/rows/project.js';
 import type { Row } from '../../../src/rows/row.js';
-import type { SinkError } from '../../../src/errors.js';
-import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
-import { dropTestDatabases, freshDatabase, initTables, ITEMS_TABLE, sinkDeps, tableSnapshot, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
+import { createPostgresSink, type PostgresSinkResult } from '../../../src/sinks/postgres/postgres-sink.js';
+import { dropTestDatabases, freshDatabase, initTables, sinkDeps, testContext, testSinkConfig, withClient } from '../../support/postgres.js';
 import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
 /** Values that COPY text format, JSON or SQL could get wrong. */
@@ -28,19 +27,53 @@ const AWKWARD = [
 describe('postgres sink: values', () => {
   after(dropTestDatabases);
 
-  it('GIVEN a row with a NUL character in its name WHEN exported THEN the export fails saying so, and nothing is written (PostgreSQL text cannot hold NUL)', async () => {
+  it('GIVEN NUL in a name, a label key and value and nested attributes WHEN exported THEN each is stored with U+FFFD, counted and named; a later export that stages the shard leaves those rows unchanged', async () => {
     const url = await freshDatabase();
     const config = testSinkConfig();
     await initTables(url, config);
-    const rows = [...syntheticRows({ cluster: 'c1', count: 3 })];
-    const store = await storeOf('c1', [...rows.slice(0, 2), { ...rows[2]!, name: 'nul\0inside' }]);
+    const template = [...syntheticRows({ cluster: 'c1', count: 8, namespaces: 1 })].filter((r) => r.namespace !== '');
+    const withNul = (row: Row, changes: Partial<Row>): Row => {
+      const changed = { ...row, ...changes };
+      return { ...changed, checksum: rowChecksum(changed) };
+    };
+    const rows = [
+      withNul(template[0]!, { name: 'nul\0name' }),
+      withNul(template[1]!, { labels: { 'key\0': 'value\0\0value', plain: 'plain' } }),
+      withNul(template[2]!, { attributes: { 'x/note': 'a\0b', list: ['ok', 'c\0'], nested: { deep: '\0' }, backslash: '\\u0000 is not a NUL' } }),
+      ...template.slice(3),
+    ];
     const sink = createPostgresSink(config, sinkDeps(url));
     try {
-      await assert.rejects(sink.apply(store, testContext()), (error: SinkError) => error.code === 'SINK_FAILED' && /NUL character/.test(error.message) && /rolled back/.test(error.message));
+      // WHEN exported
+      const first = (await sink.apply(await storeOf('c1', rows), testContext())) as PostgresSinkResult;
+      // and again, with another row of the same shard changed, so the shard is staged and diffed
+      const changedOther = rows.map((r, i) => (i === rows.length - 1 ? withNul(r, { labels: { rev: '2' } }) : r));
+      const second = (await sink.apply(await storeOf('c1', changedOther), testContext())) as PostgresSinkResult;
+
+      // THEN the first export replaced six values and named the first five
+      assert.equal(first.totals.added, rows.length);
+      assert.equal(first.replaced.count, 6);
+      assert.deepEqual(
+        first.replaced.first.map((v) => `${v.namespace}/${v.name} ${v.kind} ${v.field}`),
+        [
+          `${rows[0]!.namespace}/nul\0name Pod name`,
+          `${rows[1]!.namespace}/${rows[1]!.name} ConfigMap labels["key\\u0000"]`,
+          `${rows[1]!.namespace}/${rows[1]!.name} ConfigMap labels["key\\u0000"]`,
+          `${rows[2]!.namespace}/${rows[2]!.name} Deployment attributes["x/note"]`,
+          `${rows[2]!.namespace}/${rows[2]!.name} Deployment attributes.list[1]`,
+        ],
+      );
+      // the second export updated only the changed row, and replaced again only what it staged
+      assert.deepEqual(second.totals, { added: 0, changed: 1, unchanged: rows.length - 1, removed: 0 });
+      assert.equal(second.replaced.count, 6);
     } finally {
       await sink.close();
     }
-    assert.equal((await tableSnapshot(url, ITEMS_TABLE)).rows, 0);
+    const stored = await withClient(url, async (c) => (await c.query<{ name: string; labels: unknown; attributes: unknown }>('SELECT name, labels, attributes FROM kollect_items ORDER BY name')).rows);
+    const byName = new Map(stored.map((r) => [r.name, r]));
+    assert.ok(byName.has('nul\uFFFDname'), JSON.stringify([...byName.keys()]));
+    assert.deepEqual(byName.get(rows[1]!.name)?.labels, { 'key\uFFFD': 'value\uFFFD\uFFFDvalue', plain: 'plain' });
+    assert.deepEqual(byName.get(rows[2]!.name)?.attributes, { 'x/note': 'a\uFFFDb', list: ['ok', 'c\uFFFD'], nested: { deep: '\uFFFD' }, backslash: '\\u0000 is not a NUL' });
   });
 
   it('GIVEN names, labels and attributes full of tabs, newlines, backslashes, quotes, \\. and SQL WHEN exported THEN they come back byte for byte, and a second plan sees them unchanged', async () => {
