@@ -214,7 +214,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
     let typeRows = 0;
     let refused = 0;
     let named = 0;
-    const markIncomplete = async (reason: 'forbidden' | 'error' | 'invalid-name', message: string): Promise<void> => {
+    const markIncomplete = async (reason: 'forbidden' | 'error' | 'invalid-object', message: string): Promise<void> => {
       metrics.incompleteResources.inc({ cluster: config.cluster, resource: key, reason });
       metrics.resourceComplete.set({ cluster: config.cluster, resource: key, reason }, 0);
       await spool.incomplete(reason, message);
@@ -246,7 +246,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
         }
       }
       if (refused > 0) {
-        await markIncomplete('invalid-name', `refused ${refused} objects whose namespace or name is not a valid Kubernetes name`);
+        await markIncomplete('invalid-object', `refused ${refused} objects whose namespace, name or creationTimestamp no real API server serves`);
         return;
       }
       await spool.complete();

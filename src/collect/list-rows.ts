@@ -2,13 +2,13 @@ import type { KubeClient } from '../kube/client.js';
 import type { DiscoveredType } from '../kube/discovery.js';
 import { listBodies, parsePage, type ListBody, type ListBodyEvent, type ListOptions, type ParseOptions } from '../kube/pager.js';
 import type { RequestDeps } from '../kube/request.js';
-import { invalidObjectName } from '../rows/object-name.js';
+import { invalidObject } from '../rows/object-name.js';
 import { isMetadataOnly, readsManagedFields, readsOnlyRowFields, type Profile } from '../rows/profiles/profile.js';
 import type { SpoolPage } from '../store/spool-page.js';
 import type { KubeObject, ProjectedType } from '../rows/project.js';
 import { createPageEncoder } from './row-encoder.js';
 
-/** An object refused at collection because its namespace or name is not valid (src/rows/object-name.ts). */
+/** An object refused at collection because its namespace, name or creationTimestamp is not valid (src/rows/object-name.ts). */
 export interface RefusedObject {
   namespace: string;
   name: string;
@@ -37,7 +37,7 @@ export type BodyEncoder = (body: ListBody) => EncodedPage | Promise<EncodedPage>
  * The per-page work of one type, the same on whichever thread it runs: parse the page (checking
  * its continue token; a metadata-only page without managedFields, unless the profile reads
  * them, and without the rest of its metadata past labels when the profile has no attributes),
- * refuse objects whose namespace or name a real API server would not serve (on every path, list
+ * refuse objects whose namespace, name or creation time a real API server would not serve (on every path, list
  * worker or not, before anything of them is spooled), project each object, serialize and
  * checksum each row.
  */
@@ -48,26 +48,25 @@ export function pageWork(cluster: string, type: ListedType, profile: Profile): (
     : { withoutManagedFields: isMetadataOnly(profile) && !readsManagedFields(profile) };
   return (body) => {
     const { items, plainStrings } = parsePage(body, parse);
-    const { valid, refused } = refuseInvalidNames(items);
+    const { valid, refused } = refuseInvalidObjects(items);
     return { page: encode(valid, plainStrings), rows: valid.length, refused };
   };
 }
 
-/** The objects whose namespace and name are valid (the page's own array when all are), and those refused. */
-function refuseInvalidNames(items: KubeObject[]): { valid: KubeObject[]; refused: RefusedObject[] } {
+/** The valid objects (the page's own array when all are), and those refused. */
+function refuseInvalidObjects(items: KubeObject[]): { valid: KubeObject[]; refused: RefusedObject[] } {
   const refused: RefusedObject[] = [];
   let valid = items;
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
-    const namespace = item.metadata?.namespace ?? '';
-    const name = item.metadata?.name ?? '';
-    const reason = invalidObjectName(namespace, name);
+    const metadata = item.metadata ?? {};
+    const reason = invalidObject(metadata);
     if (reason === undefined) {
       if (valid !== items) valid.push(item);
       continue;
     }
     if (valid === items) valid = items.slice(0, i);
-    refused.push({ namespace: String(namespace), name: String(name), reason });
+    refused.push({ namespace: String(metadata.namespace ?? ''), name: String(metadata.name ?? ''), reason });
   }
   return { valid, refused };
 }

@@ -99,7 +99,7 @@ export class KollectMetrics {
 
   /**
    * Per resource type this run listed: 1 when its list completed, 0 when not, with why
-   * (`forbidden`, `error`, `invalid-name`; '' when complete). A gauge a rule can alert on
+   * (`forbidden`, `error`, `invalid-object`; '' when complete). A gauge a rule can alert on
    * (`== 0`), where the counter above only shows the runs in which a type failed.
    */
   readonly resourceComplete = new Gauge({

@@ -1,7 +1,9 @@
 /**
- * Which namespaces and names kollect accepts from an API server. A namespace ends up in paths
- * (the file and Git sinks' `pathTemplate`) and a name in every row, so a hostile or broken server
- * (or an aggregated API) must not be able to serve `../../x` and have it written somewhere.
+ * Which objects kollect accepts from an API server, by the fields every row is keyed or typed by.
+ * A namespace ends up in paths (the file and Git sinks' `pathTemplate`) and a name in every row,
+ * so a hostile or broken server (or an aggregated API) must not be able to serve `../../x` and
+ * have it written somewhere; and a creationTimestamp that is no time would fail the PostgreSQL
+ * sink's COPY of the whole cluster (its column is a timestamptz).
  */
 
 /** A DNS-1123 label: what kube-apiserver requires of a namespace's name (ValidateNamespaceName). */
@@ -21,13 +23,28 @@ export function isValidNamespace(namespace: string): boolean {
   return DNS_LABEL.test(namespace);
 }
 
+/** RFC 3339 as Go's time.Time marshals it (metav1.Time): seconds, optional fraction, Z or an offset. */
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)$/;
+
+/** True when `text` is an RFC 3339 time that names a real day and second (PostgreSQL refuses `2026-02-30`). */
+export function isValidTimestamp(text: string): boolean {
+  const parts = RFC3339.exec(text);
+  if (!parts) return false;
+  const [year, month, day, hour, minute, second] = parts.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return year >= 1 && date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+}
+
 /**
- * Why an object's namespace or name (as listed: not always strings, from a hostile server) is not
- * one a real API server serves, or undefined when both are valid. Cluster-scoped objects have
- * namespace ''.
+ * Why an object (as listed: its fields are not always strings, from a hostile server) is not one a
+ * real API server serves, or undefined when it is valid. Cluster-scoped objects have namespace ''.
  */
-export function invalidObjectName(namespace: unknown, name: unknown): string | undefined {
+export function invalidObject(metadata: { namespace?: unknown; name?: unknown; creationTimestamp?: unknown }): string | undefined {
+  const { namespace = '', name = '', creationTimestamp } = metadata;
   if (typeof namespace !== 'string' || (namespace !== '' && !isValidNamespace(namespace))) return 'namespace is not a DNS-1123 label';
   if (typeof name !== 'string' || !NAME.test(name)) return name === '' ? 'name is empty' : 'name is ".", "..", or holds "/", "%" or a control character';
+  if (creationTimestamp !== undefined && creationTimestamp !== null && (typeof creationTimestamp !== 'string' || !isValidTimestamp(creationTimestamp))) {
+    return 'creationTimestamp is not an RFC 3339 time';
+  }
   return undefined;
 }

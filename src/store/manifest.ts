@@ -23,7 +23,7 @@ const resourceStatus = z.strictObject({
   namespaced: z.boolean(),
   /** False when the list did not finish (403, an error, an interrupted run). */
   complete: z.boolean(),
-  /** Why the list is incomplete (`forbidden`, `error`, `interrupted`, `invalid-name`) with the server's message or what was refused. */
+  /** Why the list is incomplete (`forbidden`, `error`, `interrupted`, `invalid-object`) with the server's message or what was refused. */
   reason: z.optional(z.string()),
   message: z.optional(z.string()),
   rows: count(),

@@ -126,7 +126,7 @@ export class TypeSpool {
    * The list did not finish. Rows seen so far stay in the store (they are real), but sinks
    * treat the type as partial: nothing of it is deleted.
    */
-  async incomplete(reason: 'forbidden' | 'error' | 'interrupted' | 'invalid-name', message: string): Promise<void> {
+  async incomplete(reason: 'forbidden' | 'error' | 'interrupted' | 'invalid-object', message: string): Promise<void> {
     await this.flush();
     await this.close();
     this.status = { complete: false, reason, message };

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { logLines, runKollect } from '../support/cli.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
+import { dropTestDatabases, freshDatabase, initTables, ITEMS_TABLE, testSinkConfig, withClient } from '../support/postgres.js';
 import { parsePromText, samplesOf } from '../support/prom-text.js';
 import { tempDir } from '../support/store-fixture.js';
 
@@ -181,13 +182,13 @@ describe('kollect collect against a hostile API server (items 5 and 6)', () => {
 
       const store = await CollectStore.open(s.store);
       const status = Object.fromEntries(store.resources.map((r) => [r.resource, [r.complete, r.reason ?? '']]));
-      assert.deepEqual(status, { nodes: [true, ''], pods: [false, 'invalid-name'], configmaps: [false, 'invalid-name'], secrets: [true, ''], deployments: [true, ''] });
+      assert.deepEqual(status, { nodes: [true, ''], pods: [false, 'invalid-object'], configmaps: [false, 'invalid-object'], secrets: [true, ''], deployments: [true, ''] });
       const expected = sim.expectedCounts().byType;
       assert.deepEqual(
         Object.fromEntries(store.resources.map((r) => [r.resource, r.rows])),
         { nodes: expected.nodes, pods: expected.pods, configmaps: expected.configmaps, secrets: expected.secrets! + 1, deployments: expected['deployments.apps'] },
       );
-      assert.deepEqual(await completeness(s.metrics), completenessWith({ pods: 'invalid-name', configmaps: 'invalid-name' }));
+      assert.deepEqual(await completeness(s.metrics), completenessWith({ pods: 'invalid-object', configmaps: 'invalid-object' }));
 
       // Nothing outside the sink's folder, and no file for a refused namespace inside it.
       const outside = (await filesUnder(s.dir)).filter((f) => !f.startsWith('a/b/out/') && !f.startsWith('store/'));
@@ -242,5 +243,38 @@ describe('kollect collect with RBAC that forbids types (item 8)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.ok(logLines(run).some((line) => line.level === 'warn' && /forbidden to list secrets/.test(String(line.msg))));
     assert.deepEqual(await completeness(s.metrics), completenessWith({ secrets: 'forbidden' }));
+  });
+});
+
+describe('kollect collect into PostgreSQL against a server that sends an impossible creation time', () => {
+  let sim: KubeSim;
+  before(async () => {
+    // 30 February looks like a time to a quick check; PostgreSQL's timestamptz refuses it, and
+    // before this was checked, the COPY of the whole cluster failed on it, run after run.
+    sim = await startKubeSim({ objects: 1_000, seed: 11, extraObjects: { 'deployments.apps': [meta('default', 'leap', { creationTimestamp: '2026-02-30T00:00:00Z' })] } });
+  });
+  after(async () => {
+    await sim.close();
+    await dropTestDatabases();
+  });
+
+  it('GIVEN a Deployment created on 2026-02-30 WHEN collected into PostgreSQL THEN it is refused and named, every other row is written, nothing of deployments is deleted, exit 0', async () => {
+    // GIVEN
+    const url = await freshDatabase();
+    await initTables(url, testSinkConfig());
+    const s = await setup(sim, ['  - { name: fleet-db, type: postgres, ssl: { mode: disable } }']);
+    // WHEN
+    const run = await runKollect(['collect', '--config', s.config, '--output', 'json'], { env: { DATABASE_URL: url } });
+    // THEN
+    assert.equal(run.code, 0, run.stderr);
+    const warnings = logLines(run).filter((line) => line.level === 'warn').map((line) => String(line.msg));
+    assert.ok(warnings.some((w) => w.includes('refused an object of deployments.apps: namespace "default" name "leap"')), `${warnings.join('\n')}\n${run.stderr}\n${run.stdout}`);
+    const result = JSON.parse(run.stdout) as { store: { rows: number }; incomplete: Array<{ resource: string; reason: string }>; sinks: Array<{ sink: string; ok: boolean }> };
+    assert.deepEqual(result.incomplete.map((r) => [r.resource, r.reason]), [['deployments', 'invalid-object']]);
+    assert.ok(result.sinks.every((sink) => sink.ok), JSON.stringify(result.sinks));
+    const stored = await withClient(url, async (c) => (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${ITEMS_TABLE} WHERE cluster = 'e2e'`)).rows[0]!.n);
+    const expected = sim.expectedCounts().byType;
+    assert.equal(result.store.rows, expected.nodes! + expected.pods! + expected.configmaps! + expected.secrets! + expected['deployments.apps']!);
+    assert.equal(Number(stored), result.store.rows);
   });
 });

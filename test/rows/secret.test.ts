@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pageWork } from '../../src/collect/list-rows.js';
-import { invalidObjectName } from '../../src/rows/object-name.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { LAST_APPLIED_ANNOTATION, secretDataReadBy } from '../../src/rows/profiles/secret.js';
 import { createProjector } from '../../src/rows/project.js';
@@ -59,32 +58,6 @@ describe('Secret rows never carry Secret data, whatever the profile', () => {
   for (const [path, field] of paths) {
     it(`GIVEN the attribute path ${path} THEN it reads ${field ?? 'no Secret data'}`, () => {
       assert.equal(secretDataReadBy(path), field);
-    });
-  }
-});
-
-describe('names the API server would never serve', () => {
-  const cases: Array<[unknown, unknown, boolean]> = [
-    ['shop', 'web-1', true],
-    ['', 'system:controller:job-controller', true],
-    ['shop', 'Widget_1.v2', true],
-    ['shop', '..', false],
-    ['shop', '.', false],
-    ['shop', 'a/b', false],
-    ['shop', 'a%2Fb', false],
-    ['shop', 'tab\there', false],
-    ['shop', 'del\u007f', false],
-    ['shop', '', false],
-    ['../x', 'web', false],
-    ['Shop', 'web', false],
-    ['shop_1', 'web', false],
-    ['a'.repeat(64), 'web', false],
-    [7, 'web', false],
-    ['shop', { name: 'x' }, false],
-  ];
-  for (const [namespace, name, valid] of cases) {
-    it(`GIVEN namespace ${JSON.stringify(namespace)} and name ${JSON.stringify(name)} THEN ${valid ? 'accepted' : 'refused'}`, () => {
-      assert.equal(invalidObjectName(namespace, name) === undefined, valid);
     });
   }
 });
