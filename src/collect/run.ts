@@ -92,8 +92,8 @@ async function collectAndExport(options: RunOptions, kept: boolean): Promise<Run
   let collection: RunResult['collection'];
   let store: CollectStore;
   if (options.fromStore !== undefined) {
-    const fromStore = options.fromStore;
-    store = await withStoreLock({ ...config.store, dir: fromStore }, deps, () => CollectStore.open(fromStore));
+    // No lock: a reader reads only the store it opened, whatever a collect does meanwhile.
+    store = await CollectStore.open(options.fromStore);
   } else {
     if (!deps.client) throw new Error('runExport needs a Kubernetes client to collect');
     const client = deps.client;

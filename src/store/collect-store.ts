@@ -1,5 +1,6 @@
 import { close, fstat, open, read } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -21,6 +22,21 @@ const openFile = promisify(open);
 const readAt = promisify(read);
 const statFile = promisify(fstat);
 const closeFile = promisify(close);
+
+/** Opens of a store that a collect replaced meanwhile, before giving up; and the pause between them. */
+const OPEN_ATTEMPTS = 5;
+const OPEN_RETRY_MS = 20;
+
+/** Which folder a path names now (device and inode), or undefined when there is none. */
+async function folderIdentity(path: string): Promise<string | undefined> {
+  try {
+    const { dev, ino } = await stat(path);
+    return `${dev}:${ino}`;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new StoreError(`cannot read the collect store ${path}: ${(error as Error).message}`, { dir: path }, { cause: error });
+  }
+}
 
 /**
  * A collect store on disk, opened and validated: the manifest parses, and every spool file exists
@@ -50,8 +66,39 @@ export class CollectStore {
     this.typeOfFile = spoolFiles(manifest);
   }
 
+  /**
+   * Opens the store at `dir`. Readers take no lock, so that two exports of one store never wait
+   * on each other and a store on a read-only volume opens; a collect may replace the store
+   * meanwhile (src/store/store-writer.ts renames the folder aside, then the new one into place).
+   * The manifest and the spool files must come from one store: the folder must be the same one
+   * before the manifest is read and after the last spool file is opened, else the open starts again.
+   */
   static async open(dir: string): Promise<CollectStore> {
     const root = resolve(dir);
+    for (let attempt = 1; ; attempt++) {
+      const before = await folderIdentity(root);
+      let store: CollectStore | undefined;
+      let failure: unknown;
+      try {
+        store = await CollectStore.openOnce(root);
+      } catch (error) {
+        failure = error;
+      }
+      const after = await folderIdentity(root);
+      if (before !== undefined && before === after) {
+        if (store) return store;
+        throw failure;
+      }
+      await store?.close();
+      if (attempt === OPEN_ATTEMPTS) {
+        throw failure ?? new StoreError(`store ${root} was replaced ${OPEN_ATTEMPTS} times while it was being opened; try again`, { dir: root });
+      }
+      // Between the swap's two renames the folder is missing for a moment.
+      await sleep(OPEN_RETRY_MS);
+    }
+  }
+
+  private static async openOnce(root: string): Promise<CollectStore> {
     const manifestPath = join(root, MANIFEST_FILE);
     let text: string;
     try {

@@ -118,6 +118,42 @@ describe('collect store', () => {
     assert.deepEqual(byUid(read), byUid(opened));
   });
 
+  it('GIVEN collects replacing a store again and again WHEN readers open it meanwhile THEN each reads exactly one store\'s rows, never a mix and never an error', async () => {
+    // GIVEN two collections of one cluster: objects gone, changed and new between them.
+    const dir = join(await tempDir(), 'store');
+    const collections = [
+      [...syntheticRows({ cluster: 'c1', count: 1_500, namespaces: 3 })],
+      [...syntheticRows({ cluster: 'c1', count: 2_000, namespaces: 3, removedFraction: 0.3, changedFraction: 0.5, revision: 2 })],
+    ];
+    const checksums = (rows: Iterable<{ uid: string; checksum: string }>): string => JSON.stringify([...rows].map((row) => `${row.uid}=${row.checksum}`).sort());
+    const expected = new Set(collections.map(checksums));
+    await (await buildStore(dir, 'c1', collections[0]!)).close();
+    // WHEN one collect after another replaces the store while readers open and read it.
+    let replacing = true;
+    const writer = (async () => {
+      for (let i = 1; i <= 30; i++) await (await buildStore(dir, 'c1', collections[i % 2]!)).close();
+      replacing = false;
+    })();
+    const reader = async (): Promise<number> => {
+      let reads = 0;
+      while (replacing) {
+        const store = await CollectStore.open(dir);
+        try {
+          // THEN what it reads is one whole collection, the one its manifest counts.
+          const rows = await collectAll(store.rows());
+          assert.equal(rows.length, store.manifest.totals.rows);
+          assert.ok(expected.has(checksums(rows)), `read ${rows.length} rows that are no one collection`);
+        } finally {
+          await store.close();
+        }
+        reads++;
+      }
+      return reads;
+    };
+    const reads = await Promise.all([reader(), reader(), writer]);
+    assert.ok(reads[0]! + reads[1]! > 0);
+  });
+
   it('GIVEN an aborted writer THEN the previous store is untouched', async () => {
     const dir = join(await tempDir(), 'store');
     await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 50 }));
