@@ -12,8 +12,9 @@
  * its first request); its CPU is the whole process's, start-up included (about 0.25 s), while the
  * typed API's leaves out loading its modules. Each case runs `--rounds` times (default 3), the
  * cases interleaved, and its median round is reported. Exits 1 when a target is missed. Usage:
- *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N]
- * (--workers: list.workers of the kollect cases; default: the config's default).
+ *   npm run bench:collect [-- --sizes 100000,1000000] [--workers auto|N] [--rounds N] [--json FILE]
+ * (--workers: list.workers of the kollect cases; default: the config's default; --json: also
+ * write the result as JSON, scripts/support/bench-result.ts).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,7 @@ import { join } from 'node:path';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import type { RunResult } from '../src/collect/run.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
+import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { medianBy } from './support/median.js';
@@ -108,6 +110,8 @@ async function main(): Promise<void> {
   const roundsArg = process.argv.indexOf('--rounds');
   const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number >= 1, got ${process.argv[roundsArg + 1]}`);
+  const json = await jsonResultPath();
+  const record = new BenchRecord('bench:collect', { sizes: sizes.join(','), rounds, workers: workers ?? 'default', pageSize: PAGE_SIZE, resourceTypes: TYPES.length });
   buildKollect();
   const rows: string[] = [];
   const results = new Map<string, Measurement>();
@@ -134,6 +138,16 @@ async function main(): Promise<void> {
         const base = results.get(`typed-api@${size}`)!;
         const rate = m.objects / (m.ms / 1000);
         const baseRate = base.objects / (base.ms / 1000);
+        record.add(`${which}@${size}`, {
+          objects: size,
+          listed: m.objects,
+          ms: m.ms,
+          objectsPerSecond: rate,
+          ratio: rate / baseRate,
+          maxRssKiB: m.maxRssKiB,
+          cpuMs: m.cpuMs,
+          serverCpuMs: m.serverCpuMs ?? 0,
+        });
         rows.push(
           [which.padEnd(17), String(size).padStart(9), String(m.objects).padStart(9), `${(m.ms / 1000).toFixed(1)} s`.padStart(8), `${Math.round(rate).toLocaleString('en-US')}/s`.padStart(11), `${(rate / baseRate).toFixed(2)}x`.padStart(7), `${Math.round(m.maxRssKiB / 1024)} MiB`.padStart(9), `${(m.cpuMs / 1000).toFixed(1)} s`.padStart(7), `${((m.serverCpuMs ?? 0) / 1000).toFixed(1)} s`.padStart(10)].join('  '),
         );
@@ -158,15 +172,19 @@ async function main(): Promise<void> {
   for (const size of sizes) {
     const full = ratio(`kollect-full@${size}`, `typed-api@${size}`);
     const meta = ratio(`kollect-metadata@${size}`, `typed-api@${size}`);
-    verdicts.check(full >= 2.5, `full objects at ${size}: ${full.toFixed(2)}x the typed API (target >= 2.5x)`);
-    verdicts.check(meta >= 8, `metadata-only at ${size}: ${meta.toFixed(2)}x the typed API (target >= 8x)`);
+    verdicts.check({ name: `full@${size}`, value: full, operator: '>=', target: 2.5, unit: 'x' }, `full objects at ${size}: ${full.toFixed(2)}x the typed API`);
+    verdicts.check({ name: `metadata-only@${size}`, value: meta, operator: '>=', target: 8, unit: 'x' }, `metadata-only at ${size}: ${meta.toFixed(2)}x the typed API`);
   }
   if (sizes.length >= 2) {
     const small = results.get(`kollect-full@${sizes[0]}`)!.maxRssKiB;
     const large = results.get(`kollect-full@${sizes[sizes.length - 1]}`)!.maxRssKiB;
-    verdicts.check(large <= 1.5 * small, `peak RSS at ${sizes[sizes.length - 1]}: ${(large / small).toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
+    verdicts.check(
+      { name: 'peak-rss-growth', value: large / small, operator: '<=', target: 1.5, unit: 'x' },
+      `peak RSS at ${sizes[sizes.length - 1]}: ${(large / small).toFixed(2)}x the figure at ${sizes[0]}`,
+    );
   }
   console.log(`\n${verdicts.report()}`);
+  if (json) await record.write(json, verdicts);
 }
 
 if (process.argv[2] === '--typed-api') {

@@ -8,6 +8,8 @@
  * Every measurement is repeated in rounds and medians kept: the machine may be shared.
  * Prints each time, the kollect/CLI ratios, peak RSS and the requests of an unchanged export,
  * with PASS/MISS per target; exits 1 on a MISS.
+ * Usage: npm run bench:git [-- --json FILE] (--json: also write the result as JSON,
+ * scripts/support/bench-result.ts); BENCH_REPEATS=N sets the rounds (default 5).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -20,10 +22,12 @@ import { buildShardFile, shardPathLayout } from '../src/sinks/shard-document.js'
 import type * as StoreModule from '../src/store/collect-store.js';
 import { git, startGitServer, type GitServer } from '../test/support/git-server.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, compiled } from './support/build-kollect.js';
 import { scriptChild, writeResult } from './support/measured-child.js';
 import { median } from './support/median.js';
 import { peakRssKiB } from './support/peak-rss.js';
+import { Verdicts } from './support/verdicts.js';
 
 const CLUSTER = 'bench';
 const ROWS = 100_000;
@@ -143,9 +147,10 @@ async function cliExports(server: GitServer, clone: string, first: Map<string, s
 
 const fmt = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const all = (values: number[]): string => values.map((v) => (v / 1000).toFixed(2)).join(' / ');
-const verdict = (ok: boolean): string => (ok ? 'PASS' : 'MISS');
 
 async function main(): Promise<void> {
+  const json = await jsonResultPath();
+  const record = new BenchRecord('bench:git', { rows: ROWS, namespaces: NAMESPACES, changedShards: CHANGED.length, rounds: REPEATS });
   buildKollect();
   const work = await tempDir('kollect-bench-git-');
   try {
@@ -163,7 +168,7 @@ async function main(): Promise<void> {
     const requests: number[] = [];
     const rss: number[] = [];
     let summaries: string[] = [];
-    let sameTree = true;
+    let treesUnlikeTheCli = 0;
     let touched = 0;
     for (let round = 0; round < REPEATS; round++) {
       const kollectServer = await startGitServer({ repoName: 'kollect.git' });
@@ -185,7 +190,7 @@ async function main(): Promise<void> {
         const [a, b] = await cliExports(cliServer, join(work, `cli-clone-${round}`), filesFirst, filesSecond);
         c1.push(a);
         c2.push(b);
-        sameTree &&= (await kollectServer.git(['rev-parse', 'HEAD^{tree}'])) === (await cliServer.git(['rev-parse', 'HEAD^{tree}']));
+        if ((await kollectServer.git(['rev-parse', 'HEAD^{tree}'])) !== (await cliServer.git(['rev-parse', 'HEAD^{tree}']))) treesUnlikeTheCli++;
       } finally {
         await kollectServer.close();
         await cliServer.close();
@@ -197,11 +202,33 @@ async function main(): Promise<void> {
     const r1 = median(k1.map((k, i) => k.ms / (c1[i] ?? Number.NaN)));
     const r2 = median(k2.map((k, i) => k.ms / (c2[i] ?? Number.NaN)));
     const unchangedRequests = Math.max(...requests);
-    /** Median of each phase the sink logs, e.g. "fetch 40, render 1500, ...". */
+    /** Median of each phase the sink logs (open, fetch, render, commit, push), in ms. */
+    const phaseMedians = (reports: ChildReport[]): Array<[string, number]> =>
+      Object.keys(reports[0]?.phases ?? {}).map((phase) => [phase, median(reports.map((r) => r.phases[phase] ?? 0))]);
+    /** The same as text: "fetch 40, render 1500, ...". */
     const phases = (reports: ChildReport[]): string =>
-      Object.keys(reports[0]?.phases ?? {})
-        .map((phase) => `${phase} ${median(reports.map((r) => r.phases[phase] ?? 0)).toFixed(0)}`)
+      phaseMedians(reports)
+        .map(([phase, phaseMs]) => `${phase} ${phaseMs.toFixed(0)}`)
         .join(', ');
+    const kollectFigures = (reports: ChildReport[], ratio: number): Record<string, number> => ({
+      ms: median(ms(reports)),
+      ratio,
+      maxRssKiB: Math.max(...reports.map((r) => r.maxRssMb)) * 1024,
+      ...Object.fromEntries(phaseMedians(reports).map(([phase, phaseMs]) => [`${phase}Ms`, phaseMs])),
+    });
+    record.add('kollect first export', kollectFigures(k1, r1));
+    record.add('git CLI first export', { ms: median(c1) });
+    record.add('kollect 3-shard export', kollectFigures(k2, r2));
+    record.add('git CLI 3-shard export', { ms: median(c2) });
+    record.add('kollect unchanged export', { requests: unchangedRequests });
+    const verdicts = new Verdicts();
+    verdicts.check({ name: 'first-export', value: r1, operator: '<=', target: 1.5, unit: 'x' }, `first export    kollect/CLI = ${r1.toFixed(2)}x (median of the rounds' ratios)`);
+    verdicts.check({ name: '3-shard-export', value: r2, operator: '<=', target: 1.5, unit: 'x' }, `3-shard export  kollect/CLI = ${r2.toFixed(2)}x (median of the rounds' ratios)`);
+    verdicts.check({ name: 'unchanged-export-requests', value: unchangedRequests, operator: '==', target: 0, unit: 'requests' }, `unchanged export: ${unchangedRequests} requests`);
+    verdicts.check(
+      { name: 'trees-unlike-the-cli', value: treesUnlikeTheCli, operator: '==', target: 0, unit: 'rounds' },
+      `rounds whose tree differs from the git CLI's: ${treesUnlikeTheCli} of ${REPEATS}`,
+    );
     const lines = [
       `                             median    (each round, s)`,
       `kollect first export       ${fmt(median(ms(k1))).padStart(8)}    (${all(ms(k1))})   ${summaries[0]}`,
@@ -212,14 +239,11 @@ async function main(): Promise<void> {
       `kollect phases, first      ${phases(k1)} (ms, median)`,
       `kollect phases, 3-shard    ${phases(k2)} (ms, median)`,
       `kollect peak RSS           ${Math.max(...rss).toFixed(0)} MB (largest of any export process)`,
-      `same tree as the CLI       ${sameTree ? 'yes' : 'NO'}`,
       '',
-      `${verdict(r1 <= 1.5)} first export    kollect/CLI = ${r1.toFixed(2)} (median of the rounds' ratios; target <= 1.5)`,
-      `${verdict(r2 <= 1.5)} 3-shard export  kollect/CLI = ${r2.toFixed(2)} (median of the rounds' ratios; target <= 1.5)`,
-      `${verdict(unchangedRequests === 0)} unchanged export: ${unchangedRequests} requests (target 0)`,
+      verdicts.report(),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    if (!(r1 <= 1.5 && r2 <= 1.5 && unchangedRequests === 0 && sameTree)) process.exitCode = 1;
+    if (json) await record.write(json, verdicts);
   } finally {
     await rm(work, { recursive: true, force: true });
   }

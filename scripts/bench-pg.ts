@@ -21,6 +21,8 @@
  * every time). (a), (e) and (f) include reading the store, as kollect's time does, with the
  * built kollect's reader (and (a) with its COPY encoder), from dist/ as (b)-(d) run it. (a)-(d)
  * are measured in RUNS paired rounds and the median of each is printed, with the range.
+ * Usage: npm run bench:pg [-- --json FILE] (--json: also write the result as JSON,
+ * scripts/support/bench-result.ts).
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,6 +32,7 @@ import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import type * as StoreModule from '../src/store/collect-store.js';
 import { checkpoint, initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, walPosition, walSince, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { medianBy } from './support/median.js';
@@ -69,7 +72,8 @@ interface Figure {
 /** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
 function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
-  return { ...medianBy(figures, (f) => f.ms)!, range: [Math.min(...times), Math.max(...times)], maxRssKiB: Math.max(...figures.map((f) => f.maxRssKiB ?? 0)) };
+  const peaks = figures.flatMap((f) => f.maxRssKiB ?? []);
+  return { ...medianBy(figures, (f) => f.ms)!, range: [Math.min(...times), Math.max(...times)], ...(peaks.length > 0 ? { maxRssKiB: Math.max(...peaks) } : {}) };
 }
 
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
@@ -142,7 +146,27 @@ async function naiveUpsert(url: string, store: StoreModule.CollectStore, perStat
   });
 }
 
+/** A step's figures for the JSON result: those it has, each with its unit. */
+function figures(x: Figure, floor: Figure): Record<string, number> {
+  const optional = {
+    rangeMinMs: x.range?.[0],
+    rangeMaxMs: x.range?.[1],
+    walBytes: x.walBytes,
+    updatedTuples: x.updatedTuples,
+    deadTuples: x.deadTuples,
+    added: x.counts?.added,
+    changed: x.counts?.changed,
+    unchanged: x.counts?.unchanged,
+    removed: x.counts?.removed,
+    maxRssKiB: x.maxRssKiB,
+  };
+  const measured = Object.entries(optional).filter((entry): entry is [string, number] => entry[1] !== undefined);
+  return { ms: x.ms, ratio: x.ms / floor.ms, ...Object.fromEntries(measured) };
+}
+
 async function main(): Promise<void> {
+  const json = await jsonResultPath();
+  const record = new BenchRecord('bench:pg', { rows: ROWS, fixtureNamespaces: FIXTURE_NAMESPACES, attributeBytes: ATTRIBUTE_BYTES, runs: RUNS, naiveRows: NAIVE_ROWS, batchRows: BATCH_ROWS });
   buildKollect();
   const server = await startPostgres();
   const url = await server.createDatabase();
@@ -222,21 +246,29 @@ async function main(): Promise<void> {
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
   console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(10), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
   for (const [label, x] of table) {
+    record.add(label, figures(x, a));
     console.log(
       [label.padEnd(46), seconds(x.ms).padStart(9), range(x).padStart(10), ratio(x).padStart(7), wal(x).padStart(10), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
   const verdicts = new Verdicts();
-  verdicts.check(b.ms <= 1.8 * a.ms, `(b) first export ${ratio(b)} of (a) (target <= 1.8x)`);
-  verdicts.check(c.ms <= 1.3 * a.ms, `(c) unchanged re-export ${ratio(c)} of (a) (target <= 1.3x)`);
-  verdicts.check(c.walBytes! < 1024 * 1024, `(c) WAL ${wal(c)} (target < 1 MiB)`);
-  verdicts.check(c.deadTuples === 0 && c.updatedTuples === 0, `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates (target 0)`);
-  verdicts.check(e.ms >= 7 * b.ms, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b) (target >= 7x)`);
-  verdicts.check(f.ms >= 1.3 * b.ms, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b) (target >= 1.3x)`);
-  verdicts.check(g.ms <= 1.5 * h.ms, `(g) export right after the first load, never analysed: ${(g.ms / h.ms).toFixed(2)}x (h), analysed (target <= 1.5x)`);
-  verdicts.check(peakKiB < 256 * 1024, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB (target < 256 MiB)`);
+  verdicts.check({ name: 'first-export', value: b.ms / a.ms, operator: '<=', target: 1.8, unit: 'x' }, `(b) first export ${ratio(b)} of (a)`);
+  verdicts.check({ name: 'unchanged-export', value: c.ms / a.ms, operator: '<=', target: 1.3, unit: 'x' }, `(c) unchanged re-export ${ratio(c)} of (a)`);
+  verdicts.check({ name: 'unchanged-export-wal', value: c.walBytes! / 1024 / 1024, operator: '<', target: 1, unit: 'MiB' }, `(c) WAL ${wal(c)}`);
+  verdicts.check(
+    { name: 'unchanged-export-tuples', value: c.deadTuples! + c.updatedTuples!, operator: '==', target: 0, unit: 'tuples' },
+    `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates`,
+  );
+  verdicts.check({ name: 'per-row-upsert', value: e.ms / b.ms, operator: '>=', target: 7, unit: 'x' }, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b)`);
+  verdicts.check({ name: 'batch-upsert', value: f.ms / b.ms, operator: '>=', target: 1.3, unit: 'x' }, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b)`);
+  verdicts.check(
+    { name: 'never-analysed', value: g.ms / h.ms, operator: '<=', target: 1.5, unit: 'x' },
+    `(g) export right after the first load, never analysed: ${(g.ms / h.ms).toFixed(2)}x (h), analysed`,
+  );
+  verdicts.check({ name: 'peak-rss', value: peakKiB / 1024, operator: '<', target: 256, unit: 'MiB' }, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
   console.log(`\n${verdicts.report()}`);
+  if (json) await record.write(json, verdicts);
   await server.dropCreatedDatabases();
   await rm(dir, { recursive: true, force: true });
 }

@@ -8,7 +8,8 @@
  * The API server, the Git server and the measured COPY run in this process; kollect (the built
  * CLI, bin/kollect, as a CronJob runs it) and the raw list run in child processes, so each peak
  * RSS is its own. PostgreSQL: DATABASE_URL or embedded.
- * Usage: npm run bench [-- --sizes 100000,1000000]
+ * Usage: npm run bench [-- --sizes 100000,1000000] [--json FILE]
+ * (--json: also write the result as JSON, scripts/support/bench-result.ts).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { CollectStore } from '../src/store/collect-store.js';
 import { startGitServer } from '../test/support/git-server.js';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
 import { startPostgres } from '../test/support/postgres.js';
+import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, KOLLECT } from './support/build-kollect.js';
 import { measuredChild, scriptChild, writeResult } from './support/measured-child.js';
 import { rawCopy } from './support/raw-copy.js';
@@ -98,9 +100,11 @@ async function measure(size: number, databaseUrl: string): Promise<{ e2e: Measur
 }
 
 async function orchestrate(): Promise<void> {
-  buildKollect();
   const sizesArg = process.argv.indexOf('--sizes');
   const sizes = sizesArg > 0 ? (process.argv[sizesArg + 1] ?? '').split(',').map(Number) : [100_000, 1_000_000];
+  const json = await jsonResultPath();
+  const record = new BenchRecord('bench', { sizes: sizes.join(','), pageSize: PAGE_SIZE, resourceTypes: DEFAULT_RESOURCES.length });
+  buildKollect();
   const postgres = await startPostgres();
   const lines: string[] = [];
   const verdicts = new Verdicts();
@@ -112,6 +116,9 @@ async function orchestrate(): Promise<void> {
     const floor = list.ms + copyMs;
     const ratio = e2e.ms / floor;
     peaks.push(e2e.maxRssKiB);
+    record.add(`kollect@${size}`, { objects: size, rows: e2e.objects, ms: e2e.ms, maxRssKiB: e2e.maxRssKiB, ratio });
+    record.add(`raw-list@${size}`, { objects: size, listed: list.objects, ms: list.ms, maxRssKiB: list.maxRssKiB });
+    record.add(`raw-copy@${size}`, { rows: e2e.objects, ms: copyMs });
     const line = [
       String(size).padStart(9),
       String(e2e.objects).padStart(9),
@@ -123,17 +130,23 @@ async function orchestrate(): Promise<void> {
     ].join('  ');
     lines.push(line);
     process.stderr.write(`${line}\n`);
-    verdicts.check(ratio <= 2, `end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY) (target <= 2x)`);
-    if (size >= 1_000_000) verdicts.check(e2e.maxRssKiB < 512 * 1024, `peak RSS at ${size}: ${mib(e2e.maxRssKiB)} (target < 512 MiB)`);
+    verdicts.check({ name: `end-to-end@${size}`, value: ratio, operator: '<=', target: 2, unit: 'x' }, `end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY)`);
+    if (size >= 1_000_000) {
+      verdicts.check({ name: `peak-rss@${size}`, value: e2e.maxRssKiB / 1024, operator: '<', target: 512, unit: 'MiB' }, `peak RSS at ${size}: ${mib(e2e.maxRssKiB)}`);
+    }
   }
   if (peaks.length >= 2) {
     const growth = peaks[peaks.length - 1]! / peaks[0]!;
-    verdicts.check(growth <= 1.5, `peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]} (target <= 1.5x)`);
+    verdicts.check(
+      { name: 'peak-rss-growth', value: growth, operator: '<=', target: 1.5, unit: 'x' },
+      `peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]}`,
+    );
   }
   console.log(`\nkollect collect end to end: local API server -> store -> Postgres + Git + file (page size ${PAGE_SIZE}, ${DEFAULT_RESOURCES.length} resource types)\n`);
   console.log(['objects'.padStart(9), 'rows'.padStart(9), 'kollect'.padStart(9), 'raw list'.padStart(9), 'raw COPY'.padStart(9), 'ratio'.padStart(7), 'peak RSS'.padStart(9)].join('  '));
   for (const line of lines) console.log(line);
   console.log(`\n${verdicts.report()}`);
+  if (json) await record.write(json, verdicts);
   await postgres.dropCreatedDatabases();
 }
 

@@ -1,5 +1,5 @@
 /**
- * Fleet simulation (`npm run bench:fleet [-- --rows N] [--repetitions N]`): 8 clusters of N rows
+ * Fleet simulation (`npm run bench:fleet [-- --rows N] [--repetitions N] [--json FILE]`): 8 clusters of N rows
  * (default 100,000) exporting into one shared PostgreSQL table at once (the seed's ADR-0501
  * fleet), against one cluster exporting the same total number of rows alone. Each exporter is
  * the built CLI (`bin/kollect export --from STORE`) in a process of its own, as a CronJob runs it.
@@ -17,6 +17,7 @@
  *
  * `--partition-by-cluster` creates both tables as `kollect db ddl --partition-by cluster` prints
  * them, with one partition per cluster, to compare a DBA's partitioned table with the plain one.
+ * `--json FILE` also writes the result as JSON (scripts/support/bench-result.ts).
  *
  * PostgreSQL: DATABASE_URL when set (a fresh database is created on it and dropped afterwards),
  * else a private embedded server (test/support/postgres.ts).
@@ -30,8 +31,10 @@ import type { RunResult } from '../src/collect/run.js';
 import { runKollect } from '../test/support/cli.js';
 import { checkpoint, startPostgres, walPosition, walSince, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
+import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect } from './support/build-kollect.js';
 import { medianBy } from './support/median.js';
+import { Verdicts } from './support/verdicts.js';
 
 const CLUSTERS = 8;
 /**
@@ -47,7 +50,13 @@ const SINGLE_TABLE = 'single_items';
 const SINGLE_CLUSTER = 'fleet-single';
 
 const { values: flags } = parseArgs({
-  options: { rows: { type: 'string', default: String(MISSION_ROWS_PER_CLUSTER) }, repetitions: { type: 'string', default: '3' }, 'partition-by-cluster': { type: 'boolean', default: false } },
+  options: {
+    rows: { type: 'string', default: String(MISSION_ROWS_PER_CLUSTER) },
+    repetitions: { type: 'string', default: '3' },
+    'partition-by-cluster': { type: 'boolean', default: false },
+    // Read by jsonResultPath; declared so that parseArgs accepts it.
+    json: { type: 'string' },
+  },
 });
 const ROWS = Number(flags.rows);
 if (!Number.isInteger(ROWS) || ROWS < 100) throw new Error(`--rows must be an integer >= 100, got ${flags.rows}`);
@@ -279,12 +288,20 @@ async function createPartitioned(databaseUrl: string, table: string, exporters: 
 }
 
 async function main(): Promise<void> {
+  const json = await jsonResultPath();
   buildKollect();
   const work = await tempDir('kollect-fleet-sim-');
   const server = await startPostgres();
   const databaseUrl = await server.createDatabase();
   const env = { DATABASE_URL: databaseUrl };
-  let failed = false;
+  const record = new BenchRecord('bench:fleet', {
+    clusters: CLUSTERS,
+    rowsPerCluster: ROWS,
+    repetitions: REPETITIONS,
+    partitionByCluster: flags['partition-by-cluster'],
+    postgres: server.embedded ? 'embedded' : 'DATABASE_URL',
+  });
+  const verdicts = new Verdicts();
   try {
     process.stdout.write(
       `machine: ${cpus().length} cores; PostgreSQL: ${server.embedded ? 'embedded (test/support/postgres.ts)' : 'DATABASE_URL'}; ` +
@@ -333,17 +350,32 @@ async function main(): Promise<void> {
     const rows: string[][] = [['ROUND', 'CASE', 'ROWS', 'SECONDS', 'RATIO', 'ERRORS', 'EXIT CODES', 'DB SPAN S', 'DB RATIO', 'VERDICT', 'EVERY RUN S']];
     const notes: string[] = [];
     for (const { round, fleet: f, single: s, all } of cases) {
+      const roundNumber = round.split(':')[0]!;
+      let roundErrors = 0;
       for (const [c, every] of [
         [s, all.single],
         [f, all.fleet],
       ] as const) {
         // Errors of every repetition count, not only the median one's.
         const errors = every.flatMap((run) => run.outcomes.filter((o) => o.error !== undefined));
+        roundErrors += errors.length;
         const ratio = c.ms / s.ms;
         const pass = c === s ? errors.length === 0 : ratio <= TARGET && errors.length === 0;
-        failed ||= !pass;
+        if (c === f) verdicts.check({ name: `round-${roundNumber}`, value: ratio, operator: '<=', target: TARGET, unit: 'x' }, `round ${roundNumber}: ${c.name} ${ratio.toFixed(2)}x the time of 1 exporter`);
+        record.add(`round ${roundNumber}, ${c.name}`, {
+          rows: c.rows,
+          ms: c.ms,
+          ratio,
+          errors: errors.length,
+          databaseSpanMs: databaseSpan(c),
+          databaseRatio: databaseSpan(c) / databaseSpan(s),
+          walBytes: c.walBytes,
+          machineCpuBusy: c.diag.cpuBusy,
+          kollectCpuMs: c.diag.kollectCpu * 1000,
+          ...(c.diag.postgresCpu === undefined ? {} : { postgresCpuMs: c.diag.postgresCpu * 1000 }),
+        });
         rows.push([
-          round.split(':')[0]!,
+          roundNumber,
           c.name,
           c.rows.toLocaleString('en-US'),
           seconds(c.ms),
@@ -363,6 +395,7 @@ async function main(): Promise<void> {
             `WAL ${(c.walBytes / 1e6).toFixed(1)} MB`,
         );
       }
+      verdicts.check({ name: `round-${roundNumber}-errors`, value: roundErrors, operator: '==', target: 0, unit: 'errors' }, `round ${roundNumber}: errors in every repetition: ${roundErrors}`);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
     process.stdout.write(`\n${rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n\n`);
@@ -383,23 +416,28 @@ async function main(): Promise<void> {
       return out;
     });
     const expected = new Map([...fleet, ...single].map((e) => [e.cluster, e.rows]));
+    let wrongCounts = 0;
     for (const [cluster, rows] of expected) {
       const got = counts.get(cluster) ?? 0;
       const ok = got === rows;
-      failed ||= !ok;
+      if (!ok) wrongCounts++;
       process.stdout.write(`${ok ? 'ok  ' : 'BAD '} ${cluster.padEnd(14)} ${got.toLocaleString('en-US').padStart(9)} rows in the table (expected ${rows.toLocaleString('en-US')})\n`);
     }
     const unexpected = [...counts.keys()].filter((c) => !expected.has(c));
-    if (unexpected.length > 0) {
-      failed = true;
-      process.stdout.write(`BAD  rows of unexpected clusters: ${unexpected.join(', ')}\n`);
-    }
-    process.stdout.write(`\n${failed ? 'MISS' : 'PASS'}: ${CLUSTERS} exporters at once vs 1 exporter of the same rows (target <= ${TARGET}x, no errors, exact counts)\n`);
+    if (unexpected.length > 0) process.stdout.write(`BAD  rows of unexpected clusters: ${unexpected.join(', ')}\n`);
+    verdicts.check(
+      { name: 'wrong-row-counts', value: wrongCounts + unexpected.length, operator: '==', target: 0, unit: 'clusters' },
+      `clusters whose rows in the table are not exactly their store's: ${wrongCounts + unexpected.length}`,
+    );
+    process.stdout.write(`\n${verdicts.report()}\n`);
+    process.stdout.write(`\n${verdicts.pass ? 'PASS' : 'MISS'}: ${CLUSTERS} exporters at once vs 1 exporter of the same rows (target <= ${TARGET}x, no errors, exact counts)\n`);
+    if (json) await record.write(json, verdicts);
   } finally {
     await server.dropCreatedDatabases();
     await rm(work, { recursive: true, force: true });
   }
-  process.exit(failed ? 1 : 0);
+  // Exit now, with the verdicts' code (1 on a MISS), whatever handles are left open.
+  process.exit();
 }
 
 await main();

@@ -8,8 +8,8 @@
  * sink) are compiled the same way, each with a cache of its own.
  *
  * The cache is made at the end of a successful run (`createCachedData` after the work, so it
- * holds every function the command compiled, not only the top level as v8-compile-cache's does:
- * for an unchanged export about 30 ms of CPU against 5), one file per command, named after the
+ * holds every function the command compiled, not only the top level as v8-compile-cache's does,
+ * which leaves most of a run's compiling to do again), one file per command, named after the
  * bundle's content hash, Node's version, the V8 flags and the bundle's folder: V8 itself checks
  * only the source's length, the V8 version and the flags, and a cache made under other flags is
  * rejected whole. A cache it accepts brings the file names it was made with, which stack traces

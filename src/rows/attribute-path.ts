@@ -36,8 +36,8 @@ function walk(value: unknown, steps: readonly Step[], from: number): unknown {
     } else {
       if (!Array.isArray(current)) return undefined;
       // A loop, not map() and filter(): the page encoder inlines this walk, and each resource type's
-      // shapes deoptimized the closures' version in it again. Per 100,000 full objects V8's
-      // optimizing compiles took 0.4-0.8 s instead of 0.8-1.4 s (the times --trace-opt reports).
+      // shapes deoptimized the closures' version in it again, so V8 compiled it over and over
+      // (docs/benchmarks.md, "Choices in the code").
       const values: unknown[] = [];
       for (const item of current) {
         const value = walk(item, steps, i + 1);

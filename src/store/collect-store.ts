@@ -12,7 +12,8 @@ import { parseSpoolLine, type SegmentContext } from './spool-line.js';
 
 /**
  * Bytes read from a spool file at a time: a batch of rows. 1 MiB batches were no faster to export
- * (bench:pg) but lived long enough to be promoted: 207 MiB peak RSS against 144 MiB.
+ * (bench:pg) but lived long enough to be promoted to V8's old generation, which raised the
+ * exporter's peak RSS (docs/benchmarks.md, "Choices in the code").
  */
 const READ_CHUNK = 256 << 10;
 
