@@ -54,7 +54,7 @@ export function dbCommand(): Command {
       const config = await readConfig(flags, { sinks: flags.sink === undefined ? undefined : [flags.sink] });
       const sink = selectPostgresSink(config, flags.sink);
       // pg loads only for the command that connects: every other command starts without it.
-      const { initDatabase } = await import('../sinks/postgres/postgres-sink.js');
+      const { initDatabase } = await import('../sinks/postgres/init-database.js');
       const result = await initDatabase(sink, { brin: flags.brin });
       printResult(flags.output, { sink: sink.name, ...result }, () => formatInitResult(sink.name, result));
     });

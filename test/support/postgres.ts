@@ -439,6 +439,29 @@ export async function storedRows(url: string, qualifiedTable: string, cluster: s
   });
 }
 
+/** A row a test writes straight into the items table: its identity, type and checksum; the other columns get plain values. */
+export interface ItemRow {
+  cluster: string;
+  namespace: string;
+  name: string;
+  /** Default `uid-<name>`. */
+  uid?: string;
+  /** Default `pods`, of the core group. */
+  resource?: string;
+  checksum: string;
+}
+
+/** Inserts `rows` into `qualifiedTable` with plain INSERTs, as something other than an export would. */
+export async function insertItems(client: Pick<pg.ClientBase, 'query'>, qualifiedTable: string, rows: readonly ItemRow[]): Promise<void> {
+  for (const r of rows) {
+    await client.query(
+      `INSERT INTO ${qualifiedTable} (cluster, namespace, name, uid, api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at)
+       VALUES ($1, $2, $3, $4, '', 'v1', 'Thing', $5, '{}', '{}', $6, '1', NULL, now(), now())`,
+      [r.cluster, r.namespace, r.name, r.uid ?? `uid-${r.name}`, r.resource ?? 'pods', r.checksum],
+    );
+  }
+}
+
 /** The same map for rows a test expects. */
 export function expectedRows(rows: Iterable<{ namespace: string; name: string; uid: string; checksum: string }>): Map<string, string> {
   return new Map([...rows].map((r) => [`${r.namespace}/${r.name}/${r.uid}`, r.checksum]));

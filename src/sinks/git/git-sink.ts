@@ -2,7 +2,6 @@ import { join, resolve } from 'node:path';
 import type { HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
 import { compareKeys } from '../../compare.js';
-import { describeSecret } from '../../config/secret.js';
 import type { GitSinkConfig } from '../../config/schema.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import { redact, redactUrl, splitQuery, urlSecrets } from '../../redact.js';
@@ -15,9 +14,11 @@ import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js'
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { withMirrorLock } from './mirror-lock.js';
 import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
+import { isAuthError, isLostRace, pushRefusal, remoteError, type ShownRemote } from './remote-errors.js';
 import { isRequestTimeout, remoteHttp } from './remote-http.js';
+import { skippedPlan, skipReason } from './skip-decision.js';
 import { streamingHttp } from './streaming-http.js';
-import { trustingConfiguredCa, untrustedCertificateHint } from './git-tls.js';
+import { trustingConfiguredCa } from './git-tls.js';
 
 /**
  * The Git sink: hourly audit snapshots of a cluster's shards in a shared repository, one
@@ -72,34 +73,6 @@ type MirrorFound = { head: string | undefined; files: Map<string, string> } | { 
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((done) => setTimeout(done, ms));
 
-function isAuthError(error: unknown, auth: AuthHandlers): boolean {
-  if (auth.failed) return true;
-  const e = error as { code?: string; data?: { statusCode?: number } };
-  return e.code === 'HttpError' && (e.data?.statusCode === 401 || e.data?.statusCode === 403);
-}
-
-/** Why the server refused our ref update (isomorphic-git's GitPushError), e.g. "failed to update ref". */
-function pushRefusal(error: unknown): string | undefined {
-  const e = error as { code?: string; data?: { result?: { refs?: Record<string, { ok: boolean; error?: string }> } } };
-  if (e.code !== 'GitPushError') return undefined;
-  const reasons = Object.values(e.data?.result?.refs ?? {}).filter((r) => !r.ok);
-  return reasons.map((r) => r.error ?? 'refused').join('; ') || 'refused';
-}
-
-/**
- * What servers answer when the branch moved under a push: git receive-pack says "failed to update
- * ref" or "cannot lock ref", forges "fetch first" or "non-fast-forward". Anything else (a hook or
- * a branch protection declining) is final: retrying would be refused the same way.
- */
-const LOST_RACE = /fast-forward|fetch first|failed to (update|lock) ref|cannot lock ref|stale info/i;
-
-/** A push that lost a race: another writer moved the branch (isomorphic-git's own check, or the server's). */
-function isLostRace(error: unknown): boolean {
-  if ((error as { code?: string }).code === 'PushRejectedError') return true;
-  const refusal = pushRefusal(error);
-  return refusal !== undefined && LOST_RACE.test(refusal);
-}
-
 export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Sink {
   const env = deps.env ?? process.env;
   // Pushes stream the pack isomorphic-git built instead of copying it whole twice more.
@@ -113,32 +86,14 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   const shownUrl = redactUrl(config.url);
   const secrets = urlSecrets(config.url);
   const where = { url: shownUrl, ref: config.ref, mirrorDir };
+  const shown: ShownRemote = { query: remote.query, shownUrl, secrets, where };
+  const wrapNetwork = (error: unknown, auth: AuthHandlers, step: 'fetch' | 'push'): Error => remoteError(config, shown, error, auth, step);
+  const skipOf = (store: CollectStore, state: GitSinkState, fingerprint: string, ctx: SinkContext, now: Date): SkipReason | undefined =>
+    skipReason(config, state.refs[config.ref], { url: remote.url, cluster: store.cluster, fingerprint, force: ctx.force, now });
 
   const checkAbort = (ctx: SinkContext, step: string): void => {
     if (ctx.signal.aborted) throw new InterruptedError(`sink "${config.name}": git export interrupted ${step}; nothing was pushed`, { sink: config.name });
   };
-
-  /** Skip decisions, from local state only: no network. */
-  function skipReason(store: CollectStore, state: GitSinkState, fingerprint: string, ctx: SinkContext, now: Date): SkipReason | undefined {
-    const last = state.refs[config.ref];
-    if (!last || last.url !== remote.url || last.cluster !== store.cluster) return undefined;
-    if (last.fingerprint === fingerprint) {
-      return { reason: 'unchanged', message: `payload unchanged since the export of ${last.exportedAt} to ${config.ref}` };
-    }
-    const elapsed = now.getTime() - Date.parse(last.exportedAt);
-    if (!ctx.force && elapsed >= 0 && elapsed < config.exportMinInterval) {
-      const next = new Date(Date.parse(last.exportedAt) + config.exportMinInterval).toISOString();
-      return { reason: 'interval', message: `last export of ${config.ref} at ${last.exportedAt}; exportMinInterval not passed until ${next} (use --force)` };
-    }
-    return undefined;
-  }
-
-  function skippedPlan(store: CollectStore, skipped: SkipReason): SinkPlan {
-    const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
-    const files = new FileChanges();
-    for (const shard of store.shards) files.record(shard.key, layout.pathFor(shard.key), 'unchanged');
-    return { sink: config.name, type: 'git', unit: 'files', skipped, totals: files.totals, shards: files.shards };
-  }
 
   /**
    * Compares the store with `existing`, the files under this cluster's prefix in the tree the
@@ -256,8 +211,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const now = ctx.now();
     const state = await loadState(mirrorDir);
     const fingerprint = payloadFingerprint(store, config.pathTemplate);
-    const skipped = skipReason(store, state, fingerprint, ctx, now);
-    if (skipped) return skippedPlan(store, skipped);
+    const skipped = skipOf(store, state, fingerprint, ctx, now);
+    if (skipped) return skippedPlan(config, store, skipped);
     const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
 
     const auth = authHandlers(await readCredentials(config, env));
@@ -352,8 +307,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   /** Plans against the mirror as it is: no fetch, no write, no state. */
   async function plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan> {
     const state = await loadState(mirrorDir);
-    const skipped = skipReason(store, state, payloadFingerprint(store, config.pathTemplate), ctx, ctx.now());
-    if (skipped) return skippedPlan(store, skipped);
+    const skipped = skipOf(store, state, payloadFingerprint(store, config.pathTemplate), ctx, ctx.now());
+    if (skipped) return skippedPlan(config, store, skipped);
     const layout = shardPathLayout(config.pathTemplate, store.cluster, config.name);
     const mirror = new Mirror({ mirrorDir, url: remote.url, ref: config.ref, http, auth: authHandlers(undefined) });
     const found = await findMirror(mirror, layout);
@@ -369,30 +324,6 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     const result: SinkPlan = { sink: config.name, type: 'git', unit: 'files', totals: change.files.totals, shards: change.files.shards };
     if (change.changes.size === 0) result.skipped = { reason: 'unchanged', message: `${config.ref} already holds this content` };
     return result;
-  }
-
-  /** Maps network failures to clear errors; never carries credentials (the URL and messages shown redacted). */
-  function wrapNetwork(error: unknown, auth: AuthHandlers, step: 'fetch' | 'push'): Error {
-    if (error instanceof KollectError) return error;
-    if (isAuthError(error, auth)) {
-      const hint = config.auth
-        ? `check that the secret in ${describeSecret(config.auth.token)} holds a valid token with write access to the repository`
-        : remote.query !== ''
-          ? "check the credentials in the URL's query (shown as ***): a valid token with write access to the repository, or configure auth.token ({env} or {file})"
-          : 'the remote requires credentials and the sink has none: configure auth.token ({env} or {file})';
-      return new SinkError(config.name, `authentication to ${shownUrl} failed during ${step}: ${hint}`, where, { code: 'GIT_AUTH_FAILED' });
-    }
-    const refusal = pushRefusal(error);
-    if (refusal !== undefined) {
-      return new SinkError(config.name, `the remote refused the push to ${shownUrl} (${config.ref}): ${redact(refusal, secrets)}; check branch protection and server hooks for this account`, where, {
-        cause: error,
-        code: 'GIT_PUSH_REFUSED',
-      });
-    }
-    return new SinkError(config.name, `git ${step} ${shownUrl} (${config.ref}) failed: ${redact((error as Error).message, secrets)}${untrustedCertificateHint(error, config)}`, where, {
-      cause: error,
-      code: 'GIT_REMOTE_FAILED',
-    });
   }
 
   const wrap = async <T>(work: () => Promise<T>): Promise<T> => {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type pg from 'pg';
 import { SinkError } from '../../../src/errors.js';
-import { createPostgresSink, initDatabase } from '../../../src/sinks/postgres/postgres-sink.js';
+import { initDatabase } from '../../../src/sinks/postgres/init-database.js';
+import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
 import { advisoryKey, exportLockKey } from '../../../src/sinks/postgres/schema.js';
 import {
   dropTestDatabases,
