@@ -209,7 +209,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
       log.debug('retrying list page', { resource: key, ...retry });
     });
     // The same events either way: pages parsed and encoded in list workers, or here.
-    const encode = pool ? pool.encoder(config.cluster, type, profile) : pageWork(config.cluster, type, profile);
+    const encode = pool ? pool.encoder(config.cluster, type, profile, config.list.fastParse) : pageWork(config.cluster, type, profile, config.list.fastParse);
     const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, listDeps, encode, pool ? pagesInFlight(pool.size) : 1);
     let typeRows = 0;
     let refused = 0;

@@ -2,7 +2,8 @@ import { Worker } from 'node:worker_threads';
 import type { ListBody } from '../kube/pager.js';
 import type { Profile } from '../rows/profiles/profile.js';
 import { fromWorkerError, type EncodeRequest, type EncodeResult, type EncoderSpec } from './list-protocol.js';
-import type { BodyEncoder, EncodedPage, ListedType } from './list-rows.js';
+import type { ProjectedType } from '../rows/project.js';
+import type { BodyEncoder, EncodedPage } from './list-rows.js';
 
 /**
  * The worker's module: the compiled JavaScript beside this file, `list-worker.js` in dist/ and
@@ -84,8 +85,8 @@ export class ListPool {
   }
 
   /** An encoder for one type's pages that hands each page to a worker. */
-  encoder(cluster: string, type: ListedType, profile: Profile): BodyEncoder {
-    const spec: EncoderSpec = { id: ++this.nextEncoder, cluster, type: { group: type.group, version: type.version, resource: type.resource, kind: type.kind, namespaced: type.namespaced }, profile };
+  encoder(cluster: string, type: ProjectedType, profile: Profile, fastParse: boolean): BodyEncoder {
+    const spec: EncoderSpec = { id: ++this.nextEncoder, cluster, type: { group: type.group, version: type.version, resource: type.resource, kind: type.kind }, profile, fastParse };
     return (body) => this.encode(spec, body);
   }
 

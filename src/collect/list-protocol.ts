@@ -1,6 +1,7 @@
 import { KollectError, KubeApiError } from '../errors.js';
 import type { Profile } from '../rows/profiles/profile.js';
-import type { EncodedPage, ListedType } from './list-rows.js';
+import type { ProjectedType } from '../rows/project.js';
+import type { EncodedPage } from './list-rows.js';
 
 /**
  * The messages between the main thread and a list worker (src/collect/list-worker.ts). Only plain
@@ -12,8 +13,10 @@ import type { EncodedPage, ListedType } from './list-rows.js';
 export interface EncoderSpec {
   id: number;
   cluster: string;
-  type: ListedType;
+  type: ProjectedType;
   profile: Profile;
+  /** list.fastParse: the fast way to parse pages, or JSON.parse of each whole. */
+  fastParse: boolean;
 }
 
 /** Encode one page. */

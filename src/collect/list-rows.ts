@@ -1,9 +1,10 @@
 import type { KubeClient } from '../kube/client.js';
 import type { DiscoveredType } from '../kube/discovery.js';
-import { listBodies, parsePage, type ListBody, type ListBodyEvent, type ListOptions, type ParseOptions } from '../kube/pager.js';
+import { parsePage, type ListedPage, type PageParseOptions } from '../kube/page/parse-page.js';
+import { listBodies, type ListBody, type ListBodyEvent, type ListOptions } from '../kube/pager.js';
 import type { RequestDeps } from '../kube/request.js';
 import { invalidObject } from '../rows/object-name.js';
-import { isMetadataOnly, readsManagedFields, readsOnlyRowFields, type Profile } from '../rows/profiles/profile.js';
+import { isMetadataOnly, readsManagedFields, type Profile } from '../rows/profiles/profile.js';
 import type { SpoolPage } from '../store/spool-page.js';
 import type { KubeObject, ProjectedType } from '../rows/project.js';
 import { createPageEncoder } from './row-encoder.js';
@@ -27,27 +28,21 @@ export interface EncodedPage {
 /** What a type's list yields to the spool, in list order: the pager's events, with each page encoded. */
 export type SpoolEvent = ({ kind: 'page' } & EncodedPage) | Exclude<ListBodyEvent, ListBody>;
 
-/** A type as its pages are encoded: what its rows carry, and whether its objects have a namespace. */
-export type ListedType = ProjectedType & Pick<DiscoveredType, 'namespaced'>;
-
 /** Turns a page as it came from the API server into rows: here, or in a list worker. */
 export type BodyEncoder = (body: ListBody) => EncodedPage | Promise<EncodedPage>;
 
 /**
  * The per-page work of one type, the same on whichever thread it runs: parse the page (checking
- * its continue token; a metadata-only page without managedFields, unless the profile reads
- * them, and without the rest of its metadata past labels when the profile has no attributes),
- * refuse objects whose namespace, name or creation time a real API server would not serve (on every path, list
- * worker or not, before anything of them is spooled), project each object, serialize and
- * checksum each row.
+ * its continue token; the fast way, unless `fastParse` is false, leaves out a metadata-only
+ * page's managedFields unless the profile reads them), refuse objects whose namespace, name or
+ * creation time a real API server would not serve (on every path, list worker or not, before
+ * anything of them is spooled), project each object, serialize and checksum each row.
  */
-export function pageWork(cluster: string, type: ListedType, profile: Profile): (body: Pick<ListBody, 'body' | 'continue' | 'what'>) => EncodedPage {
+export function pageWork(cluster: string, type: ProjectedType, profile: Profile, fastParse: boolean): (page: ListedPage) => EncodedPage {
   const encode = createPageEncoder(cluster, type, profile);
-  const parse: ParseOptions = readsOnlyRowFields(profile)
-    ? { rowMetadataOnly: { namespaced: type.namespaced } }
-    : { withoutManagedFields: isMetadataOnly(profile) && !readsManagedFields(profile) };
-  return (body) => {
-    const { items, plainStrings } = parsePage(body, parse);
+  const parse: PageParseOptions = { fastParse, withoutManagedFields: isMetadataOnly(profile) && !readsManagedFields(profile) };
+  return (page) => {
+    const { items, plainStrings } = parsePage(page, parse);
     const { valid, refused } = refuseInvalidObjects(items);
     return { page: encode(valid, plainStrings), rows: valid.length, refused };
   };

@@ -16,8 +16,8 @@ function serve(port: NonNullable<typeof parentPort>): void {
     try {
       let encoder = encoders.get(request.encoder.id);
       if (!encoder) {
-        const { cluster, type, profile } = request.encoder;
-        encoder = pageWork(cluster, type, profile);
+        const { cluster, type, profile, fastParse } = request.encoder;
+        encoder = pageWork(cluster, type, profile, fastParse);
         encoders.set(request.encoder.id, encoder);
       }
       const body = Buffer.from(request.body.buffer, request.body.byteOffset, request.body.byteLength);

@@ -9,7 +9,7 @@ import { SpoolPageBuilder, type SpoolPage } from '../store/spool-page.js';
 /**
  * Turns one page of listed objects into what the spool stores: per shard, the rows' spool lines,
  * their checksums and their size as JSON lines. `plainStrings`: no string of the objects needs
- * an escape in JSON (`ParsedPage.plainStrings`, src/kube/pager.ts), so none is tested for one.
+ * an escape in JSON (`ParsedPage.plainStrings`, src/kube/page/parse-page.ts), so none is tested for one.
  */
 export type PageEncoder = (objects: readonly KubeObject[], plainStrings?: boolean) => SpoolPage;
 

@@ -205,6 +205,12 @@ export const listSettings = z.strictObject({
    * to do it all on the main thread. Never more than the list concurrency.
    */
   workers: z._default(z.union([z.literal('auto'), wholeNumber(0, 16)], { error: 'must be auto or a whole number of threads from 0 to 16' }), 'auto'),
+  /**
+   * Parse pages the fast way, which works on their text where that is proven to give the same
+   * rows (src/kube/page/); false: `JSON.parse` of every page whole, for when a server's pages are
+   * suspected of tripping the fast way. The rows are the same either way.
+   */
+  fastParse: z._default(z.boolean(), true),
 });
 export type ListSettings = z.infer<typeof listSettings>;
 

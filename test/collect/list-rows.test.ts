@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { pageWork, type ListedType } from '../../src/collect/list-rows.js';
+import { ListPool } from '../../src/collect/list-pool.js';
+import { pageWork } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
+import type { ProjectedType } from '../../src/rows/project.js';
 import type { Row } from '../../src/rows/row.js';
 import { parseSpoolLine } from '../../src/store/spool-line.js';
 import { parseListBody } from '../support/list-pages.js';
 
-const POD: ListedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true };
+const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
 
 /** A metadata-only page of one pod with two managedFields entries. */
 const PAGE = {
@@ -38,7 +40,7 @@ const PAGE = {
 
 /** The page's one row line, as the spool gets it from pageWork. */
 function lineOf(profile: Profile): string {
-  const { page, rows } = pageWork('c1', POD, profile)(PAGE);
+  const { page, rows } = pageWork('c1', POD, profile, true)(PAGE);
   assert.equal(rows, 1);
   return Buffer.from(page[0]!.lines).toString('utf8');
 }
@@ -61,5 +63,31 @@ describe('the per-page work of a type', () => {
   it('GIVEN a profile that reads managedFields THEN the page is parsed with them and the attribute has its values', () => {
     const row = rowOf({ name: 'managers', attributes: { managers: 'metadata.managedFields[*].manager' } });
     assert.deepEqual(row.attributes, { managers: ['kubectl', 'kubelet'] });
+  });
+
+  /**
+   * A page whose managedFields is not JSON (`tru`): the fast way cuts managedFields unread, the
+   * plain way parses every byte. The one place where the two ways differ, so it shows which one ran.
+   */
+  const BROKEN = { ...PAGE, body: Buffer.from(PAGE.body.toString('utf8').replace('"operation":"Update"', '"operation":tru')) };
+  const METADATA: Profile = { name: 'metadata', attributes: {} };
+
+  it('GIVEN a page with broken managedFields WHEN list.fastParse is false THEN KUBE_API_ERROR; WHEN true THEN its row', () => {
+    assert.throws(() => JSON.parse(BROKEN.body.toString('utf8')));
+    assert.equal(pageWork('c1', POD, METADATA, true)(BROKEN).rows, 1);
+    assert.throws(() => pageWork('c1', POD, METADATA, false)(BROKEN), { code: 'KUBE_API_ERROR' });
+  });
+
+  it('GIVEN list workers WHEN list.fastParse is false THEN the workers parse plainly too', async () => {
+    const pool = new ListPool(1, new AbortController().signal);
+    try {
+      const encodeFast = pool.encoder('c1', POD, METADATA, true);
+      const encodePlain = pool.encoder('c1', POD, METADATA, false);
+      const page = (): typeof BROKEN & { kind: 'body' } => ({ ...BROKEN, body: Buffer.from(BROKEN.body), kind: 'body' });
+      assert.equal((await encodeFast(page())).rows, 1);
+      await assert.rejects(Promise.resolve(encodePlain(page())), { code: 'KUBE_API_ERROR' });
+    } finally {
+      await pool.close();
+    }
   });
 });

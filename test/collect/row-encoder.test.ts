@@ -3,31 +3,14 @@ import { describe, it } from 'node:test';
 import { pageWork } from '../../src/collect/list-rows.js';
 import { createPageEncoder } from '../../src/collect/row-encoder.js';
 import { discover } from '../../src/kube/discovery.js';
-import { listBodies, parsePage } from '../../src/kube/pager.js';
+import { parsePage } from '../../src/kube/page/parse-page.js';
+import { listBodies } from '../../src/kube/pager.js';
 import type { Profile } from '../../src/rows/profiles/profile.js';
 import { resolveProfile } from '../../src/rows/profiles/registry.js';
-import { createProjector, type KubeObject, type ProjectedType } from '../../src/rows/project.js';
-import { shardKeyOf } from '../../src/rows/row.js';
-import type { SpoolPage } from '../../src/store/spool-page.js';
+import type { KubeObject, ProjectedType } from '../../src/rows/project.js';
 import { startSimClient } from '../support/sim-pages.js';
-import { spoolPageOf } from '../support/store-fixture.js';
+import { pageText as text, referencePage as reference } from '../support/encoded-pages.js';
 import { parseListBody } from '../support/list-pages.js';
-
-/** createProjector's rows as the store holds them (spoolLineOf), and their JSON lines' bytes, measured. */
-function reference(cluster: string, type: ProjectedType, profile: Profile, objects: KubeObject[]): SpoolPage {
-  const rows = objects.map(createProjector(cluster, type, profile));
-  const page = spoolPageOf(rows);
-  for (const shard of page) {
-    const measured = rows.filter((row) => shardKeyOf(row.namespace) === shard.shard).reduce((n, row) => n + Buffer.byteLength(`${JSON.stringify(row)}\n`), 0);
-    assert.equal(shard.jsonBytes, measured, `shard ${shard.shard}: the JSON lines' bytes`);
-  }
-  return page;
-}
-
-/** A page as text; each row's checksum is in its line, and the page's sum of them beside. */
-function text(page: SpoolPage): Array<{ shard: string; lines: string; rows: number; checksumSum: bigint; jsonBytes: number }> {
-  return page.map((s) => ({ shard: s.shard, lines: Buffer.from(s.lines).toString('utf8'), rows: s.rows, checksumSum: s.checksumSum, jsonBytes: s.jsonBytes }));
-}
 
 const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
 const custom: Profile = {
@@ -75,15 +58,17 @@ describe('the collect encoder writes the spool lines, checksums and JSON sizes o
       for (const type of types) {
         for (const metadataOnly of [false, true]) {
           const profile = type.resource === 'widgets' ? custom : resolveProfile(type, {});
-          const work = pageWork('c1', type, profile);
-          for await (const event of listBodies(client, type, { pageSize: 400, retries: 0, relists: 0, timeout: 5_000, metadataOnly }, deps)) {
+          const work = pageWork('c1', type, profile, true);
+          const plainWork = pageWork('c1', type, profile, false);
+          for await (const event of listBodies(client, type, { pageSize: 400, retries: 0, relists: 0, timeout: 5_000, metadataOnly, fastParse: true }, deps)) {
             if (event.kind !== 'body') continue;
             const items = parseListBody(event);
             const expected = text(reference('c1', type, profile, items));
             assert.deepEqual(text(createPageEncoder('c1', type, profile)(items)), expected);
             // The list worker's path: managedFields cut from metadata-only pages, plain strings untested.
             assert.deepEqual(text(work(event).page), expected);
-            if (metadataOnly && parsePage(event, { withoutManagedFields: true }).plainStrings) plainPages++;
+            assert.deepEqual(text(plainWork(event).page), expected, 'list.fastParse false');
+            if (metadataOnly && parsePage(event, { fastParse: true, withoutManagedFields: true }).plainStrings) plainPages++;
             rows += items.length;
           }
         }

@@ -22,12 +22,17 @@ describe('configuration', () => {
   it('GIVEN a minimal config THEN the seed defaults apply', () => {
     const config = validateConfig({ cluster: 'prod-eu-1' });
     assert.equal(config.list.pageSize, 500);
+    assert.equal(config.list.fastParse, true);
     assert.deepEqual(
       { warn: config.shards.warnRows, target: config.shards.targetRows, max: config.shards.maxRows },
       { warn: 1800, target: 2000, max: 2500 },
     );
     assert.ok(config.resources.some((r) => r.resource === 'pods'));
     assert.deepEqual(config.sinks, []);
+  });
+
+  it('GIVEN list.fastParse false THEN pages are to be parsed plainly', () => {
+    assert.equal(validateConfig({ cluster: 'c', list: { fastParse: false } }).list.fastParse, false);
   });
 
   it('GIVEN durations THEN they become milliseconds', () => {
@@ -51,6 +56,7 @@ describe('configuration', () => {
     ['runs recorded in the items table', { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'inv', runsTable: 'inv' }] }, 'sinks[0].runsTable', /must differ from table/],
     ['thresholds out of order', { cluster: 'c', shards: { warnRows: 3000 } }, 'shards', /warnRows <= targetRows/],
     ['bad attribute path', { cluster: 'c', profiles: { p: { attributes: { x: 'spec..x' } } } }, 'profiles.p.attributes.x', /path/],
+    ['list.fastParse not a boolean', { cluster: 'c', list: { fastParse: 'no' } }, 'list.fastParse', /expected boolean/],
   ];
   for (const [name, raw, path, message] of bad) {
     it(`GIVEN ${name} THEN the issue names ${path || 'the document'}`, () => {

@@ -5,14 +5,13 @@ import { ContinueExpiredError, InterruptedError, KubeApiError, KubeUnreachableEr
 import { createKubeClient, type KubeClient } from '../../src/kube/client.js';
 import { discover, type DiscoveredType } from '../../src/kube/discovery.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
-import { parsePage, peekContinue } from '../../src/kube/pager.js';
 import type { RetryInfo } from '../../src/kube/request.js';
 import type { KubeObject } from '../../src/rows/project.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
-import { listPages, parseListBody, type ListEvent } from '../support/list-pages.js';
+import { listPages, type ListEvent } from '../support/list-pages.js';
 import { tempDir } from '../support/store-fixture.js';
 
-const SETTINGS = { pageSize: 500, concurrency: 4, retries: 3, relists: 2, timeout: 10_000, metadataOnly: false };
+const SETTINGS = { pageSize: 500, concurrency: 4, retries: 3, relists: 2, timeout: 10_000, metadataOnly: false, fastParse: true };
 
 /** Deps that record every backoff instead of sleeping through it. */
 function recordingDeps(): { deps: Parameters<typeof listPages>[3]; sleeps: number[]; retries: RetryInfo[] } {
@@ -114,34 +113,36 @@ describe('the pager against the local API server', () => {
     );
   });
 
-  it('GIVEN page size 500 THEN every pod arrives exactly once, page by page', async () => {
-    const { deps } = recordingDeps();
-    const pages: number[] = [];
-    let items = 0;
-    const uids = new Set<string>();
-    for await (const event of listPages(client, pods, SETTINGS, deps)) {
-      assert.equal(event.kind, 'page');
-      if (event.kind !== 'page') continue;
-      pages.push(event.items.length);
-      items += event.items.length;
-      for (const item of event.items) uids.add(item.metadata!.uid!);
-    }
-    const expected = sim.expectedCounts().byType.pods!;
-    assert.equal(items, expected);
-    assert.equal(uids.size, expected);
-    assert.equal(pages.length, Math.ceil(expected / 500));
-    assert.ok(pages.slice(0, -1).every((n) => n === 500));
-  });
+  for (const fastParse of [true, false]) {
+    it(`GIVEN page size 500 and list.fastParse ${fastParse} THEN every pod arrives exactly once, page by page`, async () => {
+      const { deps } = recordingDeps();
+      const pages: number[] = [];
+      let items = 0;
+      const uids = new Set<string>();
+      for await (const event of listPages(client, pods, { ...SETTINGS, fastParse }, deps)) {
+        assert.equal(event.kind, 'page');
+        if (event.kind !== 'page') continue;
+        pages.push(event.items.length);
+        items += event.items.length;
+        for (const item of event.items) uids.add(item.metadata!.uid!);
+      }
+      const expected = sim.expectedCounts().byType.pods!;
+      assert.equal(items, expected);
+      assert.equal(uids.size, expected);
+      assert.equal(pages.length, Math.ceil(expected / 500));
+      assert.ok(pages.slice(0, -1).every((n) => n === 500));
+    });
 
-  it('GIVEN a 410 on page 3 THEN the list restarts once and still yields every pod exactly once', async () => {
-    const { deps } = recordingDeps();
-    sim.inject({ kind: 'status', status: 410, resource: 'pods', page: 3 });
-    const { items, restarts } = await drain(listPages(client, pods, SETTINGS, deps));
-    sim.clearFaults();
-    assert.equal(restarts, 1);
-    assert.equal(new Set(items.map((i) => i.metadata!.uid)).size, sim.expectedCounts().byType.pods);
-    assert.equal(items.length, sim.expectedCounts().byType.pods);
-  });
+    it(`GIVEN a 410 on page 3 and list.fastParse ${fastParse} THEN the list restarts once and still yields every pod exactly once`, async () => {
+      const { deps } = recordingDeps();
+      sim.inject({ kind: 'status', status: 410, resource: 'pods', page: 3 });
+      const { items, restarts } = await drain(listPages(client, pods, { ...SETTINGS, fastParse }, deps));
+      sim.clearFaults();
+      assert.equal(restarts, 1);
+      assert.equal(new Set(items.map((i) => i.metadata!.uid)).size, sim.expectedCounts().byType.pods);
+      assert.equal(items.length, sim.expectedCounts().byType.pods);
+    });
+  }
 
   it('GIVEN the continue token expires more often than list.relists THEN ContinueExpiredError', async () => {
     const { deps } = recordingDeps();
@@ -243,49 +244,5 @@ describe('the pager over TLS', () => {
     } finally {
       await sim.close();
     }
-  });
-});
-
-describe('reading the continue token without parsing the page', () => {
-  const token = 'eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MX0';
-  const item = '{"metadata":{"name":"a","annotations":{"x":"{\\"metadata\\":{\\"continue\\":\\"no\\"}}"}},"spec":{"s":"}{"}}';
-  const cases: Array<[string, string, string | undefined]> = [
-    ['a built-in list (metadata first)', `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5","continue":"${token}","remainingItemCount":3},"items":[${item}]}`, token],
-    ['its last page', `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[${item}]}`, ''],
-    ['an empty list', '{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"5"},"items":[]}', ''],
-    ['a custom resource list (sorted keys, metadata last)', `{"apiVersion":"example.com/v1","items":[${item},${item}],"kind":"WidgetList","metadata":{"continue":"${token}","resourceVersion":"5"}}\n`, token],
-    ['a custom resource list, last page', `{"apiVersion":"example.com/v1","items":[${item}],"kind":"WidgetList","metadata":{"resourceVersion":"5"}}`, ''],
-    ['metadata that is no object', '{"kind":"PodList","metadata":"x","items":[]}', undefined],
-    ['metadata that is an array', '{"kind":"PodList","metadata":[{"continue":"x"}],"items":[]}', undefined],
-    ['no items key', '{"kind":"Status","metadata":{}}', undefined],
-    ['an HTML error page', '<html><body>502 Bad Gateway</body></html>', undefined],
-    ['metadata last, then more keys', `{"apiVersion":"v1","items":[],"metadata":{"continue":"${token}"},"zzz":1}`, undefined],
-  ];
-  for (const [what, body, expected] of cases) {
-    it(`GIVEN ${what} THEN ${expected === undefined ? 'it cannot tell' : expected === '' ? 'no token' : 'the token'}`, () => {
-      assert.equal(peekContinue(Buffer.from(body)), expected);
-      // Where the token can be read, the page parses with it, to every item it holds.
-      if (expected !== undefined) assert.equal(parseListBody({ body: Buffer.from(body), continue: expected, what: 'list' }).length, (JSON.parse(body) as { items: unknown[] }).items.length);
-    });
-  }
-
-  it('GIVEN pages with and without a backslash THEN plainStrings says which, on the text as parsed (managedFields cut)', () => {
-    const page = (metadata: string): Buffer => Buffer.from(`{"kind":"PartialObjectMetadataList","metadata":{},"items":[{"kind":"PartialObjectMetadata","metadata":${metadata}}]}`);
-    const cases: Array<[string, string, boolean, boolean]> = [
-      ['no escape anywhere', '{"name":"a","labels":{"app":"x"}}', true, true],
-      ['an escaped quote in an annotation', '{"name":"a","annotations":{"a":"{\\"b\\":1}"}}', false, false],
-      ['a backslash only in managedFields', '{"name":"a","managedFields":[{"fieldsV1":{"k:{\\"uid\\":\\"u\\"}":{}}}]}', false, true],
-      ['non-ASCII, unescaped', '{"name":"ünï","labels":{"é":"ß"}}', true, true],
-    ];
-    for (const [what, metadata, whole, cut] of cases) {
-      const body = page(metadata);
-      assert.equal(parsePage({ body, continue: '', what }).plainStrings, whole, what);
-      assert.equal(parsePage({ body, continue: '', what }, { withoutManagedFields: true }).plainStrings, cut, `${what}, managedFields cut`);
-    }
-  });
-
-  it('GIVEN a page whose parsed token differs from the one the list went on with THEN KubeApiError', () => {
-    const body = Buffer.from(`{"kind":"PodList","metadata":{"continue":"${token}"},"items":[]}`);
-    assert.throws(() => parseListBody({ body, continue: 'other', what: 'list pods (page 2)' }), (e: unknown) => e instanceof KubeApiError && /continue token/.test(e.message));
   });
 });

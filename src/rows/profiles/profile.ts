@@ -19,11 +19,6 @@ export function isMetadataOnly(profile: Profile): boolean {
   return profile.forceMetadataOnly === true || Object.values(profile.attributes).every((path) => path.startsWith('metadata.'));
 }
 
-/** True when the profile's rows read nothing of an object but a row's own fields (identity, labels, timestamps): it has no attributes. */
-export function readsOnlyRowFields(profile: Profile): boolean {
-  return Object.keys(profile.attributes).length === 0;
-}
-
 /** True when an attribute reads `metadata.managedFields`, which lists otherwise leave unparsed. */
 export function readsManagedFields(profile: Profile): boolean {
   return Object.values(profile.attributes).some((path) => /^metadata\.managedFields\b/.test(path));

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { KubeClient } from '../../src/kube/client.js';
-import { withoutManagedFields } from '../../src/kube/managed-fields.js';
-import { FULL_OBJECTS, METADATA_ONLY } from '../../src/kube/pager.js';
-import { POPULATED_LISTS, startSimClient, type SimClient } from '../support/sim-pages.js';
-import { parseListBody } from '../support/list-pages.js';
+import type { KubeClient } from '../../../src/kube/client.js';
+import { withoutManagedFields } from '../../../src/kube/page/managed-fields.js';
+import { FULL_OBJECTS, METADATA_ONLY } from '../../../src/kube/pager.js';
+import { POPULATED_LISTS, startSimClient, type SimClient } from '../../support/sim-pages.js';
+import { parseListBody } from '../../support/list-pages.js';
 
 /** The value JSON.parse gives, with every item's metadata.managedFields deleted. */
 function parsedWithoutManagedFields(text: string): unknown {
@@ -96,7 +96,7 @@ describe('managedFields left out of a list before parsing', () => {
   it('GIVEN a metadata-only page parsed for rows THEN items carry metadata without managedFields; a full parse keeps them', async () => {
     const response = await client.get('/api/v1/pods?limit=50', { accept: METADATA_ONLY });
     const page = { body: response.body, continue: (JSON.parse(response.body.toString('utf8')) as { metadata: { continue?: string } }).metadata.continue ?? '', what: 'list pods' };
-    const lean = parseListBody(page, { withoutManagedFields: true });
+    const lean = parseListBody(page, { fastParse: true, withoutManagedFields: true });
     const whole = parseListBody(page);
     assert.equal(lean.length, 50);
     assert.ok(lean.every((item) => item.metadata?.uid && !('managedFields' in item.metadata)));

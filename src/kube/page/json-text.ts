@@ -1,6 +1,6 @@
 /**
- * Finding the end of a JSON value in a page's bytes without parsing it: the pager reads a
- * list's continue token this way, and metadata-only pages drop managedFields before parsing.
+ * Finding the end of a JSON value in a page's bytes without parsing it: a list's continue token
+ * is read this way (peek-continue.ts), and metadata-only pages drop managedFields before parsing.
  * Works on UTF-8 bytes: the bytes of a multi-byte character are never a quote, a backslash or a
  * bracket.
  */

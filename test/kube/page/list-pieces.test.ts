@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decoderFor, parseInPieces } from '../../src/kube/list-pieces.js';
-import { withoutManagedFields } from '../../src/kube/managed-fields.js';
-import { FULL_OBJECTS, METADATA_ONLY } from '../../src/kube/pager.js';
-import { metadataListPage, POPULATED_LISTS, startSimClient } from '../support/sim-pages.js';
-import { parseListBody } from '../support/list-pages.js';
+import { decoderFor, parseInPieces } from '../../../src/kube/page/list-pieces.js';
+import { withoutManagedFields } from '../../../src/kube/page/managed-fields.js';
+import { FULL_OBJECTS, METADATA_ONLY } from '../../../src/kube/pager.js';
+import { metadataListPage, POPULATED_LISTS, startSimClient } from '../../support/sim-pages.js';
+import { parseListBody } from '../../support/list-pages.js';
 
 /** A list of `count` items made by `item(i)` (each item's metadata, as JSON text), with a continue token. */
 const metadataList = (count: number, item: (i: number) => string, tail?: string): Buffer =>

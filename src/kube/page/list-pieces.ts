@@ -48,7 +48,7 @@ const JSON_WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
  * server writes that list (see above): `[start, end)` holds the items' text, between the array's
  * brackets. Undefined for any other layout.
  */
-export function itemsSpan(bytes: Buffer): { start: number; end: number } | undefined {
+function itemsSpan(bytes: Buffer): { start: number; end: number } | undefined {
   if (!bytes.subarray(0, HEAD.length).equals(HEAD)) return undefined;
   const metadataEnd = valueEnd(bytesOf(bytes), HEAD.length);
   if (metadataEnd < 0 || !bytes.subarray(metadataEnd, metadataEnd + ITEMS.length).equals(ITEMS)) return undefined;
