@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
+# Node 24, the LTS supported longest (to 2028-04-30; 22's support ends 2027-04-30); CI (.ci/run)
+# runs the suite on it. Both stages use one Node, so the build runs where the bundle will.
 # Build: compile TypeScript and bundle the CLI (scripts/bundle.ts) with the full dependency set.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -14,10 +16,10 @@ RUN npm run build
 # dependency kollect loads; the few packages it leaves out (pg-native, ws's bufferutil and
 # utf-8-validate, node-fetch's encoding) are optional ones that are never installed, so no
 # node_modules. package.json stays: its "type": "module" makes bin/kollect and launch.js ESM (the
-# rest of the bundle is .cjs). Without KOLLECT_COMPILE_CACHE on a writable volume there is no code
-# cache (HOME is not writable): each run compiles the bundle. The k8s base sets it on the Git
-# mirror's volume.
-FROM node:20-bookworm-slim
+# rest of the bundle is .cjs). Without KOLLECT_COMPILE_CACHE on a writable volume there is no
+# compile cache (HOME is not writable): each run compiles the bundle. The k8s base sets it on the
+# Git mirror's volume.
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json ./

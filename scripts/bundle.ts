@@ -6,17 +6,14 @@
  *
  * Three builds:
  * - the CLI (main.cjs) and the list worker (list-worker.cjs, started by src/collect/list-pool.ts
- *   beside the file that holds its code), each one CommonJS file with everything it uses. CommonJS
- *   because Node 20 can compile only a script, not an ES module, with a V8 code cache: the lazily
- *   loaded parts (the sinks, ora) stay functions that run only when a run needs them, but their
- *   source is parsed with the rest when there is no cache;
+ *   beside the file that holds its code), each one CommonJS file with everything it uses, so that
+ *   the vendored files are `require`d only where and when a run needs them;
  * - the two largest packages, each a file of its own (VENDORED below);
- * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which runs main.cjs and
- *   the vendored files through that cache and is told each one's content hash, as its cache's name.
+ * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which turns on Node's
+ *   compile cache and runs main.cjs.
  *
  * `npx tsx scripts/bundle.ts --analyze` also prints what each output file is made of.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,7 +43,7 @@ const promClientLean: Plugin = {
  * The two largest packages, each a CommonJS file of its own that main.cjs requires only when a run
  * needs it (vendor-*.cjs, beside main.cjs): the Kubernetes client (as src/kube/client-node.ts
  * re-exports it) and isomorphic-git. Inside main.cjs they would be parsed with it whenever V8
- * compiles it without a code cache (every first run of a command, or every run where no cache
+ * compiles it without a code cache (a first run, or every run where no cache
  * folder persists): under callgrind, about 45% more instructions for an unchanged export to
  * Postgres. They share no class with kollect's own code, so that the copies of a dependency that
  * both hold cannot be told apart. Keys: the specifier as imported, or the source module's path.
@@ -134,14 +131,6 @@ const vendors = await build({
   define: NAVIGATOR,
 });
 
-// Each file the launcher compiles with a code cache, by its content: V8 checks only a source's length.
-const compiled = ['main', ...Object.values(VENDORED).map((vendor) => vendor.file)].map((name) => `${name}.cjs`);
-const hashes = Object.fromEntries(compiled.map((file) => [file, createHash('sha256').update(readFileSync(`${outdir}/${file}`)).digest('hex').slice(0, 16)]));
-const launcher = await build({
-  ...SHARED,
-  entryPoints: { launch: 'src/cli/launch.ts' },
-  format: 'esm',
-  define: { __KOLLECT_BUNDLE_HASHES__: JSON.stringify(hashes) },
-});
+const launcher = await build({ ...SHARED, entryPoints: { launch: 'src/cli/launch.ts' }, format: 'esm' });
 
 for (const { metafile } of [cli, vendors, launcher]) if (metafile) process.stdout.write(await analyzeMetafile(metafile));

@@ -24,6 +24,8 @@ const files = (await Promise.all((roots.length > 0 ? roots : ['test']).map(testF
 const server = await startPostgres();
 const env = { ...process.env, DATABASE_URL: server.url() };
 const concurrency = process.env.KOLLECT_TEST_CONCURRENCY ?? '3';
+// CI runs the suite on more than one Node: say which this is.
+process.stderr.write(`run-tests: ${files.length} test files on Node ${process.version}\n`);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], { stdio: 'inherit', env });
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 await server.dropCreatedDatabases();

@@ -89,22 +89,23 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     const gated = gatedStore(next, 2_500);
     const controller = new AbortController();
     const sink = createPostgresSink(config, { ...sinkDeps(via), cancelWaitMs: 1_000 });
-    const run = sink.apply(gated.store, testContext(controller.signal)).then(
+    const warnings: string[] = [];
+    const ctx = testContext(controller.signal);
+    const run = sink.apply(gated.store, { ...ctx, log: { ...ctx.log, warn: (message: string) => void warnings.push(message) } }).then(
       () => undefined,
       (error: unknown) => error,
     );
     await gated.reached;
     const backend = await waitForKollectCopy(direct);
 
-    const aborted = Date.now();
     controller.abort(new Error('SIGTERM received'));
     gated.release();
     const error = await run;
-    const took = Date.now() - aborted;
     await sink.close();
 
     assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
-    assert.ok(took >= 900 && took < 10_000, `stopping took ${took} ms, expected about cancelWaitMs (1 s)`);
+    // cancelWaitMs ran out (the cancel found no server connection), not a measured time.
+    assert.deepEqual(warnings, ['the running statement could not be cancelled in time; closing the connection instead, the server rolls back']);
     // PgBouncer drops a server connection whose client left in the middle of a transaction, so
     // that backend (the one a late cancel would target) is never handed to another client.
     const deadline = Date.now() + 10_000;
