@@ -11,7 +11,7 @@ import { shardStatus, statusReason, type ShardStatus } from './shards/shard-stat
 import { createSink } from './sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from './sinks/run-sinks.js';
 import { CollectStore } from './store/collect-store.js';
-import type { ResourceStatus } from './store/manifest.js';
+import type { ResourceStatus } from './store/store-manifest.js';
 import { withStoreLock } from './store/store-lock.js';
 import { checkStoreTarget } from './store/store-writer.js';
 import { collect, noTypeListedCompletely, type CollectDeps } from './collect/collect.js';

@@ -9,7 +9,7 @@ import type { KollectMetrics } from '../metrics/metrics.js';
 import { isMetadataOnly } from '../rows/profiles/profile.js';
 import { resolveProfile } from '../rows/profiles/registry.js';
 import { resourceTypeKey } from '../rows/row.js';
-import type { Manifest, ResourceStatus } from '../store/manifest.js';
+import type { StoreManifest, ResourceStatus } from '../store/store-manifest.js';
 import { StoreWriter, type TypeSpool } from '../store/store-writer.js';
 import { ListPool, listPoolSize } from './list-pool.js';
 import { listRows, pageWork, type RefusedObject, type SpoolEvent } from './list-rows.js';
@@ -38,7 +38,7 @@ export interface CollectDeps {
 
 export interface CollectResult {
   storeDir: string;
-  manifest: Manifest;
+  manifest: StoreManifest;
   /** Types whose list did not complete, with why. */
   incomplete: ResourceStatus[];
   /** Lists that failed with an error (not 403): the run reports failure after exporting. */

@@ -8,7 +8,7 @@ import { redact } from '../../redact.js';
 import { namespaceOfShard, shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { fingerprintOf } from '../../store/fingerprint.js';
-import type { ShardEntry } from '../../store/manifest.js';
+import type { ShardEntry } from '../../store/store-manifest.js';
 import {
   addCounts,
   describeReplacedValue,
