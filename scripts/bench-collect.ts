@@ -20,7 +20,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubeSim } from '../test/support/kube-sim/index.js';
-import type { RunResult } from '../src/collect/run.js';
+import type { RunResult } from '../src/run.js';
 import { DEFAULT_RESOURCES } from '../src/config/schema.js';
 import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, KOLLECT } from './support/build-kollect.js';

@@ -27,7 +27,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { RunResult } from '../src/collect/run.js';
+import type { RunResult } from '../src/run.js';
 import { runKollect } from '../test/support/cli.js';
 import { checkpoint, startPostgres, walPosition, walSince, withClient } from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';

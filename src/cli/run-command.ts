@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { runExport, type RunResult } from '../collect/run.js';
+import { runExport, type RunResult } from '../run.js';
 import { ExitCode, type MetricsPublishError } from '../errors.js';
 import { KollectMetrics } from '../metrics/metrics.js';
 import { publishMetrics } from '../metrics/publish.js';

@@ -1,5 +1,5 @@
 import { noTypeListedCompletely } from '../collect/collect.js';
-import type { RunResult } from '../collect/run.js';
+import type { RunResult } from '../run.js';
 import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import { describeReplacedValues, type ShardChange, type SinkPlan } from '../sinks/sink.js';

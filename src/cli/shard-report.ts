@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { collect } from '../collect/collect.js';
 import { ExitCode, UsageError } from '../errors.js';
 import { KollectMetrics } from '../metrics/metrics.js';
-import { manifestShardSizes } from '../shards/manifest-sizes.js';
+import { kubeManifestShardSizes } from '../shards/kube-manifest-sizes.js';
 import { resourceTypeKey } from '../rows/row.js';
 import { buildShardReport, type IncompleteType, type ShardReport, type ShardSize } from '../shards/shard-report.js';
-import type { ResourceStatus } from '../store/manifest.js';
+import type { ResourceStatus } from '../store/store-manifest.js';
 import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
@@ -113,11 +113,11 @@ Examples:
       let source: string;
       let cluster = config.cluster;
       if (flags.manifests !== undefined) {
-        const manifests = await manifestShardSizes(flags.manifests, config);
+        const kubeManifests = await kubeManifestShardSizes(flags.manifests, config);
         const log = createLogger({ json: !interactive() });
         // The file name is the repo's text: quoted, so that no control character reaches a terminal.
-        for (const { file, where, message } of manifests.warnings) log.warn(`${JSON.stringify(file)}, ${where}: ${message}`);
-        sizes = manifests.sizes;
+        for (const { file, where, message } of kubeManifests.warnings) log.warn(`${JSON.stringify(file)}, ${where}: ${message}`);
+        sizes = kubeManifests.sizes;
         source = `manifests: ${flags.manifests.join(', ')}`;
       } else if (flags.from !== undefined) {
         const store = await CollectStore.open(flags.from);
@@ -127,7 +127,7 @@ Examples:
         cluster = store.cluster;
         await store.close();
       } else {
-        // The live cluster: collect into a throw-away store, then read its manifest.
+        // The live cluster: collect into a throw-away store, then read its store manifest.
         const dir = await mkdtemp(join(tmpdir(), 'kollect-shard-report-'));
         try {
           const client = await kubeClientFor(config);

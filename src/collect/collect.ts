@@ -1,5 +1,4 @@
-import { availableParallelism } from 'node:os';
-import type { KollectConfig, ListSettings } from '../config/schema.js';
+import type { KollectConfig } from '../config/schema.js';
 import { InterruptedError, KollectError, StoreWriteError } from '../errors.js';
 import type { KubeClient } from '../kube/client.js';
 import { discover, type DiscoveredType } from '../kube/discovery.js';
@@ -10,9 +9,9 @@ import type { KollectMetrics } from '../metrics/metrics.js';
 import { isMetadataOnly } from '../rows/profiles/profile.js';
 import { resolveProfile } from '../rows/profiles/registry.js';
 import { resourceTypeKey } from '../rows/row.js';
-import type { Manifest, ResourceStatus } from '../store/manifest.js';
+import type { StoreManifest, ResourceStatus } from '../store/store-manifest.js';
 import { StoreWriter, type TypeSpool } from '../store/store-writer.js';
-import { ListPool } from './list-pool.js';
+import { ListPool, listPoolSize } from './list-pool.js';
 import { listRows, pageWork, type RefusedObject, type SpoolEvent } from './list-rows.js';
 
 export interface CollectProgress {
@@ -39,7 +38,7 @@ export interface CollectDeps {
 
 export interface CollectResult {
   storeDir: string;
-  manifest: Manifest;
+  manifest: StoreManifest;
   /** Types whose list did not complete, with why. */
   incomplete: ResourceStatus[];
   /** Lists that failed with an error (not 403): the run reports failure after exporting. */
@@ -87,60 +86,6 @@ export function noTypeListedCompletely(resources: readonly ResourceStatus[]): bo
   return resources.every((type) => !type.complete);
 }
 
-/** Most list workers `auto` starts: past this the API server, not parsing, is the limit. */
-const MAX_AUTO_WORKERS = 4;
-/** Memory `auto` keeps for the main thread (the base CronJob's heap), and budgets per worker (its heap, measured ~100 MB at pageSize 500). */
-const MAIN_THREAD_MIB = 320;
-const WORKER_MIB = 128;
-
-/** The container's memory limit in MiB, or undefined when there is none (Node reports 0 or 2^64). */
-function memoryLimitMiB(): number | undefined {
-  const bytes = process.constrainedMemory?.() ?? 0;
-  return bytes > 0 && bytes < 2 ** 50 ? bytes / 2 ** 20 : undefined;
-}
-
-/**
- * How many list workers to start: never more than lists run at once (`concurrency`) or types to
- * list. `auto` leaves one core to the main thread (HTTP, the spool, and on a laptop often the
- * API server itself) and takes the others, at most 4, and no more than a container's memory
- * limit leaves room for; on a single core none: a worker would only add copying. Measured on 2
- * cores (bench:collect, 100,000 objects), one worker beat both none and two: the second adds CPU
- * and ~60 MB without a core to run on.
- */
-export function listWorkerCount(
-  list: Pick<ListSettings, 'workers' | 'concurrency'>,
-  types: number,
-  cores = availableParallelism(),
-  memoryMiB = memoryLimitMiB(),
-): number {
-  const byMemory = memoryMiB === undefined ? MAX_AUTO_WORKERS : Math.floor((memoryMiB - MAIN_THREAD_MIB) / WORKER_MIB);
-  const wanted = list.workers === 'auto' ? Math.min(cores - 1, MAX_AUTO_WORKERS, byMemory) : list.workers;
-  return Math.max(0, Math.min(wanted, list.concurrency, types));
-}
-
-/**
- * A warning when `list.workers` was set to a number that the container's memory limit does not
- * leave room for (`auto` never starts more than fit): each worker's heap comes on top of the
- * main thread's, and a CronJob killed for memory exports nothing.
- */
-export function workerMemoryWarning(list: Pick<ListSettings, 'workers'>, workers: number, memoryMiB: number | undefined): string | undefined {
-  if (list.workers === 'auto' || workers === 0 || memoryMiB === undefined) return undefined;
-  const needed = MAIN_THREAD_MIB + workers * WORKER_MIB;
-  if (needed <= memoryMiB) return undefined;
-  return (
-    `list.workers ${workers} needs about ${needed} MiB (${MAIN_THREAD_MIB} for the main thread, ${WORKER_MIB} per worker) ` +
-    `and the container's memory limit is ${Math.round(memoryMiB)} MiB: use list.workers auto, fewer workers, or a higher limit`
-  );
-}
-
-/**
- * Pages of one list being encoded at once: with two or more workers, one large list (pods)
- * keeps two busy while its next page is on its way; memory stays a few pages per list.
- */
-function pagesInFlight(workers: number): number {
-  return Math.min(workers + 1, 3);
-}
-
 /**
  * Lists every configured resource type, projects each object into a row and spools the rows
  * into a new collect store, shard by shard. Memory is bounded by a few pages per type in flight
@@ -155,9 +100,8 @@ function pagesInFlight(workers: number): number {
  */
 export async function collect(config: KollectConfig, deps: CollectDeps): Promise<CollectResult> {
   const { log, signal } = deps;
-  const workers = listWorkerCount(config.list, config.resources.length);
-  const tooMany = workerMemoryWarning(config.list, workers, memoryLimitMiB());
-  if (tooMany) log.warn(tooMany, { workers });
+  const { workers, memoryWarning } = listPoolSize(config.list, config.resources.length);
+  if (memoryWarning) log.warn(memoryWarning, { workers });
   // Workers start before the client is awaited: a worker's start-up (its modules, on another
   // core) overlaps loading the Kubernetes client and discovery, instead of delaying the first pages.
   const pool = workers > 0 ? new ListPool(workers, signal) : undefined;
@@ -210,7 +154,7 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
     });
     // The same events either way: pages parsed and encoded in list workers, or here.
     const encode = pool ? pool.encoder(config.cluster, type, profile, config.list.fastParse) : pageWork(config.cluster, type, profile, config.list.fastParse);
-    const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, listDeps, encode, pool ? pagesInFlight(pool.size) : 1);
+    const events: AsyncIterable<SpoolEvent> = listRows(deps.client, type, { ...config.list, metadataOnly }, listDeps, encode, pool?.pagesInFlight ?? 1);
     let typeRows = 0;
     let refused = 0;
     let named = 0;

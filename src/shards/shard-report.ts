@@ -1,7 +1,7 @@
 import type { ShardThresholds } from '../config/schema.js';
 import { atLeast, shardStatus, statusReason, STATUS_ORDER, type ShardStatus } from './shard-status.js';
 
-/** Size of one shard, from a store, a folder of manifests or a live collection. */
+/** Size of one shard, from a store, a folder of Kubernetes manifests or a live collection. */
 export interface ShardSize {
   key: string;
   rows: number;
@@ -23,7 +23,7 @@ export interface IncompleteType {
 }
 
 export interface ShardReport {
-  /** Where the sizes came from: a store path, a manifests folder, or the live cluster. */
+  /** Where the sizes came from: a store path, a folder of Kubernetes manifests, or the live cluster. */
   source: string;
   cluster: string;
   thresholds: ShardThresholds;

@@ -7,7 +7,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { StoreError } from '../errors.js';
 import { namespaceOfShard, type Row } from '../rows/row.js';
 import { formatIssuePath } from '../config/load.js';
-import { MANIFEST_FILE, STORE_FORMAT, manifestSchema, spoolFileOf, type Manifest, type ResourceStatus, type ShardEntry } from './manifest.js';
+import { STORE_MANIFEST_FILE, STORE_FORMAT, storeManifestSchema, spoolFileOf, type StoreManifest, type ResourceStatus, type ShardEntry } from './store-manifest.js';
 import { parseSpoolLine, type SegmentContext } from './spool-line.js';
 
 /**
@@ -58,7 +58,7 @@ export class CollectStore {
 
   private constructor(
     readonly dir: string,
-    readonly manifest: Manifest,
+    readonly manifest: StoreManifest,
     /** The descriptor of each spool file that holds rows, opened with the manifest. */
     private readonly fds: ReadonlyMap<string, number>,
   ) {
@@ -100,14 +100,14 @@ export class CollectStore {
   }
 
   private static async openOnce(root: string): Promise<CollectStore> {
-    const manifestPath = join(root, MANIFEST_FILE);
+    const manifestPath = join(root, STORE_MANIFEST_FILE);
     let text: string;
     try {
       text = await readFile(manifestPath, 'utf8');
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new StoreError(
-        code === 'ENOENT' ? `${root} is not a collect store: ${MANIFEST_FILE} is missing (run kollect collect first)` : `cannot read ${manifestPath}: ${(error as Error).message}`,
+        code === 'ENOENT' ? `${root} is not a collect store: ${STORE_MANIFEST_FILE} is missing (run kollect collect first)` : `cannot read ${manifestPath}: ${(error as Error).message}`,
         { dir: root },
         { cause: error },
       );
@@ -122,7 +122,7 @@ export class CollectStore {
     if (format !== STORE_FORMAT) {
       throw new StoreError(`${root} is not a kollect store of format ${STORE_FORMAT} (found ${JSON.stringify(format ?? null)})`, { dir: root, format });
     }
-    const parsed = manifestSchema.safeParse(raw);
+    const parsed = storeManifestSchema.safeParse(raw);
     if (!parsed.success) {
       const first = parsed.error.issues[0];
       throw new StoreError(`${manifestPath} is invalid: ${first ? `${formatIssuePath(first.path)}: ${first.message}` : 'unknown problem'}`, { dir: root });
@@ -223,7 +223,7 @@ export class CollectStore {
 }
 
 /** The spool file of each resource type in the manifest. */
-function spoolFiles(manifest: Manifest): Map<string, ResourceStatus> {
+function spoolFiles(manifest: StoreManifest): Map<string, ResourceStatus> {
   return new Map(manifest.resources.map((type) => [spoolFileOf(type), type]));
 }
 
@@ -233,7 +233,7 @@ function spoolFiles(manifest: Manifest): Map<string, ResourceStatus> {
  * segments placed in it, none past its end (a truncated or missing file, a manifest of another
  * store). Nothing stays open when a check fails.
  */
-async function openSpoolFiles(root: string, manifest: Manifest): Promise<Map<string, number>> {
+async function openSpoolFiles(root: string, manifest: StoreManifest): Promise<Map<string, number>> {
   const types = spoolFiles(manifest);
   const files = new Map<string, { bytes: number; end: number; shard: string }>();
   for (const shard of manifest.shards) {

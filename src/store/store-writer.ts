@@ -6,7 +6,7 @@ import { StoreDirError, StoreWriteError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import type { SpoolPage } from './spool-page.js';
-import { MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, STORE_FORMAT_FAMILY, type Manifest, type ResourceStatus, type Segment, type ShardEntry } from './manifest.js';
+import { STORE_MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, STORE_FORMAT_FAMILY, type StoreManifest, type ResourceStatus, type Segment, type ShardEntry } from './store-manifest.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
@@ -261,11 +261,11 @@ export async function checkStoreTarget(dir: string): Promise<void> {
     '(the default is .kollect/store). Nothing was changed';
   if (!info.isDirectory()) throw new StoreDirError(`the collect store ${JSON.stringify(target)} is a file, not a folder. ${advice}`, { dir: target });
   const entries = await readdir(target);
-  if (entries.length === 0 || (await isStoreManifest(join(target, MANIFEST_FILE)))) return;
+  if (entries.length === 0 || (await isStoreManifest(join(target, STORE_MANIFEST_FILE)))) return;
   const shown = entries.sort().slice(0, 3).map((name) => JSON.stringify(name));
   const more = entries.length > shown.length ? ` and ${entries.length - shown.length} more` : '';
   throw new StoreDirError(
-    `the collect store ${JSON.stringify(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${MANIFEST_FILE} of a store. ${advice}`,
+    `the collect store ${JSON.stringify(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${STORE_MANIFEST_FILE} of a store. ${advice}`,
     { dir: target, entries: entries.length },
   );
 }
@@ -310,7 +310,7 @@ export class StoreWriter {
   }
 
   /** Writes the manifest and moves the store into place. */
-  async finish(): Promise<Manifest> {
+  async finish(): Promise<StoreManifest> {
     const shards = new Map<string, { segments: Segment[]; bytes: number; fingerprint: FingerprintAccumulator }>();
     for (const spool of this.spools) {
       for (const [key, part] of spool.shardParts()) {
@@ -327,7 +327,7 @@ export class StoreWriter {
     const shardEntries: ShardEntry[] = [...shards.entries()]
       .sort(compareKeys)
       .map(([key, s]) => ({ key, rows: s.fingerprint.rows, bytes: s.bytes, fingerprint: s.fingerprint.digest(), segments: s.segments }));
-    const manifest: Manifest = {
+    const manifest: StoreManifest = {
       format: STORE_FORMAT,
       cluster: this.cluster,
       collectedAt: this.collectedAt,
@@ -339,7 +339,7 @@ export class StoreWriter {
         bytes: shardEntries.reduce((n, s) => n + s.bytes, 0),
       },
     };
-    const manifestPath = join(this.tmpDir, MANIFEST_FILE);
+    const manifestPath = join(this.tmpDir, STORE_MANIFEST_FILE);
     await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`).catch((error: unknown) => {
       throw this.unwritable(manifestPath, error);
     });

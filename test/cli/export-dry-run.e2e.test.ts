@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RunResult } from '../../src/collect/run.js';
+import type { RunResult } from '../../src/run.js';
 import { rowChecksum } from '../../src/rows/project.js';
 import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import type { ChangeCounts, SinkPlan } from '../../src/sinks/sink.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import type { RunResult } from '../../src/collect/run.js';
+import type { RunResult } from '../../src/run.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';
 import type { CollectStore } from '../../src/store/collect-store.js';
 import { runKollect, type CliResult } from '../support/cli.js';

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { RunResult } from '../../src/collect/run.js';
+import type { RunResult } from '../../src/run.js';
 import { rowChecksum } from '../../src/rows/project.js';
 import { CLUSTER_SHARD, type Row } from '../../src/rows/row.js';
 import type { SinkPlan } from '../../src/sinks/sink.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
-import { collect, listWorkerCount, workerMemoryWarning, type CollectResult } from '../../src/collect/collect.js';
+import { collect, type CollectResult } from '../../src/collect/collect.js';
 import { validateConfig } from '../../src/config/load.js';
 import { createKubeClient } from '../../src/kube/client.js';
 import { loadKubeConfig } from '../../src/kube/kubeconfig.js';
@@ -185,36 +185,5 @@ describe('collect(): list workers', () => {
     } finally {
       sim.clearFaults();
     }
-  });
-
-  const counts: Array<[number | 'auto', number, number | undefined, number, number]> = [
-    // [setting, cores, memory limit (MiB), types, expected]
-    ['auto', 1, undefined, 7, 0],
-    ['auto', 2, undefined, 7, 1],
-    ['auto', 3, undefined, 7, 2],
-    ['auto', 16, undefined, 7, 4],
-    ['auto', 16, undefined, 1, 1],
-    ['auto', 16, 512, 7, 1],
-    ['auto', 16, 256, 7, 0],
-    ['auto', 16, 4096, 7, 4],
-    [3, 2, 512, 7, 3],
-    [8, 2, undefined, 7, 4],
-    [0, 16, undefined, 7, 0],
-  ];
-  for (const [workers, cores, memory, types, expected] of counts) {
-    it(`GIVEN workers ${workers} on ${cores} cores, ${memory ?? 'no'} MiB limit, ${types} types, concurrency 4 THEN ${expected} workers`, () => {
-      assert.equal(listWorkerCount({ workers, concurrency: 4 }, types, cores, memory), expected);
-    });
-  }
-
-  it('GIVEN a number of workers the memory limit has no room for THEN a warning says what they need; auto, 0, room enough or no limit THEN none', () => {
-    assert.equal(
-      workerMemoryWarning({ workers: 3 }, 3, 512),
-      "list.workers 3 needs about 704 MiB (320 for the main thread, 128 per worker) and the container's memory limit is 512 MiB: use list.workers auto, fewer workers, or a higher limit",
-    );
-    assert.equal(workerMemoryWarning({ workers: 'auto' }, 1, 512), undefined);
-    assert.equal(workerMemoryWarning({ workers: 0 }, 0, 256), undefined);
-    assert.equal(workerMemoryWarning({ workers: 1 }, 1, 512), undefined);
-    assert.equal(workerMemoryWarning({ workers: 8 }, 4, undefined), undefined);
   });
 });

@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
-import { manifestShardSizes, pluralOf } from '../../src/shards/manifest-sizes.js';
 import { buildShardReport } from '../../src/shards/shard-report.js';
 import { shardStatus, statusReason } from '../../src/shards/shard-status.js';
-import { tempDir } from '../support/store-fixture.js';
 
 const config = validateConfig({ cluster: 'c1' });
 const t = config.shards;
@@ -47,28 +43,5 @@ describe('shard thresholds', () => {
     assert.deepEqual(over.failing, ['c']);
     assert.deepEqual(buildShardReport({ source: 's', cluster: 'c1', sizes, thresholds: t, failOn: 'warn' }).failing, ['c', 'b']);
     assert.deepEqual(over.byStatus, { ok: 1, warn: 1, over: 0, 'too-large': 1 });
-  });
-});
-
-describe('shard sizes from manifests', () => {
-  it('GIVEN multi-document YAML, JSON and a List THEN configured kinds are counted per namespace', async () => {
-    const dir = await tempDir();
-    await mkdir(join(dir, 'apps'), { recursive: true });
-    const pods = Array.from({ length: 30 }, (_, i) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p${i}\n  namespace: shop\nspec:\n  containers: [{name: c, image: nginx}]\n`).join('---\n');
-    await writeFile(join(dir, 'apps', 'pods.yaml'), pods);
-    await writeFile(join(dir, 'apps', 'deploy.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd1', namespace: 'shop' } },
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd2' } },
-    ] }));
-    await writeFile(join(dir, 'ns.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n');
-    await writeFile(join(dir, 'README.md'), '# not a manifest');
-    const { sizes } = await manifestShardSizes([dir], config);
-    const byKey = Object.fromEntries(sizes.map((s) => [s.key, s.rows]));
-    assert.deepEqual(byKey, { shop: 31, default: 1, _cluster: 1 });
-    assert.ok(sizes.every((s) => s.bytes > s.rows * 100));
-  });
-
-  it('GIVEN kinds THEN plurals follow the API server', () => {
-    assert.deepEqual(['Pod', 'Ingress', 'NetworkPolicy', 'Widget', 'Endpoints'].map(pluralOf), ['pods', 'ingresses', 'networkpolicies', 'widgets', 'endpoints']);
   });
 });

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/log.js';
 import { createFileSink } from '../../src/sinks/file/file-sink.js';
 import type { SinkContext } from '../../src/sinks/sink.js';
 import { CollectStore } from '../../src/store/collect-store.js';
-import { MANIFEST_FILE } from '../../src/store/manifest.js';
+import { STORE_MANIFEST_FILE } from '../../src/store/store-manifest.js';
 import { withGitServer } from '../support/git-server.js';
 import { storeOf, syntheticRows, tempDir } from '../support/store-fixture.js';
 import { context, gitSink } from './git/git-fixture.js';
@@ -25,7 +25,7 @@ const HOSTILE_SHARD = '../../../../escaped';
  */
 async function editedStore(): Promise<CollectStore> {
   const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 120, namespaces: 3 }));
-  const path = join(store.dir, MANIFEST_FILE);
+  const path = join(store.dir, STORE_MANIFEST_FILE);
   const manifest = JSON.parse(await readFile(path, 'utf8')) as { shards: Array<{ key: string }> };
   manifest.shards.find((shard) => shard.key === 'ns-001')!.key = HOSTILE_SHARD;
   manifest.shards.sort((a, b) => (a.key < b.key ? -1 : 1));

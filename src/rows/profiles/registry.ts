@@ -1,4 +1,3 @@
-import type { ProfileConfig } from '../../config/schema.js';
 import { deploymentProfile } from './deployment.js';
 import { metadataProfile } from './metadata.js';
 import { namespaceProfile } from './namespace.js';
@@ -36,11 +35,12 @@ export function profileNameOf(resource: { resource: string; group: string; profi
 /**
  * The profile for a configured resource (profileNameOf: custom from config first, then
  * built-in). Secrets are always metadata-only, whatever profile is named, so their data is never
- * requested.
+ * requested. `custom` is the config's `profiles`, taken by shape: the config validates them and
+ * imports from rows, so rows do not import the config.
  */
 export function resolveProfile(
   resource: { resource: string; group: string; profile?: string | undefined },
-  custom: Readonly<Record<string, ProfileConfig>>,
+  custom: Readonly<Record<string, Pick<Profile, 'attributes'>>>,
 ): Profile {
   const name = profileNameOf(resource);
   const customProfile = custom[name];

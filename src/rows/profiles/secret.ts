@@ -1,5 +1,4 @@
 import { parseAttributePath } from '../attribute-path.js';
-import type { KubeObject } from '../project.js';
 import type { ResourceType } from '../row.js';
 import type { Profile } from './profile.js';
 
@@ -48,8 +47,9 @@ export function secretDataReadBy(path: string): string | undefined {
  * and stringData (a metadata-only list has none, unless the server is hostile) and the
  * last-applied annotation (also as a label key: a server may send anything). Whatever the
  * profile, a Secret's row then never carries them; config validation refuses profiles that ask.
+ * Any object will do (a KubeObject is one): projection imports this file, not the other way.
  */
-export function dropSecretData(object: KubeObject): void {
+export function dropSecretData(object: Record<string, unknown>): void {
   delete object.data;
   delete object.stringData;
   const meta = object.metadata as { annotations?: unknown; labels?: unknown } | undefined;

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { InterruptedError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import type { ShardEntry } from '../../store/manifest.js';
+import type { ShardEntry } from '../../store/store-manifest.js';
 import { describeReplacedValue, type ReplacedValues, type SinkContext } from '../sink.js';
 import { copyRowsSource, CopyLines, STAGING_COLUMN_LIST } from './copy-rows.js';
 import { reportCounts, summarise, type PostgresSinkResult, type ShardChanges } from './counts.js';

@@ -4,7 +4,7 @@ import { namespaceOfShard } from '../../rows/row.js';
 import { StoreError } from '../../errors.js';
 import { printable, quoted } from '../../format.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import type { ResourceStatus, ShardEntry } from '../../store/manifest.js';
+import type { ResourceStatus, ShardEntry } from '../../store/store-manifest.js';
 import { copyField, copyFieldValue, copyJson, SPOOL_COLUMNS } from '../../store/spool-line.js';
 import { REPLACED_VALUES_NAMED, type ReplacedValue, type ReplacedValues } from '../sink.js';
 

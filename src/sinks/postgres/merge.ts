@@ -1,6 +1,6 @@
 import { namespaceOfShard, shardKeyOf } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import type { ShardEntry } from '../../store/manifest.js';
+import type { ShardEntry } from '../../store/store-manifest.js';
 import { STAGING_COLUMNS } from './copy-rows.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from './schema.js';
 import type { Run } from './transaction.js';

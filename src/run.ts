@@ -1,20 +1,20 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { KollectConfig } from '../config/schema.js';
-import { UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { KollectMetrics } from '../metrics/metrics.js';
-import { resourceTypeKey } from '../rows/row.js';
-import { formatBytes, formatCount } from '../format.js';
-import { shardStatus, statusReason, type ShardStatus } from '../shards/shard-status.js';
-import { createSink } from '../sinks/create-sink.js';
-import { runSinks, type SinkOutcome } from '../sinks/run-sinks.js';
-import { CollectStore } from '../store/collect-store.js';
-import type { ResourceStatus } from '../store/manifest.js';
-import { withStoreLock } from '../store/store-lock.js';
-import { checkStoreTarget } from '../store/store-writer.js';
-import { collect, noTypeListedCompletely, type CollectDeps } from './collect.js';
+import type { KollectConfig } from './config/schema.js';
+import { UsageError } from './errors.js';
+import type { Logger } from './log.js';
+import type { KollectMetrics } from './metrics/metrics.js';
+import { resourceTypeKey } from './rows/row.js';
+import { formatBytes, formatCount } from './format.js';
+import { shardStatus, statusReason, type ShardStatus } from './shards/shard-status.js';
+import { createSink } from './sinks/create-sink.js';
+import { runSinks, type SinkOutcome } from './sinks/run-sinks.js';
+import { CollectStore } from './store/collect-store.js';
+import type { ResourceStatus } from './store/store-manifest.js';
+import { withStoreLock } from './store/store-lock.js';
+import { checkStoreTarget } from './store/store-writer.js';
+import { collect, noTypeListedCompletely, type CollectDeps } from './collect/collect.js';
 
 export interface ShardWarning {
   shard: string;

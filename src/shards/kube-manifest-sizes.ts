@@ -11,12 +11,13 @@ import { shardKeyOf } from '../rows/row.js';
 import type { ShardSize } from './shard-report.js';
 
 /**
- * Shard sizes of a GitOps repo: the objects its manifests would create, counted as kollect
- * would collect them under the config's resource list, so CI can fail a pull request before a
- * namespace grows past the limit.
+ * Shard sizes of a GitOps repo: the objects its Kubernetes manifests (YAML or JSON files of
+ * objects to apply) would create, counted as kollect would collect them under the config's
+ * resource list, so CI can fail a pull request before a namespace grows past the limit. Not the
+ * store manifest (a collect store's manifest.json, src/store/store-manifest.ts).
  */
 
-const MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
+const KUBE_MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Kinds whose objects have no namespace (the common built-ins). */
 const CLUSTER_SCOPED_KINDS = new Set([
@@ -37,7 +38,7 @@ export function pluralOf(kind: string): string {
   return `${lower}s`;
 }
 
-interface ManifestObject {
+interface KubeManifestObject {
   apiVersion?: unknown;
   kind?: unknown;
   metadata?: { name?: unknown; generateName?: unknown; namespace?: unknown; uid?: unknown; creationTimestamp?: unknown; resourceVersion?: unknown };
@@ -45,31 +46,31 @@ interface ManifestObject {
 }
 
 /** A manifest file: the path as found under a given path, and its real path (one file may be linked to twice). */
-interface ManifestFile {
+interface KubeManifestFile {
   path: string;
   real: string;
 }
 
 /** An object a manifest holds, and where: `document 2` or `document 2, item 5` (a List's). */
 interface PlacedObject {
-  object: ManifestObject;
+  object: KubeManifestObject;
   where: string;
 }
 
 /** Something a manifest holds that was not counted, and why; the report still runs. */
-export interface ManifestWarning {
+export interface KubeManifestWarning {
   file: string;
   /** `document 2`, or `document 2, item 5` for an item of a List (both from 1). */
   where: string;
   message: string;
 }
 
-export interface ManifestSizes {
+export interface KubeManifestSizes {
   sizes: ShardSize[];
-  warnings: ManifestWarning[];
+  warnings: KubeManifestWarning[];
 }
 
-const manifestProblem = (path: string) => (reason: string) => new UsageError(`--manifests: ${JSON.stringify(path)}: ${reason}`);
+const kubeManifestProblem = (path: string) => (reason: string) => new UsageError(`--manifests: ${JSON.stringify(path)}: ${reason}`);
 
 /**
  * The manifest files at `path`: itself when it is a file (named on the command line: whatever
@@ -78,7 +79,7 @@ const manifestProblem = (path: string) => (reason: string) => new UsageError(`--
  * bases into its overlays); `ancestors` holds the real paths of the folders above, so that a link
  * back up the tree is not walked again and again.
  */
-async function* manifestFiles(path: string, given: boolean, ancestors: ReadonlySet<string>): AsyncGenerator<ManifestFile> {
+async function* kubeManifestFiles(path: string, given: boolean, ancestors: ReadonlySet<string>): AsyncGenerator<KubeManifestFile> {
   let real: string;
   let isFolder: boolean;
   try {
@@ -87,30 +88,30 @@ async function* manifestFiles(path: string, given: boolean, ancestors: ReadonlyS
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     // A link to nothing that is not named as a manifest: nothing to count, as for a README.
-    if (missing && !given && !MANIFEST_EXTENSIONS.has(extname(path))) return;
-    throw manifestProblem(path)(missing ? (given ? 'no such file or folder' : 'a symbolic link to nothing') : fileErrorReason(error));
+    if (missing && !given && !KUBE_MANIFEST_EXTENSIONS.has(extname(path))) return;
+    throw kubeManifestProblem(path)(missing ? (given ? 'no such file or folder' : 'a symbolic link to nothing') : fileErrorReason(error));
   }
   if (!isFolder) {
-    if (given || MANIFEST_EXTENSIONS.has(extname(path))) yield { path, real };
+    if (given || KUBE_MANIFEST_EXTENSIONS.has(extname(path))) yield { path, real };
     return;
   }
   if (ancestors.has(real)) return;
   const entries = await readdir(path, { withFileTypes: true }).catch((error: unknown) => {
-    throw manifestProblem(path)(fileErrorReason(error));
+    throw kubeManifestProblem(path)(fileErrorReason(error));
   });
   entries.sort((a, b) => (a.name < b.name ? -1 : 1));
   const below = new Set(ancestors).add(real);
   for (const entry of entries) {
     if (entry.name.startsWith('.')) continue;
     // Only a folder or a link may lead to a manifest under another name.
-    if (!entry.isDirectory() && !entry.isSymbolicLink() && !MANIFEST_EXTENSIONS.has(extname(entry.name))) continue;
-    yield* manifestFiles(join(path, entry.name), false, below);
+    if (!entry.isDirectory() && !entry.isSymbolicLink() && !KUBE_MANIFEST_EXTENSIONS.has(extname(entry.name))) continue;
+    yield* kubeManifestFiles(join(path, entry.name), false, below);
   }
 }
 
 function* objectsOf(doc: unknown, where: string): Generator<PlacedObject> {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return;
-  const object = doc as ManifestObject;
+  const object = doc as KubeManifestObject;
   if (typeof object.kind === 'string' && object.kind.endsWith('List') && Array.isArray(object.items)) {
     for (const [i, item] of object.items.entries()) yield* objectsOf(item, `${where}, item ${i + 1}`);
   } else if (typeof object.kind === 'string' && typeof object.apiVersion === 'string') {
@@ -123,7 +124,7 @@ function* objectsOf(doc: unknown, where: string): Generator<PlacedObject> {
  * on a path with no manifest at all, so that a CI gate cannot pass on nothing, and on a file
  * that cannot be read or parsed; warns of objects it leaves out.
  */
-export async function manifestShardSizes(paths: string[], config: KollectConfig): Promise<ManifestSizes> {
+export async function kubeManifestShardSizes(paths: string[], config: KollectConfig): Promise<KubeManifestSizes> {
   const projectors = new Map<string, Projector | null>();
   const projectorFor = (group: string, version: string, kind: string): Projector | null => {
     const resource = pluralOf(kind);
@@ -139,21 +140,21 @@ export async function manifestShardSizes(paths: string[], config: KollectConfig)
     return projector;
   };
   const sizes = new Map<string, ShardSize>();
-  const warnings: ManifestWarning[] = [];
+  const warnings: KubeManifestWarning[] = [];
   const counted = new Set<string>();
   for (const path of paths) {
     let found = 0;
-    for await (const { path: file, real } of manifestFiles(path, true, new Set())) {
+    for await (const { path: file, real } of kubeManifestFiles(path, true, new Set())) {
       found++;
       // Linked to from two places (a base shared by overlays), a file is still applied once.
       if (counted.has(real)) continue;
       counted.add(real);
-      const text = await readTextFile(file, manifestProblem(file));
+      const text = await readTextFile(file, kubeManifestProblem(file));
       for (const [index, doc] of parseAllDocuments(text).entries()) {
         if ('errors' in doc && doc.errors.length > 0) {
-          throw manifestProblem(file)(`not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
+          throw kubeManifestProblem(file)(`not valid YAML: ${doc.errors[0]?.message.split('\n')[0] ?? ''}`);
         }
-        const value = documentValue(doc, (reason) => manifestProblem(file)(`document ${index + 1}: ${reason}`));
+        const value = documentValue(doc, (reason) => kubeManifestProblem(file)(`document ${index + 1}: ${reason}`));
         for (const { object, where } of objectsOf(value, `document ${index + 1}`)) {
           const apiVersion = object.apiVersion as string;
           const kind = object.kind as string;
@@ -185,7 +186,7 @@ export async function manifestShardSizes(paths: string[], config: KollectConfig)
         }
       }
     }
-    if (found === 0) throw manifestProblem(path)(`no manifest found: no file named *.yaml, *.yml or *.json under it (symbolic links followed)`);
+    if (found === 0) throw kubeManifestProblem(path)(`no manifest found: no file named *.yaml, *.yml or *.json under it (symbolic links followed)`);
   }
   return { sizes: [...sizes.values()], warnings };
 }

@@ -2,11 +2,18 @@ import * as z from 'zod/mini';
 import { count, nonEmpty } from '../zod.js';
 import { resourceTypeKey } from '../rows/row.js';
 
-/** What every version's format tag starts with: a folder whose manifest has one is a kollect store, of whichever version. */
+/*
+ * The store manifest: the collect store's own manifest.json, which says what the store holds
+ * (cluster, times, types, shards and where their rows are). Not to be confused with Kubernetes
+ * manifests, the YAML of a GitOps repo that shard-report counts (src/shards/kube-manifest-sizes.ts).
+ */
+
+/** What every version's format tag starts with: a folder whose store manifest has one is a kollect store, of whichever version. */
 export const STORE_FORMAT_FAMILY = 'kollect.store/';
-/** Format tag of the manifest; bumped on any incompatible change to the store layout. */
+/** Format tag of the store manifest; bumped on any incompatible change to the store layout. */
 export const STORE_FORMAT = `${STORE_FORMAT_FAMILY}v3` as const;
-export const MANIFEST_FILE = 'manifest.json';
+/** The store manifest's file name in the store folder (the on-disk name stays, so older stores still open). */
+export const STORE_MANIFEST_FILE = 'manifest.json';
 /** The folder of the spool files, one per resource type. */
 export const ROWS_DIR = 'rows';
 
@@ -56,7 +63,7 @@ const shardEntry = z.strictObject({
 });
 export type ShardEntry = z.infer<typeof shardEntry>;
 
-export const manifestSchema = z.strictObject({
+export const storeManifestSchema = z.strictObject({
   format: z.literal(STORE_FORMAT),
   cluster: nonEmpty(),
   collectedAt: z.iso.datetime(),
@@ -65,4 +72,4 @@ export const manifestSchema = z.strictObject({
   shards: z.array(shardEntry),
   totals: z.strictObject({ rows: count(), bytes: count() }),
 });
-export type Manifest = z.infer<typeof manifestSchema>;
+export type StoreManifest = z.infer<typeof storeManifestSchema>;
