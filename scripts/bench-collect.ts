@@ -97,7 +97,8 @@ async function kollect(which: Exclude<Case, 'typed-api'>, kubeconfig: string, st
 
 async function runCase(which: Case, kubeconfig: string, storeDir: string, workers: string | undefined): Promise<Measurement> {
   const serverCpu = process.cpuUsage();
-  const measurement = which === 'typed-api' ? await scriptChild<Measurement>(import.meta.url, ['--typed-api', kubeconfig]) : await kollect(which, kubeconfig, storeDir, workers);
+  const measurement =
+    which === 'typed-api' ? await scriptChild<Measurement>(import.meta.url, ['--typed-api', kubeconfig]) : await kollect(which, kubeconfig, storeDir, workers);
   const cpu = process.cpuUsage(serverCpu);
   return { ...measurement, serverCpuMs: (cpu.user + cpu.system) / 1000 };
 }
@@ -111,7 +112,13 @@ async function main(): Promise<void> {
   const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 3;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number >= 1, got ${process.argv[roundsArg + 1]}`);
   const json = await jsonResultPath();
-  const record = new BenchRecord('bench:collect', { sizes: sizes.join(','), rounds, workers: workers ?? 'default', pageSize: PAGE_SIZE, resourceTypes: TYPES.length });
+  const record = new BenchRecord('bench:collect', {
+    sizes: sizes.join(','),
+    rounds,
+    workers: workers ?? 'default',
+    pageSize: PAGE_SIZE,
+    resourceTypes: TYPES.length,
+  });
   buildKollect();
   const rows: string[] = [];
   const results = new Map<string, Measurement>();
@@ -149,7 +156,17 @@ async function main(): Promise<void> {
           serverCpuMs: m.serverCpuMs ?? 0,
         });
         rows.push(
-          [which.padEnd(17), String(size).padStart(9), String(m.objects).padStart(9), `${(m.ms / 1000).toFixed(1)} s`.padStart(8), `${Math.round(rate).toLocaleString('en-US')}/s`.padStart(11), `${(rate / baseRate).toFixed(2)}x`.padStart(7), `${Math.round(m.maxRssKiB / 1024)} MiB`.padStart(9), `${(m.cpuMs / 1000).toFixed(1)} s`.padStart(7), `${((m.serverCpuMs ?? 0) / 1000).toFixed(1)} s`.padStart(10)].join('  '),
+          [
+            which.padEnd(17),
+            String(size).padStart(9),
+            String(m.objects).padStart(9),
+            `${(m.ms / 1000).toFixed(1)} s`.padStart(8),
+            `${Math.round(rate).toLocaleString('en-US')}/s`.padStart(11),
+            `${(rate / baseRate).toFixed(2)}x`.padStart(7),
+            `${Math.round(m.maxRssKiB / 1024)} MiB`.padStart(9),
+            `${(m.cpuMs / 1000).toFixed(1)} s`.padStart(7),
+            `${((m.serverCpuMs ?? 0) / 1000).toFixed(1)} s`.padStart(10),
+          ].join('  '),
         );
         process.stderr.write(`${rows[rows.length - 1]}\n`);
       }
@@ -158,9 +175,23 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const header = ['case'.padEnd(17), 'objects'.padStart(9), 'listed'.padStart(9), 'time'.padStart(8), 'objects/s'.padStart(11), 'vs API'.padStart(7), 'peak RSS'.padStart(9), 'CPU'.padStart(7), 'server CPU'.padStart(10)].join('  ');
-  console.log(`\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types, list.workers ${workers ?? 'default'}; baseline: typed API in the same run; median of ${rounds} rounds)`);
-  console.log('time: from the first request; CPU: the kollect process whole (start-up included), the typed API from its first request; server CPU: the local API server meanwhile\n');
+  const header = [
+    'case'.padEnd(17),
+    'objects'.padStart(9),
+    'listed'.padStart(9),
+    'time'.padStart(8),
+    'objects/s'.padStart(11),
+    'vs API'.padStart(7),
+    'peak RSS'.padStart(9),
+    'CPU'.padStart(7),
+    'server CPU'.padStart(10),
+  ].join('  ');
+  console.log(
+    `\nkollect collect benchmark (page size ${PAGE_SIZE}, ${TYPES.length} resource types, list.workers ${workers ?? 'default'}; baseline: typed API in the same run; median of ${rounds} rounds)`,
+  );
+  console.log(
+    'time: from the first request; CPU: the kollect process whole (start-up included), the typed API from its first request; server CPU: the local API server meanwhile\n',
+  );
   console.log(header);
   for (const row of rows) console.log(row);
   const verdicts = new Verdicts();
@@ -173,7 +204,10 @@ async function main(): Promise<void> {
     const full = ratio(`kollect-full@${size}`, `typed-api@${size}`);
     const meta = ratio(`kollect-metadata@${size}`, `typed-api@${size}`);
     verdicts.check({ name: `full@${size}`, value: full, operator: '>=', target: 2.5, unit: 'x' }, `full objects at ${size}: ${full.toFixed(2)}x the typed API`);
-    verdicts.check({ name: `metadata-only@${size}`, value: meta, operator: '>=', target: 7.5, unit: 'x' }, `metadata-only at ${size}: ${meta.toFixed(2)}x the typed API`);
+    verdicts.check(
+      { name: `metadata-only@${size}`, value: meta, operator: '>=', target: 7.5, unit: 'x' },
+      `metadata-only at ${size}: ${meta.toFixed(2)}x the typed API`,
+    );
   }
   if (sizes.length >= 2) {
     const small = results.get(`kollect-full@${sizes[0]}`)!.maxRssKiB;

@@ -222,9 +222,18 @@ async function main(): Promise<void> {
     record.add('git CLI 3-shard export', { ms: median(c2) });
     record.add('kollect unchanged export', { requests: unchangedRequests });
     const verdicts = new Verdicts();
-    verdicts.check({ name: 'first-export', value: r1, operator: '<=', target: 1.5, unit: 'x' }, `first export    kollect/CLI = ${r1.toFixed(2)}x (median of the rounds' ratios)`);
-    verdicts.check({ name: '3-shard-export', value: r2, operator: '<=', target: 1.5, unit: 'x' }, `3-shard export  kollect/CLI = ${r2.toFixed(2)}x (median of the rounds' ratios)`);
-    verdicts.check({ name: 'unchanged-export-requests', value: unchangedRequests, operator: '==', target: 0, unit: 'requests' }, `unchanged export: ${unchangedRequests} requests`);
+    verdicts.check(
+      { name: 'first-export', value: r1, operator: '<=', target: 1.5, unit: 'x' },
+      `first export    kollect/CLI = ${r1.toFixed(2)}x (median of the rounds' ratios)`,
+    );
+    verdicts.check(
+      { name: '3-shard-export', value: r2, operator: '<=', target: 1.5, unit: 'x' },
+      `3-shard export  kollect/CLI = ${r2.toFixed(2)}x (median of the rounds' ratios)`,
+    );
+    verdicts.check(
+      { name: 'unchanged-export-requests', value: unchangedRequests, operator: '==', target: 0, unit: 'requests' },
+      `unchanged export: ${unchangedRequests} requests`,
+    );
     verdicts.check(
       { name: 'trees-unlike-the-cli', value: treesUnlikeTheCli, operator: '==', target: 0, unit: 'rounds' },
       `rounds whose tree differs from the git CLI's: ${treesUnlikeTheCli} of ${REPEATS}`,

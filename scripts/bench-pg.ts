@@ -30,7 +30,18 @@ import { CLUSTER_SHARD, type Row } from '../src/rows/row.js';
 import type { ChangeCounts } from '../src/sinks/sink.js';
 import { ITEM_COLUMNS, KEY_COLUMNS } from '../src/sinks/postgres/schema.js';
 import type * as StoreModule from '../src/store/collect-store.js';
-import { checkpoint, initTables, ITEMS_TABLE, startPostgres, tableStats, testSinkConfig, waitForStats, walPosition, walSince, withClient } from '../test/support/postgres.js';
+import {
+  checkpoint,
+  initTables,
+  ITEMS_TABLE,
+  startPostgres,
+  tableStats,
+  testSinkConfig,
+  waitForStats,
+  walPosition,
+  walSince,
+  withClient,
+} from '../test/support/postgres.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect, compiled, KOLLECT } from './support/build-kollect.js';
@@ -73,7 +84,11 @@ interface Figure {
 function medianFigure(figures: Figure[]): Figure {
   const times = figures.map((f) => f.ms);
   const peaks = figures.flatMap((f) => f.maxRssKiB ?? []);
-  return { ...medianBy(figures, (f) => f.ms)!, range: [Math.min(...times), Math.max(...times)], ...(peaks.length > 0 ? { maxRssKiB: Math.max(...peaks) } : {}) };
+  return {
+    ...medianBy(figures, (f) => f.ms)!,
+    range: [Math.min(...times), Math.max(...times)],
+    ...(peaks.length > 0 ? { maxRssKiB: Math.max(...peaks) } : {}),
+  };
 }
 
 /** (a) in a fresh process, as cold as the exporter it is compared with. */
@@ -96,7 +111,14 @@ async function kollectExport(url: string, config: string, storeDir: string, runs
   // The exporter's backend has exited, so its statistics are flushed with its runs row.
   await waitForStats(url, SCHEMA, 'kollect_runs', (s) => s.ins === runsBefore + 1);
   const stats = await waitForStats(url, SCHEMA, TABLE, () => true);
-  return { ms: sink.result.durationMs, walBytes, deadTuples: stats.dead - before.dead, updatedTuples: stats.upd - before.upd, counts: sink.result.totals, maxRssKiB };
+  return {
+    ms: sink.result.durationMs,
+    walBytes,
+    deadTuples: stats.dead - before.dead,
+    updatedTuples: stats.upd - before.upd,
+    counts: sink.result.totals,
+    maxRssKiB,
+  };
 }
 
 /** (e) and (f) write every column of the items table; exported_at is now(). */
@@ -112,7 +134,22 @@ function upsertSql(rows: number): string {
 }
 
 function upsertValues(row: Row, collectedAt: string): unknown[] {
-  return [row.cluster, row.namespace, row.name, row.uid, row.apiGroup, row.apiVersion, row.kind, row.resource, JSON.stringify(row.labels), JSON.stringify(row.attributes), row.checksum, row.resourceVersion, row.createdAt, collectedAt];
+  return [
+    row.cluster,
+    row.namespace,
+    row.name,
+    row.uid,
+    row.apiGroup,
+    row.apiVersion,
+    row.kind,
+    row.resource,
+    JSON.stringify(row.labels),
+    JSON.stringify(row.attributes),
+    row.checksum,
+    row.resourceVersion,
+    row.createdAt,
+    collectedAt,
+  ];
 }
 
 /**
@@ -166,7 +203,14 @@ function figures(x: Figure, floor: Figure): Record<string, number> {
 
 async function main(): Promise<void> {
   const json = await jsonResultPath();
-  const record = new BenchRecord('bench:pg', { rows: ROWS, fixtureNamespaces: FIXTURE_NAMESPACES, attributeBytes: ATTRIBUTE_BYTES, runs: RUNS, naiveRows: NAIVE_ROWS, batchRows: BATCH_ROWS });
+  const record = new BenchRecord('bench:pg', {
+    rows: ROWS,
+    fixtureNamespaces: FIXTURE_NAMESPACES,
+    attributeBytes: ATTRIBUTE_BYTES,
+    runs: RUNS,
+    naiveRows: NAIVE_ROWS,
+    batchRows: BATCH_ROWS,
+  });
   buildKollect();
   const server = await startPostgres();
   const url = await server.createDatabase();
@@ -188,7 +232,9 @@ async function main(): Promise<void> {
   const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
   const namespaces = base.shards.filter((s) => s.key !== CLUSTER_SHARD).length;
-  process.stderr.write(`store: ${ROWS.toLocaleString('en-US')} rows, ${namespaces} namespaces and the cluster-scoped shard, ${mb} MiB; ${RUNS} runs per figure, median\n`);
+  process.stderr.write(
+    `store: ${ROWS.toLocaleString('en-US')} rows, ${namespaces} namespaces and the cluster-scoped shard, ${mb} MiB; ${RUNS} runs per figure, median\n`,
+  );
 
   // Paired rounds, (a) to (d) once each per round, so that a slow stretch of a shared machine
   // weighs on all four alike; a CHECKPOINT before each step, so that none pays for writing out
@@ -244,11 +290,31 @@ async function main(): Promise<void> {
   ];
   console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d, g, h)\n`);
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
-  console.log(['step'.padEnd(46), 'time'.padStart(9), 'range s'.padStart(10), 'vs (a)'.padStart(7), 'WAL'.padStart(10), 'upd'.padStart(6), 'dead'.padStart(6), '  ins/upd/unch/del'].join(' '));
+  console.log(
+    [
+      'step'.padEnd(46),
+      'time'.padStart(9),
+      'range s'.padStart(10),
+      'vs (a)'.padStart(7),
+      'WAL'.padStart(10),
+      'upd'.padStart(6),
+      'dead'.padStart(6),
+      '  ins/upd/unch/del',
+    ].join(' '),
+  );
   for (const [label, x] of table) {
     record.add(label, figures(x, a));
     console.log(
-      [label.padEnd(46), seconds(x.ms).padStart(9), range(x).padStart(10), ratio(x).padStart(7), wal(x).padStart(10), String(x.updatedTuples ?? '').padStart(6), String(x.deadTuples ?? '').padStart(6), `  ${counts(x)}`].join(' '),
+      [
+        label.padEnd(46),
+        seconds(x.ms).padStart(9),
+        range(x).padStart(10),
+        ratio(x).padStart(7),
+        wal(x).padStart(10),
+        String(x.updatedTuples ?? '').padStart(6),
+        String(x.deadTuples ?? '').padStart(6),
+        `  ${counts(x)}`,
+      ].join(' '),
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
@@ -260,8 +326,14 @@ async function main(): Promise<void> {
     { name: 'unchanged-export-tuples', value: c.deadTuples! + c.updatedTuples!, operator: '==', target: 0, unit: 'tuples' },
     `(c) ${c.deadTuples} dead tuples, ${c.updatedTuples} updates`,
   );
-  verdicts.check({ name: 'per-row-upsert', value: e.ms / b.ms, operator: '>=', target: 7, unit: 'x' }, `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b)`);
-  verdicts.check({ name: 'batch-upsert', value: f.ms / b.ms, operator: '>=', target: 1.3, unit: 'x' }, `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b)`);
+  verdicts.check(
+    { name: 'per-row-upsert', value: e.ms / b.ms, operator: '>=', target: 7, unit: 'x' },
+    `(e) per-row upsert ${(e.ms / b.ms).toFixed(1)}x slower than (b)`,
+  );
+  verdicts.check(
+    { name: 'batch-upsert', value: f.ms / b.ms, operator: '>=', target: 1.3, unit: 'x' },
+    `(f) 1,000-row upsert ${(f.ms / b.ms).toFixed(2)}x slower than (b)`,
+  );
   verdicts.check(
     { name: 'never-analysed', value: g.ms / h.ms, operator: '<=', target: 1.5, unit: 'x' },
     `(g) export right after the first load, never analysed: ${(g.ms / h.ms).toFixed(2)}x (h), analysed`,

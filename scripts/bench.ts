@@ -130,9 +130,15 @@ async function orchestrate(): Promise<void> {
     ].join('  ');
     lines.push(line);
     process.stderr.write(`${line}\n`);
-    verdicts.check({ name: `end-to-end@${size}`, value: ratio, operator: '<=', target: 2, unit: 'x' }, `end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY)`);
+    verdicts.check(
+      { name: `end-to-end@${size}`, value: ratio, operator: '<=', target: 2, unit: 'x' },
+      `end to end at ${size}: ${ratio.toFixed(2)}x (raw list + raw COPY)`,
+    );
     if (size >= 1_000_000) {
-      verdicts.check({ name: `peak-rss@${size}`, value: e2e.maxRssKiB / 1024, operator: '<', target: 512, unit: 'MiB' }, `peak RSS at ${size}: ${mib(e2e.maxRssKiB)}`);
+      verdicts.check(
+        { name: `peak-rss@${size}`, value: e2e.maxRssKiB / 1024, operator: '<', target: 512, unit: 'MiB' },
+        `peak RSS at ${size}: ${mib(e2e.maxRssKiB)}`,
+      );
     }
   }
   if (peaks.length >= 2) {
@@ -142,8 +148,20 @@ async function orchestrate(): Promise<void> {
       `peak RSS at ${sizes[sizes.length - 1]}: ${growth.toFixed(2)}x the figure at ${sizes[0]}`,
     );
   }
-  console.log(`\nkollect collect end to end: local API server -> store -> Postgres + Git + file (page size ${PAGE_SIZE}, ${DEFAULT_RESOURCES.length} resource types)\n`);
-  console.log(['objects'.padStart(9), 'rows'.padStart(9), 'kollect'.padStart(9), 'raw list'.padStart(9), 'raw COPY'.padStart(9), 'ratio'.padStart(7), 'peak RSS'.padStart(9)].join('  '));
+  console.log(
+    `\nkollect collect end to end: local API server -> store -> Postgres + Git + file (page size ${PAGE_SIZE}, ${DEFAULT_RESOURCES.length} resource types)\n`,
+  );
+  console.log(
+    [
+      'objects'.padStart(9),
+      'rows'.padStart(9),
+      'kollect'.padStart(9),
+      'raw list'.padStart(9),
+      'raw COPY'.padStart(9),
+      'ratio'.padStart(7),
+      'peak RSS'.padStart(9),
+    ].join('  '),
+  );
   for (const line of lines) console.log(line);
   console.log(`\n${verdicts.report()}`);
   if (json) await record.write(json, verdicts);

@@ -270,7 +270,11 @@ async function writeConfig(dir: string, cluster: string, table: string): Promise
   const path = join(dir, `${cluster}.yaml`);
   await writeFile(
     path,
-    [`cluster: ${cluster}`, 'sinks:', `  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL }, ssl: { mode: disable }, table: ${table}, onLocked: wait }`].join('\n'),
+    [
+      `cluster: ${cluster}`,
+      'sinks:',
+      `  - { name: fleet-db, type: postgres, url: { env: DATABASE_URL }, ssl: { mode: disable }, table: ${table}, onLocked: wait }`,
+    ].join('\n'),
   );
   return path;
 }
@@ -282,7 +286,9 @@ async function createPartitioned(databaseUrl: string, table: string, exporters: 
   await withClient(databaseUrl, async (client) => {
     await client.query(ddl.stdout);
     for (const e of exporters) {
-      await client.query(`CREATE TABLE IF NOT EXISTS public.${table}_c_${e.cluster.replace(/-/g, '_')} PARTITION OF public.${table} FOR VALUES IN ('${e.cluster}')`);
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS public.${table}_c_${e.cluster.replace(/-/g, '_')} PARTITION OF public.${table} FOR VALUES IN ('${e.cluster}')`,
+      );
     }
   });
 }
@@ -317,13 +323,22 @@ async function main(): Promise<void> {
       fleet.push({ cluster, store, config: await writeConfig(work, cluster, FLEET_TABLE), rows: ROWS });
     }
     const singleStore = join(work, 'store-single');
-    await buildStore(singleStore, SINGLE_CLUSTER, syntheticRows({ cluster: SINGLE_CLUSTER, count: CLUSTERS * ROWS, namespaces: namespacesFor(CLUSTERS * ROWS) }));
-    const single: Exporter[] = [{ cluster: SINGLE_CLUSTER, store: singleStore, config: await writeConfig(work, SINGLE_CLUSTER, SINGLE_TABLE), rows: CLUSTERS * ROWS }];
+    await buildStore(
+      singleStore,
+      SINGLE_CLUSTER,
+      syntheticRows({ cluster: SINGLE_CLUSTER, count: CLUSTERS * ROWS, namespaces: namespacesFor(CLUSTERS * ROWS) }),
+    );
+    const single: Exporter[] = [
+      { cluster: SINGLE_CLUSTER, store: singleStore, config: await writeConfig(work, SINGLE_CLUSTER, SINGLE_TABLE), rows: CLUSTERS * ROWS },
+    ];
 
     // One `db init` per table: the fleet's and the single exporter's, both fresh. Or, with
     // --partition-by-cluster, the DDL `kollect db ddl --partition-by cluster` gives a DBA, plus
     // one partition per fleet cluster.
-    for (const [table, exporters] of [[FLEET_TABLE, fleet], [SINGLE_TABLE, single]] as const) {
+    for (const [table, exporters] of [
+      [FLEET_TABLE, fleet],
+      [SINGLE_TABLE, single],
+    ] as const) {
       if (flags['partition-by-cluster']) await createPartitioned(databaseUrl, table, exporters, env);
       const init = await runKollect(['db', 'init', '-c', exporters[0]!.config], { env });
       if (init.code !== 0) throw new Error(`kollect db init failed: ${init.stderr}`);
@@ -345,7 +360,12 @@ async function main(): Promise<void> {
         runs[i]!.fleet.push(await runCase(`${CLUSTERS} exporters at once`, fleet, expect, env, databaseUrl));
       }
     }
-    const cases = rounds.map(([round], i) => ({ round, single: medianBy(runs[i]!.single, (c) => c.ms)!, fleet: medianBy(runs[i]!.fleet, (c) => c.ms)!, all: runs[i]! }));
+    const cases = rounds.map(([round], i) => ({
+      round,
+      single: medianBy(runs[i]!.single, (c) => c.ms)!,
+      fleet: medianBy(runs[i]!.fleet, (c) => c.ms)!,
+      all: runs[i]!,
+    }));
 
     const rows: string[][] = [['ROUND', 'CASE', 'ROWS', 'SECONDS', 'RATIO', 'ERRORS', 'EXIT CODES', 'DB SPAN S', 'DB RATIO', 'VERDICT', 'EVERY RUN S']];
     const notes: string[] = [];
@@ -361,7 +381,11 @@ async function main(): Promise<void> {
         roundErrors += errors.length;
         const ratio = c.ms / s.ms;
         const pass = c === s ? errors.length === 0 : ratio <= TARGET && errors.length === 0;
-        if (c === f) verdicts.check({ name: `round-${roundNumber}`, value: ratio, operator: '<=', target: TARGET, unit: 'x' }, `round ${roundNumber}: ${c.name} ${ratio.toFixed(2)}x the time of 1 exporter`);
+        if (c === f)
+          verdicts.check(
+            { name: `round-${roundNumber}`, value: ratio, operator: '<=', target: TARGET, unit: 'x' },
+            `round ${roundNumber}: ${c.name} ${ratio.toFixed(2)}x the time of 1 exporter`,
+          );
         record.add(`round ${roundNumber}, ${c.name}`, {
           rows: c.rows,
           ms: c.ms,
@@ -395,16 +419,30 @@ async function main(): Promise<void> {
             `WAL ${(c.walBytes / 1e6).toFixed(1)} MB`,
         );
       }
-      verdicts.check({ name: `round-${roundNumber}-errors`, value: roundErrors, operator: '==', target: 0, unit: 'errors' }, `round ${roundNumber}: errors in every repetition: ${roundErrors}`);
+      verdicts.check(
+        { name: `round-${roundNumber}-errors`, value: roundErrors, operator: '==', target: 0, unit: 'errors' },
+        `round ${roundNumber}: errors in every repetition: ${roundErrors}`,
+      );
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-    process.stdout.write(`\n${rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')}\n\n`);
+    process.stdout.write(
+      `\n${rows
+        .map((r) =>
+          r
+            .map((cell, i) => cell.padEnd(widths[i]!))
+            .join('  ')
+            .trimEnd(),
+        )
+        .join('\n')}\n\n`,
+    );
     process.stdout.write(`round 1 is the first export into an empty table, round 2 re-exports the same stores (nothing written).\n`);
     process.stdout.write(
       `SECONDS: wall time from spawning the processes to the last exit, of the median of ${REPETITIONS} repetitions (each from empty tables, each case after a CHECKPOINT); the verdict is on its ratio.\n` +
-        'DB SPAN: from the first export transaction to the last commit (the postgres sink\'s own time, without process start-up).\n',
+        "DB SPAN: from the first export transaction to the last commit (the postgres sink's own time, without process start-up).\n",
     );
-    process.stdout.write(`what kollect's sessions did while the median run of each case ran (pg_stat_activity, sampled every 100 ms):\n${notes.join('\n')}\n\n`);
+    process.stdout.write(
+      `what kollect's sessions did while the median run of each case ran (pg_stat_activity, sampled every 100 ms):\n${notes.join('\n')}\n\n`,
+    );
 
     // Every cluster's rows, exactly: N per fleet cluster, 8N for the single exporter.
     const counts = await withClient(databaseUrl, async (client) => {
@@ -421,7 +459,9 @@ async function main(): Promise<void> {
       const got = counts.get(cluster) ?? 0;
       const ok = got === rows;
       if (!ok) wrongCounts++;
-      process.stdout.write(`${ok ? 'ok  ' : 'BAD '} ${cluster.padEnd(14)} ${got.toLocaleString('en-US').padStart(9)} rows in the table (expected ${rows.toLocaleString('en-US')})\n`);
+      process.stdout.write(
+        `${ok ? 'ok  ' : 'BAD '} ${cluster.padEnd(14)} ${got.toLocaleString('en-US').padStart(9)} rows in the table (expected ${rows.toLocaleString('en-US')})\n`,
+      );
     }
     const unexpected = [...counts.keys()].filter((c) => !expected.has(c));
     if (unexpected.length > 0) process.stdout.write(`BAD  rows of unexpected clusters: ${unexpected.join(', ')}\n`);
@@ -430,7 +470,9 @@ async function main(): Promise<void> {
       `clusters whose rows in the table are not exactly their store's: ${wrongCounts + unexpected.length}`,
     );
     process.stdout.write(`\n${verdicts.report()}\n`);
-    process.stdout.write(`\n${verdicts.pass ? 'PASS' : 'MISS'}: ${CLUSTERS} exporters at once vs 1 exporter of the same rows (target <= ${TARGET}x, no errors, exact counts)\n`);
+    process.stdout.write(
+      `\n${verdicts.pass ? 'PASS' : 'MISS'}: ${CLUSTERS} exporters at once vs 1 exporter of the same rows (target <= ${TARGET}x, no errors, exact counts)\n`,
+    );
     if (json) await record.write(json, verdicts);
   } finally {
     await server.dropCreatedDatabases();

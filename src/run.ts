@@ -81,7 +81,10 @@ export async function runExport(options: RunOptions): Promise<RunResult> {
   // temporary folder, so the store a CronJob keeps (and `export --from` replays) stays as it was.
   const scratch = options.dryRun && options.fromStore === undefined ? await mkdtemp(join(tmpdir(), 'kollect-dry-run-')) : undefined;
   try {
-    return await collectAndExport(scratch ? { ...options, config: { ...options.config, store: { ...options.config.store, dir: join(scratch, 'store') } } } : options, scratch === undefined);
+    return await collectAndExport(
+      scratch ? { ...options, config: { ...options.config, store: { ...options.config.store, dir: join(scratch, 'store') } } } : options,
+      scratch === undefined,
+    );
   } finally {
     if (scratch) await rm(scratch, { recursive: true, force: true });
   }
@@ -140,7 +143,14 @@ async function exportStore(store: CollectStore, collection: RunResult['collectio
   return {
     cluster: store.cluster,
     dryRun: options.dryRun,
-    store: { dir: store.dir, kept, collectedAt: manifest.collectedAt, rows: manifest.totals.rows, bytes: manifest.totals.bytes, shards: manifest.shards.length },
+    store: {
+      dir: store.dir,
+      kept,
+      collectedAt: manifest.collectedAt,
+      rows: manifest.totals.rows,
+      bytes: manifest.totals.bytes,
+      shards: manifest.shards.length,
+    },
     ...(collection ? { collection } : {}),
     incomplete: store.incompleteResources().map(({ group, resource, reason, message }) => ({ group, resource, reason, message })),
     shardWarnings: warnings,

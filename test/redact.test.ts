@@ -32,7 +32,11 @@ describe('redact', () => {
 
   const shown: Array<[string, string, string]> = [
     ['a password', 'http://kollect:s3cret@gateway:9091', 'http://kollect:***@gateway:9091'],
-    ['query values and a fragment', 'https://h:8443/r.git?access_token=t0k&X-Amz-Signature=abc&flag#frag', 'https://h:8443/r.git?access_token=***&X-Amz-Signature=***&***#***'],
+    [
+      'query values and a fragment',
+      'https://h:8443/r.git?access_token=t0k&X-Amz-Signature=abc&flag#frag',
+      'https://h:8443/r.git?access_token=***&X-Amz-Signature=***&***#***',
+    ],
     ['no credentials', 'http://gateway:9091', 'http://gateway:9091'],
     ['a URL that does not parse', 'http://kollect:s3cret@gate way:9091?token=t', '***'],
   ];

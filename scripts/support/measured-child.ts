@@ -45,10 +45,15 @@ async function runNode(args: string[], options: SpawnOptions): Promise<{ stdout:
   await new Promise<void>((resolve, reject) => {
     const stdio: StdioOptions = ['ignore', 'pipe', options.stderr, ...(options.measure ? (['pipe'] as const) : [])];
     const child = spawn(process.execPath, [...(options.measure ? ['--import', PRELOAD] : []), ...args], { env: { ...process.env, ...options.env }, stdio });
-    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], measured: child.stdio[3] } as Record<keyof typeof text, NodeJS.ReadableStream | null | undefined>;
+    const streams = { stdout: child.stdio[1], stderr: child.stdio[2], measured: child.stdio[3] } as Record<
+      keyof typeof text,
+      NodeJS.ReadableStream | null | undefined
+    >;
     for (const [name, stream] of Object.entries(streams)) stream?.setEncoding('utf8').on('data', (d: string) => (text[name as keyof typeof text] += d));
     child.on('error', reject);
-    child.on('close', (code, signal) => (code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code ?? signal}${text.stderr ? `:\n${text.stderr}` : ''}`))));
+    child.on('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${args.join(' ')} exited ${code ?? signal}${text.stderr ? `:\n${text.stderr}` : ''}`)),
+    );
   });
   return text;
 }

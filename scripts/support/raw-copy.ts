@@ -17,10 +17,17 @@ export async function rawCopy(url: string, storeDir: string): Promise<number> {
   const store = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(storeDir);
   return withClient(url, async (client) => {
     await client.query('DROP TABLE IF EXISTS bench_raw_copy');
-    await client.query(`CREATE UNLOGGED TABLE bench_raw_copy (${Object.entries(STAGING_COLUMNS).map(([column, type]) => `${column} ${type}`).join(', ')}, cluster text)`);
+    await client.query(
+      `CREATE UNLOGGED TABLE bench_raw_copy (${Object.entries(STAGING_COLUMNS)
+        .map(([column, type]) => `${column} ${type}`)
+        .join(', ')}, cluster text)`,
+    );
     try {
       const started = performance.now();
-      await pipeline(copyRowsSource(store, { constants: [store.cluster] }), client.query(copyFrom(`COPY bench_raw_copy (${STAGING_COLUMN_LIST}, cluster) FROM STDIN`)));
+      await pipeline(
+        copyRowsSource(store, { constants: [store.cluster] }),
+        client.query(copyFrom(`COPY bench_raw_copy (${STAGING_COLUMN_LIST}, cluster) FROM STDIN`)),
+      );
       return performance.now() - started;
     } finally {
       await store.close();

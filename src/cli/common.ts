@@ -54,7 +54,12 @@ export function createLogger(options: { json: boolean; verbose?: boolean }): Log
     if (options.json) {
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...data })}\n`);
     } else {
-      const extra = data && Object.keys(data).length > 0 ? ` ${Object.entries(data).map(([k, v]) => `${k}=${textValue(v)}`).join(' ')}` : '';
+      const extra =
+        data && Object.keys(data).length > 0
+          ? ` ${Object.entries(data)
+              .map(([k, v]) => `${k}=${textValue(v)}`)
+              .join(' ')}`
+          : '';
       process.stderr.write(`${level === 'info' ? '' : `${level}: `}${escapeUnprintable(message)}${extra}\n`);
     }
   };

@@ -26,7 +26,8 @@ export function configCommand(): Command {
         printResult(
           flags.output,
           summary,
-          () => `${file}: valid\n  cluster: ${summary.cluster}\n  resources: ${summary.resources.join(', ')}\n  sinks: ${summary.sinks.join(', ') || 'none'}\n  built-in profiles: ${profileNames().join(', ')}\n`,
+          () =>
+            `${file}: valid\n  cluster: ${summary.cluster}\n  resources: ${summary.resources.join(', ')}\n  sinks: ${summary.sinks.join(', ') || 'none'}\n  built-in profiles: ${profileNames().join(', ')}\n`,
         );
       } catch (error) {
         if (!(error instanceof ConfigError) || flags.output !== 'json') throw error;

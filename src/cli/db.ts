@@ -25,7 +25,8 @@ function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkC
   const postgres = config.sinks.filter((s): s is PostgresSinkConfig => s.type === 'postgres');
   if (name !== undefined && postgres.length === 0) throw new UsageError(`sink "${name}" is of type ${config.sinks[0]?.type}, not postgres`);
   if (postgres.length === 0) throw new UsageError('the configuration has no postgres sink');
-  if (postgres.length > 1) throw new UsageError(`the configuration has several postgres sinks (${postgres.map((s) => s.name).join(', ')}); choose one with --sink NAME`);
+  if (postgres.length > 1)
+    throw new UsageError(`the configuration has several postgres sinks (${postgres.map((s) => s.name).join(', ')}); choose one with --sink NAME`);
   return postgres[0]!;
 }
 
@@ -63,7 +64,9 @@ export function dbCommand(): Command {
     db
       .command('ddl')
       .description('Print the DDL of the tables for a DBA to review and run (kollect never creates partitions itself)')
-      .addOption(new Option('--partition-by <key>', 'partition the items table: LIST by cluster (month is refused, with the reason)').choices(['cluster', 'month']))
+      .addOption(
+        new Option('--partition-by <key>', 'partition the items table: LIST by cluster (month is refused, with the reason)').choices(['cluster', 'month']),
+      )
       .addOption(new Option('--brin', 'include a BRIN index on exported_at').default(false))
       .addOption(new Option('--sink <name>', 'the postgres sink (default: the only one)')),
   )

@@ -39,7 +39,9 @@ async function execute(flags: RunFlags): Promise<Executed> {
   // ora clears the spinner around every other write to stderr while it spins: log lines print above it.
   let status = flags.from === undefined ? 'discovering resource types' : 'exporting';
   const spinner =
-    interactive() && flags.output === 'text' && (process.stderr.columns ?? 0) > 0 ? (await import('ora')).default({ stream: process.stderr, text: status }).start() : undefined;
+    interactive() && flags.output === 'text' && (process.stderr.columns ?? 0) > 0
+      ? (await import('ora')).default({ stream: process.stderr, text: status }).start()
+      : undefined;
   const log = createLogger({ json: !interactive(), verbose: flags.verbose });
   const metrics = new KollectMetrics();
   let publishFailures: MetricsPublishError[] = [];
@@ -85,7 +87,13 @@ async function execute(flags: RunFlags): Promise<Executed> {
     // Published whatever the outcome: a failed run is exactly what the alert needs to see. A
     // publishing failure is logged and never replaces the run's own result or error.
     // An empty value (an unset optional Secret key rendered as '') means no target.
-    publishFailures = await publishMetrics(metrics, { file: flags.metricsFile || undefined, pushgateway: flags.pushgateway || undefined, cluster: config.cluster, sinks: config.sinks, log });
+    publishFailures = await publishMetrics(metrics, {
+      file: flags.metricsFile || undefined,
+      pushgateway: flags.pushgateway || undefined,
+      cluster: config.cluster,
+      sinks: config.sinks,
+      log,
+    });
     for (const failure of publishFailures) log.error(failure.message, failure.toJSON());
   }
   return { result, publishFailures };

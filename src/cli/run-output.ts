@@ -19,7 +19,16 @@ function sinkLine(outcome: SinkOutcome, dryRun: boolean): Array<string | number>
   const [a, c, u, d] = LABELS[r.unit];
   const t = r.totals;
   const time = 'durationMs' in r ? `${r.durationMs} ms` : '';
-  return [outcome.sink, outcome.type, state, `${formatCount(t.added)} ${a}`, `${formatCount(t.changed)} ${c}`, `${formatCount(t.unchanged)} ${u}`, `${formatCount(t.removed)} ${d}`, time];
+  return [
+    outcome.sink,
+    outcome.type,
+    state,
+    `${formatCount(t.added)} ${a}`,
+    `${formatCount(t.changed)} ${c}`,
+    `${formatCount(t.unchanged)} ${u}`,
+    `${formatCount(t.removed)} ${d}`,
+    time,
+  ];
 }
 
 /** A shard with something to do: rows or a file added, changed or removed. */
@@ -36,10 +45,21 @@ function shardPlan(plan: SinkPlan): string[] {
   const lines = [`${plan.sink} (${plan.type}): ${plan.unit} per shard`];
   if (changed.length === 0) return [...lines, `nothing to do (${formatCount(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`];
   if (plan.unit === 'rows') {
-    const rows = changed.map((s) => [s.shard, formatCount(s.counts.added), formatCount(s.counts.changed), formatCount(s.counts.unchanged), formatCount(s.counts.removed)]);
+    const rows = changed.map((s) => [
+      s.shard,
+      formatCount(s.counts.added),
+      formatCount(s.counts.changed),
+      formatCount(s.counts.unchanged),
+      formatCount(s.counts.removed),
+    ]);
     lines.push(formatTable(['SHARD', 'INSERT', 'UPDATE', 'UNCHANGED', 'DELETE'], rows, [1, 2, 3, 4]).trimEnd());
   } else {
-    lines.push(formatTable(['SHARD', 'ACTION', 'PATH'], changed.map((s) => [s.shard, recordedAction(s.counts), s.path ?? ''])).trimEnd());
+    lines.push(
+      formatTable(
+        ['SHARD', 'ACTION', 'PATH'],
+        changed.map((s) => [s.shard, recordedAction(s.counts), s.path ?? '']),
+      ).trimEnd(),
+    );
   }
   if (idle > 0) lines.push(`(${formatCount(idle)} ${idle === 1 ? 'shard' : 'shards'} unchanged)`);
   return lines;
@@ -51,7 +71,9 @@ export function formatRunSummary(result: RunResult): string {
   const s = result.store;
   if (result.collection) {
     const types = result.collection.resources.length;
-    lines.push(`Collected ${formatCount(s.rows)} rows of ${types} resource types from cluster ${result.cluster} in ${(result.collection.durationMs / 1000).toFixed(1)} s`);
+    lines.push(
+      `Collected ${formatCount(s.rows)} rows of ${types} resource types from cluster ${result.cluster} in ${(result.collection.durationMs / 1000).toFixed(1)} s`,
+    );
   } else {
     lines.push(`Store of cluster ${result.cluster}, collected ${s.collectedAt}: ${formatCount(s.rows)} rows`);
   }
@@ -72,7 +94,13 @@ export function formatRunSummary(result: RunResult): string {
     lines.push('No sinks configured: the store was written and nothing exported.');
   } else {
     lines.push('');
-    lines.push(formatTable(['SINK', 'TYPE', result.dryRun ? 'PLAN' : 'RESULT', '', '', '', '', 'TIME'], result.sinks.map((o) => sinkLine(o, result.dryRun)), [3, 4, 5, 6, 7]).trimEnd());
+    lines.push(
+      formatTable(
+        ['SINK', 'TYPE', result.dryRun ? 'PLAN' : 'RESULT', '', '', '', '', 'TIME'],
+        result.sinks.map((o) => sinkLine(o, result.dryRun)),
+        [3, 4, 5, 6, 7],
+      ).trimEnd(),
+    );
     for (const o of result.sinks) {
       if (!o.ok) lines.push(`${o.sink}: ${o.error.message}`);
       else if (o.result.skipped) lines.push(`${o.sink}: ${o.result.skipped.message}`);

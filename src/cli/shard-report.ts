@@ -31,17 +31,21 @@ export function formatReportTable(report: ShardReport): string {
     report.shards.map((s) => [s.key, formatCount(s.rows), formatBytes(s.bytes), STATUS_MARK[s.status] ?? s.status, s.reason]),
     [1, 2],
   );
-  const counts = `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows: ` +
+  const counts =
+    `${report.totals.shards} shards, ${formatCount(report.totals.rows)} rows: ` +
     `${report.byStatus.ok} ok, ${report.byStatus.warn} warn, ${report.byStatus.over} over, ${report.byStatus['too-large']} too large`;
   const limits = `limits: warn at ${t.warnRows} rows or ${formatBytes(t.warnBytes)}, target ${t.targetRows} rows, PayloadTooLarge above ${t.maxRows} rows or ${formatBytes(t.maxBytes)}`;
   const verdicts: string[] = [];
   if (report.failing.length > 0) {
-    verdicts.push(`FAIL: ${report.failing.length} shard(s) at or past "${report.failOn}": ${report.failing.slice(0, 10).join(', ')}${report.failing.length > 10 ? ', ...' : ''}`);
+    verdicts.push(
+      `FAIL: ${report.failing.length} shard(s) at or past "${report.failOn}": ${report.failing.slice(0, 10).join(', ')}${report.failing.length > 10 ? ', ...' : ''}`,
+    );
   }
   if (report.failedTypes.length > 0) {
     verdicts.push(`FAIL: the list of ${report.failedTypes.join(', ')} did not complete; the counts above are too low`);
   }
-  if (verdicts.length === 0) verdicts.push(`PASS: no shard at or past "${report.failOn}"${report.incomplete.length > 0 ? ' (rows of the incomplete types not counted)' : ''}`);
+  if (verdicts.length === 0)
+    verdicts.push(`PASS: no shard at or past "${report.failOn}"${report.incomplete.length > 0 ? ' (rows of the incomplete types not counted)' : ''}`);
   const incomplete = incompleteLine(report);
   return `Shard report for cluster ${report.cluster} (${report.source})\n\n${table}\n${counts}\n${limits}\n${incomplete ? `${incomplete}\n` : ''}${verdicts.join('\n')}\n`;
 }
@@ -54,10 +58,13 @@ function incompleteLine(report: ShardReport): string | undefined {
 }
 
 export function formatReportMarkdown(report: ShardReport): string {
-  const rows = report.shards.map((s) => `| \`${s.key}\` | ${formatCount(s.rows)} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**: ${s.reason}`} |`);
+  const rows = report.shards.map(
+    (s) => `| \`${s.key}\` | ${formatCount(s.rows)} | ${formatBytes(s.bytes)} | ${s.status === 'ok' ? 'ok' : `**${STATUS_MARK[s.status]}**: ${s.reason}`} |`,
+  );
   const verdicts: string[] = [];
   if (report.failing.length > 0) verdicts.push(`:x: ${report.failing.length} shard(s) at or past \`${report.failOn}\``);
-  if (report.failedTypes.length > 0) verdicts.push(`:x: the list of ${report.failedTypes.map((t) => `\`${t}\``).join(', ')} did not complete; the counts below are too low`);
+  if (report.failedTypes.length > 0)
+    verdicts.push(`:x: the list of ${report.failedTypes.map((t) => `\`${t}\``).join(', ')} did not complete; the counts below are too low`);
   if (verdicts.length === 0) verdicts.push(`:white_check_mark: no shard at or past \`${report.failOn}\``);
   const incomplete = incompleteLine(report);
   return [

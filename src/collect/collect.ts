@@ -127,7 +127,12 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
       deps.onRetry?.(retry);
     },
   });
-  const types = await discover(deps.client, config.resources, config.list, requestDeps((retry) => log.debug('retrying discovery request', { ...retry })));
+  const types = await discover(
+    deps.client,
+    config.resources,
+    config.list,
+    requestDeps((retry) => log.debug('retrying discovery request', { ...retry })),
+  );
   const writer = await StoreWriter.create(config.store.dir, config.cluster);
   const failedTypes: string[] = [];
   let rows = 0;
@@ -172,7 +177,9 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
           refused += event.refused.length;
           for (const object of event.refused.slice(0, REFUSED_NAMED - named)) {
             named++;
-            log.warn(`refused an object of ${key}: ${describeRefused(object)}: ${object.reason}; ${key} is incomplete: no export deletes its rows`, { resource: key });
+            log.warn(`refused an object of ${key}: ${describeRefused(object)}: ${object.reason}; ${key} is incomplete: no export deletes its rows`, {
+              resource: key,
+            });
           }
           progress();
         } else if (event.kind === 'restart') {
@@ -200,7 +207,11 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
       if (signal.aborted) throw new InterruptedError('collection interrupted', { resource: key }, { cause: error });
       // A list's failure marks its type incomplete; a store that cannot be written ends the run.
       if (!(error instanceof KollectError) || error instanceof StoreWriteError) throw error;
-      log.error(`listing ${key} failed; it is incomplete: no export deletes its rows that were not listed`, { resource: key, code: error.code, message: error.message });
+      log.error(`listing ${key} failed; it is incomplete: no export deletes its rows that were not listed`, {
+        resource: key,
+        code: error.code,
+        message: error.message,
+      });
       failedTypes.push(key);
       await markIncomplete('error', error.message);
     } finally {
@@ -215,7 +226,9 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
     const manifest = await writer.finish();
     if (noTypeListedCompletely(manifest.resources)) {
       const why = manifest.resources.map((type) => `${resourceTypeKey(type)} (${type.reason ?? 'incomplete'})`).join(', ');
-      const rbac = manifest.resources.some((type) => type.reason === 'forbidden') ? "; a forbidden type needs get and list in the ClusterRole of kollect's ServiceAccount" : '';
+      const rbac = manifest.resources.some((type) => type.reason === 'forbidden')
+        ? "; a forbidden type needs get and list in the ClusterRole of kollect's ServiceAccount"
+        : '';
       log.error(`no resource type was listed completely, the run fails: ${why}${rbac}`);
     }
     const durationMs = Date.now() - started;

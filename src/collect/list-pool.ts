@@ -96,7 +96,13 @@ export class ListPool {
 
   /** An encoder for one type's pages that hands each page to a worker. */
   encoder(cluster: string, type: ProjectedType, profile: Profile, fastParse: boolean): BodyEncoder {
-    const spec: EncoderSpec = { id: ++this.nextEncoder, cluster, type: { group: type.group, version: type.version, resource: type.resource, kind: type.kind }, profile, fastParse };
+    const spec: EncoderSpec = {
+      id: ++this.nextEncoder,
+      cluster,
+      type: { group: type.group, version: type.version, resource: type.resource, kind: type.kind },
+      profile,
+      fastParse,
+    };
     return (body) => this.encode(spec, body);
   }
 
@@ -147,12 +153,7 @@ function memoryLimitMiB(): number | undefined {
  * cores (bench:collect, 100,000 objects), one worker beat both none and two: the second adds CPU
  * and ~60 MB without a core to run on.
  */
-export function listWorkerCount(
-  list: Pick<ListSettings, 'workers' | 'concurrency'>,
-  types: number,
-  cores: number,
-  memoryMiB: number | undefined,
-): number {
+export function listWorkerCount(list: Pick<ListSettings, 'workers' | 'concurrency'>, types: number, cores: number, memoryMiB: number | undefined): number {
   const byMemory = memoryMiB === undefined ? MAX_AUTO_WORKERS : Math.floor((memoryMiB - MAIN_THREAD_MIB) / WORKER_MIB);
   const wanted = list.workers === 'auto' ? Math.min(cores - 1, MAX_AUTO_WORKERS, byMemory) : list.workers;
   return Math.max(0, Math.min(wanted, list.concurrency, types));

@@ -92,7 +92,12 @@ export async function* listRows(
   const produce = async (): Promise<void> => {
     try {
       for await (const event of pager) {
-        const next: Promise<SpoolEvent> = event.kind === 'body' ? Promise.resolve().then(() => encode(event)).then((encoded) => ({ kind: 'page', ...encoded })) : Promise.resolve(event);
+        const next: Promise<SpoolEvent> =
+          event.kind === 'body'
+            ? Promise.resolve()
+                .then(() => encode(event))
+                .then((encoded) => ({ kind: 'page', ...encoded }))
+            : Promise.resolve(event);
         next.catch(() => undefined); // surfaced in order by the consumer, not as an unhandled rejection
         queue.push(next);
         wakeConsumer?.();

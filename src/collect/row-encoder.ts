@@ -37,7 +37,8 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
   const typeJson = `${JSON.stringify(type.group)},${JSON.stringify(type.version)},${JSON.stringify(type.kind)}`;
   const typeFields = `"apiGroup":${JSON.stringify(type.group)},"apiVersion":${JSON.stringify(type.version)},"kind":${JSON.stringify(type.kind)},"resource":${JSON.stringify(type.resource)}`;
   // A row's JSON line is its values' JSON between fixed keys: this many characters, plus the values'.
-  const jsonKeys = `{"cluster":${clusterJson},"namespace":,"name":,"uid":,${typeFields},"labels":,"attributes":,"createdAt":,"resourceVersion":,"checksum":""}\n`.length;
+  const jsonKeys =
+    `{"cluster":${clusterJson},"namespace":,"name":,"uid":,${typeFields},"labels":,"attributes":,"createdAt":,"resourceVersion":,"checksum":""}\n`.length;
 
   // A list comes in namespace order: most rows share the namespace of the one before.
   let namespace: string | undefined;
@@ -80,7 +81,15 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
         `${copyFieldOf(name, nameJson)}\t${copyFieldOf(uid, uidJson)}\t${plainStrings ? labelsJson : copyJson(labelsJson)}\t${plainStrings ? attributesJson : copyJson(attributesJson)}\t${checksum}\t` +
           `${copyFieldOf(resourceVersion, versionJson)}\t${created === null ? '\\N' : copyFieldOf(created, createdJson)}`,
         checksum,
-        jsonKeys + namespaceJson.length + nameJson.length + uidJson.length + labelsJson.length + attributesJson.length + createdJson.length + versionJson.length + checksum.length,
+        jsonKeys +
+          namespaceJson.length +
+          nameJson.length +
+          uidJson.length +
+          labelsJson.length +
+          attributesJson.length +
+          createdJson.length +
+          versionJson.length +
+          checksum.length,
       );
     }
     return page.build();

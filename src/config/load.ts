@@ -71,7 +71,8 @@ function crossFieldIssues(doc: Record<string, unknown>): ConfigIssue[] {
   const defined = doc.profiles && typeof doc.profiles === 'object' && !Array.isArray(doc.profiles) ? Object.keys(doc.profiles) : [];
   const known = new Set([...profileNames(), ...defined]);
   const seenTypes = new Map<string, number>();
-  const secretResources: Array<{ where: string; resource: ResourceConfig }> = doc.resources === undefined ? DEFAULT_RESOURCES.filter(isSecretType).map((resource) => ({ where: 'the default resource secrets', resource })) : [];
+  const secretResources: Array<{ where: string; resource: ResourceConfig }> =
+    doc.resources === undefined ? DEFAULT_RESOURCES.filter(isSecretType).map((resource) => ({ where: 'the default resource secrets', resource })) : [];
   (Array.isArray(doc.resources) ? doc.resources : []).forEach((item: unknown, i) => {
     const parsed = resourceConfig.safeParse(item);
     if (!parsed.success) return;
@@ -119,7 +120,9 @@ function overlaid(section: unknown, values: Record<string, unknown>): unknown {
   const set = Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
   if (Object.keys(set).length === 0) return section;
   // A section that is not a mapping is the schema's to report; the flags cannot mend it.
-  return section === undefined || (typeof section === 'object' && section !== null && !Array.isArray(section)) ? { ...(section as object | undefined), ...set } : section;
+  return section === undefined || (typeof section === 'object' && section !== null && !Array.isArray(section))
+    ? { ...(section as object | undefined), ...set }
+    : section;
 }
 
 /** Validates a parsed document, applying flag overrides first so that they are validated too. */

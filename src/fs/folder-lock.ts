@@ -124,7 +124,11 @@ async function acquire(lock: FolderLock, holder: Holder, log: Logger, timing: Lo
         { ...lock.data, holder: other ?? null },
       );
     }
-    if (!waiting) log.info(`${prefix}another kollect run (${describeHolder(other)}) ${lock.activity}: waiting up to ${Math.ceil(left / 1000)} s for it`, { ...lock.data, holder: other ?? null });
+    if (!waiting)
+      log.info(`${prefix}another kollect run (${describeHolder(other)}) ${lock.activity}: waiting up to ${Math.ceil(left / 1000)} s for it`, {
+        ...lock.data,
+        holder: other ?? null,
+      });
     waiting = true;
     try {
       await sleep(Math.min(timing.pollMs, left), undefined, signal ? { signal } : {});

@@ -58,7 +58,9 @@ export async function discover(client: KubeClient, resources: readonly ResourceC
       const found: Array<[ResourceConfig, DiscoveredType]> = [];
       const response = await getWithRetry(client, groupVersionPath(group, version), JSON_ONLY, policy, deps);
       if (response.status === 404) {
-        problems.push(`${groupVersion} is not served by ${client.server}${await servedVersionsHint(client, group, policy, deps)} (needed for ${wanted.map((r) => r.resource).join(', ')})`);
+        problems.push(
+          `${groupVersion} is not served by ${client.server}${await servedVersionsHint(client, group, policy, deps)} (needed for ${wanted.map((r) => r.resource).join(', ')})`,
+        );
         return { problems, found };
       }
       if (response.status !== 200) throw statusError(`discovery of ${groupVersion}`, response, client);
@@ -67,7 +69,14 @@ export async function discover(client: KubeClient, resources: readonly ResourceC
       for (const resource of wanted) {
         const match = served.find((r) => r.name === resource.resource);
         if (!match) {
-          problems.push(`${resourceTypeKey(resource)} is not served in ${groupVersion}; it serves: ${served.map((r) => r.name).sort().join(', ') || 'nothing'}`);
+          problems.push(
+            `${resourceTypeKey(resource)} is not served in ${groupVersion}; it serves: ${
+              served
+                .map((r) => r.name)
+                .sort()
+                .join(', ') || 'nothing'
+            }`,
+          );
         } else if (!(match.verbs ?? []).includes('list')) {
           problems.push(`${resourceTypeKey(resource)} in ${groupVersion} cannot be listed (verbs: ${(match.verbs ?? []).join(', ')})`);
         } else {

@@ -37,7 +37,11 @@ function loadFailure(what: string, error: unknown): KubeConfigError {
       column: column + 1,
     });
   }
-  return new KubeConfigError(`cannot load the kubeconfig from ${what}: ${error instanceof Error ? error.message : String(error)}`, { source: what }, { cause: error });
+  return new KubeConfigError(
+    `cannot load the kubeconfig from ${what}: ${error instanceof Error ? error.message : String(error)}`,
+    { source: what },
+    { cause: error },
+  );
 }
 
 /** Where the in-cluster service account's token is mounted. */
@@ -77,19 +81,26 @@ export function loadKubeConfig(source: KubeConfigSource, env: NodeJS.ProcessEnv 
   if (source.context !== undefined) {
     if (!kc.getContextObject(source.context)) {
       const known = kc.getContexts().map((c) => c.name);
-      throw new KubeConfigError(`context "${source.context}" is not in the kubeconfig; it has: ${known.join(', ') || 'no context'}`, { context: source.context });
+      throw new KubeConfigError(`context "${source.context}" is not in the kubeconfig; it has: ${known.join(', ') || 'no context'}`, {
+        context: source.context,
+      });
     }
     kc.setCurrentContext(source.context);
   }
   const cluster = kc.getCurrentCluster();
   if (!cluster) {
-    throw new KubeConfigError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster; choose one with --context`, { context: kc.getCurrentContext() });
+    throw new KubeConfigError(`the kubeconfig's current context "${kc.getCurrentContext()}" names no cluster; choose one with --context`, {
+      context: kc.getCurrentContext(),
+    });
   }
   if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
     // Same rule as @kubernetes/client-node: plain HTTP must be asked for explicitly.
-    throw new KubeConfigError(`cluster "${cluster.name}" uses plain HTTP (${cluster.server}) without insecure-skip-tls-verify: true; use https or say so in the kubeconfig`, {
-      cluster: cluster.name,
-    });
+    throw new KubeConfigError(
+      `cluster "${cluster.name}" uses plain HTTP (${cluster.server}) without insecure-skip-tls-verify: true; use https or say so in the kubeconfig`,
+      {
+        cluster: cluster.name,
+      },
+    );
   }
   return kc;
 }

@@ -56,9 +56,12 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
       if (response.status === 410) {
         const status = parseStatus(response);
         if (relists >= options.relists) {
-          throw new ContinueExpiredError(`${what}: the continue token expired ${relists + 1} times; the list never completed (raise list.pageSize or list.relists)`, {
-            resource: type.resource,
-          });
+          throw new ContinueExpiredError(
+            `${what}: the continue token expired ${relists + 1} times; the list never completed (raise list.pageSize or list.relists)`,
+            {
+              resource: type.resource,
+            },
+          );
         }
         relists++;
         page = 0;

@@ -70,7 +70,7 @@ function retryable(status: number): boolean {
 /** Delay before retry `attempt`: the server's Retry-After when it gives one, else exponential backoff with jitter. */
 function retryDelay(attempt: number, response: KubeResponse | undefined, random: () => number): number {
   const header = response?.headers['retry-after'];
-  const seconds = header !== undefined ? Number(header) : (response && parseStatus(response).details?.retryAfterSeconds);
+  const seconds = header !== undefined ? Number(header) : response && parseStatus(response).details?.retryAfterSeconds;
   if (seconds !== undefined && Number.isFinite(seconds) && seconds >= 0) {
     // Honour the server, plus a little jitter so a fleet does not come back in the same millisecond.
     return Math.min(seconds * 1000, RETRY_AFTER_CAP_MS) + Math.floor(random() * BACKOFF_BASE_MS);

@@ -98,7 +98,9 @@ export async function publishMetrics(metrics: KollectMetrics, targets: PublishTa
     try {
       await writeMetricsFile(metrics, targets.file, targets);
     } catch (error) {
-      failures.push(new MetricsPublishError(`writing the metrics file ${targets.file} failed: ${reason(error)}`, { target: 'file', file: targets.file }, { cause: error }));
+      failures.push(
+        new MetricsPublishError(`writing the metrics file ${targets.file} failed: ${reason(error)}`, { target: 'file', file: targets.file }, { cause: error }),
+      );
     }
   }
   if (targets.pushgateway !== undefined) {
@@ -108,7 +110,13 @@ export async function publishMetrics(metrics: KollectMetrics, targets: PublishTa
     try {
       await pushMetrics(metrics, targets.pushgateway, targets.cluster);
     } catch (error) {
-      failures.push(new MetricsPublishError(`pushing metrics to the Pushgateway ${url} failed: ${redact(reason(error), secrets)}`, { target: 'pushgateway', url }, { cause: error }));
+      failures.push(
+        new MetricsPublishError(
+          `pushing metrics to the Pushgateway ${url} failed: ${redact(reason(error), secrets)}`,
+          { target: 'pushgateway', url },
+          { cause: error },
+        ),
+      );
     }
   }
   return failures;

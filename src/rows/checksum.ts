@@ -23,4 +23,6 @@ export function canonicalJson(value: unknown): string {
  * object; the collect hot path calls this once per object.
  */
 export const digest: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex').slice(0, 32) : (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex').slice(0, 32)
+    : (text) => crypto.createHash('sha256').update(text).digest('hex').slice(0, 32);

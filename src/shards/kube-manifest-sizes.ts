@@ -21,9 +21,22 @@ const KUBE_MANIFEST_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 
 /** Kinds whose objects have no namespace (the common built-ins). */
 const CLUSTER_SCOPED_KINDS = new Set([
-  'Namespace', 'Node', 'PersistentVolume', 'StorageClass', 'ClusterRole', 'ClusterRoleBinding', 'CustomResourceDefinition',
-  'PriorityClass', 'IngressClass', 'RuntimeClass', 'APIService', 'MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration',
-  'CSIDriver', 'CSINode', 'VolumeAttachment',
+  'Namespace',
+  'Node',
+  'PersistentVolume',
+  'StorageClass',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'CustomResourceDefinition',
+  'PriorityClass',
+  'IngressClass',
+  'RuntimeClass',
+  'APIService',
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+  'CSIDriver',
+  'CSINode',
+  'VolumeAttachment',
 ]);
 
 /** The plural resource name of a kind, as the API server derives it for most kinds. */
@@ -132,9 +145,7 @@ export async function kubeManifestShardSizes(paths: string[], config: KollectCon
     let projector = projectors.get(key);
     if (projector === undefined) {
       const configured = config.resources.find((r) => r.group === group && r.resource === resource);
-      projector = configured
-        ? createProjector(config.cluster, { group, version, resource, kind }, resolveProfile(configured, config.profiles))
-        : null;
+      projector = configured ? createProjector(config.cluster, { group, version, resource, kind }, resolveProfile(configured, config.profiles)) : null;
       projectors.set(key, projector);
     }
     return projector;

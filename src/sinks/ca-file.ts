@@ -11,7 +11,12 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
  * that names the field and the path: Node's TLS takes any text as `ca` without a word, and the
  * handshake would then fail as if the CA had not signed the server's certificate.
  */
-export async function readCaFile(sink: string, field: string, path: string, read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8')): Promise<string> {
+export async function readCaFile(
+  sink: string,
+  field: string,
+  path: string,
+  read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8'),
+): Promise<string> {
   const fail = (why: string, cause?: unknown): SinkError => new SinkError(sink, `${field} ${path} ${why}`, {}, { code: 'SINK_CONFIG', cause });
   let text: string;
   try {

@@ -7,8 +7,7 @@ import type { Sink, SinkContext, SinkPlan, SinkResult } from './sink.js';
 
 /** One sink's outcome: its result (or plan, on a dry run), or the error it failed with. */
 export type SinkOutcome =
-  | { sink: string; type: Sink['type']; ok: true; result: SinkResult | SinkPlan }
-  | { sink: string; type: Sink['type']; ok: false; error: KollectError };
+  { sink: string; type: Sink['type']; ok: true; result: SinkResult | SinkPlan } | { sink: string; type: Sink['type']; ok: false; error: KollectError };
 
 /**
  * Runs every sink against the store, independently: one failing does not stop the others; the

@@ -33,7 +33,10 @@ function toDocumentRow(row: Row): DocumentRow {
 
 export function renderShardDocument(cluster: string, shardKey: string, rows: DocumentRow[]): string {
   // Each key built once, not twice per comparison.
-  const sorted = rows.map((row): [string, DocumentRow] => [sortKey(row), row]).sort(compareKeys).map(([, row]) => row);
+  const sorted = rows
+    .map((row): [string, DocumentRow] => [sortKey(row), row])
+    .sort(compareKeys)
+    .map(([, row]) => row);
   const body = sorted.map((row) => `    ${canonicalJson(row)}`).join(',\n');
   const header = `{\n  "cluster": ${JSON.stringify(cluster)},\n  "namespace": ${JSON.stringify(namespaceOfShard(shardKey))},\n`;
   return sorted.length === 0 ? `${header}  "rows": []\n}\n` : `${header}  "rows": [\n${body}\n  ]\n}\n`;

@@ -7,7 +7,15 @@ import { StringDecoder } from 'node:string_decoder';
 import { StoreError } from '../errors.js';
 import { namespaceOfShard, type Row } from '../rows/row.js';
 import { formatIssuePath } from '../config/load.js';
-import { STORE_MANIFEST_FILE, STORE_FORMAT, storeManifestSchema, spoolFileOf, type StoreManifest, type ResourceStatus, type ShardEntry } from './store-manifest.js';
+import {
+  STORE_MANIFEST_FILE,
+  STORE_FORMAT,
+  storeManifestSchema,
+  spoolFileOf,
+  type StoreManifest,
+  type ResourceStatus,
+  type ShardEntry,
+} from './store-manifest.js';
 import { parseSpoolLine, type SegmentContext } from './spool-line.js';
 
 /**
@@ -107,7 +115,9 @@ export class CollectStore {
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       throw new StoreError(
-        code === 'ENOENT' ? `${root} is not a collect store: ${STORE_MANIFEST_FILE} is missing (run kollect collect first)` : `cannot read ${manifestPath}: ${(error as Error).message}`,
+        code === 'ENOENT'
+          ? `${root} is not a collect store: ${STORE_MANIFEST_FILE} is missing (run kollect collect first)`
+          : `cannot read ${manifestPath}: ${(error as Error).message}`,
         { dir: root },
         { cause: error },
       );
@@ -170,14 +180,22 @@ export class CollectStore {
   async *readShardBatches(key: string): AsyncGenerator<Row[]> {
     const namespace = namespaceOfShard(key);
     for await (const { type, text } of this.readShardText(key)) {
-      const segment: SegmentContext = { cluster: this.cluster, namespace, type: { apiGroup: type.group, apiVersion: type.version, kind: type.kind, resource: type.resource } };
+      const segment: SegmentContext = {
+        cluster: this.cluster,
+        namespace,
+        type: { apiGroup: type.group, apiVersion: type.version, kind: type.kind, resource: type.resource },
+      };
       const rows: Row[] = [];
       let start = 0;
       for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
         try {
           rows.push(parseSpoolLine(text.slice(start, end), segment));
         } catch (error) {
-          throw new StoreError(`store ${this.dir} is damaged: shard "${key}" holds a line that is not a row of ${type.resource} (${(error as Error).message})`, { dir: this.dir, shard: key }, { cause: error });
+          throw new StoreError(
+            `store ${this.dir} is damaged: shard "${key}" holds a line that is not a row of ${type.resource} (${(error as Error).message})`,
+            { dir: this.dir, shard: key },
+            { cause: error },
+          );
         }
       }
       yield rows;
@@ -200,9 +218,10 @@ export class CollectStore {
       const fd = this.fds.get(file)!;
       const decoder = new StringDecoder('utf8');
       let rest = '';
-      for (let done = 0; done < bytes; ) {
+      for (let done = 0; done < bytes;) {
         const { bytesRead } = await readAt(fd, buffer, 0, Math.min(READ_CHUNK, bytes - done), offset + done);
-        if (bytesRead === 0) throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
+        if (bytesRead === 0)
+          throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
         done += bytesRead;
         const text = rest + decoder.write(buffer.subarray(0, bytesRead));
         // Whole lines go out; a line cut by the chunk waits for the next read.
@@ -210,8 +229,12 @@ export class CollectStore {
         rest = text.slice(cut);
         if (cut > 0) yield { type, text: text.slice(0, cut) };
       }
-      if ((rest + decoder.end()) !== '') {
-        throw new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, { dir: this.dir, shard: key, file });
+      if (rest + decoder.end() !== '') {
+        throw new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, {
+          dir: this.dir,
+          shard: key,
+          file,
+        });
       }
     }
   }
@@ -239,7 +262,11 @@ async function openSpoolFiles(root: string, manifest: StoreManifest): Promise<Ma
   for (const shard of manifest.shards) {
     for (const segment of shard.segments) {
       if (!types.has(segment.file)) {
-        throw new StoreError(`store ${root} is damaged: shard "${shard.key}" has rows in ${segment.file}, which is no listed type's spool file`, { dir: root, shard: shard.key, file: segment.file });
+        throw new StoreError(`store ${root} is damaged: shard "${shard.key}" has rows in ${segment.file}, which is no listed type's spool file`, {
+          dir: root,
+          shard: shard.key,
+          file: segment.file,
+        });
       }
       const file = files.get(segment.file) ?? { bytes: 0, end: 0, shard: shard.key };
       file.bytes += segment.bytes;

@@ -56,7 +56,13 @@ export class SpoolPageBuilder {
       const lines = utf8.encode(rows.lines);
       // A spool line and a JSON line hold the same text beyond ASCII (JSON.stringify leaves it as
       // it is, and so does COPY), so the bytes UTF-8 adds to one it adds to the other.
-      return { shard, lines, rows: rows.fingerprint.rows, checksumSum: rows.fingerprint.checksumSum, jsonBytes: rows.jsonChars + lines.byteLength - rows.lines.length };
+      return {
+        shard,
+        lines,
+        rows: rows.fingerprint.rows,
+        checksumSum: rows.fingerprint.checksumSum,
+        jsonBytes: rows.jsonChars + lines.byteLength - rows.lines.length,
+      };
     });
   }
 }

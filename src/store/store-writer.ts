@@ -6,7 +6,17 @@ import { StoreDirError, StoreWriteError } from '../errors.js';
 import { formatBytes } from '../format.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import type { SpoolPage } from './spool-page.js';
-import { STORE_MANIFEST_FILE, ROWS_DIR, spoolFileOf, STORE_FORMAT, STORE_FORMAT_FAMILY, type StoreManifest, type ResourceStatus, type Segment, type ShardEntry } from './store-manifest.js';
+import {
+  STORE_MANIFEST_FILE,
+  ROWS_DIR,
+  spoolFileOf,
+  STORE_FORMAT,
+  STORE_FORMAT_FAMILY,
+  type StoreManifest,
+  type ResourceStatus,
+  type Segment,
+  type ShardEntry,
+} from './store-manifest.js';
 
 /** What the writer needs to know of a listed type. */
 export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
@@ -262,7 +272,10 @@ export async function checkStoreTarget(dir: string): Promise<void> {
   if (!info.isDirectory()) throw new StoreDirError(`the collect store ${JSON.stringify(target)} is a file, not a folder. ${advice}`, { dir: target });
   const entries = await readdir(target);
   if (entries.length === 0 || (await isStoreManifest(join(target, STORE_MANIFEST_FILE)))) return;
-  const shown = entries.sort().slice(0, 3).map((name) => JSON.stringify(name));
+  const shown = entries
+    .sort()
+    .slice(0, 3)
+    .map((name) => JSON.stringify(name));
   const more = entries.length > shown.length ? ` and ${entries.length - shown.length} more` : '';
   throw new StoreDirError(
     `the collect store ${JSON.stringify(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${STORE_MANIFEST_FILE} of a store. ${advice}`,

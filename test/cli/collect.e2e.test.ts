@@ -136,7 +136,10 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     assert.match(run.stderr, /INTERRUPTED/);
     assert.deepEqual(await filesUnder(s.store), storeBefore);
     assert.deepEqual(await filesUnder(s.out), filesBefore);
-    assert.deepEqual((await readdir(s.dir)).filter((name) => name.includes('partial')), []);
+    assert.deepEqual(
+      (await readdir(s.dir)).filter((name) => name.includes('partial')),
+      [],
+    );
   });
 
   it('GIVEN apps/v1 deployments without a profile THEN the built-in deployment profile keeps replicas and images', async () => {
@@ -144,7 +147,10 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
     const run = await runKollect(['collect', '--config', s.config, '--output', 'json']);
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout) as { collection: { resources: Array<{ resource: string; profile: string; metadataOnly: boolean }> } };
-    assert.deepEqual(result.collection.resources.map((r) => [r.resource, r.profile, r.metadataOnly]), [['deployments', 'deployment', false]]);
+    assert.deepEqual(
+      result.collection.resources.map((r) => [r.resource, r.profile, r.metadataOnly]),
+      [['deployments', 'deployment', false]],
+    );
     const store = await CollectStore.open(s.store);
     let rows = 0;
     for await (const row of store.rows()) {
@@ -192,7 +198,10 @@ describe('kollect collect against the local API server (20,000 objects)', () => 
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /KUBECONFIG_INVALID/);
       assert.match(run.stderr, /line 7, column 4: bad indentation of a mapping entry/);
-      for (const [stream, text] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
+      for (const [stream, text] of [
+        ['stdout', run.stdout],
+        ['stderr', run.stderr],
+      ] as const) {
         assert.ok(!text.includes(token.slice(0, 12)) && !text.includes(token.slice(-12)), `token in ${stream}:\n${text}`);
       }
     }

@@ -17,7 +17,15 @@ describe('kollect config validate and help', () => {
   it('GIVEN a broken config THEN every problem is printed with its path, exit 2, and no secret is echoed', async () => {
     const run = await runKollect(['config', 'validate', example('broken.yaml')]);
     assert.equal(run.code, 2);
-    for (const path of ['cluster:', 'list.pageSize:', 'resources[0].profile:', 'sinks[0].pathTemplate:', 'sinks[1].url:', 'sinks[1].table:', 'sinks[2].name:']) {
+    for (const path of [
+      'cluster:',
+      'list.pageSize:',
+      'resources[0].profile:',
+      'sinks[0].pathTemplate:',
+      'sinks[1].url:',
+      'sinks[1].table:',
+      'sinks[2].name:',
+    ]) {
       assert.ok(run.stderr.includes(path), `missing ${path} in:\n${run.stderr}`);
     }
     assert.ok(!run.stderr.includes('hunter2'), 'the inline password was echoed');

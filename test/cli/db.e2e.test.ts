@@ -3,7 +3,17 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { logLines, runKollect } from '../support/cli.js';
-import { dropTestDatabases, expectedRows, exportWithCli, freshDatabase, ITEMS_TABLE, sinkResult, storedRows, withClient, writePostgresConfig } from '../support/postgres.js';
+import {
+  dropTestDatabases,
+  expectedRows,
+  exportWithCli,
+  freshDatabase,
+  ITEMS_TABLE,
+  sinkResult,
+  storedRows,
+  withClient,
+  writePostgresConfig,
+} from '../support/postgres.js';
 import { syntheticStore, tempDir } from '../support/store-fixture.js';
 
 /** `kollect db init` and `kollect db ddl` as a DBA runs them, against a real server. */
@@ -13,10 +23,13 @@ function db(url: string, args: string[]) {
 }
 
 async function relations(url: string): Promise<string[]> {
-  return withClient(url, async (c) => (await c.query<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1")).rows.map((r) => r.name));
+  return withClient(url, async (c) =>
+    (await c.query<{ name: string }>("SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1")).rows.map((r) => r.name),
+  );
 }
 
-const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
+const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; removedFraction?: number; revision?: number } = {}) =>
+  syntheticStore({ cluster, count, ...extra });
 
 describe('kollect db', () => {
   after(dropTestDatabases);
@@ -41,7 +54,16 @@ describe('kollect db', () => {
     assert.match(second.stdout, /schema is up to date \(version 2\); nothing to do/);
     assert.match(brin.stdout, /created BRIN index on exported_at/);
     assert.equal(brinAgain.code, 0, brinAgain.stderr);
-    assert.deepEqual(JSON.parse(brinAgain.stdout), { sink: 'fleet-db', schema: 'public', table: 'kollect_items', runsTable: 'kollect_runs', createdSchema: false, applied: [], version: 2, brin: 'exists' });
+    assert.deepEqual(JSON.parse(brinAgain.stdout), {
+      sink: 'fleet-db',
+      schema: 'public',
+      table: 'kollect_items',
+      runsTable: 'kollect_runs',
+      createdSchema: false,
+      applied: [],
+      version: 2,
+      brin: 'exists',
+    });
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(store.rows));
     assert.ok((await relations(url)).includes('kollect_items_exported_at_brin'));
   });
@@ -89,7 +111,9 @@ describe('kollect db', () => {
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'cluster-b'), expectedRows(b.rows));
     const partitions = await withClient(url, async (c) =>
       Object.fromEntries(
-        (await c.query<{ partition: string; n: number }>('SELECT tableoid::regclass::text AS partition, count(*)::int AS n FROM kollect_items GROUP BY 1')).rows.map((r) => [r.partition, r.n]),
+        (
+          await c.query<{ partition: string; n: number }>('SELECT tableoid::regclass::text AS partition, count(*)::int AS n FROM kollect_items GROUP BY 1')
+        ).rows.map((r) => [r.partition, r.n]),
       ),
     );
     assert.deepEqual(partitions, { kollect_items_c_cluster_a: a2.rows.length, kollect_items_default: b.rows.length });
@@ -116,7 +140,13 @@ describe('kollect db', () => {
     const dir = await tempDir();
     const config = join(dir, 'kollect.yaml');
     const postgres = (name: string, table: string) => ({ name, type: 'postgres', url: { env: 'DATABASE_URL' }, ssl: { mode: 'disable' }, table });
-    await writeFile(config, JSON.stringify({ cluster: 'c1', sinks: [postgres('fleet-a', 'items_a'), postgres('fleet-b', 'items_b'), { name: 'files', type: 'file', dir: join(dir, 'out') }] }));
+    await writeFile(
+      config,
+      JSON.stringify({
+        cluster: 'c1',
+        sinks: [postgres('fleet-a', 'items_a'), postgres('fleet-b', 'items_b'), { name: 'files', type: 'file', dir: join(dir, 'out') }],
+      }),
+    );
     const url = 'postgres://unused@127.0.0.1:1/unused';
 
     const chosen = await db(url, ['ddl', '--config', config, '--sink', 'fleet-b']);
@@ -141,7 +171,10 @@ describe('kollect db', () => {
     const url = await freshDatabase();
     const dir = await tempDir();
     const config = join(dir, 'bad.yaml');
-    await writeFile(config, ['cluster: c1', 'sinks:', '  - { name: fleet-db, type: postgres, table: "items; drop table x", ssl: { mode: disable } }', ''].join('\n'));
+    await writeFile(
+      config,
+      ['cluster: c1', 'sinks:', '  - { name: fleet-db, type: postgres, table: "items; drop table x", ssl: { mode: disable } }', ''].join('\n'),
+    );
     const store = await clusterStore('c1', 50);
 
     const runs = [await runKollect(['config', 'validate', config]), await db(url, ['init', '--config', config]), await exportWithCli(url, config, store.dir)];

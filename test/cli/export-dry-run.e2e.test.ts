@@ -118,7 +118,11 @@ async function folderState(root: string): Promise<string[]> {
       out.push(`dir ${rel} mode=${info.mode} mtime=${info.mtimeMs} ino=${info.ino}`);
       for (const name of (await readdir(path)).sort()) await visit(join(path, name));
     } else {
-      const digest = info.isFile() ? createHash('sha256').update(await readFile(path)).digest('hex') : 'not-a-file';
+      const digest = info.isFile()
+        ? createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex')
+        : 'not-a-file';
       out.push(`file ${rel} mode=${info.mode} size=${info.size} mtime=${info.mtimeMs} ino=${info.ino} sha256=${digest}`);
     }
   };
@@ -258,15 +262,24 @@ describe('kollect export --dry-run against populated sinks', () => {
     for (const x of db.shards.filter((y) => y.counts.added + y.counts.changed + y.counts.removed > 0)) {
       const c = x.counts;
       const line = new RegExp(`^${x.shard}\\s+${num(c.added)}\\s+${num(c.changed)}\\s+${num(c.unchanged)}\\s+${num(c.removed)}$`);
-      assert.ok(dbLines.some((l) => line.test(l)), `no line ${line} in:\n${dbLines.join('\n')}`);
+      assert.ok(
+        dbLines.some((l) => line.test(l)),
+        `no line ${line} in:\n${dbLines.join('\n')}`,
+      );
     }
-    for (const [name, type] of [['files', 'file'], ['audit', 'git']] as const) {
+    for (const [name, type] of [
+      ['files', 'file'],
+      ['audit', 'git'],
+    ] as const) {
       const lines = section(text, `${name} (${type})`);
       for (const x of sinkOf(plan, name).shards) {
         const action = fileActions({ ...sinkOf(plan, name), shards: [x] }).get(x.shard);
         if (action === 'unchanged') continue;
         const word = { added: 'add', changed: 'change', removed: 'remove' }[action!];
-        assert.ok(lines.some((l) => new RegExp(`^${x.shard}\\s+${word}\\s+${x.path}$`).test(l)), `${name}: no "${x.shard} ${word} ${x.path}" in:\n${lines.join('\n')}`);
+        assert.ok(
+          lines.some((l) => new RegExp(`^${x.shard}\\s+${word}\\s+${x.path}$`).test(l)),
+          `${name}: no "${x.shard} ${word} ${x.path}" in:\n${lines.join('\n')}`,
+        );
       }
     }
 

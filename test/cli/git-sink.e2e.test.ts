@@ -25,7 +25,14 @@ interface SinkYaml {
 
 async function writeConfig(cluster: string, sink: SinkYaml): Promise<string> {
   const file = join(await tempDir('kollect-git-e2e-'), 'kollect.yaml');
-  const entries = [`name: audit`, 'type: git', `url: ${JSON.stringify(sink.url)}`, `mirrorDir: ${JSON.stringify(sink.mirrorDir)}`, 'exportMinInterval: 1h', sink.extra ?? ''].filter(Boolean);
+  const entries = [
+    `name: audit`,
+    'type: git',
+    `url: ${JSON.stringify(sink.url)}`,
+    `mirrorDir: ${JSON.stringify(sink.mirrorDir)}`,
+    'exportMinInterval: 1h',
+    sink.extra ?? '',
+  ].filter(Boolean);
   await writeFile(file, `cluster: ${cluster}\nsinks:\n  - { ${entries.join(', ')} }\n`);
   return file;
 }
@@ -73,7 +80,10 @@ describe('kollect export to a git sink (CLI processes)', () => {
     withGitServer(async (server) => {
       const mirrorDir = await tempDir('kollect-mirror-');
       const config = await writeConfig('c1', { url: server.url, mirrorDir });
-      const stores = [await store({ cluster: 'c1' }), await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], dropNamespaces: ['ns-006'], revision: 2 })];
+      const stores = [
+        await store({ cluster: 'c1' }),
+        await store({ cluster: 'c1', changeNamespaces: ['ns-001', 'ns-002', 'ns-004'], dropNamespaces: ['ns-006'], revision: 2 }),
+      ];
       for (const source of stores) {
         const mirrorBefore = await hashTree(mirrorDir);
         const refsBefore = await server.git(['show-ref']);
@@ -123,7 +133,11 @@ describe('kollect export to a git sink: credentials (CLI processes)', () => {
       assert.match(outcome.error.message, /^sink "audit": authentication to http:\/\/127\.0\.0\.1:\d+\/inventory\.git failed during fetch/);
       assert.ok(run.stderr.includes('"sink":"audit","code":"GIT_AUTH_FAILED"'), run.stderr);
       const mirrorConfig = await readFile(join(mirrorDir, '.git', 'config'), 'utf8');
-      for (const [where, text] of [['stdout', run.stdout], ['stderr', run.stderr], ['mirror config', mirrorConfig]]) {
+      for (const [where, text] of [
+        ['stdout', run.stdout],
+        ['stderr', run.stderr],
+        ['mirror config', mirrorConfig],
+      ]) {
         assert.ok(!text!.includes(WRONG) && !text!.includes(TOKEN), `token in ${where}:\n${text}`);
       }
       assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
@@ -162,7 +176,10 @@ describe('kollect export to a git sink over HTTPS with a private CA (CLI process
 
       const missing = join(await tempDir('kollect-ca-'), 'absent.crt');
       server.resetRequests();
-      const unreadable = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(missing)} }` }));
+      const unreadable = await exportStore(
+        source,
+        await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(missing)} }` }),
+      );
 
       assert.equal(unreadable.code, 1, unreadable.stderr);
       const notRead = gitOutcome(unreadable);
@@ -172,7 +189,10 @@ describe('kollect export to a git sink over HTTPS with a private CA (CLI process
       assert.equal(server.requests, 0);
       assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
 
-      const trusted = await exportStore(source, await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(server.caFile)} }` }));
+      const trusted = await exportStore(
+        source,
+        await writeConfig('c1', { url: server.url, mirrorDir, extra: `tls: { caFile: ${JSON.stringify(server.caFile)} }` }),
+      );
 
       assert.equal(trusted.code, 0, trusted.stderr);
       assert.equal(planOf(trusted).totals.added, source.shards.length);
@@ -181,7 +201,11 @@ describe('kollect export to a git sink over HTTPS with a private CA (CLI process
     }));
 
   it('GIVEN tls on a git sink with an http URL WHEN validating the config THEN exit 2 naming sinks[0].tls', async () => {
-    const config = await writeConfig('c1', { url: 'http://git.example.com/inventory.git', mirrorDir: await tempDir('kollect-mirror-'), extra: 'tls: { caFile: /etc/kollect/git-ca.crt }' });
+    const config = await writeConfig('c1', {
+      url: 'http://git.example.com/inventory.git',
+      mirrorDir: await tempDir('kollect-mirror-'),
+      extra: 'tls: { caFile: /etc/kollect/git-ca.crt }',
+    });
 
     const run = await runKollect(['config', 'validate', config]);
 

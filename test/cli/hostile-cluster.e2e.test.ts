@@ -19,10 +19,24 @@ const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration';
 const ESCAPING_NAMESPACE = '../../../../escaped';
 const ESC = '\u001b';
 
-const TYPES = ['{ version: v1, resource: nodes }', '{ version: v1, resource: pods }', '{ version: v1, resource: configmaps }', '{ version: v1, resource: secrets }', '{ group: apps, version: v1, resource: deployments }'];
+const TYPES = [
+  '{ version: v1, resource: nodes }',
+  '{ version: v1, resource: pods }',
+  '{ version: v1, resource: configmaps }',
+  '{ version: v1, resource: secrets }',
+  '{ group: apps, version: v1, resource: deployments }',
+];
 
 const meta = (namespace: string, name: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
-  metadata: { name, namespace, uid: `uid-${namespace}-${name}`, resourceVersion: '7', creationTimestamp: '2026-12-07T19:22:15Z', labels: { app: 'hostile' }, ...extra },
+  metadata: {
+    name,
+    namespace,
+    uid: `uid-${namespace}-${name}`,
+    resourceVersion: '7',
+    creationTimestamp: '2026-12-07T19:22:15Z',
+    labels: { app: 'hostile' },
+    ...extra,
+  },
 });
 
 interface Setup {
@@ -94,7 +108,16 @@ describe('kollect config validate: Secret profiles that would read Secret data (
       // GIVEN
       const dir = await tempDir('kollect-secret-profile-');
       const config = join(dir, 'kollect.yaml');
-      await writeFile(config, ['cluster: c1', 'resources:', '  - { version: v1, resource: secrets, profile: leaky }', 'profiles:', `  leaky: { attributes: { team: 'metadata.labels.team', sneaky: ${path} } }`].join('\n'));
+      await writeFile(
+        config,
+        [
+          'cluster: c1',
+          'resources:',
+          '  - { version: v1, resource: secrets, profile: leaky }',
+          'profiles:',
+          `  leaky: { attributes: { team: 'metadata.labels.team', sneaky: ${path} } }`,
+        ].join('\n'),
+      );
       // WHEN
       const run = await runKollect(['config', 'validate', config, '--output', 'json']);
       // THEN
@@ -118,7 +141,10 @@ describe('kollect config validate: Secret profiles that would read Secret data (
     const run = await runKollect(['config', 'validate', config, '--output', 'json']);
     assert.equal(run.code, 2, run.stderr);
     const result = JSON.parse(run.stdout) as { issues: Array<{ path: string; message: string }> };
-    assert.deepEqual(result.issues.map((i) => i.path), ['profiles.secret.attributes.notes']);
+    assert.deepEqual(
+      result.issues.map((i) => i.path),
+      ['profiles.secret.attributes.notes'],
+    );
     assert.match(result.issues[0]!.message, /the default resource secrets uses profile "secret"/);
   });
 
@@ -174,20 +200,41 @@ describe('kollect collect against a hostile API server (items 5 and 6)', () => {
       const warnings = logLines(run)
         .filter((line) => line.level === 'warn')
         .map((line) => String(line.msg));
-      assert.ok(warnings.some((w) => w.includes(`refused an object of configmaps: namespace "${ESCAPING_NAMESPACE}" name "evil"`)), warnings.join('\n'));
-      assert.ok(warnings.some((w) => w.includes('refused an object of configmaps: namespace "default" name ".."')), warnings.join('\n'));
-      assert.ok(warnings.some((w) => w.includes('name "red\\u001b[31m\\u202eflipped"')), warnings.join('\n'));
-      assert.ok(warnings.some((w) => w.includes('refused an object of pods: namespace "default" name "../../../../../escaped-pod"')), warnings.join('\n'));
+      assert.ok(
+        warnings.some((w) => w.includes(`refused an object of configmaps: namespace "${ESCAPING_NAMESPACE}" name "evil"`)),
+        warnings.join('\n'),
+      );
+      assert.ok(
+        warnings.some((w) => w.includes('refused an object of configmaps: namespace "default" name ".."')),
+        warnings.join('\n'),
+      );
+      assert.ok(
+        warnings.some((w) => w.includes('name "red\\u001b[31m\\u202eflipped"')),
+        warnings.join('\n'),
+      );
+      assert.ok(
+        warnings.some((w) => w.includes('refused an object of pods: namespace "default" name "../../../../../escaped-pod"')),
+        warnings.join('\n'),
+      );
       assert.ok(!run.stderr.includes(ESC) && !run.stderr.includes('\u202e'), 'a control character reached the log unescaped');
 
       const store = await CollectStore.open(s.store);
       const status = Object.fromEntries(store.resources.map((r) => [r.resource, [r.complete, r.reason ?? '']]));
-      assert.deepEqual(status, { nodes: [true, ''], pods: [false, 'invalid-object'], configmaps: [false, 'invalid-object'], secrets: [true, ''], deployments: [true, ''] });
+      assert.deepEqual(status, {
+        nodes: [true, ''],
+        pods: [false, 'invalid-object'],
+        configmaps: [false, 'invalid-object'],
+        secrets: [true, ''],
+        deployments: [true, ''],
+      });
       const expected = sim.expectedCounts().byType;
-      assert.deepEqual(
-        Object.fromEntries(store.resources.map((r) => [r.resource, r.rows])),
-        { nodes: expected.nodes, pods: expected.pods, configmaps: expected.configmaps, secrets: expected.secrets! + 1, deployments: expected['deployments.apps'] },
-      );
+      assert.deepEqual(Object.fromEntries(store.resources.map((r) => [r.resource, r.rows])), {
+        nodes: expected.nodes,
+        pods: expected.pods,
+        configmaps: expected.configmaps,
+        secrets: expected.secrets! + 1,
+        deployments: expected['deployments.apps'],
+      });
       assert.deepEqual(await completeness(s.metrics), completenessWith({ pods: 'invalid-object', configmaps: 'invalid-object' }));
 
       // Nothing outside the sink's folder, and no file for a refused namespace inside it.
@@ -251,7 +298,11 @@ describe('kollect collect into PostgreSQL against a server that sends an impossi
   before(async () => {
     // 30 February looks like a time to a quick check; PostgreSQL's timestamptz refuses it, and
     // before this was checked, the COPY of the whole cluster failed on it, run after run.
-    sim = await startKubeSim({ objects: 1_000, seed: 11, extraObjects: { 'deployments.apps': [meta('default', 'leap', { creationTimestamp: '2026-02-30T00:00:00Z' })] } });
+    sim = await startKubeSim({
+      objects: 1_000,
+      seed: 11,
+      extraObjects: { 'deployments.apps': [meta('default', 'leap', { creationTimestamp: '2026-02-30T00:00:00Z' })] },
+    });
   });
   after(async () => {
     await sim.close();
@@ -267,12 +318,30 @@ describe('kollect collect into PostgreSQL against a server that sends an impossi
     const run = await runKollect(['collect', '--config', s.config, '--output', 'json'], { env: { DATABASE_URL: url } });
     // THEN
     assert.equal(run.code, 0, run.stderr);
-    const warnings = logLines(run).filter((line) => line.level === 'warn').map((line) => String(line.msg));
-    assert.ok(warnings.some((w) => w.includes('refused an object of deployments.apps: namespace "default" name "leap"')), `${warnings.join('\n')}\n${run.stderr}\n${run.stdout}`);
-    const result = JSON.parse(run.stdout) as { store: { rows: number }; incomplete: Array<{ resource: string; reason: string }>; sinks: Array<{ sink: string; ok: boolean }> };
-    assert.deepEqual(result.incomplete.map((r) => [r.resource, r.reason]), [['deployments', 'invalid-object']]);
-    assert.ok(result.sinks.every((sink) => sink.ok), JSON.stringify(result.sinks));
-    const stored = await withClient(url, async (c) => (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${ITEMS_TABLE} WHERE cluster = 'e2e'`)).rows[0]!.n);
+    const warnings = logLines(run)
+      .filter((line) => line.level === 'warn')
+      .map((line) => String(line.msg));
+    assert.ok(
+      warnings.some((w) => w.includes('refused an object of deployments.apps: namespace "default" name "leap"')),
+      `${warnings.join('\n')}\n${run.stderr}\n${run.stdout}`,
+    );
+    const result = JSON.parse(run.stdout) as {
+      store: { rows: number };
+      incomplete: Array<{ resource: string; reason: string }>;
+      sinks: Array<{ sink: string; ok: boolean }>;
+    };
+    assert.deepEqual(
+      result.incomplete.map((r) => [r.resource, r.reason]),
+      [['deployments', 'invalid-object']],
+    );
+    assert.ok(
+      result.sinks.every((sink) => sink.ok),
+      JSON.stringify(result.sinks),
+    );
+    const stored = await withClient(
+      url,
+      async (c) => (await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${ITEMS_TABLE} WHERE cluster = 'e2e'`)).rows[0]!.n,
+    );
     const expected = sim.expectedCounts().byType;
     assert.equal(result.store.rows, expected.nodes! + expected.pods! + expected.configmaps! + expected.secrets! + expected['deployments.apps']!);
     assert.equal(Number(stored), result.store.rows);

@@ -57,9 +57,13 @@ interface HostileFile {
 const HOSTILE_FILES: HostileFile[] = [
   { name: 'a YAML alias bomb', make: (path) => writeFile(path, ALIAS_BOMB), reason: /more than 100 copies of anchored values \(a YAML "alias bomb"\?\)/ },
   { name: 'an alias to no anchor', make: (path) => writeFile(path, 'cluster: *nowhere\n'), reason: /Unresolved alias.*nowhere/ },
-  { name: 'a named pipe (FIFO)', make: async (path) => {
+  {
+    name: 'a named pipe (FIFO)',
+    make: async (path) => {
       execFileSync('mkfifo', [path]);
-    }, reason: /is a named pipe \(FIFO\), not a regular file/ },
+    },
+    reason: /is a named pipe \(FIFO\), not a regular file/,
+  },
   {
     name: 'a file kollect may not read',
     make: async (path) => {

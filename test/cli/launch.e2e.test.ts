@@ -54,34 +54,41 @@ describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
     assert.deepEqual(await cacheFiles(folder), first);
   });
 
-  it('GIVEN a command that lists a cluster THEN the vendored Kubernetes client it loads is cached too, and the next run reads it', { skip: NO_CACHE }, async () => {
-    const sim = await startKubeSim({ objects: 200 });
-    try {
-      const dir = await tempDir('kollect-launch-');
-      const folder = join(dir, 'cache');
-      const kubeconfig = join(dir, 'kubeconfig');
-      await sim.writeKubeconfig(kubeconfig);
-      const config = join(dir, 'kollect.yaml');
-      await writeFile(config, ['cluster: launch', `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`, `store: { dir: ${JSON.stringify(join(dir, 'store'))} }`].join('\n'));
-      const collect = async (): Promise<void> => {
-        const run = await runKollect(['collect', '-c', config, '--output', 'json'], { env: { KOLLECT_COMPILE_CACHE: folder } });
-        assert.equal(run.code, 0, run.stderr);
-      };
-      await version({ KOLLECT_COMPILE_CACHE: folder });
-      const [main] = [...(await cacheFiles(folder)).keys()];
-      await collect();
-      const before = await cacheFiles(folder);
-      const vendored = [...before].filter(([name]) => name !== main);
-      // main.cjs's, and vendor-kube-client.cjs's (1.2 MB of source).
-      assert.equal(vendored.length, 1, [...before.keys()].join(', '));
-      assert.ok(vendored[0]![1].size > 100_000, `a cache of ${vendored[0]![1].size} bytes`);
+  it(
+    'GIVEN a command that lists a cluster THEN the vendored Kubernetes client it loads is cached too, and the next run reads it',
+    { skip: NO_CACHE },
+    async () => {
+      const sim = await startKubeSim({ objects: 200 });
+      try {
+        const dir = await tempDir('kollect-launch-');
+        const folder = join(dir, 'cache');
+        const kubeconfig = join(dir, 'kubeconfig');
+        await sim.writeKubeconfig(kubeconfig);
+        const config = join(dir, 'kollect.yaml');
+        await writeFile(
+          config,
+          ['cluster: launch', `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`, `store: { dir: ${JSON.stringify(join(dir, 'store'))} }`].join('\n'),
+        );
+        const collect = async (): Promise<void> => {
+          const run = await runKollect(['collect', '-c', config, '--output', 'json'], { env: { KOLLECT_COMPILE_CACHE: folder } });
+          assert.equal(run.code, 0, run.stderr);
+        };
+        await version({ KOLLECT_COMPILE_CACHE: folder });
+        const [main] = [...(await cacheFiles(folder)).keys()];
+        await collect();
+        const before = await cacheFiles(folder);
+        const vendored = [...before].filter(([name]) => name !== main);
+        // main.cjs's, and vendor-kube-client.cjs's (1.2 MB of source).
+        assert.equal(vendored.length, 1, [...before.keys()].join(', '));
+        assert.ok(vendored[0]![1].size > 100_000, `a cache of ${vendored[0]![1].size} bytes`);
 
-      await collect();
-      assert.deepEqual(await cacheFiles(folder), before);
-    } finally {
-      await sim.close();
-    }
-  });
+        await collect();
+        assert.deepEqual(await cacheFiles(folder), before);
+      } finally {
+        await sim.close();
+      }
+    },
+  );
 
   it('GIVEN a cache that is garbage THEN the run is as without one, and the cache is made anew', { skip: NO_CACHE }, async () => {
     const folder = join(await tempDir('kollect-launch-'), 'cache');
@@ -105,11 +112,15 @@ describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
     assert.deepEqual(await cacheFiles(other), new Map());
   });
 
-  it('GIVEN a Node without a compile cache THEN the run succeeds and makes no cache folder', { skip: !NO_CACHE && `Node ${process.version} has a compile cache` }, async () => {
-    const folder = join(await tempDir('kollect-launch-'), 'cache');
-    await version({ KOLLECT_COMPILE_CACHE: folder });
-    await assert.rejects(readdir(folder), { code: 'ENOENT' });
-  });
+  it(
+    'GIVEN a Node without a compile cache THEN the run succeeds and makes no cache folder',
+    { skip: !NO_CACHE && `Node ${process.version} has a compile cache` },
+    async () => {
+      const folder = join(await tempDir('kollect-launch-'), 'cache');
+      await version({ KOLLECT_COMPILE_CACHE: folder });
+      await assert.rejects(readdir(folder), { code: 'ENOENT' });
+    },
+  );
 
   it('GIVEN a folder others may write to, or one that cannot be made THEN the run succeeds without a cache (nothing is written there)', async () => {
     const shared = join(await tempDir('kollect-launch-'), 'shared');
@@ -130,35 +141,39 @@ describe('the compile cache of bin/kollect (src/cli/launch.ts)', () => {
     return `--require ${hook}`;
   }
 
-  it('GIVEN two checkouts of one build sharing a cache folder THEN a stack trace of the second names its own files, not the first\'s', { skip: NO_CACHE }, async () => {
-    const dir = await tempDir('kollect-launch-');
-    const folder = join(dir, 'cache');
-    const built = fileURLToPath(new URL('../..', import.meta.url));
-    const checkouts = ['first', 'second'].map((name) => join(dir, name));
-    for (const checkout of checkouts) {
-      await cp(join(built, 'bin'), join(checkout, 'bin'), { recursive: true });
-      await cp(join(built, 'dist', 'bundle'), join(checkout, 'dist', 'bundle'), { recursive: true });
-      await cp(join(built, 'package.json'), join(checkout, 'package.json'));
-    }
-    const env = { KOLLECT_COMPILE_CACHE: folder, NODE_OPTIONS: await stdoutBreaks(dir) };
-    const validate = (checkout: string, extra: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
-      runKollect(['config', 'validate', MINIMAL], { bin: join(checkout, 'bin', 'kollect'), env: { ...env, ...extra } });
-    const [first, second] = checkouts as [string, string];
+  it(
+    "GIVEN two checkouts of one build sharing a cache folder THEN a stack trace of the second names its own files, not the first's",
+    { skip: NO_CACHE },
+    async () => {
+      const dir = await tempDir('kollect-launch-');
+      const folder = join(dir, 'cache');
+      const built = fileURLToPath(new URL('../..', import.meta.url));
+      const checkouts = ['first', 'second'].map((name) => join(dir, name));
+      for (const checkout of checkouts) {
+        await cp(join(built, 'bin'), join(checkout, 'bin'), { recursive: true });
+        await cp(join(built, 'dist', 'bundle'), join(checkout, 'dist', 'bundle'), { recursive: true });
+        await cp(join(built, 'package.json'), join(checkout, 'package.json'));
+      }
+      const env = { KOLLECT_COMPILE_CACHE: folder, NODE_OPTIONS: await stdoutBreaks(dir) };
+      const validate = (checkout: string, extra: NodeJS.ProcessEnv = {}): Promise<CliResult> =>
+        runKollect(['config', 'validate', MINIMAL], { bin: join(checkout, 'bin', 'kollect'), env: { ...env, ...extra } });
+      const [first, second] = checkouts as [string, string];
 
-    // GIVEN the first checkout's run left its cache
-    assert.equal((await validate(first)).code, 0);
-    assert.equal((await cacheFiles(folder)).size, 1);
-    // WHEN the second checkout fails
-    const failed = await validate(second, { STDOUT_BREAKS: '1' });
-    // THEN its stack trace names its own bundle
-    assert.equal(failed.code, 1, failed.stderr);
-    assert.match(failed.stderr, /stdout is gone/);
-    assert.ok(failed.stderr.includes(join(second, 'dist', 'bundle', 'main.cjs')), failed.stderr);
-    assert.ok(!failed.stderr.includes(first), failed.stderr);
-    // AND each checkout keeps a cache of its own: neither compiles again at every run.
-    assert.equal((await validate(second)).code, 0);
-    assert.equal((await cacheFiles(folder)).size, 2);
-  });
+      // GIVEN the first checkout's run left its cache
+      assert.equal((await validate(first)).code, 0);
+      assert.equal((await cacheFiles(folder)).size, 1);
+      // WHEN the second checkout fails
+      const failed = await validate(second, { STDOUT_BREAKS: '1' });
+      // THEN its stack trace names its own bundle
+      assert.equal(failed.code, 1, failed.stderr);
+      assert.match(failed.stderr, /stdout is gone/);
+      assert.ok(failed.stderr.includes(join(second, 'dist', 'bundle', 'main.cjs')), failed.stderr);
+      assert.ok(!failed.stderr.includes(first), failed.stderr);
+      // AND each checkout keeps a cache of its own: neither compiles again at every run.
+      assert.equal((await validate(second)).code, 0);
+      assert.equal((await cacheFiles(folder)).size, 2);
+    },
+  );
 
   it('GIVEN --enable-source-maps THEN a stack trace names the TypeScript sources, on a first run as on a cached one', async () => {
     const dir = await tempDir('kollect-launch-');

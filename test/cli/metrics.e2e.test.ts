@@ -59,7 +59,13 @@ function* namespaceRows(namespace: string, count: number, revision = 1): Generat
  * and eleven under it. `revision` 2 changes and removes some rows and adds a namespace.
  */
 function* storeRows(revision: 1 | 2): Generator<Row> {
-  yield* syntheticRows({ cluster: CLUSTER, count: 4000, namespaces: 9, attributeBytes: 100, ...(revision === 2 ? { changedFraction: 0.1, removedFraction: 0.02, revision: 2 } : {}) });
+  yield* syntheticRows({
+    cluster: CLUSTER,
+    count: 4000,
+    namespaces: 9,
+    attributeBytes: 100,
+    ...(revision === 2 ? { changedFraction: 0.1, removedFraction: 0.02, revision: 2 } : {}),
+  });
   yield* namespaceRows('ns-big', 1850, revision);
   yield* namespaceRows('ns-over', 2100);
   if (revision === 2) yield* namespaceRows('ns-late', 120);
@@ -209,7 +215,10 @@ interface Gateway {
 
 /** The grouping labels of a push path, `/metrics/job/J/NAME/VALUE/...`. */
 function groupingOf(path: string): Record<string, string> {
-  const parts = path.replace(/^\/metrics\//, '').split('/').map(decodeURIComponent);
+  const parts = path
+    .replace(/^\/metrics\//, '')
+    .split('/')
+    .map(decodeURIComponent);
   const labels: Record<string, string> = {};
   for (let i = 0; i + 1 < parts.length; i += 2) labels[parts[i]!] = parts[i + 1]!;
   return labels;
@@ -353,7 +362,10 @@ describe('kollect export: Prometheus metrics', () => {
     // rows or files per operation per sink are the result's counts, and nothing else is counted
     const db = resultOf(result, 'fleet-db');
     const files = resultOf(result, 'files');
-    assert.ok(db.totals.added > 0 && db.totals.changed > 0 && db.totals.removed > 0, `fixture: B inserts, updates and deletes rows: ${JSON.stringify(db.totals)}`);
+    assert.ok(
+      db.totals.added > 0 && db.totals.changed > 0 && db.totals.removed > 0,
+      `fixture: B inserts, updates and deletes rows: ${JSON.stringify(db.totals)}`,
+    );
     assert.ok(files.totals.added > 0 && files.totals.changed > 0, `fixture: B adds and changes files: ${JSON.stringify(files.totals)}`);
     for (const plan of [db, files]) {
       for (const operation of OPERATIONS) {
@@ -436,7 +448,8 @@ describe('kollect export: Prometheus metrics', () => {
 
       // the resource label is a type, never an object
       const objectValues = new Set<string>();
-      for await (const row of (await CollectStore.open(store)).rows()) for (const value of [row.name, row.uid, row.namespace]) if (value) objectValues.add(value);
+      for await (const row of (await CollectStore.open(store)).rows())
+        for (const value of [row.name, row.uid, row.namespace]) if (value) objectValues.add(value);
       assertBoundedLabels(collectMetrics, objectValues);
       assertBoundedLabels(replayMetrics, objectValues);
     } finally {
@@ -561,7 +574,10 @@ describe('kollect export: Prometheus metrics', () => {
       assert.equal(valueOf(families, 'kollect_sink_errors_total', labels), 1);
       assert.equal(valueOf(families, 'kollect_export_duration_seconds_count', labels), 1);
       const seconds = valueOf(families, 'kollect_export_duration_seconds_sum', labels) ?? -1;
-      assert.ok(seconds >= holdSeconds && seconds <= endedAt - startedAt, `the failed sink took ${seconds} s; the server held it ${holdSeconds} s in a run of ${endedAt - startedAt} s`);
+      assert.ok(
+        seconds >= holdSeconds && seconds <= endedAt - startedAt,
+        `the failed sink took ${seconds} s; the server held it ${holdSeconds} s in a run of ${endedAt - startedAt} s`,
+      );
       assert.deepEqual(
         samplesOf(families, 'kollect_export_duration_seconds_bucket', { ...labels, le: '0.5' }).map((s) => s.value),
         [0],
@@ -600,7 +616,9 @@ describe('kollect export: Prometheus metrics', () => {
         const labels = { job: 'kollect', cluster: CLUSTER, sink: 'files', type: 'file', unit: 'files', operation };
         assert.equal(valueOf(scraped, 'kollect_export_operations_total', labels), files.totals[operation], operation);
       }
-      assert.ok((valueOf(scraped, 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', cluster: CLUSTER, sink: 'files', type: 'file' }) ?? 0) > 0);
+      assert.ok(
+        (valueOf(scraped, 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', cluster: CLUSTER, sink: 'files', type: 'file' }) ?? 0) > 0,
+      );
     } finally {
       await gateway.close();
     }
@@ -649,7 +667,9 @@ describe('kollect export: Prometheus metrics', () => {
     try {
       const config = await writeConfig(setup.dir, 'recover.yaml');
       const closed = `postgres://kollect:secret@127.0.0.1:${await closedPort()}/kollect`;
-      const failed = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url, '--output', 'json'], { env: { DATABASE_URL: closed } });
+      const failed = await runKollect(['export', '-c', config, '--from', setup.storeA, '--pushgateway', gateway.url, '--output', 'json'], {
+        env: { DATABASE_URL: closed },
+      });
       assert.equal(failed.code, 1, failed.stderr);
       const group = `/metrics/job/kollect/cluster/${CLUSTER}`;
       const errors = { cluster: CLUSTER, sink: 'fleet-db', type: 'postgres' };
@@ -661,12 +681,18 @@ describe('kollect export: Prometheus metrics', () => {
       await buildStore(small, CLUSTER, syntheticRows({ cluster: CLUSTER, count: 300, namespaces: 5 }));
       const databaseUrl = await freshDatabase();
       assert.equal((await runKollect(['db', 'init', '-c', config], { env: { DATABASE_URL: databaseUrl } })).code, 0);
-      const ok = await runKollect(['export', '-c', config, '--from', small, '--pushgateway', gateway.url, '--output', 'json'], { env: { DATABASE_URL: databaseUrl } });
+      const ok = await runKollect(['export', '-c', config, '--from', small, '--pushgateway', gateway.url, '--output', 'json'], {
+        env: { DATABASE_URL: databaseUrl },
+      });
 
       // THEN what the group holds (what Prometheus scrapes, and alerts on) is no longer an error
       assert.equal(ok.code, 0, ok.stderr);
       assert.equal(valueOf(gateway.group(group), 'kollect_sink_errors_total', errors), 0, 'the old sink error still stands in the group');
-      assert.equal(valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }), 0, 'the old shard warnings still stand in the group');
+      assert.equal(
+        valueOf(gateway.group(group), 'kollect_export_shard_warn_total', { cluster: CLUSTER }),
+        0,
+        'the old shard warnings still stand in the group',
+      );
       assert.ok((valueOf(gateway.scrape(), 'kollect_export_last_success_timestamp_seconds', { job: 'kollect', ...errors }) ?? 0) > 0);
     } finally {
       await gateway.close();
@@ -688,13 +714,43 @@ describe('kollect export: Prometheus metrics', () => {
         await mkdir(dir);
         const config = join(dir, 'kollect.yaml');
         const gitUrl = `${server.url}?access_token=${GIT_TOKEN}`;
-        await writeFile(config, [`cluster: ${CLUSTER}`, 'sinks:', `  - { name: audit, type: git, url: ${JSON.stringify(gitUrl)}, mirrorDir: ${JSON.stringify(mirrorDir)} }`].join('\n'));
+        await writeFile(
+          config,
+          [`cluster: ${CLUSTER}`, 'sinks:', `  - { name: audit, type: git, url: ${JSON.stringify(gitUrl)}, mirrorDir: ${JSON.stringify(mirrorDir)} }`].join(
+            '\n',
+          ),
+        );
         const pushgateway = (password: string) => gateway.url.replace('http://', `http://kollect:${password}@`) + `/?token=${QUERY_TOKEN}`;
 
         // WHEN exporting with both, then again with a wrong Git token, --force, and a wrong Pushgateway password
-        const ok = await runKollect(['export', '-c', config, '--from', setup.storeA, '--metrics-file', metricsFile, '--pushgateway', pushgateway(PASSWORD), '--output', 'json', '-v']);
+        const ok = await runKollect([
+          'export',
+          '-c',
+          config,
+          '--from',
+          setup.storeA,
+          '--metrics-file',
+          metricsFile,
+          '--pushgateway',
+          pushgateway(PASSWORD),
+          '--output',
+          'json',
+          '-v',
+        ]);
         await writeFile(config, (await readFile(config, 'utf8')).replace(GIT_TOKEN, `wrong-${GIT_TOKEN}`));
-        const failed = await runKollect(['export', '-c', config, '--from', setup.storeB, '--force', '--metrics-file', metricsFile, '--pushgateway', pushgateway(`wrong-${PASSWORD}`), '-v']);
+        const failed = await runKollect([
+          'export',
+          '-c',
+          config,
+          '--from',
+          setup.storeB,
+          '--force',
+          '--metrics-file',
+          metricsFile,
+          '--pushgateway',
+          pushgateway(`wrong-${PASSWORD}`),
+          '-v',
+        ]);
 
         // THEN the first run pushed both ways; the second failed naming each URL with *** for its credentials
         assert.equal(ok.code, 0, ok.stderr);
@@ -707,7 +763,13 @@ describe('kollect export: Prometheus metrics', () => {
         // and no secret is in any output, the mirror, the metrics file, or what the Pushgateway was sent
         const secrets = [GIT_TOKEN, PASSWORD, QUERY_TOKEN];
         const pushed = gateway.received.map((r) => `${r.path}\n${r.body}`).join('\n');
-        assert.deepEqual(await leaksOf(secrets, { 'ok stdout': ok.stdout, 'ok stderr': ok.stderr, 'failed stdout': failed.stdout, 'failed stderr': failed.stderr, pushed }, [mirrorDir, metricsFile]), []);
+        assert.deepEqual(
+          await leaksOf(secrets, { 'ok stdout': ok.stdout, 'ok stderr': ok.stderr, 'failed stdout': failed.stdout, 'failed stderr': failed.stderr, pushed }, [
+            mirrorDir,
+            metricsFile,
+          ]),
+          [],
+        );
       });
     } finally {
       await gateway.close();
@@ -721,7 +783,10 @@ describe('kollect export: Prometheus metrics', () => {
     const gateway = `http://127.0.0.1:${await closedPort()}`;
 
     // WHEN a successful export pushes its metrics there
-    const run = await runKollect(['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--metrics-file', file, '--pushgateway', gateway, '--output', 'json'], {});
+    const run = await runKollect(
+      ['export', '-c', config, '--from', setup.storeA, '--sink', 'files', '--metrics-file', file, '--pushgateway', gateway, '--output', 'json'],
+      {},
+    );
 
     // THEN the export's own result is still printed, the file still written, and the failure is
     // reported as what it is (not an internal error), with exit code 1

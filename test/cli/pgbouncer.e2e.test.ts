@@ -110,7 +110,9 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
     assert.ok(applied.inserted > 0 && applied.updated > 0 && applied.deleted > 0, JSON.stringify(counts(applied)));
     assert.deepEqual({ inserted: again.inserted, updated: again.updated, deleted: again.deleted }, { inserted: 0, updated: 0, deleted: 0 });
     assert.deepEqual(await storedRows(direct, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
-    const runs = await withClient(direct, async (c) => (await c.query<{ status: string }>('SELECT status FROM kollect_runs ORDER BY id')).rows.map((r) => r.status));
+    const runs = await withClient(direct, async (c) =>
+      (await c.query<{ status: string }>('SELECT status FROM kollect_runs ORDER BY id')).rows.map((r) => r.status),
+    );
     assert.deepEqual(runs, ['succeeded', 'succeeded', 'succeeded']);
     const database = new URL(direct).pathname.slice(1);
     const pool = (await bouncer.admin<{ database: string; pool_mode: string }>('SHOW POOLS')).find((p) => p.database === database);
@@ -168,7 +170,8 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
         const failed = await run;
         // No measured time: kollect stopped while the lock was still held, so its cancel ended
         // the wait, not whileLocked letting go (after 20 s).
-        const lockHeld = lock && ((await withClient(direct, (c) => c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"))).rowCount ?? 0) > 0;
+        const lockHeld =
+          lock && ((await withClient(direct, (c) => c.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"))).rowCount ?? 0) > 0;
         // A cancel that went astray would land within this time.
         await sleep(300);
         return { backend, failed, lockHeld, ...(await victims.stop()) };
@@ -189,7 +192,10 @@ describe('kollect through PgBouncer, transaction pooling (processes)', { skip },
       assert.equal(lockHeld, lock, 'the wait for the lock ended only when the lock was let go');
       assert.deepEqual(await tableSnapshot(direct, ITEMS_TABLE), snapshot);
       const open = await withClient(direct, async (c) =>
-        Number((await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND state <> 'idle'")).rows[0].n),
+        Number(
+          (await c.query("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect' AND state <> 'idle'"))
+            .rows[0].n,
+        ),
       );
       assert.equal(open, 0, 'a kollect transaction is still open on the server');
     });

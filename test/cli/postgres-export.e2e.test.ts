@@ -38,7 +38,9 @@ describe('kollect export into PostgreSQL (processes)', () => {
     const clusters = Array.from({ length: 8 }, (_, i) => `cluster-${i}`);
     const configs = await Promise.all(clusters.map((cluster) => writePostgresConfig(dir, cluster)));
     const firsts = await Promise.all(clusters.map((cluster) => syntheticStore({ cluster, count: 1_500 })));
-    const seconds = await Promise.all(clusters.map((cluster) => syntheticStore({ cluster, count: 1_600, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })));
+    const seconds = await Promise.all(
+      clusters.map((cluster) => syntheticStore({ cluster, count: 1_600, changedFraction: 0.1, removedFraction: 0.02, revision: 2 })),
+    );
     // The first exports run in this process (a process start costs about a second of CPU here).
     const exporter = createPostgresSink(sink, sinkDeps(url));
     for (const first of firsts) await exporter.apply(first.store, testContext());
@@ -117,7 +119,14 @@ describe('kollect export into PostgreSQL (processes)', () => {
 
     assert.deepEqual(unchangedByPlan, snapshot);
     assert.equal(runsAfterPlan, 1);
-    const counts = (r: PostgresSinkPlan) => ({ table: r.table, inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, deleted: r.deleted, shards: r.shards });
+    const counts = (r: PostgresSinkPlan) => ({
+      table: r.table,
+      inserted: r.inserted,
+      updated: r.updated,
+      unchanged: r.unchanged,
+      deleted: r.deleted,
+      shards: r.shards,
+    });
     assert.deepEqual(counts(planned), counts(applied));
     assert.ok(applied.inserted > 0 && applied.updated > 0 && applied.deleted > 0, JSON.stringify(counts(applied)));
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(next.rows));

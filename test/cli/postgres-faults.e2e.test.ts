@@ -31,7 +31,10 @@ let next: { rows: Row[]; dir: string };
 describe('kollect export into PostgreSQL: failures mid-COPY (processes)', () => {
   before(async () => {
     dir = await tempDir();
-    [base, next] = await Promise.all([syntheticStore(SLOW_COPY_STORE), syntheticStore({ ...SLOW_COPY_STORE, changedFraction: 0.2, removedFraction: 0.02, revision: 2 })]);
+    [base, next] = await Promise.all([
+      syntheticStore(SLOW_COPY_STORE),
+      syntheticStore({ ...SLOW_COPY_STORE, changedFraction: 0.2, removedFraction: 0.02, revision: 2 }),
+    ]);
   });
   after(dropTestDatabases);
 
@@ -73,7 +76,11 @@ describe('kollect export into PostgreSQL: failures mid-COPY (processes)', () => 
         );
       }
       assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
-      const sessions = await withClient(url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect'")).rows[0].n);
+      const sessions = await withClient(
+        url,
+        async (c) =>
+          (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'kollect'")).rows[0].n,
+      );
       assert.equal(sessions, 0, 'a kollect session outlived its process');
 
       const retry = await exportWithCli(url, config, next.dir);

@@ -29,7 +29,16 @@ async function hostileStore(dir: string): Promise<{ store: string; notes: Map<st
 
 async function writeConfig(dir: string, out: string): Promise<string> {
   const file = join(dir, 'kollect.json');
-  await writeFile(file, JSON.stringify({ cluster: 'c1', sinks: [{ name: 'fleet-db', type: 'postgres', ssl: { mode: 'disable' } }, { name: 'files', type: 'file', dir: out }] }));
+  await writeFile(
+    file,
+    JSON.stringify({
+      cluster: 'c1',
+      sinks: [
+        { name: 'fleet-db', type: 'postgres', ssl: { mode: 'disable' } },
+        { name: 'files', type: 'file', dir: out },
+      ],
+    }),
+  );
   return file;
 }
 
@@ -43,13 +52,23 @@ async function setup() {
 }
 
 async function storedNotes(url: string): Promise<Map<string, string>> {
-  return withClient(url, async (c) => new Map((await c.query<{ name: string; note: string }>("SELECT name, attributes->>'note' AS note FROM kollect_items WHERE cluster = 'c1' AND attributes ? 'note'")).rows.map((r) => [r.name, r.note])));
+  return withClient(
+    url,
+    async (c) =>
+      new Map(
+        (
+          await c.query<{ name: string; note: string }>(
+            "SELECT name, attributes->>'note' AS note FROM kollect_items WHERE cluster = 'c1' AND attributes ? 'note'",
+          )
+        ).rows.map((r) => [r.name, r.note]),
+      ),
+  );
 }
 
 describe('kollect export of hostile values into PostgreSQL (processes)', () => {
   after(dropTestDatabases);
 
-  it('GIVEN a real server\'s ConfigMap whose annotation read by a profile holds a NUL WHEN exported THEN exit 0, PostgreSQL holds U+FFFD, the folder the NUL, and the result, the log and a metric name it', async () => {
+  it("GIVEN a real server's ConfigMap whose annotation read by a profile holds a NUL WHEN exported THEN exit 0, PostgreSQL holds U+FFFD, the folder the NUL, and the result, the log and a metric name it", async () => {
     const { url, dir, store, notes, config } = await setup();
     const metricsFile = join(dir, 'metrics.prom');
     assert.equal(notes.get('hostile-nul'), 'nul\u0000inside');
@@ -91,6 +110,9 @@ describe('kollect export of hostile values into PostgreSQL (processes)', () => {
     const run = await exportWithCli(url, config, store, ['--output', 'text']);
 
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /^fleet-db: 1 value held NUL \(U\+0000\), stored with U\+FFFD in its place: real-hostile\/hostile-nul \(ConfigMap\) attributes\.note$/m);
+    assert.match(
+      run.stdout,
+      /^fleet-db: 1 value held NUL \(U\+0000\), stored with U\+FFFD in its place: real-hostile\/hostile-nul \(ConfigMap\) attributes\.note$/m,
+    );
   });
 });

@@ -74,15 +74,27 @@ describe('kollect shard-report --manifests: what it finds', () => {
 
   it('GIVEN objects without metadata.name THEN each is named in a warning (file, document, item) and not counted', async () => {
     const repo = await tempDir('kollect-manifests-');
-    const list = { apiVersion: 'v1', kind: 'List', items: [{ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'listed', namespace: 'shop' } }, { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'shop' } }] };
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'listed', namespace: 'shop' } },
+        { apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'shop' } },
+      ],
+    };
     await writeFile(join(repo, 'list.json'), JSON.stringify(list));
-    await writeFile(join(repo, 'pods.yaml'), `${pods('shop', 2)}---\napiVersion: v1\nkind: Pod\nmetadata: { namespace: shop }\n---\napiVersion: v1\nkind: Pod\nmetadata: { generateName: job-, namespace: shop }\n`);
+    await writeFile(
+      join(repo, 'pods.yaml'),
+      `${pods('shop', 2)}---\napiVersion: v1\nkind: Pod\nmetadata: { namespace: shop }\n---\napiVersion: v1\nkind: Pod\nmetadata: { generateName: job-, namespace: shop }\n`,
+    );
 
     const run = await report([repo]);
     assert.equal(run.code, 0, run.stderr);
     // The two named pods, the listed one and the one the server would name from generateName.
     assert.deepEqual(rowsByShard(run.report), { shop: 4 });
-    const warnings = logLines(run).filter((l) => l.level === 'warn').map((l) => l.msg);
+    const warnings = logLines(run)
+      .filter((l) => l.level === 'warn')
+      .map((l) => l.msg);
     assert.deepEqual(warnings, [
       `${JSON.stringify(join(repo, 'list.json'))}, document 1, item 2: a Pod without metadata.name: the API server would refuse it, so it is not counted`,
       `${JSON.stringify(join(repo, 'pods.yaml'))}, document 3: a Pod without metadata.name: the API server would refuse it, so it is not counted`,

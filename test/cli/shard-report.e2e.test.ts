@@ -104,7 +104,9 @@ describe('kollect shard-report and collect against a simulated cluster', () => {
     assert.ok(shardWarnings.length > 0, 'no shard warned');
     assert.ok(shardWarnings.every((w) => w.status === 'warn' && w.rows < 1800));
     for (const warning of shardWarnings) assert.match(warning.reason, /^\d+\.\d KiB \(warn at 4\.0 KiB\)$/, warning.reason);
-    const messages = logLines(run).filter((l) => String(l.msg).startsWith('ExportShardWarning')).map((l) => String(l.msg));
+    const messages = logLines(run)
+      .filter((l) => String(l.msg).startsWith('ExportShardWarning'))
+      .map((l) => String(l.msg));
     assert.equal(messages.length, shardWarnings.length);
     for (const message of messages) {
       assert.match(message, /^ExportShardWarning: shard \S+ is warn: it has \d+\.\d KiB \(warn at 4\.0 KiB\); keep shards under 2,000 rows and 4\.0 KiB$/);

@@ -12,7 +12,10 @@ import { setup } from '../support/e2e-setup.js';
 import { tempDir } from '../support/store-fixture.js';
 
 /** Three types of the local API server, a few pages each. */
-const TYPES = { resources: ['{ version: v1, resource: nodes }', '{ version: v1, resource: pods }', '{ version: v1, resource: configmaps }'], list: '{ pageSize: 100, retries: 4 }' };
+const TYPES = {
+  resources: ['{ version: v1, resource: nodes }', '{ version: v1, resource: pods }', '{ version: v1, resource: configmaps }'],
+  list: '{ pageSize: 100, retries: 4 }',
+};
 
 /** The error a run ended with: its last stderr line, a JSON object off a terminal. */
 function lastError(run: CliResult): { code?: string; message?: string; dir?: string; [key: string]: unknown } {
@@ -100,7 +103,10 @@ describe('the collect store folder and its lock, through the CLI', () => {
     const error = lastError(second);
     assert.equal(error.code, 'LOCK_BUSY');
     assert.equal(error.dir, s.store);
-    assert.match(error.message ?? '', new RegExp(`another kollect run \\(pid ${holderPid} on host .*\\) holds the collect store ${s.store}\\..*store\\.lock\\.wait`));
+    assert.match(
+      error.message ?? '',
+      new RegExp(`another kollect run \\(pid ${holderPid} on host .*\\) holds the collect store ${s.store}\\..*store\\.lock\\.wait`),
+    );
     assert.equal(replay.code, 0, replay.stderr);
     assert.equal(third.code, 0, third.stderr);
     assert.match(third.stderr, /holds the collect store .*: waiting up to 120 s for it/);

@@ -53,13 +53,14 @@ async function run(sim: KubeSim, workers: number | 'auto', options: { signal?: A
     log,
     metrics,
     signal: options.signal ?? new AbortController().signal,
-    sleep: (ms, signal) => new Promise((resolve, reject) => {
-      const timer = setTimeout(resolve, Math.min(ms, 20));
-      signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(signal.reason as Error);
-      });
-    }),
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(resolve, Math.min(ms, 20));
+        signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        });
+      }),
     random: () => 0.5,
     onProgress: options.onPage,
     onRetry: (retry) => retries.push(retry),
@@ -121,7 +122,10 @@ describe('collect(): list workers', () => {
         assert.equal(await metricValue(r.metrics, 'kollect_list_retries_total', { resource: 'pods', kind: 'relist' }), 1);
         assert.equal(await metricValue(r.metrics, 'kollect_list_retries_total', { kind: 'retry' }), 2);
         // What a person at a terminal is shown while the backoff runs.
-        assert.deepEqual(r.retries.map((x) => [x.path.split('?')[0], x.reason, x.attempt]).sort(), [['/api/v1/configmaps', '429', 1], ['/apis/apps/v1/deployments', '500', 1]]);
+        assert.deepEqual(r.retries.map((x) => [x.path.split('?')[0], x.reason, x.attempt]).sort(), [
+          ['/api/v1/configmaps', '429', 1],
+          ['/apis/apps/v1/deployments', '500', 1],
+        ]);
         assert.ok(r.result.manifest.resources.every((x) => x.complete));
       },
     ],

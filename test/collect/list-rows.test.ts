@@ -46,7 +46,11 @@ function lineOf(profile: Profile): string {
 }
 
 function rowOf(profile: Profile): Row {
-  return parseSpoolLine(lineOf(profile).replace(/\n$/, ''), { cluster: 'c1', namespace: 'shop', type: { apiGroup: POD.group, apiVersion: POD.version, kind: POD.kind, resource: POD.resource } });
+  return parseSpoolLine(lineOf(profile).replace(/\n$/, ''), {
+    cluster: 'c1',
+    namespace: 'shop',
+    type: { apiGroup: POD.group, apiVersion: POD.version, kind: POD.kind, resource: POD.resource },
+  });
 }
 
 describe('the per-page work of a type', () => {

@@ -15,26 +15,45 @@ import { parseListBody } from '../support/list-pages.js';
 const POD: ProjectedType = { group: '', version: 'v1', resource: 'pods', kind: 'Pod' };
 const custom: Profile = {
   name: 'custom',
-  attributes: { containers: 'spec.containers[*]', first: 'spec.containers[0]', replicas: 'spec.replicas', owner: 'metadata.annotations["a/b"]', zz: 'status.conditions' },
+  attributes: {
+    containers: 'spec.containers[*]',
+    first: 'spec.containers[0]',
+    replicas: 'spec.replicas',
+    owner: 'metadata.annotations["a/b"]',
+    zz: 'status.conditions',
+  },
 };
 
 describe('the collect encoder writes the spool lines, checksums and JSON sizes of createProjector + spoolLineOf', () => {
   const cases: Array<[string, KubeObject]> = [
-    ['sorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { app: 'x', tier: 'y' }, creationTimestamp: '2024-01-01T00:00:00Z', resourceVersion: '1' } }],
+    [
+      'sorted labels',
+      { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { app: 'x', tier: 'y' }, creationTimestamp: '2024-01-01T00:00:00Z', resourceVersion: '1' } },
+    ],
     ['unsorted labels', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { tier: 'y', app: 'x', 'pod-template-hash': 'h' } } }],
     ['integer-like label keys', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: { b: '1', '10': 'x', '9': 'y', a: '2' } } }],
     ['no metadata at all', {}],
     ['cluster-scoped, no labels', { metadata: { name: 'n1', uid: 'u' } }],
-    ['non-ASCII and escapes', { metadata: { name: 'ünï-"q"\\', namespace: 'ns', uid: 'u', labels: { 'é': 'ß\n' } }, spec: { replicas: '👩‍🚀\u2028' } }],
+    ['non-ASCII and escapes', { metadata: { name: 'ünï-"q"\\', namespace: 'ns', uid: 'u', labels: { é: 'ß\n' } }, spec: { replicas: '👩‍🚀\u2028' } }],
     // Every string field through the encoder's quick quoting (jsonOf): control characters, a surrogate pair. (The API server
     // never sends a lone surrogate: Go's JSON decoding makes it U+FFFD.)
-    ['control characters and surrogate pairs', { metadata: { name: 'a\u0001b\u001f', namespace: 'n\u0002s', uid: 'u😀', resourceVersion: '7\t', creationTimestamp: '2024\u2028😀' } }],
+    [
+      'control characters and surrogate pairs',
+      { metadata: { name: 'a\u0001b\u001f', namespace: 'n\u0002s', uid: 'u😀', resourceVersion: '7\t', creationTimestamp: '2024\u2028😀' } },
+    ],
     ['a name that is not a string', { metadata: { name: 42 as unknown as string, namespace: 'ns', uid: 'u' } }],
     [
       'nested objects with unsorted keys',
-      { metadata: { name: 'a', namespace: 'ns', uid: 'u' }, spec: { replicas: 0, containers: [{ name: 'c', image: 'i', ports: [{ port: 80, name: 'http' }] }, { image: 'j' }] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+      {
+        metadata: { name: 'a', namespace: 'ns', uid: 'u' },
+        spec: { replicas: 0, containers: [{ name: 'c', image: 'i', ports: [{ port: 80, name: 'http' }] }, { image: 'j' }] },
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      },
     ],
-    ['null and false values', { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: {} }, spec: { replicas: null, containers: [] }, status: { conditions: false } }],
+    [
+      'null and false values',
+      { metadata: { name: 'a', namespace: 'ns', uid: 'u', labels: {} }, spec: { replicas: null, containers: [] }, status: { conditions: false } },
+    ],
   ];
   for (const [what, object] of cases) {
     it(`GIVEN ${what} THEN the same line and checksum`, () => {
@@ -52,7 +71,12 @@ describe('the collect encoder writes the spool lines, checksums and JSON sizes o
     try {
       const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
       const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
-      const types = await discover(client, [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }], { retries: 0, timeout: 5_000 }, deps);
+      const types = await discover(
+        client,
+        [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }],
+        { retries: 0, timeout: 5_000 },
+        deps,
+      );
       let rows = 0;
       let plainPages = 0;
       for (const type of types) {

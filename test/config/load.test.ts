@@ -23,10 +23,7 @@ describe('configuration', () => {
     const config = validateConfig({ cluster: 'prod-eu-1' });
     assert.equal(config.list.pageSize, 500);
     assert.equal(config.list.fastParse, true);
-    assert.deepEqual(
-      { warn: config.shards.warnRows, target: config.shards.targetRows, max: config.shards.maxRows },
-      { warn: 1800, target: 2000, max: 2500 },
-    );
+    assert.deepEqual({ warn: config.shards.warnRows, target: config.shards.targetRows, max: config.shards.maxRows }, { warn: 1800, target: 2000, max: 2500 });
     assert.ok(config.resources.some((r) => r.resource === 'pods'));
     assert.deepEqual(config.sinks, []);
   });
@@ -45,15 +42,52 @@ describe('configuration', () => {
   const bad: Array<[string, unknown, string, RegExp]> = [
     ['missing cluster', {}, 'cluster', /expected string/i],
     ['cluster not a DNS label', { cluster: 'Prod_1' }, 'cluster', /DNS-1123/],
-    ['path template without namespace', { cluster: 'c', sinks: [{ name: 'f', type: 'file', dir: 'out' }, { name: 'g', type: 'file', dir: 'o', pathTemplate: 'x/{cluster}.json' }] }, 'sinks[1].pathTemplate', /\{namespace\}/],
+    [
+      'path template without namespace',
+      {
+        cluster: 'c',
+        sinks: [
+          { name: 'f', type: 'file', dir: 'out' },
+          { name: 'g', type: 'file', dir: 'o', pathTemplate: 'x/{cluster}.json' },
+        ],
+      },
+      'sinks[1].pathTemplate',
+      /\{namespace\}/,
+    ],
     ['inline secret', { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', url: 'postgres://u:p@h/db' }] }, 'sinks[0].url', /never written inline/],
-    ['SQL injection in a table name', { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'items; drop table x' }] }, 'sinks[0].table', /SQL identifier/],
-    ['credentials in a git URL', { cluster: 'c', sinks: [{ name: 'g', type: 'git', url: 'https://user:tok@git.example/r.git' }] }, 'sinks[0].url', /credentials/],
+    [
+      'SQL injection in a table name',
+      { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'items; drop table x' }] },
+      'sinks[0].table',
+      /SQL identifier/,
+    ],
+    [
+      'credentials in a git URL',
+      { cluster: 'c', sinks: [{ name: 'g', type: 'git', url: 'https://user:tok@git.example/r.git' }] },
+      'sinks[0].url',
+      /credentials/,
+    ],
     ['unknown sink type', { cluster: 'c', sinks: [{ name: 's3', type: 's3' }] }, 'sinks[0].type', /file, postgres or git/],
     ['unknown field', { cluster: 'c', lists: {} }, '', /lists/],
     ['unknown profile', { cluster: 'c', resources: [{ version: 'v1', resource: 'pods', profile: 'nope' }] }, 'resources[0].profile', /unknown profile "nope"/],
-    ['duplicate sink names', { cluster: 'c', sinks: [{ name: 'f', type: 'file', dir: 'a' }, { name: 'f', type: 'file', dir: 'b' }] }, 'sinks[1].name', /already/],
-    ['runs recorded in the items table', { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'inv', runsTable: 'inv' }] }, 'sinks[0].runsTable', /must differ from table/],
+    [
+      'duplicate sink names',
+      {
+        cluster: 'c',
+        sinks: [
+          { name: 'f', type: 'file', dir: 'a' },
+          { name: 'f', type: 'file', dir: 'b' },
+        ],
+      },
+      'sinks[1].name',
+      /already/,
+    ],
+    [
+      'runs recorded in the items table',
+      { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', table: 'inv', runsTable: 'inv' }] },
+      'sinks[0].runsTable',
+      /must differ from table/,
+    ],
     ['thresholds out of order', { cluster: 'c', shards: { warnRows: 3000 } }, 'shards', /warnRows <= targetRows/],
     ['bad attribute path', { cluster: 'c', profiles: { p: { attributes: { x: 'spec..x' } } } }, 'profiles.p.attributes.x', /path/],
     ['list.fastParse not a boolean', { cluster: 'c', list: { fastParse: 'no' } }, 'list.fastParse', /expected boolean/],
@@ -98,14 +132,23 @@ describe('configuration', () => {
 
   it('GIVEN flags THEN they override the file, and --sink filters sinks', () => {
     const config = validateConfig(
-      { cluster: 'c', sinks: [{ name: 'a', type: 'file', dir: 'a' }, { name: 'b', type: 'file', dir: 'b' }] },
+      {
+        cluster: 'c',
+        sinks: [
+          { name: 'a', type: 'file', dir: 'a' },
+          { name: 'b', type: 'file', dir: 'b' },
+        ],
+      },
       { cluster: 'other', pageSize: 50, concurrency: 2, workers: 0, sinks: ['b'] },
     );
     assert.equal(config.cluster, 'other');
     assert.equal(config.list.pageSize, 50);
     assert.equal(config.list.concurrency, 2);
     assert.equal(config.list.workers, 0);
-    assert.deepEqual(config.sinks.map((s) => s.name), ['b']);
+    assert.deepEqual(
+      config.sinks.map((s) => s.name),
+      ['b'],
+    );
   });
 
   it('GIVEN flag values outside the limits of the schema THEN they are refused like the same values in the file', () => {
@@ -118,7 +161,10 @@ describe('configuration', () => {
   it('GIVEN --sink naming no sink THEN a config error (exit 2) that blames the flag, not the file', () => {
     assert.throws(
       () => validateConfig({ cluster: 'c' }, { sinks: ['nope'] }, 'kollect.yaml'),
-      (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === '--sink' && e.message.startsWith('kollect.yaml: a flag does not match the configuration\n  --sink: no sink named "nope"'),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.issues[0]?.path === '--sink' &&
+        e.message.startsWith('kollect.yaml: a flag does not match the configuration\n  --sink: no sink named "nope"'),
     );
   });
 

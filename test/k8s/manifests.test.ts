@@ -74,7 +74,10 @@ describe('deployment manifests', () => {
     const config = validateConfig(doc, {}, 'configmap');
     const role = (await find('ClusterRole')) as Doc & { rules: Array<{ apiGroups: string[]; resources: string[] }> };
     for (const r of config.resources) {
-      assert.ok(role.rules.some((rule) => rule.apiGroups.includes(r.group) && rule.resources.includes(r.resource)), `no RBAC for ${r.group}/${r.resource}`);
+      assert.ok(
+        role.rules.some((rule) => rule.apiGroups.includes(r.group) && rule.resources.includes(r.resource)),
+        `no RBAC for ${r.group}/${r.resource}`,
+      );
     }
   });
 
@@ -96,7 +99,10 @@ describe('deployment manifests', () => {
     const cacheParent = posix.dirname(env.KOLLECT_COMPILE_CACHE.value);
     const cacheMount = container.volumeMounts.find((m: { mountPath: string }) => cacheParent === m.mountPath || cacheParent.startsWith(`${m.mountPath}/`));
     assert.ok(cacheMount && !cacheMount.readOnly, 'KOLLECT_COMPILE_CACHE is on no writable mount');
-    assert.ok(pod.volumes.find((v: { name: string }) => v.name === cacheMount.name).persistentVolumeClaim, 'KOLLECT_COMPILE_CACHE is not on a persistent volume');
+    assert.ok(
+      pod.volumes.find((v: { name: string }) => v.name === cacheMount.name).persistentVolumeClaim,
+      'KOLLECT_COMPILE_CACHE is not on a persistent volume',
+    );
     for (const e of container.env) assert.ok(!('value' in e) || !/postgres:\/\/|token/i.test(String(e.value)), `${e.name} inlines a credential`);
     const options = await parseOnly(container.args);
     assert.equal(options.config, '/etc/kollect/kollect.yaml');
@@ -111,7 +117,9 @@ describe('deployment manifests', () => {
     const configMap = (await find('ConfigMap')) as Doc & { data: Record<string, string> };
     const config = validateConfig(parseAllDocuments(configMap.data['kollect.yaml'] ?? '')[0]?.toJS() as unknown, {}, 'configmap');
     const cron = (await find('CronJob')) as Doc & { spec: Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const mounts = (cron.spec.jobTemplate.spec.template.spec.containers[0].volumeMounts as Array<{ mountPath: string; readOnly?: boolean }>).filter((m) => !m.readOnly);
+    const mounts = (cron.spec.jobTemplate.spec.template.spec.containers[0].volumeMounts as Array<{ mountPath: string; readOnly?: boolean }>).filter(
+      (m) => !m.readOnly,
+    );
     const storeDir = posix.normalize(config.store.dir);
     const parent = posix.dirname(storeDir);
     assert.ok(!mounts.some((m) => posix.normalize(m.mountPath) === storeDir), `a volume is mounted at store.dir ${storeDir} itself`);

@@ -49,11 +49,17 @@ describe('loadKubeConfig', () => {
 
   it('GIVEN an unknown context THEN KubeConfigError listing the known ones', async () => {
     const path = await file(kubeconfigYaml('https://one.example:6443'));
-    assert.throws(() => loadKubeConfig({ kubeconfig: path, context: 'prod' }), (e: unknown) => e instanceof KubeConfigError && /"prod".*first, second/.test(e.message) && e.exitCode === 2);
+    assert.throws(
+      () => loadKubeConfig({ kubeconfig: path, context: 'prod' }),
+      (e: unknown) => e instanceof KubeConfigError && /"prod".*first, second/.test(e.message) && e.exitCode === 2,
+    );
   });
 
   it('GIVEN a missing or broken file THEN KubeConfigError naming it', async () => {
-    assert.throws(() => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }), (e: unknown) => e instanceof KubeConfigError && e.message.includes('/nonexistent/kubeconfig'));
+    assert.throws(
+      () => loadKubeConfig({ kubeconfig: '/nonexistent/kubeconfig' }),
+      (e: unknown) => e instanceof KubeConfigError && e.message.includes('/nonexistent/kubeconfig'),
+    );
     const broken = await file('clusters: [ {');
     assert.throws(() => loadKubeConfig({ kubeconfig: broken }), KubeConfigError);
   });

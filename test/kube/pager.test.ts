@@ -90,7 +90,7 @@ describe('the pager against the local API server', () => {
     assert.equal(pods.kind, 'Pod');
   });
 
-  it('GIVEN types the server does not serve THEN one error lists every problem, in the configuration\'s order', async () => {
+  it("GIVEN types the server does not serve THEN one error lists every problem, in the configuration's order", async () => {
     const { deps } = recordingDeps();
     await assert.rejects(
       discover(
@@ -160,7 +160,7 @@ describe('the pager against the local API server', () => {
     sim.clearFaults();
     assert.equal(items.length, sim.expectedCounts().byType.pods);
     assert.deepEqual(
-      retries.map((r) => r.reason.startsWith('GET') ? 'dropped' : r.reason),
+      retries.map((r) => (r.reason.startsWith('GET') ? 'dropped' : r.reason)),
       ['429', '500', 'dropped'],
     );
     assert.ok(sleeps[0]! >= 3000 && sleeps[0]! < 3500, `Retry-After 3 s, slept ${sleeps[0]} ms`);
@@ -170,7 +170,10 @@ describe('the pager against the local API server', () => {
   it('GIVEN a server that keeps failing THEN the retries are bounded and the error says so', async () => {
     const { deps, sleeps } = recordingDeps();
     sim.inject({ kind: 'status', status: 503, resource: 'pods', times: Infinity });
-    await assert.rejects(drain(listPages(client, pods, SETTINGS, deps)), (e: unknown) => e instanceof KubeApiError && /503/.test(e.message) && /gave up after 4 attempts/.test(e.message));
+    await assert.rejects(
+      drain(listPages(client, pods, SETTINGS, deps)),
+      (e: unknown) => e instanceof KubeApiError && /503/.test(e.message) && /gave up after 4 attempts/.test(e.message),
+    );
     sim.clearFaults();
     assert.equal(sleeps.length, 3);
     assert.ok(sleeps[0]! < sleeps[1]! && sleeps[1]! < sleeps[2]!, `backoff grows: ${sleeps.join(', ')}`);
@@ -190,7 +193,10 @@ describe('the pager against the local API server', () => {
     await assert.rejects(drain(listPages(client, pods, SETTINGS, deps)), InterruptedError);
     sim.clearFaults();
     const aborted = AbortSignal.abort(new Error('SIGTERM received'));
-    await assert.rejects(discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, { ...deps, signal: aborted }), InterruptedError);
+    await assert.rejects(
+      discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, { ...deps, signal: aborted }),
+      InterruptedError,
+    );
   });
 
   it('GIVEN a 403 THEN a forbidden event with the server message, and nothing else', async () => {
@@ -217,7 +223,10 @@ describe('the pager against the local API server', () => {
   it('GIVEN no token THEN 401 is a KubeApiError that says the credentials were refused', async () => {
     const anonymous = await clientFor(sim, { withToken: false });
     const { deps } = recordingDeps();
-    await assert.rejects(drain(listPages(anonymous, pods, SETTINGS, deps)), (e: unknown) => e instanceof KubeApiError && /401/.test(e.message) && /credentials/.test(e.message));
+    await assert.rejects(
+      drain(listPages(anonymous, pods, SETTINGS, deps)),
+      (e: unknown) => e instanceof KubeApiError && /401/.test(e.message) && /credentials/.test(e.message),
+    );
     anonymous.close();
   });
 });

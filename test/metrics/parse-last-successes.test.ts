@@ -31,11 +31,23 @@ describe('parseLastSuccesses: the last successes an earlier metrics file holds, 
     ['other metrics, comments and blank lines', `# HELP ${METRIC} x\n\nkollect_sink_errors_total{sink="a"} 1\n`, { samples: [], unreadable: 0 }],
     ['a line cut short', `${METRIC}{cluster="c1",sink="fi`, { samples: [], unreadable: 1 }],
     ['a value that is not a number', `${METRIC}{sink="a"} soon\n`, { samples: [], unreadable: 1 }],
-    ['a value that is no time', `${METRIC}{sink="a"} NaN\n${METRIC}{sink="b"} +Inf\n${METRIC}{sink="c"} 0\n${METRIC}{sink="d"} -5\n`, { samples: [], unreadable: 4 }],
+    [
+      'a value that is no time',
+      `${METRIC}{sink="a"} NaN\n${METRIC}{sink="b"} +Inf\n${METRIC}{sink="c"} 0\n${METRIC}{sink="d"} -5\n`,
+      { samples: [], unreadable: 4 },
+    ],
     ['no labels at all', `${METRIC} 17\n`, { samples: [], unreadable: 1 }],
-    ['labels in another order, blanks and a timestamp', `${METRIC}{ type="file", sink="a" }\t17 1764067200000\n`, { samples: [{ labels: { type: 'file', sink: 'a' }, seconds: 17 }], unreadable: 0 }],
+    [
+      'labels in another order, blanks and a timestamp',
+      `${METRIC}{ type="file", sink="a" }\t17 1764067200000\n`,
+      { samples: [{ labels: { type: 'file', sink: 'a' }, seconds: 17 }], unreadable: 0 },
+    ],
     ['escaped label values', `${METRIC}{sink="a\\"b\\\\c\\nd"} 17\n`, { samples: [{ labels: { sink: 'a"b\\c\nd' }, seconds: 17 }], unreadable: 0 }],
-    ['a good line among bad ones', `${METRIC}{sink="a"} x\n${METRIC}{sink="b"} 18\n${METRIC}{sink`, { samples: [{ labels: { sink: 'b' }, seconds: 18 }], unreadable: 2 }],
+    [
+      'a good line among bad ones',
+      `${METRIC}{sink="a"} x\n${METRIC}{sink="b"} 18\n${METRIC}{sink`,
+      { samples: [{ labels: { sink: 'b' }, seconds: 18 }], unreadable: 2 },
+    ],
     ['CRLF line ends', `${METRIC}{sink="a"} 19\r\n`, { samples: [{ labels: { sink: 'a' }, seconds: 19 }], unreadable: 0 }],
   ];
   for (const [what, text, expected] of cases) {

@@ -22,7 +22,11 @@ async function namesImported(): Promise<Set<string>> {
         if (name && !name.startsWith('type ')) names.add(name.split(/\s+as\s+/)[0]!);
       }
     }
-    assert.doesNotMatch(text, /import\s+\*\s+as\s+\w+\s+from\s+'prom-client'|import\s+\w+\s+from\s+'prom-client'/, `${file}: import the names the bundle's shim exports`);
+    assert.doesNotMatch(
+      text,
+      /import\s+\*\s+as\s+\w+\s+from\s+'prom-client'|import\s+\w+\s+from\s+'prom-client'/,
+      `${file}: import the names the bundle's shim exports`,
+    );
   }
   return names;
 }

@@ -17,13 +17,21 @@ describe('publishing metrics to a Pushgateway', () => {
     try {
       const { port } = gateway.address() as AddressInfo;
 
-      const failures = await publishMetrics(new KollectMetrics(), { pushgateway: `http://kollect:p%40ss-w0rd@127.0.0.1:${port}`, cluster: 'c1', sinks: [], log: silentLogger });
+      const failures = await publishMetrics(new KollectMetrics(), {
+        pushgateway: `http://kollect:p%40ss-w0rd@127.0.0.1:${port}`,
+        cluster: 'c1',
+        sinks: [],
+        log: silentLogger,
+      });
 
       assert.equal(failures.length, 1);
       const [failure] = failures;
       assert.equal(failure?.code, 'METRICS_PUBLISH_FAILED');
       assert.equal(failure?.data.url, `http://kollect:***@127.0.0.1:${port}`);
-      assert.match(failure?.message ?? '', /Pushgateway http:\/\/kollect:\*\*\*@127\.0\.0\.1:\d+ failed: push failed with status 401, bad credentials kollect:\*\*\*$/);
+      assert.match(
+        failure?.message ?? '',
+        /Pushgateway http:\/\/kollect:\*\*\*@127\.0\.0\.1:\d+ failed: push failed with status 401, bad credentials kollect:\*\*\*$/,
+      );
       assert.doesNotMatch(JSON.stringify(failure), /p%40ss|p@ss/);
     } finally {
       await new Promise((resolve) => gateway.close(resolve));

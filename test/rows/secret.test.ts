@@ -24,7 +24,10 @@ function leakySecret(): Record<string, unknown> {
 }
 
 /** A profile config validation would refuse, as a library caller could still pass it. */
-const LEAKY: Profile = { name: 'leaky', attributes: { notes: 'metadata.annotations', applied: `metadata.annotations["${LAST_APPLIED_ANNOTATION}"]`, password: 'data.password' } };
+const LEAKY: Profile = {
+  name: 'leaky',
+  attributes: { notes: 'metadata.annotations', applied: `metadata.annotations["${LAST_APPLIED_ANNOTATION}"]`, password: 'data.password' },
+};
 
 describe('Secret rows never carry Secret data, whatever the profile', () => {
   it('GIVEN a leaky profile WHEN a Secret is projected (createProjector) THEN other annotations stay, the last-applied one, its label twin and data do not', () => {

@@ -12,13 +12,26 @@ describe('shard sizes from Kubernetes manifests', () => {
   it('GIVEN multi-document YAML, JSON and a List THEN configured kinds are counted per namespace', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'apps'), { recursive: true });
-    const pods = Array.from({ length: 30 }, (_, i) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p${i}\n  namespace: shop\nspec:\n  containers: [{name: c, image: nginx}]\n`).join('---\n');
+    const pods = Array.from(
+      { length: 30 },
+      (_, i) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: p${i}\n  namespace: shop\nspec:\n  containers: [{name: c, image: nginx}]\n`,
+    ).join('---\n');
     await writeFile(join(dir, 'apps', 'pods.yaml'), pods);
-    await writeFile(join(dir, 'apps', 'deploy.json'), JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd1', namespace: 'shop' } },
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd2' } },
-    ] }));
-    await writeFile(join(dir, 'ns.yml'), 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n');
+    await writeFile(
+      join(dir, 'apps', 'deploy.json'),
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: [
+          { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd1', namespace: 'shop' } },
+          { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd2' } },
+        ],
+      }),
+    );
+    await writeFile(
+      join(dir, 'ns.yml'),
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: ignored\n  namespace: shop\n',
+    );
     await writeFile(join(dir, 'README.md'), '# not a manifest');
     const { sizes } = await kubeManifestShardSizes([dir], config);
     const byKey = Object.fromEntries(sizes.map((s) => [s.key, s.rows]));
@@ -27,6 +40,12 @@ describe('shard sizes from Kubernetes manifests', () => {
   });
 
   it('GIVEN kinds THEN plurals follow the API server', () => {
-    assert.deepEqual(['Pod', 'Ingress', 'NetworkPolicy', 'Widget', 'Endpoints'].map(pluralOf), ['pods', 'ingresses', 'networkpolicies', 'widgets', 'endpoints']);
+    assert.deepEqual(['Pod', 'Ingress', 'NetworkPolicy', 'Widget', 'Endpoints'].map(pluralOf), [
+      'pods',
+      'ingresses',
+      'networkpolicies',
+      'widgets',
+      'endpoints',
+    ]);
   });
 });

@@ -37,9 +37,16 @@ describe('shard thresholds', () => {
   }
 
   it('GIVEN a report THEN shards sort largest first and failing lists those at failOn', () => {
-    const sizes = [{ key: 'a', rows: 10, bytes: 1 }, { key: 'b', rows: 1900, bytes: 1 }, { key: 'c', rows: 2600, bytes: 1 }];
+    const sizes = [
+      { key: 'a', rows: 10, bytes: 1 },
+      { key: 'b', rows: 1900, bytes: 1 },
+      { key: 'c', rows: 2600, bytes: 1 },
+    ];
     const over = buildShardReport({ source: 's', cluster: 'c1', sizes, thresholds: t, failOn: 'over' });
-    assert.deepEqual(over.shards.map((s) => s.key), ['c', 'b', 'a']);
+    assert.deepEqual(
+      over.shards.map((s) => s.key),
+      ['c', 'b', 'a'],
+    );
     assert.deepEqual(over.failing, ['c']);
     assert.deepEqual(buildShardReport({ source: 's', cluster: 'c1', sizes, thresholds: t, failOn: 'warn' }).failing, ['c', 'b']);
     assert.deepEqual(over.byStatus, { ok: 1, warn: 1, over: 0, 'too-large': 1 });

@@ -57,7 +57,10 @@ describe('sink CA files', () => {
     it(`GIVEN ${what} WHEN read THEN SINK_CONFIG says it holds no PEM certificate (Node's TLS would take it without a word)`, async () => {
       const path = await file('wrong.crt', typeof text === 'function' ? text() : text);
 
-      await rejectsWith(path, `sink "fleet-db": ssl.caFile ${path} holds no PEM certificate (a -----BEGIN CERTIFICATE----- block): name the CA certificate, not a key or a DER file`);
+      await rejectsWith(
+        path,
+        `sink "fleet-db": ssl.caFile ${path} holds no PEM certificate (a -----BEGIN CERTIFICATE----- block): name the CA certificate, not a key or a DER file`,
+      );
     });
   }
 

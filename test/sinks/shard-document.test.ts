@@ -29,7 +29,10 @@ describe('buildShardFile', () => {
       assert.equal(gitSink, fileSink);
       assert.equal(parseShardDocument(fileSink)?.rows.length, shard.rows);
     }
-    assert.deepEqual([...reads.values()], store.shards.map(() => 1));
+    assert.deepEqual(
+      [...reads.values()],
+      store.shards.map(() => 1),
+    );
   });
 
   it('GIVEN one rendering sink (nothing shared) WHEN a shard is rendered twice THEN it is read twice: nothing is kept for a sink that will not come', async () => {

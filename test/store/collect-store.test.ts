@@ -14,7 +14,10 @@ describe('collect store', () => {
     const rows = [...syntheticRows({ cluster: 'c1', count: 1000, namespaces: 5 })];
     const store = await buildStore(dir, 'c1', rows);
     assert.equal(store.manifest.totals.rows, 1000);
-    assert.deepEqual(store.shards.map((s) => s.key), ['_cluster', 'ns-000', 'ns-001', 'ns-002', 'ns-003', 'ns-004']);
+    assert.deepEqual(
+      store.shards.map((s) => s.key),
+      ['_cluster', 'ns-000', 'ns-001', 'ns-002', 'ns-003', 'ns-004'],
+    );
     const read = await collectAll(store.rows());
     assert.equal(read.length, 1000);
     assert.deepEqual(new Set(read.map((r) => r.uid)), new Set(rows.map((r) => r.uid)));
@@ -46,7 +49,9 @@ describe('collect store', () => {
     // large enough that each type is flushed many times.
     const rows = [...syntheticRows({ cluster: 'c1', count: 48_000, namespaces: 9, attributeBytes: 900 })]
       .filter((r) => r.resource === 'pods' || r.resource === 'configmaps')
-      .sort((a, b) => (a.resource === b.resource ? compareStrings(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`) : compareStrings(a.resource, b.resource)));
+      .sort((a, b) =>
+        a.resource === b.resource ? compareStrings(`${a.namespace}/${a.name}`, `${b.namespace}/${b.name}`) : compareStrings(a.resource, b.resource),
+      );
     const dir = join(await tempDir(), 'store');
     const store = await buildStore(dir, 'c1', rows);
     assert.ok(store.manifest.totals.bytes > 6 * (4 << 20), `must span several 4 MiB flushes per type, has ${store.manifest.totals.bytes} bytes`);
@@ -69,7 +74,10 @@ describe('collect store', () => {
     const rows = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
     const a = await storeOf('c1', rows);
     const b = await storeOf('c1', [...rows].reverse());
-    assert.deepEqual(a.shards.map((s) => s.fingerprint), b.shards.map((s) => s.fingerprint));
+    assert.deepEqual(
+      a.shards.map((s) => s.fingerprint),
+      b.shards.map((s) => s.fingerprint),
+    );
     const changed = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 4 })];
     changed[1] = { ...changed[1]!, checksum: 'f'.repeat(32) };
     const c = await storeOf('c1', changed);
@@ -107,7 +115,11 @@ describe('collect store', () => {
     const opened = [...syntheticRows({ cluster: 'c1', count: 2_000, namespaces: 4 })];
     const reader = await buildStore(dir, 'c1', opened);
     // The next collection: objects gone, changed and new, so every segment of the new spool files moves.
-    const replacing = await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 3_000, namespaces: 4, removedFraction: 0.3, changedFraction: 0.5, revision: 2 }));
+    const replacing = await buildStore(
+      dir,
+      'c1',
+      syntheticRows({ cluster: 'c1', count: 3_000, namespaces: 4, removedFraction: 0.3, changedFraction: 0.5, revision: 2 }),
+    );
     await replacing.close();
 
     const read = await collectAll(reader.rows());
@@ -118,14 +130,15 @@ describe('collect store', () => {
     assert.deepEqual(byUid(read), byUid(opened));
   });
 
-  it('GIVEN collects replacing a store again and again WHEN readers open it meanwhile THEN each reads exactly one store\'s rows, never a mix and never an error', async () => {
+  it("GIVEN collects replacing a store again and again WHEN readers open it meanwhile THEN each reads exactly one store's rows, never a mix and never an error", async () => {
     // GIVEN two collections of one cluster: objects gone, changed and new between them.
     const dir = join(await tempDir(), 'store');
     const collections = [
       [...syntheticRows({ cluster: 'c1', count: 1_500, namespaces: 3 })],
       [...syntheticRows({ cluster: 'c1', count: 2_000, namespaces: 3, removedFraction: 0.3, changedFraction: 0.5, revision: 2 })],
     ];
-    const checksums = (rows: Iterable<{ uid: string; checksum: string }>): string => JSON.stringify([...rows].map((row) => `${row.uid}=${row.checksum}`).sort());
+    const checksums = (rows: Iterable<{ uid: string; checksum: string }>): string =>
+      JSON.stringify([...rows].map((row) => `${row.uid}=${row.checksum}`).sort());
     const expected = new Set(collections.map(checksums));
     await (await buildStore(dir, 'c1', collections[0]!)).close();
     // WHEN one collect after another replaces the store while readers open and read it.
@@ -186,7 +199,7 @@ describe('collect store', () => {
     ['a missing spool file', async (dir) => rm(join(dir, 'rows', 'pods.tsv')), /spool file rows\/pods.tsv is missing/],
     ['a spool file longer than its segments', async (dir) => appendFile(join(dir, 'rows', 'pods.tsv'), '{}\n'), /damaged/],
     [
-      'a segment in a file that is no listed type\'s',
+      "a segment in a file that is no listed type's",
       async (dir) => {
         const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { shards: Array<{ segments: Array<{ file: string }> }> };
         manifest.shards[1]!.segments[0]!.file = 'rows/pods.v1';
@@ -211,7 +224,10 @@ describe('collect store', () => {
     await writeFile(file, (await readFile(file, 'utf8')).replace('\t', ' '));
     const store = await CollectStore.open(dir);
     const shard = store.shards.find((s) => s.segments.some((segment) => segment.file === 'rows/pods.tsv' && segment.offset === 0))!;
-    await assert.rejects(collectAll(store.readShardBatches(shard.key)), (e: unknown) => e instanceof StoreError && e.code === 'STORE_INVALID' && e.message.includes(`shard "${shard.key}"`));
+    await assert.rejects(
+      collectAll(store.readShardBatches(shard.key)),
+      (e: unknown) => e instanceof StoreError && e.code === 'STORE_INVALID' && e.message.includes(`shard "${shard.key}"`),
+    );
   });
 
   it('GIVEN a folder that is not a store THEN the error says so', async () => {

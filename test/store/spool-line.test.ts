@@ -5,7 +5,20 @@ import { copyField, jsonLineChars, parseSpoolLine, SPOOL_COLUMNS, SpoolLineError
 import { syntheticRows } from '../support/store-fixture.js';
 
 /** Values that COPY text format or JSON could get wrong. */
-const AWKWARD = ['tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', 'trailing backslash\\', '\\.', 'before\n\\.\nafter', '\\N', 'nul\0inside', 'double"quote', 'ünïcödé 中文 😀 \u200b', ''];
+const AWKWARD = [
+  'tab\there',
+  'new\nline',
+  'carriage\rreturn',
+  'back\\slash',
+  'trailing backslash\\',
+  '\\.',
+  'before\n\\.\nafter',
+  '\\N',
+  'nul\0inside',
+  'double"quote',
+  'ünïcödé 中文 😀 \u200b',
+  '',
+];
 
 const TEMPLATE = [...syntheticRows({ cluster: 'c1', count: 1 })][0]!;
 const segmentOf = (row: Row): SegmentContext => ({ cluster: row.cluster, namespace: row.namespace, type: row });
@@ -55,8 +68,23 @@ describe('spool lines', () => {
   });
 
   it("GIVEN a row WHEN its JSON line's length is taken THEN it is the length of that line as a sink writes it, newline included", () => {
-    const row: Row = { cluster: 'c1', namespace: 'ns', name: 'ü', uid: 'u', apiGroup: '', apiVersion: 'v1', kind: 'Pod', resource: 'pods', labels: { a: 'b' }, attributes: {}, createdAt: null, resourceVersion: '7', checksum: 'c' };
-    const line = '{"cluster":"c1","namespace":"ns","name":"ü","uid":"u","apiGroup":"","apiVersion":"v1","kind":"Pod","resource":"pods","labels":{"a":"b"},"attributes":{},"createdAt":null,"resourceVersion":"7","checksum":"c"}\n';
+    const row: Row = {
+      cluster: 'c1',
+      namespace: 'ns',
+      name: 'ü',
+      uid: 'u',
+      apiGroup: '',
+      apiVersion: 'v1',
+      kind: 'Pod',
+      resource: 'pods',
+      labels: { a: 'b' },
+      attributes: {},
+      createdAt: null,
+      resourceVersion: '7',
+      checksum: 'c',
+    };
+    const line =
+      '{"cluster":"c1","namespace":"ns","name":"ü","uid":"u","apiGroup":"","apiVersion":"v1","kind":"Pod","resource":"pods","labels":{"a":"b"},"attributes":{},"createdAt":null,"resourceVersion":"7","checksum":"c"}\n';
     assert.equal(jsonLineChars(row), line.length);
   });
 

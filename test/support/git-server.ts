@@ -288,7 +288,10 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${repoName}`;
-  const authArgs = (): string[] => [...(expected ? ['-c', `http.extraHeader=Authorization: ${expected}`] : []), ...(caFile ? ['-c', `http.sslCAInfo=${caFile}`] : [])];
+  const authArgs = (): string[] => [
+    ...(expected ? ['-c', `http.extraHeader=Authorization: ${expected}`] : []),
+    ...(caFile ? ['-c', `http.sslCAInfo=${caFile}`] : []),
+  ];
 
   return {
     url,
@@ -327,10 +330,7 @@ export async function startGitServer(options: GitServerOptions = {}): Promise<Gi
  */
 export async function withGitServer<T>(body: (server: GitServer) => Promise<T>): Promise<T>;
 export async function withGitServer<T>(options: GitServerOptions, body: (server: GitServer) => Promise<T>): Promise<T>;
-export async function withGitServer<T>(
-  first: GitServerOptions | ((server: GitServer) => Promise<T>),
-  second?: (server: GitServer) => Promise<T>,
-): Promise<T> {
+export async function withGitServer<T>(first: GitServerOptions | ((server: GitServer) => Promise<T>), second?: (server: GitServer) => Promise<T>): Promise<T> {
   const [options, body] = typeof first === 'function' ? [{}, first] : [first, second!];
   const server = await startGitServer(options);
   try {

@@ -71,7 +71,11 @@ async function raw(sim: KubeSim, path: string, headers: Record<string, string> =
   return { status: response.status, headers: response.headers, text: await response.text() };
 }
 
-async function rawJson<T>(sim: KubeSim, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: T; bytes: number }> {
+async function rawJson<T>(
+  sim: KubeSim,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: T; bytes: number }> {
   const response = await raw(sim, path, headers);
   return { status: response.status, headers: response.headers, body: JSON.parse(response.text) as T, bytes: Buffer.byteLength(response.text) };
 }
@@ -146,7 +150,9 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
         counted[namespace] = (counted[namespace] ?? 0) + items.length;
       }
     }
-    counted[''] = (await listAll((c) => core.listNamespace({ limit: 7, _continue: c }))).items.length + (await listAll((c) => core.listNode({ limit: 500, _continue: c }))).items.length;
+    counted[''] =
+      (await listAll((c) => core.listNamespace({ limit: 7, _continue: c }))).items.length +
+      (await listAll((c) => core.listNode({ limit: 500, _continue: c }))).items.length;
     assert.deepEqual(counted, expected.byNamespace);
     assert.equal(expected.total, 20_000);
   });
@@ -157,12 +163,17 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
       .map(([, n]) => n);
     assert.equal(sizes.filter((n) => n > 2500).length, 1);
     assert.ok(sizes.filter((n) => n > 2000 && n <= 2500).length >= 2);
-    assert.ok(sizes.filter((n) => n <= 2000).every((n) => n <= 1500), String(sizes));
+    assert.ok(
+      sizes.filter((n) => n <= 2000).every((n) => n <= 1500),
+      String(sizes),
+    );
     assert.ok(sizes.length >= 10, `${sizes.length} namespaces`);
   });
 
   it('GIVEN the CRD WHEN the client lists widgets cluster-wide THEN it gets them all, each with apiVersion and kind', async () => {
-    const { items } = await listAll(async (c) => toPage(await custom.listClusterCustomObject({ group: 'example.com', version: 'v1', plural: 'widgets', limit: 500, _continue: c })));
+    const { items } = await listAll(async (c) =>
+      toPage(await custom.listClusterCustomObject({ group: 'example.com', version: 'v1', plural: 'widgets', limit: 500, _continue: c })),
+    );
     assert.equal(items.length, sim.expectedCounts().byType['widgets.example.com']);
     const first = items[0] as { apiVersion?: string; kind?: string };
     assert.deepEqual([first.apiVersion, first.kind], ['example.com/v1', 'Widget']);
@@ -177,22 +188,50 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
       const here = keys.join() === [...keys].sort().join() ? [] : [path];
       return [...here, ...keys.flatMap((key) => unsorted((value as Record<string, unknown>)[key], `${path}.${key}`))];
     };
-    const lists = ['/api/v1/namespaces', '/api/v1/nodes', ...['pods', 'configmaps', 'secrets', 'services'].map((r) => `/api/v1/namespaces/payments-prod/${r}`), '/apis/apps/v1/namespaces/payments-prod/deployments'];
+    const lists = [
+      '/api/v1/namespaces',
+      '/api/v1/nodes',
+      ...['pods', 'configmaps', 'secrets', 'services'].map((r) => `/api/v1/namespaces/payments-prod/${r}`),
+      '/apis/apps/v1/namespaces/payments-prod/deployments',
+    ];
     for (const path of lists) {
       for (const item of (await rawListAll(sim, path)).items) {
         const maps = [item.metadata.labels, (item.metadata as { annotations?: object }).annotations, item.data];
-        assert.deepEqual(maps.flatMap((map) => unsorted(map, `${path} ${item.metadata.name}`)), []);
+        assert.deepEqual(
+          maps.flatMap((map) => unsorted(map, `${path} ${item.metadata.name}`)),
+          [],
+        );
       }
     }
     const widgets = await rawListAll(sim, '/apis/example.com/v1/namespaces/payments-prod/widgets');
     assert.ok(widgets.items.length > 0);
     for (const widget of widgets.items) assert.deepEqual(unsorted(widget, 'widget'), []);
     // ObjectMeta's fields in the order of the Go struct, as encoding/json writes them.
-    const objectMeta = ['name', 'generateName', 'namespace', 'selfLink', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers', 'managedFields'];
+    const objectMeta = [
+      'name',
+      'generateName',
+      'namespace',
+      'selfLink',
+      'uid',
+      'resourceVersion',
+      'generation',
+      'creationTimestamp',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+      'labels',
+      'annotations',
+      'ownerReferences',
+      'finalizers',
+      'managedFields',
+    ];
     for (const path of ['/api/v1/namespaces/payments-prod/pods', '/apis/example.com/v1/namespaces/payments-prod/widgets']) {
       for (const item of (await rawListAll(sim, path, METADATA_LIST)).items) {
         const keys = Object.keys(item.metadata);
-        assert.deepEqual(keys, objectMeta.filter((key) => keys.includes(key)), path);
+        assert.deepEqual(
+          keys,
+          objectMeta.filter((key) => keys.includes(key)),
+          path,
+        );
       }
     }
   });
@@ -201,7 +240,9 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     const kc = await kubeConfig(sim);
     assert.deepEqual((await kc.makeApiClient(CoreApi).getAPIVersions()).versions, ['v1']);
     const groups = (await kc.makeApiClient(ApisApi).getAPIVersions()).groups;
-    const versions = Object.fromEntries(groups.map((g) => [g.name, { served: g.versions.map((v) => v.groupVersion), preferred: g.preferredVersion?.groupVersion }]));
+    const versions = Object.fromEntries(
+      groups.map((g) => [g.name, { served: g.versions.map((v) => v.groupVersion), preferred: g.preferredVersion?.groupVersion }]),
+    );
     assert.deepEqual(versions['example.com'], { served: ['example.com/v1'], preferred: 'example.com/v1' });
     assert.deepEqual(versions.policy, { served: ['policy/v1', 'policy/v1beta1'], preferred: 'policy/v1' });
     assert.deepEqual(versions.apps?.served, ['apps/v1']);
@@ -221,7 +262,9 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
   });
 
   it('GIVEN the Accept header client-go sends for aggregated discovery THEN the server declines it and answers the plain APIGroupList', async () => {
-    const both = await rawJson<{ kind: string }>(sim, '/apis', { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json' });
+    const both = await rawJson<{ kind: string }>(sim, '/apis', {
+      accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json',
+    });
     assert.deepEqual([both.status, both.body.kind, both.headers.get('content-type')], [200, 'APIGroupList', 'application/json']);
     const only = await rawJson<{ reason: string }>(sim, '/apis', { accept: 'application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList' });
     assert.deepEqual([only.status, only.body.reason], [406, 'NotAcceptable']);
@@ -261,7 +304,9 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     assert.ok(full.bytes >= 3 * lean.bytes, `full ${full.bytes} vs metadata ${lean.bytes}`);
 
     const name = full.items[0]!.metadata.name;
-    const one = await rawJson<{ kind: string; metadata: Meta }>(sim, `/api/v1/namespaces/${full.items[0]!.metadata.namespace}/pods/${name}`, { accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1' });
+    const one = await rawJson<{ kind: string; metadata: Meta }>(sim, `/api/v1/namespaces/${full.items[0]!.metadata.namespace}/pods/${name}`, {
+      accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+    });
     assert.deepEqual([one.status, one.body.kind, one.body.metadata.name], [200, 'PartialObjectMetadata', name]);
   });
 
@@ -282,10 +327,23 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     const got = await rawJson<{ kind: string; apiVersion: string }>(sim, `/api/v1/namespaces/payments-prod/pods/${pod.metadata!.name}/status`);
     assert.deepEqual([got.body.kind, got.body.apiVersion], ['Pod', 'v1']);
     const missing = await rawJson(sim, '/api/v1/namespaces/payments-prod/pods/nope');
-    assert.deepEqual(missing.body, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'pods "nope" not found', reason: 'NotFound', details: { name: 'nope', kind: 'pods' }, code: 404 });
+    assert.deepEqual(missing.body, {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'pods "nope" not found',
+      reason: 'NotFound',
+      details: { name: 'nope', kind: 'pods' },
+      code: 404,
+    });
     const unknown = await rawJson<{ reason: string; code: number }>(sim, '/apis/nothing.example.com/v1/things');
     assert.deepEqual([unknown.status, unknown.body.reason], [404, 'NotFound']);
-    const post = await fetch(`${sim.url}/api/v1/namespaces/payments-prod/pods`, { method: 'POST', headers: { authorization: `Bearer ${sim.token}` }, body: '{}' });
+    const post = await fetch(`${sim.url}/api/v1/namespaces/payments-prod/pods`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.token}` },
+      body: '{}',
+    });
     assert.equal(post.status, 405);
   });
 
@@ -293,8 +351,16 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     const cases: Array<{ query: string; status: number; reason?: string; message?: RegExp }> = [
       { query: 'limit=abc', status: 400, reason: 'BadRequest' },
       { query: 'continue=not*base64', status: 400, reason: 'BadRequest', message: /^invalid continue token: continue key is not valid/ },
-      { query: `continue=${Buffer.from('{"v":"meta.k8s.io/v1","rv":0,"start":"a"}').toString('base64url')}`, status: 400, message: /incorrect encoded start resourceVersion/ },
-      { query: 'continue=eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MSwic3RhcnQiOiJhIn0&resourceVersion=5', status: 400, message: /^specifying resource version is not allowed when using continue$/ },
+      {
+        query: `continue=${Buffer.from('{"v":"meta.k8s.io/v1","rv":0,"start":"a"}').toString('base64url')}`,
+        status: 400,
+        message: /incorrect encoded start resourceVersion/,
+      },
+      {
+        query: 'continue=eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MSwic3RhcnQiOiJhIn0&resourceVersion=5',
+        status: 400,
+        message: /^specifying resource version is not allowed when using continue$/,
+      },
       { query: 'resourceVersionMatch=Exact', status: 422, reason: 'Invalid', message: /resourceVersionMatch is forbidden unless resourceVersion is provided/ },
       { query: 'resourceVersion=0&resourceVersionMatch=Exact', status: 422, reason: 'Invalid' },
       { query: 'resourceVersion=1&resourceVersionMatch=NotOlderThan&limit=5', status: 200 },
@@ -321,7 +387,10 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     assert.equal(first.status, 200);
     const path = `/api/v1/configmaps?limit=100&continue=${first.body.metadata.continue}`;
     const limited = await rawJson<{ reason: string; details: { retryAfterSeconds: number } }>(sim, path);
-    assert.deepEqual([limited.status, limited.headers.get('retry-after'), limited.body.reason, limited.body.details.retryAfterSeconds], [429, '3', 'TooManyRequests', 3]);
+    assert.deepEqual(
+      [limited.status, limited.headers.get('retry-after'), limited.body.reason, limited.body.details.retryAfterSeconds],
+      [429, '3', 'TooManyRequests', 3],
+    );
     assert.equal((await rawJson(sim, path)).status, 200);
   });
 
@@ -367,7 +436,15 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     const error = await rejection(anonymous.listNamespace());
     assert.ok(error instanceof ApiException && error.code === 401);
     const wrong = await fetch(`${sim.url}/api/v1/pods`, { headers: { authorization: 'Bearer wrong' } });
-    assert.deepEqual(await wrong.json(), { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    assert.deepEqual(await wrong.json(), {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'Unauthorized',
+      reason: 'Unauthorized',
+      code: 401,
+    });
     const health = await fetch(`${sim.url}/healthz`);
     assert.deepEqual([health.status, await health.text()], [200, 'ok']);
     const listed = await raw(sim, '/api/v1/namespaces?limit=3');
@@ -419,7 +496,8 @@ describe('kube-sim mutate', () => {
         ['deployments.apps', '/apis/apps/v1'],
         ['widgets.example.com', '/apis/example.com/v1'],
       ]);
-      const path = (ref: { type: string; namespace: string; name: string }): string => `${kinds.get(ref.type)}/namespaces/${ref.namespace}/${ref.type.split('.')[0]}/${ref.name}`;
+      const path = (ref: { type: string; namespace: string; name: string }): string =>
+        `${kinds.get(ref.type)}/namespaces/${ref.namespace}/${ref.type.split('.')[0]}/${ref.name}`;
       const result = sim.mutate({ change: 6, remove: 4, namespaces: [namespace], seed: 9 });
       assert.deepEqual(twin.mutate({ change: 6, remove: 4, namespaces: [namespace], seed: 9 }), result);
       assert.deepEqual([result.changed.length, result.removed.length], [6, 4]);
@@ -441,7 +519,8 @@ describe('kube-sim mutate', () => {
       assert.equal(after.total, before.total - 4);
       assert.equal(after.byNamespace[namespace], before.byNamespace[namespace]! - 4);
       let listed = 0;
-      for (const [type, prefix] of kinds) listed += (await rawListAll(sim, `${prefix}/namespaces/${namespace}/${type.split('.')[0]}`, METADATA_LIST)).items.length;
+      for (const [type, prefix] of kinds)
+        listed += (await rawListAll(sim, `${prefix}/namespaces/${namespace}/${type.split('.')[0]}`, METADATA_LIST)).items.length;
       assert.equal(listed, after.byNamespace[namespace]);
       const pods = await rawListAll(sim, '/api/v1/pods', METADATA_LIST);
       assert.equal(pods.items.length, after.byType.pods);

@@ -149,7 +149,10 @@ async function idOf(flag: '-u' | '-g', name: string): Promise<number | undefined
 export async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {
   let uid = await idOf('-u', 'postgres');
   if (uid === undefined) {
-    const groupExists = (await execFileAsync('getent', ['group', 'postgres']).then(() => true, () => false));
+    const groupExists = await execFileAsync('getent', ['group', 'postgres']).then(
+      () => true,
+      () => false,
+    );
     const args = ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', ...(groupExists ? ['-g', 'postgres'] : ['--user-group']), 'postgres'];
     try {
       await execFileAsync('useradd', args);
@@ -242,16 +245,40 @@ async function startEmbedded(binaries: Binaries, options: { copy: boolean } = { 
   const dataDir = join(dir, 'data');
   const initdb = runBinary(
     join(bin, basename(binaries.initdb)),
-    [`--pgdata=${dataDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${passwordFile}`, '--encoding=UTF8', '--locale=C.UTF-8', '--lc-messages=C', '--no-sync'],
+    [
+      `--pgdata=${dataDir}`,
+      '--auth=scram-sha-256',
+      '--username=postgres',
+      `--pwfile=${passwordFile}`,
+      '--encoding=UTF8',
+      '--locale=C.UTF-8',
+      '--lc-messages=C',
+      '--no-sync',
+    ],
     ids,
     remember,
   );
-  let lastError: unknown = await new Promise((resolve) => initdb.on('error', resolve).on('exit', (code) => resolve(code === 0 ? undefined : new Error(`initdb exited ${code}`))));
+  let lastError: unknown = await new Promise((resolve) =>
+    initdb.on('error', resolve).on('exit', (code) => resolve(code === 0 ? undefined : new Error(`initdb exited ${code}`))),
+  );
   for (let attempt = 0; attempt < 3 && !lastError; attempt++) {
     const port = await freePort();
     const postmaster = runBinary(
       join(bin, basename(binaries.postgres)),
-      ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200', '-c', 'log_min_messages=warning'],
+      [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'unix_socket_directories=',
+        '-c',
+        'max_connections=200',
+        '-c',
+        'log_min_messages=warning',
+      ],
       ids,
       remember,
     );
@@ -335,7 +362,9 @@ export async function walPosition(url: string): Promise<string> {
 
 /** Bytes of WAL the server wrote since `lsn` (from walPosition()). */
 export async function walSince(url: string, lsn: string): Promise<number> {
-  return withClient(url, async (client) => Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes));
+  return withClient(url, async (client) =>
+    Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn) AS bytes', [lsn])).rows[0]!.bytes),
+  );
 }
 
 /** Creates the sink's tables the way `kollect db init` does. */

@@ -126,7 +126,10 @@ function parseSample(text: string, line: number): Sample {
   let labels: Record<string, string> = {};
   while (text[i] === ' ' || text[i] === '\t') i++;
   if (text[i] === '{') ({ labels, end: i } = parseLabels(text, i, line));
-  const rest = text.slice(i).trim().split(/[ \t]+/);
+  const rest = text
+    .slice(i)
+    .trim()
+    .split(/[ \t]+/);
   if (rest.length < 1 || rest.length > 2 || rest[0] === '') throw new PromTextError(line, `expected "value [timestamp]" after ${name}, got "${text.slice(i)}"`);
   const value = parseFloatStrict(rest[0]!);
   if (value === undefined) throw new PromTextError(line, `value "${rest[0]}" of ${name} is not a float`);
@@ -158,7 +161,11 @@ const seriesKey = (sample: Sample): string =>
 
 /** The labels of a sample without one label (`le`, `quantile`), as a key. */
 function groupKey(labels: Record<string, string>, without: string): string {
-  return JSON.stringify(Object.entries(labels).filter(([k]) => k !== without).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify(
+    Object.entries(labels)
+      .filter(([k]) => k !== without)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  );
 }
 
 function checkHistogram(family: MetricFamily, lineOf: ReadonlyMap<Sample, number>): void {
@@ -249,7 +256,8 @@ export function parsePromText(text: string): Map<string, MetricFamily> {
     const key = seriesKey(sample);
     if (series.has(key)) throw new PromTextError(line, `series ${key} given twice`);
     series.add(key);
-    if (family.type === 'counter' && (sample.value < 0 || Number.isNaN(sample.value))) throw new PromTextError(line, `counter ${sample.name} has value ${sample.value}`);
+    if (family.type === 'counter' && (sample.value < 0 || Number.isNaN(sample.value)))
+      throw new PromTextError(line, `counter ${sample.name} has value ${sample.value}`);
     if (family.type === 'summary' && sample.name === family.name && sample.labels.quantile === undefined) {
       throw new PromTextError(line, `summary sample ${sample.name} without a "quantile" label`);
     }

@@ -72,7 +72,7 @@ export function parseInPieces(bytes: Buffer, decode: Decode): unknown {
     const list = JSON.parse(decode(bytes, 0, itemsStart) + decode(bytes, itemsEnd, bytes.length)) as { items?: unknown };
     if (!Array.isArray(list.items) || list.items.length !== 0) return undefined;
     const items: unknown[] = [];
-    for (let from = itemsStart; from < itemsEnd; ) {
+    for (let from = itemsStart; from < itemsEnd;) {
       const split = from + PIECE_BYTES < itemsEnd ? bytes.indexOf(NEXT_ITEM, from + PIECE_BYTES) : -1;
       const to = split >= 0 && split < itemsEnd ? split : itemsEnd;
       for (const item of JSON.parse(`[${decode(bytes, from, to)}]`) as unknown[]) items.push(item);

@@ -18,7 +18,11 @@ export function isSecretType(type: Pick<ResourceType, 'group' | 'resource'>): bo
 }
 
 /** The fields of a Secret that hold its data, as attribute paths and their keys. */
-const SECRET_DATA_FIELDS: ReadonlyArray<{ path: string; keys: readonly string[] }> = ['data', 'stringData', `metadata.annotations["${LAST_APPLIED_ANNOTATION}"]`].map((path) => ({
+const SECRET_DATA_FIELDS: ReadonlyArray<{ path: string; keys: readonly string[] }> = [
+  'data',
+  'stringData',
+  `metadata.annotations["${LAST_APPLIED_ANNOTATION}"]`,
+].map((path) => ({
   path,
   keys: parseAttributePath(path).map((step) => (step.kind === 'key' ? step.key : '')),
 }));

@@ -81,7 +81,15 @@ function counted(parts: Array<[number, string]>): string {
 export function changeSummary(cluster: string, files: ChangeCounts, rows: RowDelta, totalRows: number): string {
   const shards = files.added + files.changed + files.removed;
   const changedRows = rows.added + rows.updated + rows.removed;
-  const fileParts = counted([[files.added, 'added'], [files.changed, 'updated'], [files.removed, 'removed']]);
-  const rowParts = counted([[rows.added, 'added'], [rows.updated, 'updated'], [rows.removed, 'removed']]);
+  const fileParts = counted([
+    [files.added, 'added'],
+    [files.changed, 'updated'],
+    [files.removed, 'removed'],
+  ]);
+  const rowParts = counted([
+    [rows.added, 'added'],
+    [rows.updated, 'updated'],
+    [rows.removed, 'removed'],
+  ]);
   return `cluster ${cluster}: ${plural(shards, 'shard')} changed (${fileParts}), ${plural(changedRows, 'row')} changed${rowParts ? ` (${rowParts})` : ''}, ${plural(totalRows, 'row')} in all`;
 }

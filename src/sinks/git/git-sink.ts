@@ -157,7 +157,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       checkAbort(ctx, 'while rendering files');
       const text = await read(oid);
       if (!isClusterDocument(text, store.cluster)) {
-        ctx.log.debug('git sink leaves a file that matches the path template but is not this cluster\'s', { sink: config.name, path });
+        ctx.log.debug("git sink leaves a file that matches the path template but is not this cluster's", { sink: config.name, path });
         continue;
       }
       await render(shard, path, oid, text);
@@ -165,7 +165,14 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     return result;
   }
 
-  async function rememberExport(state: GitSinkState, store: CollectStore, fingerprint: string, now: Date, commit: string | undefined, memos: Record<string, ShardMemo>): Promise<void> {
+  async function rememberExport(
+    state: GitSinkState,
+    store: CollectStore,
+    fingerprint: string,
+    now: Date,
+    commit: string | undefined,
+    memos: Record<string, ShardMemo>,
+  ): Promise<void> {
     state.refs[config.ref] = { url: remote.url, cluster: store.cluster, fingerprint, exportedAt: now.toISOString(), commit: commit ?? null, shards: memos };
     await saveState(mirrorDir, state);
   }
@@ -189,7 +196,12 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
    * (isomorphic-git has no gc: packs and loose objects only accumulate). Returns its head and
    * this cluster's files there; `fresh` when the mirror starts afresh (empty).
    */
-  async function openMirror(mirror: Mirror, layout: ShardPathLayout, state: GitSinkState, ctx: SinkContext): Promise<{ fresh: boolean; head: string | undefined; files: Map<string, string> }> {
+  async function openMirror(
+    mirror: Mirror,
+    layout: ShardPathLayout,
+    state: GitSinkState,
+    ctx: SinkContext,
+  ): Promise<{ fresh: boolean; head: string | undefined; files: Map<string, string> }> {
     const reclone = async (level: 'info' | 'warn', message: string, data: Record<string, unknown>) => {
       ctx.log[level](message, { sink: config.name, mirrorDir, ...data });
       await mirror.create();
@@ -202,7 +214,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     }
     const packs = await mirror.packCount();
     if (packs > MAX_PACKS) return reclone('info', 'git mirror holds many packs: recloning to compact it', { packs });
-    if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE) return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
+    if ((state.mirrorCommits ?? 0) >= MAX_COMMITS_PER_CLONE)
+      return reclone('info', 'git mirror holds many loose objects: recloning to compact it', { commits: state.mirrorCommits });
     await mirror.discardStaged();
     return { fresh: false, ...found };
   }
@@ -268,10 +281,15 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
           if (attempt >= config.pushRetries) {
             if (timedOut) throw error;
             const reason = pushRefusal(error) ?? 'not a fast-forward';
-            throw new SinkError(config.name, `push to ${shownUrl} (${config.ref}) rejected ${attempt + 1} times (${reason}): another writer keeps moving the branch`, where, {
-              cause: error,
-              code: 'GIT_PUSH_REJECTED',
-            });
+            throw new SinkError(
+              config.name,
+              `push to ${shownUrl} (${config.ref}) rejected ${attempt + 1} times (${reason}): another writer keeps moving the branch`,
+              where,
+              {
+                cause: error,
+                code: 'GIT_PUSH_REJECTED',
+              },
+            );
           }
           const delay = Math.round(200 * 2 ** attempt * (0.5 + random()));
           const why = timedOut ? 'git push timed out and the remote does not hold the commit' : 'git push rejected (the branch moved)';

@@ -283,7 +283,8 @@ export class Mirror {
       if (!(await isReadable(join(packDir, `${file.slice(0, -'.idx'.length)}.pack`)))) continue;
       indexes.push(await fsp.readFile(join(packDir, file)));
     }
-    return async (oid) => (await isReadable(join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2)))) || indexes.some((index) => packIndexHolds(index, oid));
+    return async (oid) =>
+      (await isReadable(join(this.gitdir, 'objects', oid.slice(0, 2), oid.slice(2)))) || indexes.some((index) => packIndexHolds(index, oid));
   }
 
   /**
@@ -344,7 +345,13 @@ export class Mirror {
     return git.writeTree({ fs: this.fs, gitdir: this.gitdir, tree: [...entries.values()] });
   }
 
-  async writeCommit(options: { tree: string; parent: string | undefined; author: { name: string; email: string }; message: string; when: Date }): Promise<string> {
+  async writeCommit(options: {
+    tree: string;
+    parent: string | undefined;
+    author: { name: string; email: string };
+    message: string;
+    when: Date;
+  }): Promise<string> {
     const person = { name: options.author.name, email: options.author.email, timestamp: Math.floor(options.when.getTime() / 1000), timezoneOffset: 0 };
     return git.writeCommit({
       fs: this.fs,

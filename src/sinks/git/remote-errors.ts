@@ -61,13 +61,23 @@ export function remoteError(config: GitSinkConfig, remote: ShownRemote, error: u
   }
   const refusal = pushRefusal(error);
   if (refusal !== undefined) {
-    return new SinkError(config.name, `the remote refused the push to ${shownUrl} (${config.ref}): ${redact(refusal, secrets)}; check branch protection and server hooks for this account`, where, {
-      cause: error,
-      code: 'GIT_PUSH_REFUSED',
-    });
+    return new SinkError(
+      config.name,
+      `the remote refused the push to ${shownUrl} (${config.ref}): ${redact(refusal, secrets)}; check branch protection and server hooks for this account`,
+      where,
+      {
+        cause: error,
+        code: 'GIT_PUSH_REFUSED',
+      },
+    );
   }
-  return new SinkError(config.name, `git ${step} ${shownUrl} (${config.ref}) failed: ${redact((error as Error).message, secrets)}${untrustedCertificateHint(error, config)}`, where, {
-    cause: error,
-    code: 'GIT_REMOTE_FAILED',
-  });
+  return new SinkError(
+    config.name,
+    `git ${step} ${shownUrl} (${config.ref}) failed: ${redact((error as Error).message, secrets)}${untrustedCertificateHint(error, config)}`,
+    where,
+    {
+      cause: error,
+      code: 'GIT_REMOTE_FAILED',
+    },
+  );
 }

@@ -68,10 +68,19 @@ export function remoteHttp(base: HttpClient, remote: RemoteRequests): HttpClient
     const endpoint = pathname.endsWith('/info/refs') ? `info/refs?service=${searchParams.get('service') ?? ''}` : pathname.slice(pathname.lastIndexOf('/') + 1);
     const what = `${request.method ?? 'GET'} ${endpoint}`;
     if (remote.signal.aborted) {
-      return new InterruptedError(`sink "${remote.sink}": git request interrupted (${what}); a push in flight may or may not have landed, the next run fetches and sees`, { sink: remote.sink }, { cause: error });
+      return new InterruptedError(
+        `sink "${remote.sink}": git request interrupted (${what}); a push in flight may or may not have landed, the next run fetches and sees`,
+        { sink: remote.sink },
+        { cause: error },
+      );
     }
     if (silence.signal.aborted) {
-      return new SinkError(remote.sink, `the Git server sent nothing for ${remote.timeoutMs / 1000}s (${what}); if it is only slow (a busy host, a long pre-receive hook), raise requestTimeout`, { timeoutMs: remote.timeoutMs }, { cause: error, code: GIT_TIMEOUT });
+      return new SinkError(
+        remote.sink,
+        `the Git server sent nothing for ${remote.timeoutMs / 1000}s (${what}); if it is only slow (a busy host, a long pre-receive hook), raise requestTimeout`,
+        { timeoutMs: remote.timeoutMs },
+        { cause: error, code: GIT_TIMEOUT },
+      );
     }
     return error;
   };

@@ -22,7 +22,11 @@ export interface ExportAttempt {
  * network. Skipped when the payload is the one last pushed, or when exportMinInterval has not
  * passed since (unless forced). A state of another URL or cluster decides nothing.
  */
-export function skipReason(config: Pick<GitSinkConfig, 'ref' | 'exportMinInterval'>, last: RefState | undefined, attempt: ExportAttempt): SkipReason | undefined {
+export function skipReason(
+  config: Pick<GitSinkConfig, 'ref' | 'exportMinInterval'>,
+  last: RefState | undefined,
+  attempt: ExportAttempt,
+): SkipReason | undefined {
   if (!last || last.url !== attempt.url || last.cluster !== attempt.cluster) return undefined;
   if (last.fingerprint === attempt.fingerprint) {
     return { reason: 'unchanged', message: `payload unchanged since the export of ${last.exportedAt} to ${config.ref}` };

@@ -57,13 +57,16 @@ export async function applyStore(sinkPool: SinkPool, refs: TableRefs, store: Col
         durationMs: result.durationMs,
       });
       if (counts.replaced.count > 0) {
-        ctx.log.warn('values held NUL (U+0000), which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact', {
-          sink: config.name,
-          table: refs.itemsLabel,
-          cluster: store.cluster,
-          replaced: counts.replaced.count,
-          first: counts.replaced.first.map(describeReplacedValue),
-        });
+        ctx.log.warn(
+          'values held NUL (U+0000), which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact',
+          {
+            sink: config.name,
+            table: refs.itemsLabel,
+            cluster: store.cluster,
+            replaced: counts.replaced.count,
+            first: counts.replaced.first.map(describeReplacedValue),
+          },
+        );
       }
       return result;
     } catch (error) {
@@ -81,7 +84,14 @@ export async function applyStore(sinkPool: SinkPool, refs: TableRefs, store: Col
 }
 
 /** One attempt at the export: one transaction, committed or rolled back whole. */
-async function applyOnce(sinkPool: SinkPool, refs: TableRefs, store: CollectStore, ctx: SinkContext, exportRun: ExportRun, state: { connected: boolean }): Promise<ApplyCounts> {
+async function applyOnce(
+  sinkPool: SinkPool,
+  refs: TableRefs,
+  store: CollectStore,
+  ctx: SinkContext,
+  exportRun: ExportRun,
+  state: { connected: boolean },
+): Promise<ApplyCounts> {
   const { config } = sinkPool;
   const cluster = store.cluster;
   const tx = await sinkPool.transaction(ctx, 'export');
@@ -134,7 +144,14 @@ async function applyOnce(sinkPool: SinkPool, refs: TableRefs, store: CollectStor
         await createStaging(run);
         await copyStore(`${STAGING} (${STAGING_COLUMN_LIST})`, [], changed);
         const heldBefore = [...stored.values()].reduce((n, s) => n + s.rows, 0);
-        merged = await mergeStaged(run, refs.items, { cluster, collectedAt: store.manifest.collectedAt, complete: completeTypes(store), staged: sent, unchanged, heldBefore });
+        merged = await mergeStaged(run, refs.items, {
+          cluster,
+          collectedAt: store.manifest.collectedAt,
+          complete: completeTypes(store),
+          staged: sent,
+          unchanged,
+          heldBefore,
+        });
       }
     }
     const summary = summarise(staged.perShard, merged.written, merged.deleted);

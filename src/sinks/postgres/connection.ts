@@ -19,9 +19,20 @@ export async function resolveSecret(sink: string, ref: SecretRef, deps: Connecti
   try {
     value = await readSecret(ref, deps);
   } catch (error) {
-    throw new SinkError(sink, `connection URL: cannot read secret ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { secret }, { code: 'SINK_CONFIG' });
+    throw new SinkError(
+      sink,
+      `connection URL: cannot read secret ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      { secret },
+      { code: 'SINK_CONFIG' },
+    );
   }
-  if (!value) throw new SinkError(sink, `connection URL: ${'env' in ref ? `environment variable ${ref.env} is not set or empty` : `secret file ${ref.file} is empty`}`, { secret }, { code: 'SINK_CONFIG' });
+  if (!value)
+    throw new SinkError(
+      sink,
+      `connection URL: ${'env' in ref ? `environment variable ${ref.env} is not set or empty` : `secret file ${ref.file} is empty`}`,
+      { secret },
+      { code: 'SINK_CONFIG' },
+    );
   return value;
 }
 

@@ -28,10 +28,15 @@ import { REPLACED_VALUES_NAMED, type ReplacedValue, type ReplacedValues } from '
  * nothing visible.
  */
 export const STAGING_COLUMNS = {
-  ...({ name: 'text', uid: 'text', labels: 'jsonb', attributes: 'jsonb', checksum: 'text', resource_version: 'text', created_at: 'timestamptz' } satisfies Record<
-    (typeof SPOOL_COLUMNS)[number],
-    string
-  >),
+  ...({
+    name: 'text',
+    uid: 'text',
+    labels: 'jsonb',
+    attributes: 'jsonb',
+    checksum: 'text',
+    resource_version: 'text',
+    created_at: 'timestamptz',
+  } satisfies Record<(typeof SPOOL_COLUMNS)[number], string>),
   namespace: 'text',
   api_group: 'text',
   api_version: 'text',
@@ -134,7 +139,11 @@ function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStat
   for (const [i, line] of lines.entries()) {
     if (!mayHoldNul(line)) continue;
     const fields = line.split('\t');
-    const object: Omit<ReplacedValue, 'field'> = { namespace: namespaceOfShard(where.shard.key), name: copyFieldValue(fields[0]!) ?? '', kind: where.type.kind };
+    const object: Omit<ReplacedValue, 'field'> = {
+      namespace: namespaceOfShard(where.shard.key),
+      name: copyFieldValue(fields[0]!) ?? '',
+      kind: where.type.kind,
+    };
     for (const [c, column] of SPOOL_COLUMNS.entries()) {
       const field = fields[c];
       const value = field === undefined || !mayHoldNul(field) ? null : copyFieldValue(field);
@@ -145,10 +154,13 @@ function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStat
         try {
           json = JSON.parse(value);
         } catch {
-          throw new StoreError(`store ${where.dir} is damaged: shard "${where.shard.key}" holds a row of ${where.type.resource} whose ${column} are not JSON; collect again`, {
-            dir: where.dir,
-            shard: where.shard.key,
-          });
+          throw new StoreError(
+            `store ${where.dir} is damaged: shard "${where.shard.key}" holds a row of ${where.type.resource} whose ${column} are not JSON; collect again`,
+            {
+              dir: where.dir,
+              shard: where.shard.key,
+            },
+          );
         }
         const clean = jsonWithoutNul(json, column, paths);
         if (paths.length > 0) fields[c] = copyJson(JSON.stringify(clean));
@@ -195,16 +207,20 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
         const key = [text.slice(start, tab), text.slice(tab + 1, text.indexOf('\t', tab + 1))].join('\t');
         if (keys.has(key)) {
           const [name, uid] = key.split('\t');
-          throw new StoreError(`store ${store.dir} is damaged: shard "${shard.key}" holds two rows of ${type.resource} named ${printable(name!)} with uid ${printable(uid!)}; collect again`, {
-            dir: store.dir,
-            shard: shard.key,
-          });
+          throw new StoreError(
+            `store ${store.dir} is damaged: shard "${shard.key}" holds two rows of ${type.resource} named ${printable(name!)} with uid ${printable(uid!)}; collect again`,
+            {
+              dir: store.dir,
+              shard: shard.key,
+            },
+          );
         }
         keys.add(key);
         lines.sent++;
       }
       // What this segment's rows share, before each newline; `$` is special in a replacement string, `$$` writes one.
-      if (tail?.type !== type) tail = { type, replacement: `${namespace}${copyTail([type.group, type.version, type.kind, type.resource])}${constants}\n`.replaceAll('$', '$$$$') };
+      if (tail?.type !== type)
+        tail = { type, replacement: `${namespace}${copyTail([type.group, type.version, type.kind, type.resource])}${constants}\n`.replaceAll('$', '$$$$') };
       yield text.replaceAll('\n', tail.replacement);
     }
   }

@@ -33,7 +33,11 @@ export function shardChanges(perShard: Iterable<[string, ChangeCounts]>): ShardC
 }
 
 /** What an export did per shard, from the rows it staged, wrote and deleted there. */
-export function summarise(staged: Map<string, number>, written: Map<string, { inserted: number; updated: number }>, deleted: Map<string, number>): ShardChanges {
+export function summarise(
+  staged: Map<string, number>,
+  written: Map<string, { inserted: number; updated: number }>,
+  deleted: Map<string, number>,
+): ShardChanges {
   const keys = new Set<string>([...staged.keys(), ...written.keys(), ...deleted.keys()]);
   return shardChanges(
     [...keys].map((shard): [string, ChangeCounts] => {

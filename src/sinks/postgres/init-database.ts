@@ -14,7 +14,11 @@ export async function initDatabase(config: PostgresSinkConfig, options: { brin?:
   client.on('error', () => undefined);
   try {
     await client.connect();
-    return await initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, { ...options, statementTimeoutMs: config.statementTimeout });
+    return await initSchema(
+      client,
+      { schema: config.schema, table: config.table, runsTable: config.runsTable },
+      { ...options, statementTimeoutMs: config.statementTimeout },
+    );
   } catch (error) {
     throw sinkError(config, secrets, error, `db init of ${config.schema}.${config.table}`, 'nothing was changed');
   } finally {

@@ -20,7 +20,11 @@ const UPDATE_SET = ITEM_COLUMNS.filter((c) => !(KEY_COLUMNS as readonly string[]
 
 /** Creates the staging table for this transaction (ON COMMIT DROP, not WAL-logged, no index). */
 export async function createStaging(run: Run): Promise<void> {
-  await run(`CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS).map(([c, type]) => `${c} ${type}`).join(', ')}) ON COMMIT DROP`);
+  await run(
+    `CREATE TEMP TABLE kollect_staging (${Object.entries(STAGING_COLUMNS)
+      .map(([c, type]) => `${c} ${type}`)
+      .join(', ')}) ON COMMIT DROP`,
+  );
 }
 
 /** Resource types listed completely (as two parallel lists, for unnest): only their absent rows may be deleted. */

@@ -43,7 +43,12 @@ export function sinkError(config: PostgresSinkConfig, secrets: readonly string[]
         : pgError.code === '57014'
           ? ` (statementTimeout is ${config.statementTimeout} ms)`
           : '';
-    return new SinkError(config.name, `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`, { table, sqlstate: pgError.code }, { cause: error });
+    return new SinkError(
+      config.name,
+      `${action} failed: ${base} (SQLSTATE ${pgError.code ?? 'unknown'})${hint}${tail}`,
+      { table, sqlstate: pgError.code },
+      { cause: error },
+    );
   }
   const lost = CONNECTION_LOST.has((error as NodeJS.ErrnoException).code ?? '') || base.startsWith('Connection terminated');
   return new SinkError(config.name, `${action} failed: ${lost ? `the connection to the database broke (${base})` : base}${tail}`, { table }, { cause: error });

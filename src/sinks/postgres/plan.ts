@@ -103,6 +103,8 @@ export async function planStore(sinkPool: SinkPool, refs: TableRefs, store: Coll
   }
   for (const shard of store.shards) countsOf(shard.key);
   // Like apply(): every shard of the store, plus shards of the table with something to delete.
-  const { totals, shards } = shardChanges([...perShard].filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0));
+  const { totals, shards } = shardChanges(
+    [...perShard].filter(([shard, c]) => store.shard(shard) !== undefined || c.added + c.changed + c.removed + c.unchanged > 0),
+  );
   return reportCounts({ sink: config.name, type: 'postgres', unit: 'rows', totals, shards }, refs.itemsLabel);
 }

@@ -18,7 +18,13 @@ export interface ExportRun {
 }
 
 /** Records the export as succeeded, in the export's transaction: the row commits with the export or not at all. */
-export async function recordSucceededRun(run: Run, config: Pick<PostgresSinkConfig, 'name'>, exportRun: ExportRun, rows: number, totals: ChangeCounts): Promise<void> {
+export async function recordSucceededRun(
+  run: Run,
+  config: Pick<PostgresSinkConfig, 'name'>,
+  exportRun: ExportRun,
+  rows: number,
+  totals: ChangeCounts,
+): Promise<void> {
   await run(
     `INSERT INTO ${exportRun.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status)
      VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, 'succeeded')`,

@@ -249,10 +249,10 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
       result.createdSchema = true;
     }
     await client.query(migrationsTableSql(refs));
-    const done = await client.query<{ table_name: string; version: number }>(`SELECT table_name, version FROM ${refs.migrations} WHERE table_name IN ($1, $2)`, [
-      names.table,
-      names.runsTable,
-    ]);
+    const done = await client.query<{ table_name: string; version: number }>(
+      `SELECT table_name, version FROM ${refs.migrations} WHERE table_name IN ($1, $2)`,
+      [names.table, names.runsTable],
+    );
     const applied = new Set(done.rows.map((r) => `${r.table_name}/${r.version}`));
     for (const migration of MIGRATIONS) {
       if (applied.has(`${builtTable(migration, names)}/${migration.version}`)) continue;

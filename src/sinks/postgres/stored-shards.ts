@@ -34,7 +34,10 @@ export async function storedShards(run: Run, items: string, cluster: string): Pr
     );
     await run('RELEASE SAVEPOINT kollect_fingerprints');
     return new Map(
-      result.rows.map((r) => [shardKeyOf(r.namespace), { rows: r.rows, fingerprint: fingerprintOf(r.rows, ((BigInt(r.high) + BigInt(r.low_negative)) << 64n) + BigInt(r.low)) }]),
+      result.rows.map((r) => [
+        shardKeyOf(r.namespace),
+        { rows: r.rows, fingerprint: fingerprintOf(r.rows, ((BigInt(r.high) + BigInt(r.low_negative)) << 64n) + BigInt(r.low)) },
+      ]),
     );
   } catch (error) {
     if (pgErrorOf(error)?.code !== '22P02' && pgErrorOf(error)?.code !== '22026') throw error;

@@ -8,9 +8,14 @@ import { parseListBody } from '../../support/list-pages.js';
 
 /** A list of `count` items made by `item(i)` (each item's metadata, as JSON text), with a continue token. */
 const metadataList = (count: number, item: (i: number) => string, tail?: string): Buffer =>
-  metadataListPage(Array.from({ length: count }, (_, i) => item(i)), '{"resourceVersion":"7","continue":"abc"}', tail);
+  metadataListPage(
+    Array.from({ length: count }, (_, i) => item(i)),
+    '{"resourceVersion":"7","continue":"abc"}',
+    tail,
+  );
 
-const plain = (i: number): string => `{"name":"pod-${i}","namespace":"ns","uid":"u-${i}","labels":{"app":"a${i % 7}"},"annotations":{"note":"${'x'.repeat(200)}"}}`;
+const plain = (i: number): string =>
+  `{"name":"pod-${i}","namespace":"ns","uid":"u-${i}","labels":{"app":"a${i % 7}"},"annotations":{"note":"${'x'.repeat(200)}"}}`;
 
 describe('a PartialObjectMetadataList parsed in pieces', () => {
   it('GIVEN a page of every type the local API server has, whole and with managedFields cut THEN metadata-only pages give the value JSON.parse gives, full ones are not split', async () => {
@@ -39,14 +44,22 @@ describe('a PartialObjectMetadataList parsed in pieces', () => {
     ['a large page', metadataList(2_000, plain), 'pieces'],
     ['an empty list', metadataList(0, plain), 'whole'],
     ['a page too small to split', metadataList(3, plain), 'whole'],
-    ['non-ASCII text (decoded as UTF-8, split between characters)', metadataList(1_500, (i) => `{"name":"ünï-${i}","labels":{"é":"ß${i}"},"annotations":{"n":"${'ü'.repeat(150)}"}}`), 'pieces'],
+    [
+      'non-ASCII text (decoded as UTF-8, split between characters)',
+      metadataList(1_500, (i) => `{"name":"ünï-${i}","labels":{"é":"ß${i}"},"annotations":{"n":"${'ü'.repeat(150)}"}}`),
+      'pieces',
+    ],
     [
       'escaped quotes that spell the split mark inside strings',
       metadataList(1_500, (i) => `{"name":"p${i}","annotations":{"a":"${'y'.repeat(100)},{\\"kind\\":\\"PartialObjectMetadata\\",\\"x\\":1}"}}`),
       'pieces',
     ],
     // The split mark where no item starts (a nested object of that kind): a piece that does not parse, so the page is parsed whole.
-    ['the split mark inside an item', metadataList(1_500, (i) => `{"name":"p${i}","x":[1,{"kind":"PartialObjectMetadata","y":${i}}],"pad":"${'z'.repeat(100)}"}`), 'whole'],
+    [
+      'the split mark inside an item',
+      metadataList(1_500, (i) => `{"name":"p${i}","x":[1,{"kind":"PartialObjectMetadata","y":${i}}],"pad":"${'z'.repeat(100)}"}`),
+      'whole',
+    ],
     ['more keys after the items', metadataList(1_500, plain, '],"extra":[1]}'), 'whole'],
     ['whitespace after the list', metadataList(1_500, plain, ']}\n\n  '), 'pieces'],
   ];

@@ -14,7 +14,8 @@ function parsedWithoutManagedFields(text: string): unknown {
 }
 
 /** A one-item list whose metadata is `metadata` (JSON text). */
-const listOf = (metadata: string): string => `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[{"metadata":${metadata}}]}`;
+const listOf = (metadata: string): string =>
+  `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{},"items":[{"metadata":${metadata}}]}`;
 
 describe('managedFields left out of a list before parsing', () => {
   let sim: SimClient;
@@ -95,7 +96,11 @@ describe('managedFields left out of a list before parsing', () => {
 
   it('GIVEN a metadata-only page parsed for rows THEN items carry metadata without managedFields; a full parse keeps them', async () => {
     const response = await client.get('/api/v1/pods?limit=50', { accept: METADATA_ONLY });
-    const page = { body: response.body, continue: (JSON.parse(response.body.toString('utf8')) as { metadata: { continue?: string } }).metadata.continue ?? '', what: 'list pods' };
+    const page = {
+      body: response.body,
+      continue: (JSON.parse(response.body.toString('utf8')) as { metadata: { continue?: string } }).metadata.continue ?? '',
+      what: 'list pods',
+    };
     const lean = parseListBody(page, { fastParse: true, withoutManagedFields: true });
     const whole = parseListBody(page);
     assert.equal(lean.length, 50);

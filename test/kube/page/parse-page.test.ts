@@ -48,7 +48,10 @@ function profilesFor(type: ProjectedType): Profile[] {
     resolveProfile(type, {}),
     resolveProfile({ ...type, profile: 'metadata' }, {}),
     { name: 'managers', attributes: { managers: 'metadata.managedFields[*].manager' } },
-    { name: 'notes', attributes: { note: 'metadata.annotations["x/note"]', owner: 'metadata.ownerReferences[0].name', size: 'spec.size', first: 'spec.containers[0]' } },
+    {
+      name: 'notes',
+      attributes: { note: 'metadata.annotations["x/note"]', owner: 'metadata.ownerReferences[0].name', size: 'spec.size', first: 'spec.containers[0]' },
+    },
   ];
 }
 
@@ -131,8 +134,16 @@ describe('a page parsed the fast way gives what JSON.parse gives, on pages recor
       const body = recorded(name);
       assert.equal(peekContinue(body), undefined);
       for (const fastParse of [true, false]) {
-        assert.throws(() => parsePage({ body, continue: '', what: name }, { fastParse }), (e: unknown) => e instanceof KubeApiError && e.code === 'KUBE_API_ERROR', `fastParse ${fastParse}`);
-        assert.throws(() => pageContinue(body, name, { fastParse }), (e: unknown) => e instanceof KubeApiError, `fastParse ${fastParse}`);
+        assert.throws(
+          () => parsePage({ body, continue: '', what: name }, { fastParse }),
+          (e: unknown) => e instanceof KubeApiError && e.code === 'KUBE_API_ERROR',
+          `fastParse ${fastParse}`,
+        );
+        assert.throws(
+          () => pageContinue(body, name, { fastParse }),
+          (e: unknown) => e instanceof KubeApiError,
+          `fastParse ${fastParse}`,
+        );
       }
     });
   }
@@ -142,7 +153,8 @@ describe('what parsePage tells the row encoder and checks', () => {
   const token = 'eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MX0';
 
   it('GIVEN pages with and without a backslash THEN plainStrings says which, on the text as parsed (managedFields cut)', () => {
-    const page = (metadata: string): Buffer => Buffer.from(`{"kind":"PartialObjectMetadataList","metadata":{},"items":[{"kind":"PartialObjectMetadata","metadata":${metadata}}]}`);
+    const page = (metadata: string): Buffer =>
+      Buffer.from(`{"kind":"PartialObjectMetadataList","metadata":{},"items":[{"kind":"PartialObjectMetadata","metadata":${metadata}}]}`);
     const cases: Array<[string, string, boolean, boolean]> = [
       ['no escape anywhere', '{"name":"a","labels":{"app":"x"}}', true, true],
       ['an escaped quote in an annotation', '{"name":"a","annotations":{"a":"{\\"b\\":1}"}}', false, false],
@@ -159,7 +171,10 @@ describe('what parsePage tells the row encoder and checks', () => {
   it('GIVEN a page whose parsed token differs from the one the list went on with THEN KubeApiError', () => {
     const body = Buffer.from(`{"kind":"PodList","metadata":{"continue":"${token}"},"items":[]}`);
     for (const fastParse of [true, false]) {
-      assert.throws(() => parsePage({ body, continue: 'other', what: 'list pods (page 2)' }, { fastParse }), (e: unknown) => e instanceof KubeApiError && /continue token/.test(e.message));
+      assert.throws(
+        () => parsePage({ body, continue: 'other', what: 'list pods (page 2)' }, { fastParse }),
+        (e: unknown) => e instanceof KubeApiError && /continue token/.test(e.message),
+      );
     }
   });
 });

@@ -98,6 +98,8 @@ describe('the JSON result of a benchmark (--json FILE)', () => {
     const dir = await tempDir('kollect-bench-result-');
     dirs.push(dir);
     const missing = join(dir, 'no-such-folder');
-    await assert.rejects(jsonResultPath(['--json', join(missing, 'result.json')]), (error: Error) => error.message.includes(`cannot write into ${missing} (ENOENT)`));
+    await assert.rejects(jsonResultPath(['--json', join(missing, 'result.json')]), (error: Error) =>
+      error.message.includes(`cannot write into ${missing} (ENOENT)`),
+    );
   });
 });

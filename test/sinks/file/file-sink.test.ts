@@ -131,6 +131,9 @@ describe('file sink', () => {
     assert.deepEqual(await listFiles(out), before);
     const result = await sink.apply(store, ctx);
     assert.deepEqual(plan.totals, result.totals);
-    assert.deepEqual(result.shards.filter((s) => s.counts.changed === 1).map((s) => s.shard), ['ns-001']);
+    assert.deepEqual(
+      result.shards.filter((s) => s.counts.changed === 1).map((s) => s.shard),
+      ['ns-001'],
+    );
   });
 });

@@ -157,7 +157,10 @@ export async function hashTree(dir: string): Promise<Record<string, string>> {
     for (const entry of entries) {
       const full = join(current, entry.name);
       if (entry.isDirectory()) await walk(full);
-      else out[relative(dir, full)] = createHash('sha256').update(await readFile(full)).digest('hex');
+      else
+        out[relative(dir, full)] = createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex');
     }
   };
   await walk(dir);

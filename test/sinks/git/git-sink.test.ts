@@ -12,7 +12,22 @@ import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
 import { parseShardDocument } from '../../../src/sinks/shard-document.js';
 import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
-import { assertRemoteHolds, captureLogger, context, expectedFiles, exportedSink, fsck, gitConfig, gitSink, hashTree, HOUR, manualClock, remoteFiles, rows, store } from './git-fixture.js';
+import {
+  assertRemoteHolds,
+  captureLogger,
+  context,
+  expectedFiles,
+  exportedSink,
+  fsck,
+  gitConfig,
+  gitSink,
+  hashTree,
+  HOUR,
+  manualClock,
+  remoteFiles,
+  rows,
+  store,
+} from './git-fixture.js';
 
 async function commitCount(server: GitServer): Promise<number> {
   return Number((await server.git(['rev-list', '--count', 'main'])).trim());
@@ -36,7 +51,10 @@ describe('git sink: first export', () => {
       await server.cloneTo(clone);
       for (const [path, content] of expected) assert.equal(await readFile(join(clone, path), 'utf8'), content, path);
       const message = (await server.git(['log', '-1', '--format=%an <%ae>%n%s', 'main'])).trim();
-      assert.match(message, /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/);
+      assert.match(
+        message,
+        /^kollect <kollect@localhost>\nkollect snapshot: cluster c1: 8 shards changed \(8 added\), 400 rows changed \(400 added\), 400 rows in all$/,
+      );
     }));
 });
 
@@ -89,7 +107,10 @@ describe('git sink: skip rules and incremental commits', () => {
     const touched = (await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n').sort();
     assert.deepEqual(touched, ['clusters/c1/namespaces/ns-001.json', 'clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-004.json']);
     const relabelled = rows({ cluster: 'c1' }).filter((r) => ['ns-001', 'ns-002', 'ns-004'].includes(r.namespace)).length;
-    assert.equal((await server.git(['log', '-1', '--format=%s', 'main'])).trim(), `kollect snapshot: cluster c1: 3 shards changed (3 updated), ${relabelled} rows changed (${relabelled} updated), 400 rows in all`);
+    assert.equal(
+      (await server.git(['log', '-1', '--format=%s', 'main'])).trim(),
+      `kollect snapshot: cluster c1: 3 shards changed (3 updated), ${relabelled} rows changed (${relabelled} updated), 400 rows in all`,
+    );
     await fsck(server);
   });
 
@@ -141,7 +162,7 @@ describe('git sink: several clusters in one repository', () => {
       assert.equal((await server.git(['rev-parse', 'main:README.md'])).trim(), readme);
       await fsck(server);
     }));
-  it('GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit\'s new objects, not the whole tree', () =>
+  it("GIVEN a mirror that has fetched before WHEN another cluster changed one namespace THEN the next fetch brings only that commit's new objects, not the whole tree", () =>
     withGitServer(async (server) => {
       const clock = manualClock();
       const other = await exportedSink(server, { cluster: 'c2', config: { name: 'other' }, clock });
@@ -210,12 +231,15 @@ describe('git sink: push races and retries', () => {
       const sleeps: number[] = [];
       const http = racingHttp(server, 100);
       const { sink } = await gitSink(server, { pushRetries: 2 }, { http, sleep: async (ms) => void sleeps.push(ms) });
-      await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED');
+      await assert.rejects(
+        sink.apply(await store({ cluster: 'c1' }), context()),
+        (error: unknown) => error instanceof SinkError && error.code === 'GIT_PUSH_REJECTED',
+      );
       assert.equal(http.moved, 3);
       assert.deepEqual(sleeps, [200, 400]);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
     }));
-  it('GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server\'s reason, without retrying', () =>
+  it("GIVEN a server hook that declines the push WHEN exporting THEN SinkError GIT_PUSH_REFUSED with the server's reason, without retrying", () =>
     withGitServer(async (server) => {
       const hook = join(server.bareDir, 'hooks', 'pre-receive');
       await writeFile(hook, '#!/bin/sh\necho "main is protected" >&2\nexit 1\n');
@@ -269,7 +293,10 @@ describe('git sink: damaged or foreign mirror', () => {
         const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-005'], revision: 2 });
         const result = await sink.apply(changed, context({ now: clock.now, log }));
 
-        assert.ok(lines.some((l) => l.level === 'warn' && l.message.includes('damaged')), JSON.stringify(lines));
+        assert.ok(
+          lines.some((l) => l.level === 'warn' && l.message.includes('damaged')),
+          JSON.stringify(lines),
+        );
         assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
         await assertRemoteHolds(server, [...(await expectedFiles(changed)), ...(await expectedFiles(await store({ cluster: 'c2' })))]);
         await fsck(server);
@@ -289,7 +316,10 @@ describe('git sink: damaged or foreign mirror', () => {
       const changed = await store({ cluster: 'c1', changeNamespaces: ['ns-004'], revision: 2 });
       const result = await sink.apply(changed, context({ now: clock.now, log }));
 
-      assert.deepEqual(lines.filter((l) => l.level === 'warn'), []);
+      assert.deepEqual(
+        lines.filter((l) => l.level === 'warn'),
+        [],
+      );
       assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
       assert.deepEqual(await readdir(staging), []);
       await assertRemoteHolds(server, await expectedFiles(changed));
@@ -302,13 +332,20 @@ describe('git sink: damaged or foreign mirror', () => {
       await exportedSink(server, { config: { name: 'earlier' }, clock });
       const { sink, mirrorDir, result: cloned } = await exportedSink(server, { clock });
       assert.equal(cloned.skipped?.reason, 'unchanged');
-      assert.deepEqual((await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)), [], 'no loose object');
+      assert.deepEqual(
+        (await readdir(join(mirrorDir, '.git', 'objects'))).filter((name) => /^[0-9a-f]{2}$/.test(name)),
+        [],
+        'no loose object',
+      );
 
       clock.advance(HOUR);
       const { log, lines } = captureLogger();
       const result = await sink.apply(await store({ cluster: 'c1', changeNamespaces: ['ns-002'], revision: 2 }), context({ now: clock.now, log }));
 
-      assert.deepEqual(lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')), []);
+      assert.deepEqual(
+        lines.filter((l) => l.level === 'warn' || l.message.includes('cloning')),
+        [],
+      );
       assert.deepEqual(result.totals, { added: 0, changed: 1, unchanged: 7, removed: 0 });
       await fsck(server);
     }));
@@ -358,7 +395,10 @@ describe('git sink: one export per mirror folder', () => {
 
       assert.ok(error instanceof LockBusyError, String(error));
       assert.equal(error.exitCode, 1);
-      assert.match(error.message, /sink "audit": another kollect run \(pid 4242 on host kollect-manual-7xk2p, since 2026-03-01T09:59:30.000Z\) is exporting through the git mirror/);
+      assert.match(
+        error.message,
+        /sink "audit": another kollect run \(pid 4242 on host kollect-manual-7xk2p, since 2026-03-01T09:59:30.000Z\) is exporting through the git mirror/,
+      );
       assert.equal(server.requests, 0);
       assert.deepEqual(await remoteFiles(server), ['README.md']);
       assert.equal(JSON.parse(await readFile(join(mirrorDir, LOCK_FILE), 'utf8')).token, 'other');
@@ -406,9 +446,15 @@ describe('git sink: one export per mirror folder', () => {
 
   it('GIVEN an export that fails (the remote is unreachable) THEN no lock is left, and the next export runs', async () => {
     const { sink, mirrorDir } = await gitSink({ url: 'http://127.0.0.1:9/unreachable.git' });
-    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED');
+    await assert.rejects(
+      sink.apply(await store({ cluster: 'c1' }), context()),
+      (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED',
+    );
     await assert.rejects(stat(join(mirrorDir, LOCK_FILE)), { code: 'ENOENT' });
-    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED');
+    await assert.rejects(
+      sink.apply(await store({ cluster: 'c1' }), context()),
+      (error: unknown) => error instanceof SinkError && error.code === 'GIT_REMOTE_FAILED',
+    );
   });
 });
 
@@ -443,7 +489,11 @@ describe('git sink: credentials', () => {
   it('GIVEN the right token in a mounted file WHEN exporting THEN the push lands', async () => {
     const dir = await tempDir('kollect-secret-');
     await writeFile(join(dir, 'token'), `${TOKEN}\n`);
-    const { sink } = await gitSink(server, { auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } }, { env: { GIT_USER: 'kollect-bot' } });
+    const { sink } = await gitSink(
+      server,
+      { auth: { username: { env: 'GIT_USER' }, token: { file: join(dir, 'token') } } },
+      { env: { GIT_USER: 'kollect-bot' } },
+    );
     const result = await sink.apply(await store({ cluster: 'c1' }), context());
     assert.equal(result.totals.added, 8);
     assert.equal((await remoteFiles(server)).length, 9);
@@ -452,13 +502,19 @@ describe('git sink: credentials', () => {
   it('GIVEN a token variable that is not set WHEN exporting THEN GIT_AUTH_MISSING before any request', async () => {
     server.resetRequests();
     const { sink } = await gitSink(server, { auth: { token: { env: 'NOPE' } } }, { env: {} });
-    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING');
+    await assert.rejects(
+      sink.apply(await store({ cluster: 'c1' }), context()),
+      (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_MISSING',
+    );
     assert.equal(server.requests, 0);
   });
 
   it('GIVEN a server that requires auth and a sink without any WHEN exporting THEN GIT_AUTH_FAILED', async () => {
     const { sink } = await gitSink(server);
-    await assert.rejects(sink.apply(await store({ cluster: 'c1' }), context()), (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED');
+    await assert.rejects(
+      sink.apply(await store({ cluster: 'c1' }), context()),
+      (error: unknown) => error instanceof SinkError && error.code === 'GIT_AUTH_FAILED',
+    );
   });
 });
 
@@ -468,16 +524,28 @@ describe('git sink: incomplete types', () => {
       const { sink, clock, source: complete } = await exportedSink(server);
       const configmapsBefore = new Map<string, string[]>();
       for (const [path, content] of await expectedFiles(complete)) {
-        configmapsBefore.set(path, parseShardDocument(content)!.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name));
+        configmapsBefore.set(
+          path,
+          parseShardDocument(content)!
+            .rows.filter((r) => r.resource === 'configmaps')
+            .map((r) => r.name),
+        );
       }
 
       clock.advance(HOUR);
-      const partial = await store({ cluster: 'c1', dropResources: ['configmaps'], changeNamespaces: ['ns-001'], revision: 2 }, { incomplete: { configmaps: 'forbidden' } });
+      const partial = await store(
+        { cluster: 'c1', dropResources: ['configmaps'], changeNamespaces: ['ns-001'], revision: 2 },
+        { incomplete: { configmaps: 'forbidden' } },
+      );
       await sink.apply(partial, context({ now: clock.now }));
 
       for (const [path, names] of configmapsBefore) {
         const doc = parseShardDocument(await server.git(['show', `main:${path}`]))!;
-        assert.deepEqual(doc.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name), names, path);
+        assert.deepEqual(
+          doc.rows.filter((r) => r.resource === 'configmaps').map((r) => r.name),
+          names,
+          path,
+        );
       }
       const ns1 = parseShardDocument(await server.git(['show', 'main:clusters/c1/namespaces/ns-001.json']))!;
       assert.ok(ns1.rows.filter((r) => r.resource === 'pods').every((r) => r.labels.rev === '2'));
@@ -520,8 +588,14 @@ describe('git sink: plan', () => {
       assert.equal(server.requests, 0);
       assert.deepEqual(plan.totals, { added: 0, changed: 1, unchanged: 6, removed: 1 });
       const applied = await sink.apply(next, context({ now: clock.now }));
-      assert.deepEqual({ totals: applied.totals, shards: applied.shards, skipped: applied.skipped }, { totals: plan.totals, shards: plan.shards, skipped: plan.skipped });
-      assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n'), ['clusters/c1/namespaces/ns-002.json', 'clusters/c1/namespaces/ns-006.json']);
+      assert.deepEqual(
+        { totals: applied.totals, shards: applied.shards, skipped: applied.skipped },
+        { totals: plan.totals, shards: plan.shards, skipped: plan.skipped },
+      );
+      assert.deepEqual((await server.git(['diff', '--name-only', 'main~1', 'main'])).trim().split('\n'), [
+        'clusters/c1/namespaces/ns-002.json',
+        'clusters/c1/namespaces/ns-006.json',
+      ]);
 
       // And once applied, plan and apply agree on the skip.
       const again = await sink.plan(next, context({ now: clock.now }));

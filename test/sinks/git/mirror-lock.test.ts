@@ -16,18 +16,24 @@ describe('git mirror lock', () => {
     const dir = await tempDir('kollect-lock-');
     const { log } = captureLogger();
     let refusal: unknown;
-    await withMirrorLock(dir, 'audit', log, async () => {
-      await sleep(2 * FAST.staleMs);
-      const age = Date.now() - (await stat(join(dir, LOCK_FILE))).mtimeMs;
-      assert.ok(age < FAST.staleMs, `touched ${Math.round(age)} ms ago`);
-      refusal = await withMirrorLock(dir, 'audit', log, async () => 'ran', FAST).catch((error: unknown) => error);
-    }, FAST);
+    await withMirrorLock(
+      dir,
+      'audit',
+      log,
+      async () => {
+        await sleep(2 * FAST.staleMs);
+        const age = Date.now() - (await stat(join(dir, LOCK_FILE))).mtimeMs;
+        assert.ok(age < FAST.staleMs, `touched ${Math.round(age)} ms ago`);
+        refusal = await withMirrorLock(dir, 'audit', log, async () => 'ran', FAST).catch((error: unknown) => error);
+      },
+      FAST,
+    );
     assert.ok(refusal instanceof LockBusyError, String(refusal));
     assert.match(refusal.message, new RegExp(`pid ${process.pid} on host `));
     await assert.rejects(stat(join(dir, LOCK_FILE)), { code: 'ENOENT' });
   });
 
-  it('GIVEN a holder whose lock was taken over while it stalled WHEN it ends THEN the new holder\'s lock stays', async () => {
+  it("GIVEN a holder whose lock was taken over while it stalled WHEN it ends THEN the new holder's lock stays", async () => {
     const dir = await tempDir('kollect-lock-');
     const { log } = captureLogger();
     const other = JSON.stringify({ pid: 7, host: 'elsewhere', since: '2026-03-01T10:00:00.000Z', token: 'theirs' });
@@ -38,7 +44,10 @@ describe('git mirror lock', () => {
   it('GIVEN work that fails THEN the error comes through and the lock is released', async () => {
     const dir = await tempDir('kollect-lock-');
     const { log } = captureLogger();
-    await assert.rejects(withMirrorLock(dir, 'audit', log, async () => Promise.reject(new Error('push failed')), FAST), /push failed/);
+    await assert.rejects(
+      withMirrorLock(dir, 'audit', log, async () => Promise.reject(new Error('push failed')), FAST),
+      /push failed/,
+    );
     await assert.rejects(stat(join(dir, LOCK_FILE)), { code: 'ENOENT' });
     assert.equal(await withMirrorLock(dir, 'audit', log, async () => 'next run', FAST), 'next run');
   });

@@ -25,7 +25,11 @@ describe('git sink state', () => {
     assert.deepEqual(await loadState(dir), { version: 1, refs: {} });
     await writeFile(statePath(dir), '{not json');
     assert.deepEqual(await loadState(dir), { version: 1, refs: {} });
-    const state = { version: 1, mirrorCommits: 3, refs: { main: { url: 'http://x/r.git', cluster: 'c1', fingerprint: 'ab', exportedAt: '2026-01-01T00:00:00.000Z', commit: null, shards: {} } } };
+    const state = {
+      version: 1,
+      mirrorCommits: 3,
+      refs: { main: { url: 'http://x/r.git', cluster: 'c1', fingerprint: 'ab', exportedAt: '2026-01-01T00:00:00.000Z', commit: null, shards: {} } },
+    };
     await saveState(join(dir, 'nested'), state);
     assert.deepEqual(await loadState(join(dir, 'nested')), state);
   });

@@ -13,7 +13,14 @@ async function* once(chunk: Uint8Array): AsyncIterableIterator<Uint8Array> {
 }
 
 function answer(statusCode: number, headers: Record<string, string> = {}): GitHttpResponse {
-  return { url: 'http://git.test/r.git/git-receive-pack', method: 'POST', statusCode, statusMessage: String(statusCode), headers, body: once(Buffer.from('answer')) };
+  return {
+    url: 'http://git.test/r.git/git-receive-pack',
+    method: 'POST',
+    statusCode,
+    statusMessage: String(statusCode),
+    headers,
+    body: once(Buffer.from('answer')),
+  };
 }
 
 /** A base client that records each request and what its body yielded, answering from `answers` in turn. */
@@ -119,7 +126,10 @@ describe('git sink: streaming HTTP client', () => {
       assert.equal(pushes.length, 1);
       const push = pushes[0]!;
       assert.equal(push.contentLength, String(push.bytes));
-      assert.ok(push.chunks > 1 && push.largest < push.bytes, `the pack was sent in pieces (${push.chunks} chunks, largest ${push.largest} of ${push.bytes} bytes)`);
+      assert.ok(
+        push.chunks > 1 && push.largest < push.bytes,
+        `the pack was sent in pieces (${push.chunks} chunks, largest ${push.largest} of ${push.bytes} bytes)`,
+      );
       await assertRemoteHolds(server, await expectedFiles(source));
       await fsck(server);
     }));

@@ -23,7 +23,11 @@ import { storeOf, syntheticRows, type SyntheticOptions } from '../../support/sto
 
 const config = testSinkConfig();
 
-async function store(options: SyntheticOptions, incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>, filter: (row: Row) => boolean = () => true) {
+async function store(
+  options: SyntheticOptions,
+  incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>,
+  filter: (row: Row) => boolean = () => true,
+) {
   const rows = [...syntheticRows(options)].filter(filter);
   return { store: await storeOf(options.cluster, rows, incomplete ? { incomplete } : {}), rows };
 }
@@ -48,7 +52,10 @@ describe('postgres sink: apply', () => {
     assert.deepEqual(result.totals, { added: 20_000, changed: 0, unchanged: 0, removed: 0 });
     assert.equal(result.staged, 20_000);
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(first.rows));
-    assert.equal(result.shards.reduce((n, s) => n + s.counts.added, 0), 20_000);
+    assert.equal(
+      result.shards.reduce((n, s) => n + s.counts.added, 0),
+      20_000,
+    );
     assert.deepEqual(
       result.shards.map((s) => s.shard),
       first.store.shards.map((s) => s.key),
@@ -117,7 +124,7 @@ describe('postgres sink: apply', () => {
     assert.equal(rewritten, changed);
   });
 
-  it('GIVEN an exported store WHEN rows of two namespaces were changed in the table behind kollect\'s back and a third namespace is gone from the store THEN the re-export repairs those two, deletes the third, and leaves every other namespace\'s tuples as they were', async () => {
+  it("GIVEN an exported store WHEN rows of two namespaces were changed in the table behind kollect's back and a third namespace is gone from the store THEN the re-export repairs those two, deletes the third, and leaves every other namespace's tuples as they were", async () => {
     const url = await freshDatabase();
     await initTables(url, config);
     const base = { cluster: 'c1', count: 6_000, namespaces: 10 };
@@ -127,7 +134,9 @@ describe('postgres sink: apply', () => {
     await withClient(url, async (c) => {
       await c.query(`UPDATE ${ITEMS_TABLE} SET checksum = repeat('0', 32) WHERE ctid = (SELECT ctid FROM ${ITEMS_TABLE} WHERE namespace = 'ns-001' LIMIT 1)`);
       await c.query(`DELETE FROM ${ITEMS_TABLE} WHERE ctid = (SELECT ctid FROM ${ITEMS_TABLE} WHERE namespace = 'ns-002' LIMIT 1)`);
-      await c.query(`INSERT INTO ${ITEMS_TABLE} SELECT cluster, namespace, 'stray', 'stray-uid', api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at FROM ${ITEMS_TABLE} WHERE namespace = 'ns-002' AND resource = 'pods' LIMIT 1`);
+      await c.query(
+        `INSERT INTO ${ITEMS_TABLE} SELECT cluster, namespace, 'stray', 'stray-uid', api_group, api_version, kind, resource, labels, attributes, checksum, resource_version, created_at, collected_at, exported_at FROM ${ITEMS_TABLE} WHERE namespace = 'ns-002' AND resource = 'pods' LIMIT 1`,
+      );
     });
     // The next store no longer has ns-003.
     const next = await store(base, undefined, (r) => r.namespace !== 'ns-003');
@@ -136,7 +145,11 @@ describe('postgres sink: apply', () => {
     const result = (await exportStore(url, next.store)) as PostgresSinkResult;
 
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(next.rows));
-    assert.equal(result.staged, next.rows.filter((r) => r.namespace === 'ns-001' || r.namespace === 'ns-002').length, 'only the two changed namespaces were sent');
+    assert.equal(
+      result.staged,
+      next.rows.filter((r) => r.namespace === 'ns-001' || r.namespace === 'ns-002').length,
+      'only the two changed namespaces were sent',
+    );
     const gone = first.rows.filter((r) => r.namespace === 'ns-003').length;
     assert.deepEqual(result.totals, { added: 1, changed: 1, unchanged: next.rows.length - 2, removed: gone + 1 });
     const after = await tupleVersions(url, ITEMS_TABLE, 'c1');
@@ -189,7 +202,11 @@ describe('postgres sink: apply', () => {
       await store(base),
       await store(base),
       await store({ ...base, changedFraction: 0.05, removedFraction: 0.02, revision: 2 }),
-      await store({ ...base, count: 7_000, changedFraction: 0.1, revision: 3 }, { configmaps: 'forbidden' }, (r) => r.resource !== 'configmaps' || r.namespace !== 'ns-001'),
+      await store(
+        { ...base, count: 7_000, changedFraction: 0.1, revision: 3 },
+        { configmaps: 'forbidden' },
+        (r) => r.resource !== 'configmaps' || r.namespace !== 'ns-001',
+      ),
     ];
     for (const state of states) {
       const snapshot = await tableSnapshot(url, ITEMS_TABLE);

@@ -23,7 +23,8 @@ import {
 } from '../../support/postgres.js';
 import { syntheticStore } from '../../support/store-fixture.js';
 
-const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) => syntheticStore({ cluster, count, ...extra });
+const clusterStore = (cluster: string, count: number, extra: { changedFraction?: number; revision?: number } = {}) =>
+  syntheticStore({ cluster, count, ...extra });
 
 const exportWith = (url: string, store: CollectStore, onLocked: 'wait' | 'fail' = 'fail') => exportStore(url, store, testSinkConfig({ onLocked }));
 
@@ -118,7 +119,10 @@ describe('postgres sink: several clusters and runs at once', () => {
     );
 
     assert.ok(error instanceof LockBusyError, `expected LockBusyError, got ${String(error)}`);
-    assert.match(error.message, /another kollect run of cluster c1 held the export lock of table public\.kollect_items for longer than statementTimeout \(1000 ms\)/);
+    assert.match(
+      error.message,
+      /another kollect run of cluster c1 held the export lock of table public\.kollect_items for longer than statementTimeout \(1000 ms\)/,
+    );
     assert.equal((await storedRows(url, ITEMS_TABLE, 'c1')).size, 0);
   });
 

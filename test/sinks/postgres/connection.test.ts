@@ -64,7 +64,12 @@ describe('postgres sink: connection options', () => {
     ['the URL is not postgres://', {}, env('mysql://u:p@db/x'), /must start with postgres:\/\/ or postgresql:\/\/, not mysql:\/\//],
     ['the URL does not parse', {}, env('not a url'), /not a valid postgres:\/\/ URL/],
     ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /cannot read secret file \/nonexistent\/url: ENOENT/],
-    ['the CA file is missing', { ssl: { mode: 'verify-full', caFile: '/nonexistent/ca.pem' } }, env('postgres://u:p@db/x'), /ssl\.caFile \/nonexistent\/ca\.pem cannot be read: ENOENT/],
+    [
+      'the CA file is missing',
+      { ssl: { mode: 'verify-full', caFile: '/nonexistent/ca.pem' } },
+      env('postgres://u:p@db/x'),
+      /ssl\.caFile \/nonexistent\/ca\.pem cannot be read: ENOENT/,
+    ],
   ];
   for (const [when, overrides, deps, message] of refused) {
     it(`GIVEN ${when} WHEN options are built THEN SinkError SINK_CONFIG says so, without the URL`, async () => {

@@ -89,33 +89,37 @@ describe('postgres sink: failures roll back', () => {
     assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
   });
 
-  it('GIVEN an export waiting for the lock of its cluster WHEN the run is aborted THEN the wait is cancelled and InterruptedError is thrown', { timeout: 60_000 }, async () => {
-    const url = await freshDatabase();
-    const { next, snapshot } = await filled(url);
-    const gated = gatedStore(next, 100);
-    const holder = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
-    const holding = holder.apply(gated.store, testContext());
-    await gated.reached;
-    const controller = new AbortController();
-    const waiter = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
-    const waiting = waiter.apply(next, testContext(controller.signal)).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    await waitForLockWaiter(url);
+  it(
+    'GIVEN an export waiting for the lock of its cluster WHEN the run is aborted THEN the wait is cancelled and InterruptedError is thrown',
+    { timeout: 60_000 },
+    async () => {
+      const url = await freshDatabase();
+      const { next, snapshot } = await filled(url);
+      const gated = gatedStore(next, 100);
+      const holder = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
+      const holding = holder.apply(gated.store, testContext());
+      await gated.reached;
+      const controller = new AbortController();
+      const waiter = createPostgresSink(testSinkConfig({ onLocked: 'wait' }), sinkDeps(url));
+      const waiting = waiter.apply(next, testContext(controller.signal)).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      await waitForLockWaiter(url);
 
-    // The holder keeps the lock until the end of the test: a wait that the abort does not end
-    // never ends, and the test's timeout fails it.
-    controller.abort(new Error('SIGTERM received'));
-    const error = await waiting;
-    await waiter.close();
+      // The holder keeps the lock until the end of the test: a wait that the abort does not end
+      // never ends, and the test's timeout fails it.
+      controller.abort(new Error('SIGTERM received'));
+      const error = await waiting;
+      await waiter.close();
 
-    assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
-    assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
-    gated.release();
-    await holding;
-    await holder.close();
-  });
+      assert.ok(error instanceof InterruptedError, `expected InterruptedError, got ${String(error)}`);
+      assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
+      gated.release();
+      await holding;
+      await holder.close();
+    },
+  );
 
   /** Damage to the 501st pods spool line, in place (the file's size unchanged): what the store's checks at open cannot see. */
   const damages: Array<[string, (line: string) => string]> = [
@@ -128,10 +132,17 @@ describe('postgres sink: failures roll back', () => {
     const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 3_000, changedFraction: 1 }));
     const file = join(store.dir, 'rows', 'pods.tsv');
     const lines = (await readFile(file, 'utf8')).split('\n');
-    const offset = Buffer.byteLength(lines.slice(0, 500).map((line) => `${line}\n`).join(''));
+    const offset = Buffer.byteLength(
+      lines
+        .slice(0, 500)
+        .map((line) => `${line}\n`)
+        .join(''),
+    );
     lines[500] = damage(lines[500]!);
     await writeFile(file, lines.join('\n'));
-    const shard = store.shards.find((s) => s.segments.some((segment) => segment.file === 'rows/pods.tsv' && segment.offset <= offset && offset < segment.offset + segment.bytes))!;
+    const shard = store.shards.find((s) =>
+      s.segments.some((segment) => segment.file === 'rows/pods.tsv' && segment.offset <= offset && offset < segment.offset + segment.bytes),
+    )!;
     return { store, shard: shard.key };
   }
 
@@ -147,7 +158,11 @@ describe('postgres sink: failures roll back', () => {
 
         await assert.rejects(
           sink.apply(bad.store, testContext()),
-          (error: unknown) => error instanceof StoreError && error.code === 'STORE_INVALID' && error.data.shard === bad.shard && error.message.includes(`shard "${bad.shard}" holds a line`),
+          (error: unknown) =>
+            error instanceof StoreError &&
+            error.code === 'STORE_INVALID' &&
+            error.data.shard === bad.shard &&
+            error.message.includes(`shard "${bad.shard}" holds a line`),
         );
         await sink.close();
 
@@ -164,7 +179,10 @@ describe('postgres sink: failures roll back', () => {
       const twice = await storeOf('c1', [...rows, { ...rows.find((r) => r.resource === 'pods')! }]);
       const sink = createPostgresSink(config, sinkDeps(url));
 
-      await assert.rejects(sink.apply(twice, testContext()), (error: unknown) => error instanceof StoreError && /shard "ns-\d+" holds two rows of pods named pod-\d+ with uid/.test(error.message));
+      await assert.rejects(
+        sink.apply(twice, testContext()),
+        (error: unknown) => error instanceof StoreError && /shard "ns-\d+" holds two rows of pods named pod-\d+ with uid/.test(error.message),
+      );
       await sink.close();
 
       assert.deepEqual(await tableSnapshot(url, ITEMS_TABLE), snapshot);
@@ -176,7 +194,10 @@ describe('postgres sink: failures roll back', () => {
     const sink = createPostgresSink(config, sinkDeps(url));
     const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
 
-    await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message) && /kollect db init/.test(error.message));
+    await assert.rejects(
+      sink.apply(s, testContext()),
+      (error: unknown) => error instanceof SinkError && /42P01/.test(error.message) && /kollect db init/.test(error.message),
+    );
     await assert.rejects(sink.plan(s, testContext()), (error: unknown) => error instanceof SinkError && /42P01/.test(error.message));
     await sink.close();
   });
@@ -200,7 +221,10 @@ describe('postgres sink: failures roll back', () => {
   it('GIVEN no DATABASE_URL WHEN exported THEN SinkError says which variable is missing', async () => {
     const sink = createPostgresSink(testSinkConfig({ url: { env: 'KOLLECT_TEST_MISSING_URL' } }), { env: {} });
     const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
-    await assert.rejects(sink.apply(s, testContext()), (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is not set/.test(error.message));
+    await assert.rejects(
+      sink.apply(s, testContext()),
+      (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is not set/.test(error.message),
+    );
     await sink.close();
   });
 });

@@ -2,7 +2,17 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createStaging, mergeStaged, STAGING, type MergeInput } from '../../../src/sinks/postgres/merge.js';
 import type { Run } from '../../../src/sinks/postgres/transaction.js';
-import { dropTestDatabases, freshDatabase, initTables, insertItems, ITEMS_TABLE, storedRows, testSinkConfig, tupleVersions, withClient } from '../../support/postgres.js';
+import {
+  dropTestDatabases,
+  freshDatabase,
+  initTables,
+  insertItems,
+  ITEMS_TABLE,
+  storedRows,
+  testSinkConfig,
+  tupleVersions,
+  withClient,
+} from '../../support/postgres.js';
 
 /** Rows in staging as a COPY of the store puts them there (pods of the core group). */
 async function stage(run: Run, rows: ReadonlyArray<{ namespace: string; name: string; checksum: string }>): Promise<void> {
@@ -68,7 +78,8 @@ describe('postgres sink: the merge of staging into the items table', () => {
       ]),
     );
     const afterMerge = await tupleVersions(url, ITEMS_TABLE, 'c1');
-    for (const untouched of ['a/same/uid-same', 'a/settings/uid-settings', 'b/quiet/uid-quiet']) assert.equal(afterMerge.get(untouched), before.get(untouched), `${untouched} was rewritten`);
+    for (const untouched of ['a/same/uid-same', 'a/settings/uid-settings', 'b/quiet/uid-quiet'])
+      assert.equal(afterMerge.get(untouched), before.get(untouched), `${untouched} was rewritten`);
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c2'), new Map([['c/gone/uid-gone', 'c-other']]));
   });
 });

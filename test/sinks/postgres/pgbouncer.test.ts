@@ -42,7 +42,7 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     await dropTestDatabases();
   });
 
-  it('GIVEN kollect exports (first, then through staging) and plans with statementTimeout 7s WHEN the next client runs on the same server connection THEN it finds nothing of kollect: the server\'s statement_timeout, no prepared statement, cursor or staging table', async () => {
+  it("GIVEN kollect exports (first, then through staging) and plans with statementTimeout 7s WHEN the next client runs on the same server connection THEN it finds nothing of kollect: the server's statement_timeout, no prepared statement, cursor or staging table", async () => {
     const direct = await freshDatabase();
     const via = bouncer.url(direct);
     const config = testSinkConfig({ statementTimeout: '7s' });
@@ -72,7 +72,9 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     assert.ok(applied.totals.changed > 0 && applied.totals.removed > 0);
     assert.deepEqual(await storedRows(direct, ITEMS_TABLE, 'c1'), expectedRows(second));
     assert.deepEqual(left, { timeout: '0', prepared: 0, cursors: 0, staging: 0 });
-    const servers = (await bouncer.admin<{ database: string; sv_idle: number; sv_used: number; sv_active: number }>('SHOW POOLS')).find((p) => p.database === new URL(direct).pathname.slice(1));
+    const servers = (await bouncer.admin<{ database: string; sv_idle: number; sv_used: number; sv_active: number }>('SHOW POOLS')).find(
+      (p) => p.database === new URL(direct).pathname.slice(1),
+    );
     assert.equal((servers?.sv_idle ?? 0) + (servers?.sv_used ?? 0) + (servers?.sv_active ?? 0), 1, 'one server connection served every client');
   });
 

@@ -2,7 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
-import { exportStore, initTables, ITEMS_TABLE, sinkDeps, startPostgres, startSystemPostgres, testContext, testSinkConfig, withClient, type PostgresServer } from '../../support/postgres.js';
+import {
+  exportStore,
+  initTables,
+  ITEMS_TABLE,
+  sinkDeps,
+  startPostgres,
+  startSystemPostgres,
+  testContext,
+  testSinkConfig,
+  withClient,
+  type PostgresServer,
+} from '../../support/postgres.js';
 import { storeOf, syntheticRows } from '../../support/store-fixture.js';
 
 /**
@@ -56,7 +67,7 @@ async function explainEveryStatement(url: string): Promise<void> {
  * cases also run on a PostgreSQL 15 server where one is installed.
  */
 const CASES = [
-  { scene: 'a table just loaded by the cluster\'s first export, never analysed', otherClusterRows: 0 },
+  { scene: "a table just loaded by the cluster's first export, never analysed", otherClusterRows: 0 },
   { scene: 'a cluster new to a table analysed with the rows of another cluster', otherClusterRows: 10_000 },
 ];
 
@@ -78,7 +89,9 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number): Prom
     ...sinkDeps(url),
     createPool: (options) => {
       const pool = new pg.Pool(options);
-      pool.on('connect', (client) => client.on('notice', (notice) => plans.push(JSON.parse(notice.message!.replace(/^duration: [\d.]+ ms\s+plan:\s*/, '')) as LoggedPlan)));
+      pool.on('connect', (client) =>
+        client.on('notice', (notice) => plans.push(JSON.parse(notice.message!.replace(/^duration: [\d.]+ ms\s+plan:\s*/, '')) as LoggedPlan)),
+      );
       return pool;
     },
   });
@@ -92,7 +105,10 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number): Prom
 
   assert.ok(result.totals.changed > 0 && result.totals.removed > 0, JSON.stringify(result.totals));
   const touchingStaging = plans.filter((p) => [...nodesOf(p.Plan)].some((n) => n['Relation Name'] === 'kollect_staging'));
-  assert.ok(touchingStaging.some((p) => /DELETE FROM/.test(p['Query Text'])) && touchingStaging.some((p) => /INSERT INTO/.test(p['Query Text'])), 'the upsert and the delete were explained');
+  assert.ok(
+    touchingStaging.some((p) => /DELETE FROM/.test(p['Query Text'])) && touchingStaging.some((p) => /INSERT INTO/.test(p['Query Text'])),
+    'the upsert and the delete were explained',
+  );
   for (const p of touchingStaging) {
     assert.deepEqual(nestedLoopsOverStaging(p.Plan), [], `a nested loop over the staging table in:\n${p['Query Text']}`);
   }
@@ -100,7 +116,7 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number): Prom
 
 /** The servers the cases run on: the suite's own, and PostgreSQL 15 (the oldest a fleet is likely to run, and the one that falls into the trap) where it is installed. */
 const SERVERS: Array<{ name: string; server: () => Promise<PostgresServer | undefined> }> = [
-  { name: 'the suite\'s server', server: startPostgres },
+  { name: "the suite's server", server: startPostgres },
   { name: 'PostgreSQL 15', server: () => startSystemPostgres(15) },
 ];
 

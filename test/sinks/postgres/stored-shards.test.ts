@@ -63,7 +63,10 @@ describe('postgres sink: the stored rows per shard', () => {
   });
 
   it('GIVEN a stored checksum that is not 32 hex digits WHEN summed THEN only the counts come back, and the transaction goes on', async () => {
-    await insertItems(client, ITEMS_TABLE, [{ cluster: 'c3', namespace: 'apps', name: 'odd', checksum: 'not a checksum' }, { cluster: 'c3', namespace: 'web', name: 'w', checksum: CHECKSUMS[0]! }]);
+    await insertItems(client, ITEMS_TABLE, [
+      { cluster: 'c3', namespace: 'apps', name: 'odd', checksum: 'not a checksum' },
+      { cluster: 'c3', namespace: 'web', name: 'w', checksum: CHECKSUMS[0]! },
+    ]);
 
     await client.query('BEGIN');
     const shards = await storedShards(run, ITEMS_TABLE, 'c3');

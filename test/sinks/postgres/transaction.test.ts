@@ -9,7 +9,9 @@ import { dropTestDatabases, freshDatabase, testContext, withClient } from '../..
 async function waitForStatement(url: string, prefix: string): Promise<void> {
   await withClient(url, async (client) => {
     for (;;) {
-      const found = await client.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE $1", [`${prefix}%`]);
+      const found = await client.query("SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE $1", [
+        `${prefix}%`,
+      ]);
       if (found.rowCount) return;
       await new Promise((done) => setTimeout(done, 20));
     }
@@ -38,26 +40,30 @@ describe('postgres sink: a transaction an abort cancels', () => {
     await dropTestDatabases();
   });
 
-  it('GIVEN a transaction that wrote a row and runs a 60 s statement WHEN the run is aborted THEN the statement is cancelled, the row is rolled back, and the connection serves the next transaction', { timeout: 30_000 }, async () => {
-    const abort = new AbortController();
-    const tx = await openTransaction(pool, options(), testContext(abort.signal));
-    await tx.begin('BEGIN');
-    await tx.run('INSERT INTO t VALUES (1)');
+  it(
+    'GIVEN a transaction that wrote a row and runs a 60 s statement WHEN the run is aborted THEN the statement is cancelled, the row is rolled back, and the connection serves the next transaction',
+    { timeout: 30_000 },
+    async () => {
+      const abort = new AbortController();
+      const tx = await openTransaction(pool, options(), testContext(abort.signal));
+      await tx.begin('BEGIN');
+      await tx.run('INSERT INTO t VALUES (1)');
 
-    const sleeping = tx.run('SELECT pg_sleep(60)');
-    await waitForStatement(url, 'SELECT pg_sleep');
-    abort.abort();
-    const error = await sleeping.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await tx.rollback();
-    tx.release();
+      const sleeping = tx.run('SELECT pg_sleep(60)');
+      await waitForStatement(url, 'SELECT pg_sleep');
+      abort.abort();
+      const error = await sleeping.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await tx.rollback();
+      tx.release();
 
-    assert.equal((error as { code?: string }).code, '57014', `the statement ended with ${String(error)}`);
-    assert.equal(await rowsOfT(), 0);
-    assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
-  });
+      assert.equal((error as { code?: string }).code, '57014', `the statement ended with ${String(error)}`);
+      assert.equal(await rowsOfT(), 0);
+      assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+    },
+  );
 
   it('GIVEN a transaction that wrote a row and is idle WHEN the run is aborted THEN commit refuses with InterruptedError and nothing is written', async () => {
     const abort = new AbortController();
@@ -74,19 +80,23 @@ describe('postgres sink: a transaction an abort cancels', () => {
     assert.equal((await pool.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
   });
 
-  it('GIVEN statementTimeout 300 ms WHEN a statement of the transaction runs 5 s THEN it fails with SQLSTATE 57014, and the timeout ends with the transaction', { timeout: 30_000 }, async () => {
-    const tx = await openTransaction(pool, options(300), testContext());
-    await tx.begin('BEGIN');
+  it(
+    'GIVEN statementTimeout 300 ms WHEN a statement of the transaction runs 5 s THEN it fails with SQLSTATE 57014, and the timeout ends with the transaction',
+    { timeout: 30_000 },
+    async () => {
+      const tx = await openTransaction(pool, options(300), testContext());
+      await tx.begin('BEGIN');
 
-    const error = await tx.run('SELECT pg_sleep(5)').then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    await tx.rollback();
-    tx.release();
+      const error = await tx.run('SELECT pg_sleep(5)').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      await tx.rollback();
+      tx.release();
 
-    assert.equal((error as { code?: string }).code, '57014', `the statement ended with ${String(error)}`);
-    const server = await withClient(url, async (c) => (await c.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout);
-    assert.equal((await pool.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout, server);
-  });
+      assert.equal((error as { code?: string }).code, '57014', `the statement ended with ${String(error)}`);
+      const server = await withClient(url, async (c) => (await c.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout);
+      assert.equal((await pool.query<{ statement_timeout: string }>('SHOW statement_timeout')).rows[0]?.statement_timeout, server);
+    },
+  );
 });

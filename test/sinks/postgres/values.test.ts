@@ -69,11 +69,20 @@ describe('postgres sink: values', () => {
     } finally {
       await sink.close();
     }
-    const stored = await withClient(url, async (c) => (await c.query<{ name: string; labels: unknown; attributes: unknown }>('SELECT name, labels, attributes FROM kollect_items ORDER BY name')).rows);
+    const stored = await withClient(
+      url,
+      async (c) =>
+        (await c.query<{ name: string; labels: unknown; attributes: unknown }>('SELECT name, labels, attributes FROM kollect_items ORDER BY name')).rows,
+    );
     const byName = new Map(stored.map((r) => [r.name, r]));
     assert.ok(byName.has('nul\uFFFDname'), JSON.stringify([...byName.keys()]));
     assert.deepEqual(byName.get(rows[1]!.name)?.labels, { 'key\uFFFD': 'value\uFFFD\uFFFDvalue', plain: 'plain' });
-    assert.deepEqual(byName.get(rows[2]!.name)?.attributes, { 'x/note': 'a\uFFFDb', list: ['ok', 'c\uFFFD'], nested: { deep: '\uFFFD' }, backslash: '\\u0000 is not a NUL' });
+    assert.deepEqual(byName.get(rows[2]!.name)?.attributes, {
+      'x/note': 'a\uFFFDb',
+      list: ['ok', 'c\uFFFD'],
+      nested: { deep: '\uFFFD' },
+      backslash: '\\u0000 is not a NUL',
+    });
   });
 
   it('GIVEN names, labels and attributes full of tabs, newlines, backslashes, quotes, \\. and SQL WHEN exported THEN they come back byte for byte, and a second plan sees them unchanged', async () => {
@@ -99,7 +108,15 @@ describe('postgres sink: values', () => {
 
     assert.equal(result.totals.added, rows.length);
     assert.deepEqual(again.totals, { added: 0, changed: 0, unchanged: rows.length, removed: 0 });
-    const stored = await withClient(url, async (c) => (await c.query<{ name: string; labels: unknown; attributes: unknown; checksum: string }>('SELECT name, labels, attributes, checksum FROM kollect_items')).rows);
+    const stored = await withClient(
+      url,
+      async (c) =>
+        (
+          await c.query<{ name: string; labels: unknown; attributes: unknown; checksum: string }>(
+            'SELECT name, labels, attributes, checksum FROM kollect_items',
+          )
+        ).rows,
+    );
     const byName = new Map(stored.map((r) => [r.name, r]));
     for (const row of rows) {
       const back = byName.get(row.name);

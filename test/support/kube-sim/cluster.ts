@@ -131,7 +131,16 @@ export class Cluster {
     const { ns, j } = this.locate(type, pos);
     const change = this.changed.get(id);
     return this.source(type).json(
-      { layout: this.layout, ns, j, id, uidSalt: this.uidSalt, resourceVersion: change?.resourceVersion ?? FIRST_REVISION + id, round: change?.round ?? 0, secretMarker: this.secretMarker },
+      {
+        layout: this.layout,
+        ns,
+        j,
+        id,
+        uidSalt: this.uidSalt,
+        resourceVersion: change?.resourceVersion ?? FIRST_REVISION + id,
+        round: change?.round ?? 0,
+        secretMarker: this.secretMarker,
+      },
       form,
     );
   }

@@ -38,7 +38,8 @@ export function decodeContinue(text: string): ContinueToken | { invalid: string 
   }
   const token = (parsed ?? {}) as { v?: unknown; rv?: unknown; start?: unknown; page?: unknown; listStarted?: unknown };
   if (token.v !== VERSION) return { invalid: `continue key is not valid: server does not recognize this encoded version ${String(token.v ?? '')}` };
-  if (typeof token.rv !== 'number' || !Number.isInteger(token.rv) || token.rv <= 0) return { invalid: 'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)' };
+  if (typeof token.rv !== 'number' || !Number.isInteger(token.rv) || token.rv <= 0)
+    return { invalid: 'continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)' };
   if (typeof token.start !== 'string' || token.start === '') return { invalid: 'continue key is not valid: encoded start key empty (version meta.k8s.io/v1)' };
   // A token in the real server's shape, without the simulator's fields, is still accepted.
   const page = typeof token.page === 'number' && Number.isInteger(token.page) && token.page >= 2 ? token.page : 2;

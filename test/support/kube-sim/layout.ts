@@ -46,8 +46,31 @@ const FULL_SCALE = 10_000;
 
 const PLATFORM = ['default', 'kube-system', 'monitoring', 'ingress-nginx', 'cert-manager'];
 const TEAMS = [
-  'analytics', 'billing', 'catalog', 'data', 'frontend', 'growth', 'identity', 'inventory', 'ledger', 'logistics', 'marketing', 'media', 'mobile',
-  'notifications', 'orders', 'platform', 'pricing', 'profiles', 'recommendations', 'reviews', 'risk', 'shipping', 'support', 'tooling', 'web',
+  'analytics',
+  'billing',
+  'catalog',
+  'data',
+  'frontend',
+  'growth',
+  'identity',
+  'inventory',
+  'ledger',
+  'logistics',
+  'marketing',
+  'media',
+  'mobile',
+  'notifications',
+  'orders',
+  'platform',
+  'pricing',
+  'profiles',
+  'recommendations',
+  'reviews',
+  'risk',
+  'shipping',
+  'support',
+  'tooling',
+  'web',
 ];
 const ENVS = ['dev', 'prod', 'qa', 'staging'];
 
@@ -72,7 +95,10 @@ function apportion(total: number, weights: number[]): number[] {
 
 /** Small namespace sizes: varied, summing to `total`, none above `max` (which the average leaves room for). */
 function smallSizes(total: number, count: number, max: number, random: () => number): number[] {
-  const sizes = apportion(total, Array.from({ length: count }, () => 0.6 + 0.8 * random()));
+  const sizes = apportion(
+    total,
+    Array.from({ length: count }, () => 0.6 + 0.8 * random()),
+  );
   let excess = 0;
   for (let i = 0; i < sizes.length; i++) {
     if (sizes[i]! > max) {
@@ -134,7 +160,8 @@ export function buildLayout(objects: number, seed: number): Layout {
   // Namespaced keys are `namespace/name`: the order by name must also be the order of name + '/',
   // which it is unless one name is another's prefix followed by '-' or '.'.
   for (let i = 1; i < namespaces.length; i++) {
-    if (`${namespaces[i - 1]!.name}/` >= `${namespaces[i]!.name}/`) throw new Error(`kube-sim: namespace names ${namespaces[i - 1]!.name} and ${namespaces[i]!.name} break etcd key order`);
+    if (`${namespaces[i - 1]!.name}/` >= `${namespaces[i]!.name}/`)
+      throw new Error(`kube-sim: namespace names ${namespaces[i - 1]!.name} and ${namespaces[i]!.name} break etcd key order`);
   }
   const starts = NAMESPACED_SHARES.map((_, t) => {
     const s = [0];

@@ -144,7 +144,15 @@ function sortedMetadata(o: ObjectContext, m: Meta): string {
 }
 
 /** One managedFields entry, with its time rendered: in field order, or with its keys sorted (in an unstructured object). */
-function managed(manager: string, operation: 'Update' | 'Apply', apiVersion: string, time: string, fields: string, subresource?: string, sorted = false): string {
+function managed(
+  manager: string,
+  operation: 'Update' | 'Apply',
+  apiVersion: string,
+  time: string,
+  fields: string,
+  subresource?: string,
+  sorted = false,
+): string {
   if (sorted) {
     return `{"apiVersion":"${apiVersion}","fieldsType":"FieldsV1","fieldsV1":${fields},"manager":"${manager}","operation":"${operation}"${subresource ? `,"subresource":"${subresource}"` : ''},"time":"${time}"}`;
   }
@@ -281,7 +289,7 @@ class App {
   /** The main container's resources. */
   get resources(): string {
     const h = this.hash;
-    return (this.resourcesText ??= `{"limits":{"cpu":"${1 + (h % 4)}","memory":"${256 << h % 4}Mi"},"requests":{"cpu":"${100 + 50 * (h % 5)}m","memory":"${128 << h % 3}Mi"}}`);
+    return (this.resourcesText ??= `{"limits":{"cpu":"${1 + (h % 4)}","memory":"${256 << (h % 4)}Mi"},"requests":{"cpu":"${100 + 50 * (h % 5)}m","memory":"${128 << (h % 3)}Mi"}}`);
   }
 
   /** The rendered label pairs of everything but pods. */
@@ -338,7 +346,7 @@ function replicaSet(o: ObjectContext, x: App, a: number): ReplicaSet {
     ownerReferences: `[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":"${rsName}","uid":"${rsUid}","controller":true,"blockOwnerDeletion":true}]`,
     managedFields: new Frame(
       `[${managed('kube-controller-manager', 'Update', 'v1', HOLE, `{"f:metadata":{"f:generateName":{},"f:labels":{".":{},"f:app":{},"f:pod-template-hash":{},"f:team":{},"f:tier":{}},"f:ownerReferences":{".":{},"k:{\\"uid\\":\\"${rsUid}\\"}":{}}},"f:spec":{"f:containers":{"k:{\\"name\\":\\"${x.name}\\"}":{".":{},"f:image":{},"f:name":{},"f:resources":{}}}}}`)},` +
-      `${managed('kubelet', 'Update', 'v1', HOLE, `{"f:status":{"f:conditions":{},"f:containerStatuses":{},"f:phase":{},"f:podIP":{}}}`, 'status')}]`,
+        `${managed('kubelet', 'Update', 'v1', HOLE, `{"f:status":{"f:conditions":{},"f:containerStatuses":{},"f:phase":{},"f:podIP":{}}}`, 'status')}]`,
     ),
   };
   lastReplicaSet = { x, uidSalt: o.uidSalt, rs };
@@ -443,7 +451,12 @@ const deployments: ObjectSource = {
 // --- Services -----------------------------------------------------------------------------
 
 /** A Service's managedFields, by whether kubectl applied it (or helm installed it): a hole for its creation. */
-const SERVICE_FIELDS = [false, true].map((applied) => new Frame(`[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', HOLE, `{"f:metadata":{${applied ? '"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}},' : ''}"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\\"port\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}`)}]`));
+const SERVICE_FIELDS = [false, true].map(
+  (applied) =>
+    new Frame(
+      `[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', HOLE, `{"f:metadata":{${applied ? '"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}},' : ''}"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{"f:internalTrafficPolicy":{},"f:ports":{".":{},"k:{\\"port\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}},"f:selector":{},"f:sessionAffinity":{},"f:type":{}}}`)}]`,
+    ),
+);
 
 const services: ObjectSource = {
   name: (_layout, ns, j) => appName(j, ns!.apps, ns!.salt),
@@ -455,12 +468,19 @@ const services: ObjectSource = {
       name: x.name,
       created,
       labels: x.labels,
-      annotations: applied ? lastApplied`{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":${x.port}}],"selector":{"app":"${x.name}"}}}` : '',
+      annotations: applied
+        ? lastApplied`{"apiVersion":"v1","kind":"Service","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${x.name}","namespace":"${ns.name}"},"spec":{"ports":[{"name":"http","port":80,"protocol":"TCP","targetPort":${x.port}}],"selector":{"app":"${x.name}"}}}`
+        : '',
       managedFields: SERVICE_FIELDS[Number(applied)]!.fill([created]),
     });
     // The applied spec, in field order, with what the apiserver fills in before the selector.
-    return envelope('v1', 'Service', meta, form, () =>
-      `"spec":{"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":${x.port}}],"clusterIP":"${ip}","clusterIPs":["${ip}"],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster","selector":{"app":"${x.name}"}},"status":{"loadBalancer":{}}`,
+    return envelope(
+      'v1',
+      'Service',
+      meta,
+      form,
+      () =>
+        `"spec":{"ports":[{"name":"http","protocol":"TCP","port":80,"targetPort":${x.port}}],"clusterIP":"${ip}","clusterIPs":["${ip}"],"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["IPv4"],"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster","selector":{"app":"${x.name}"}},"status":{"loadBalancer":{}}`,
     );
   },
 };
@@ -472,7 +492,15 @@ const CONFIG_KINDS = ['config', 'env'];
 const MAX_KEYS = 7;
 
 /** A ConfigMap's managedFields, by whether kubectl applied it (or helm installed it) and by its number of keys: a hole for its creation. */
-const CONFIGMAP_FIELDS = [false, true].map((applied) => Array.from({ length: MAX_KEYS + 1 }, (_, keys) => new Frame(`[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', HOLE, `{"f:data":{".":{}${Array.from({ length: keys }, (_, k) => `,"f:key${k}":{}`).join('')}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}}}`)}]`)));
+const CONFIGMAP_FIELDS = [false, true].map((applied) =>
+  Array.from(
+    { length: MAX_KEYS + 1 },
+    (_, keys) =>
+      new Frame(
+        `[${managed(applied ? 'kubectl-client-side-apply' : 'helm', 'Update', 'v1', HOLE, `{"f:data":{".":{}${Array.from({ length: keys }, (_, k) => `,"f:key${k}":{}`).join('')}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}}}`)}]`,
+      ),
+  ),
+);
 
 /** How many keys the data of the ConfigMap of hash `h` has. */
 function keyCount(h: number): number {
@@ -507,7 +535,9 @@ const configmaps: ObjectSource = {
       created,
       labels: x.labels,
       // Written escaped: escaping this much text afterwards would cost more than writing it.
-      annotations: applied ? lastApplied`{"apiVersion":"v1","data":{${new Escaped(configMapData(x, h, o.round, '\\"', '\\\\n'))}},"kind":"ConfigMap","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${name}","namespace":"${ns.name}"}}` : '',
+      annotations: applied
+        ? lastApplied`{"apiVersion":"v1","data":{${new Escaped(configMapData(x, h, o.round, '\\"', '\\\\n'))}},"kind":"ConfigMap","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${name}","namespace":"${ns.name}"}}`
+        : '',
       managedFields: CONFIGMAP_FIELDS[Number(applied)]![keys]!.fill([created]),
     });
     return envelope('v1', 'ConfigMap', meta, form, () => `"data":{${configMapData(x, h, o.round, '"', '\\n')}}`);
@@ -518,7 +548,9 @@ const configmaps: ObjectSource = {
 const SECRET_KEYS = ['password', 'token', 'username'];
 
 /** A Secret's managedFields: a hole for its creation. */
-const SECRET_FIELDS = new Frame(`[${managed('helm', 'Update', 'v1', HOLE, `{"f:data":{".":{},"f:password":{},"f:token":{},"f:username":{}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:type":{}}`)}]`);
+const SECRET_FIELDS = new Frame(
+  `[${managed('helm', 'Update', 'v1', HOLE, `{"f:data":{".":{},"f:password":{},"f:token":{},"f:username":{}},"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:type":{}}`)}]`,
+);
 
 const secrets: ObjectSource = {
   name: (_layout, ns, j) => `${appName(j, ns!.apps, ns!.salt)}-credentials`,
@@ -550,7 +582,7 @@ const WIDGET_FIELDS = [false, true].map((applied) =>
     (sorted) =>
       new Frame(
         `[${managed(applied ? 'kubectl-client-side-apply' : 'argocd-controller', 'Update', 'example.com/v1', HOLE, `{"f:metadata":{"f:labels":{".":{},"f:app":{},"f:team":{},"f:tier":{}}},"f:spec":{".":{},"f:color":{},"f:owner":{},"f:size":{}}}`, undefined, sorted)},` +
-        `${managed('widget-operator', 'Update', 'example.com/v1', HOLE, '{"f:status":{".":{},"f:conditions":{},"f:observedGeneration":{},"f:phase":{}}}', 'status', sorted)}]`,
+          `${managed('widget-operator', 'Update', 'example.com/v1', HOLE, '{"f:status":{".":{},"f:conditions":{},"f:observedGeneration":{},"f:phase":{}}}', 'status', sorted)}]`,
       ),
   ),
 );
@@ -571,7 +603,9 @@ const widgets: ObjectSource = {
       generation,
       created,
       labels: x.labels,
-      annotations: applied ? lastApplied`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${name}","namespace":"${ns.name}"},"spec":${spec}}` : '',
+      annotations: applied
+        ? lastApplied`{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"annotations":{},"labels":{${x.escapedLabels}},"name":"${name}","namespace":"${ns.name}"},"spec":${spec}}`
+        : '',
       finalizers: '["example.com/widget-protection"]',
       managedFields: WIDGET_FIELDS[Number(applied)]![Number(sorted)]!.fill([created, reconciled]),
     });
@@ -580,7 +614,8 @@ const widgets: ObjectSource = {
       'Widget',
       meta,
       form,
-      () => `"spec":${spec},"status":{"conditions":[{"lastTransitionTime":"${reconciled}","message":"widget is ready","reason":"Reconciled","status":"True","type":"Ready"}],"observedGeneration":${generation},"phase":"Ready"}`,
+      () =>
+        `"spec":${spec},"status":{"conditions":[{"lastTransitionTime":"${reconciled}","message":"widget is ready","reason":"Reconciled","status":"True","type":"Ready"}],"observedGeneration":${generation},"phase":"Ready"}`,
       true,
     );
   },
@@ -589,7 +624,9 @@ const widgets: ObjectSource = {
 // --- Cluster-scoped: Namespaces and Nodes -------------------------------------------------
 
 /** A Namespace's managedFields: a hole for its creation. */
-const NAMESPACE_FIELDS = new Frame(`[${managed('kubectl-create', 'Update', 'v1', HOLE, '{"f:metadata":{"f:labels":{".":{},"f:kubernetes.io/metadata.name":{},"f:team":{}}}}')}]`);
+const NAMESPACE_FIELDS = new Frame(
+  `[${managed('kubectl-create', 'Update', 'v1', HOLE, '{"f:metadata":{"f:labels":{".":{},"f:kubernetes.io/metadata.name":{},"f:team":{}}}}')}]`,
+);
 
 const namespaces: ObjectSource = {
   name: (layout, _ns, j) => layout.namespaces[j]!.name,
@@ -645,7 +682,8 @@ const nodes: ObjectSource = {
       const ip = `10.0.${o.j >> 8}.${o.j & 255}`;
       const condition = (type: string, status: string, reason: string, message: string): string =>
         `{"type":"${type}","status":"${status}","lastHeartbeatTime":"${heartbeat}","lastTransitionTime":"${created}","reason":"${reason}","message":"${message}"}`;
-      const resources = (cpu: string, memoryKi: number): string => `{"cpu":"${cpu}","ephemeral-storage":"104845292Ki","hugepages-1Gi":"0","hugepages-2Mi":"0","memory":"${memoryKi}Ki","pods":"110"}`;
+      const resources = (cpu: string, memoryKi: number): string =>
+        `{"cpu":"${cpu}","ephemeral-storage":"104845292Ki","hugepages-1Gi":"0","hugepages-2Mi":"0","memory":"${memoryKi}Ki","pods":"110"}`;
       return (
         `"spec":{"podCIDR":"10.244.${o.j & 255}.0/24","podCIDRs":["10.244.${o.j & 255}.0/24"],"providerID":"aws:///${zone}/i-0${hex8(h)}${hex8(hash2(h, 1)).slice(0, 8)}"},` +
         `"status":{"capacity":${resources(String(it.cpu), it.memoryKi)},"allocatable":${resources(`${it.cpu * 1000 - 90}m`, it.memoryKi - 1_000_000)},` +

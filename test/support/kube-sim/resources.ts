@@ -101,8 +101,16 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     population: 'namespaced',
   }),
   type('example.com', 'v1', 'widgets', 'Widget', { shortNames: ['wd'], categories: ['all'], subresources: [status('Widget')], population: 'namespaced' }),
-  type('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', { shortNames: ['pdb'], subresources: [status('PodDisruptionBudget')], population: 'none' }),
-  type('policy', 'v1beta1', 'poddisruptionbudgets', 'PodDisruptionBudget', { shortNames: ['pdb'], subresources: [status('PodDisruptionBudget')], population: 'none' }),
+  type('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', {
+    shortNames: ['pdb'],
+    subresources: [status('PodDisruptionBudget')],
+    population: 'none',
+  }),
+  type('policy', 'v1beta1', 'poddisruptionbudgets', 'PodDisruptionBudget', {
+    shortNames: ['pdb'],
+    subresources: [status('PodDisruptionBudget')],
+    population: 'none',
+  }),
 ];
 
 /** The served group versions in discovery order; the first version of a group is its preferred one. */

@@ -53,7 +53,9 @@ function resourceList(group: string, version: string): object {
     })),
   ]);
   // The core group's list has no apiVersion; the named groups' lists do.
-  return group === '' ? { kind: 'APIResourceList', groupVersion: version, resources } : { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
+  return group === ''
+    ? { kind: 'APIResourceList', groupVersion: version, resources }
+    : { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
 }
 
 function apiGroup(name: string): { name: string; versions: object[]; preferredVersion: object } {

@@ -83,7 +83,14 @@ async function serve(state: ServerState, req: IncomingMessage, res: ServerRespon
   const r = route(path, state.documents());
   const subject: RequestSubject =
     r.kind === 'list' || r.kind === 'get'
-      ? { verb: r.kind, path, type: r.type, namespace: r.namespace, name: r.kind === 'get' ? r.name : undefined, continued: r.kind === 'list' && url.searchParams.has('continue') }
+      ? {
+          verb: r.kind,
+          path,
+          type: r.type,
+          namespace: r.namespace,
+          name: r.kind === 'get' ? r.name : undefined,
+          continued: r.kind === 'list' && url.searchParams.has('continue'),
+        }
       : { verb: 'get', path };
   // Parsed before faults are taken: a fault may be aimed at the page a continue token asks for.
   const query = r.kind === 'list' ? parseListQuery(url.searchParams) : undefined;
@@ -113,7 +120,8 @@ function answerFor(state: ServerState, req: IncomingMessage, r: Route, subject: 
 function getAnswer(state: ServerState, r: Extract<Route, { kind: 'get' }>, subject: RequestSubject, target: Target): Answer {
   const pos = state.cluster.find(r.type, r.namespace, r.name);
   if (pos === undefined) return statusAnswer(notFound(subject));
-  if (target === 'PartialObjectMetadataList') return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadataList, but the requested object is not a list (${r.type.kind})`));
+  if (target === 'PartialObjectMetadataList')
+    return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadataList, but the requested object is not a list (${r.type.kind})`));
   return { code: 200, chunks: [`${state.cluster.json(r.type, pos, target === 'PartialObjectMetadata' ? 'metadata' : 'object')}\n`] };
 }
 
@@ -124,11 +132,13 @@ function getAnswer(state: ServerState, r: Extract<Route, { kind: 'get' }>, subje
 function parseListQuery(params: URLSearchParams): ListQuery | Status {
   const limitText = params.get('limit') ?? '';
   const limit = limitText === '' ? 0 : Number(limitText);
-  if (!/^-?\d*$/.test(limitText) || !Number.isSafeInteger(limit)) return status(400, 'BadRequest', `strconv.ParseInt: parsing ${JSON.stringify(limitText)}: invalid syntax`);
+  if (!/^-?\d*$/.test(limitText) || !Number.isSafeInteger(limit))
+    return status(400, 'BadRequest', `strconv.ParseInt: parsing ${JSON.stringify(limitText)}: invalid syntax`);
   const continueText = params.get('continue') ?? '';
   const rv = params.get('resourceVersion') ?? '';
   const match = params.get('resourceVersionMatch') ?? '';
-  if (rv !== '' && !/^\d+$/.test(rv)) return status(400, 'BadRequest', `invalid resource version: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`);
+  if (rv !== '' && !/^\d+$/.test(rv))
+    return status(400, 'BadRequest', `invalid resource version: strconv.ParseUint: parsing ${JSON.stringify(rv)}: invalid syntax`);
   const forbiddenMatch =
     match === ''
       ? undefined
@@ -143,7 +153,11 @@ function parseListQuery(params: URLSearchParams): ListQuery | Status {
               : undefined;
   if (forbiddenMatch !== undefined) {
     const message = `${forbiddenMatch.startsWith('Unsupported') ? '' : 'Forbidden: '}${forbiddenMatch}`;
-    return status(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: ${message}`, { group: 'meta.k8s.io', kind: 'ListOptions', causes: [{ message }] });
+    return status(422, 'Invalid', `ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: ${message}`, {
+      group: 'meta.k8s.io',
+      kind: 'ListOptions',
+      causes: [{ message }],
+    });
   }
   const limitOrNone = Math.max(0, limit);
   if (continueText === '') return { limit: limitOrNone, fromCache: rv === '0', page: 1 };
@@ -161,7 +175,8 @@ function parseListQuery(params: URLSearchParams): ListQuery | Status {
  */
 function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, query: ListQuery, target: Target): Answer {
   const { cluster } = state;
-  if (target === 'PartialObjectMetadata') return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadata, but the requested object is a list (${r.type.kind}List)`));
+  if (target === 'PartialObjectMetadata')
+    return statusAnswer(status(406, 'NotAcceptable', `you requested PartialObjectMetadata, but the requested object is a list (${r.type.kind}List)`));
   // etcd compacts old revisions (every 5 minutes by default); a list pinned to a compacted revision cannot continue.
   if (query.token && Date.now() - query.token.listStarted > state.continueTtlMs) return statusAnswer(status(410, 'Expired', EXPIRED_MESSAGE));
 
@@ -182,7 +197,12 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
   const rv = query.token?.rv ?? cluster.resourceVersion;
   let meta = `"resourceVersion":"${rv}"`;
   if (more) {
-    const next = encodeContinue({ rv, start: `${cluster.keyAt(scope, last)}\u0000`, page: query.page + 1, listStarted: query.token?.listStarted ?? Date.now() });
+    const next = encodeContinue({
+      rv,
+      start: `${cluster.keyAt(scope, last)}\u0000`,
+      page: query.page + 1,
+      listStarted: query.token?.listStarted ?? Date.now(),
+    });
     meta += `,"continue":"${next}","remainingItemCount":${cluster.remainingAfter(scope, last)}`;
   }
   const metadataOnly = target === 'PartialObjectMetadataList';
@@ -198,7 +218,8 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
       if (n++ === count) break;
       yield cluster.json(r.type, pos, metadataOnly ? 'metadata' : 'item');
     }
-    for (const object of extra) yield asciiJson(metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata } : object);
+    for (const object of extra)
+      yield asciiJson(metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata } : object);
   }
   return { code: 200, chunks: chunked(head, items(), ']}\n') };
 }
