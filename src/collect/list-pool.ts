@@ -135,7 +135,7 @@ export class ListPool {
 
 /** Most list workers `auto` starts: past this the API server, not parsing, is the limit. */
 const MAX_AUTO_WORKERS = 4;
-/** Memory `auto` keeps for the main thread (the base CronJob's heap), and budgets per worker (its heap, measured ~100 MB at pageSize 500). */
+/** Memory `auto` keeps for the main thread (the base CronJob's heap), and budgets per worker (its heap at pageSize 500, with room). */
 const MAIN_THREAD_MIB = 320;
 const WORKER_MIB = 128;
 
@@ -149,9 +149,9 @@ function memoryLimitMiB(): number | undefined {
  * How many list workers to start: never more than lists run at once (`concurrency`) or types to
  * list. `auto` leaves one core to the main thread (HTTP, the spool, and on a laptop often the
  * API server itself) and takes the others, at most 4, and no more than a container's memory
- * limit leaves room for; on a single core none: a worker would only add copying. Measured on 2
- * cores (bench:collect, 100,000 objects), one worker beat both none and two: the second adds CPU
- * and ~60 MB without a core to run on.
+ * limit leaves room for; on a single core none: a worker would only add copying. On 2 cores one
+ * worker beat both none and two (bench:collect): the second adds CPU and memory without a core
+ * to run on.
  */
 export function listWorkerCount(list: Pick<ListSettings, 'workers' | 'concurrency'>, types: number, cores: number, memoryMiB: number | undefined): number {
   const byMemory = memoryMiB === undefined ? MAX_AUTO_WORKERS : Math.floor((memoryMiB - MAIN_THREAD_MIB) / WORKER_MIB);

@@ -66,8 +66,8 @@ export function isClusterDocument(text: string | undefined, cluster: string): bo
 /**
  * Bytes of rendered documents kept per store, waiting for the second sink (see buildShardFile).
  * The Git sink starts rendering after it has opened and fetched its mirror, so it follows the
- * file sink a few documents behind: at 1,000,000 rows (documents of about 0.5 MB) 4 MB were too
- * few to share any; 16 MB leave room for a slower fetch.
+ * file sink a few documents behind: at a million rows, a quarter of this was too little to share
+ * any document; this leaves room for a slower fetch.
  */
 const SHARED_RENDER_BYTES = 16 << 20;
 

@@ -26,8 +26,8 @@ BYTE_CLASS[CLOSE_BRACKET] = CLOSES;
 
 /**
  * The page's bytes as a plain Uint8Array, which is what `valueEnd` should be given: V8 reads the
- * bytes of a Buffer (a subclass) more slowly, and scanning a view of the same memory took a third
- * less time on metadata pages (95 ms against 150 ms per 52 MB of managedFields).
+ * bytes of a Buffer (a subclass) more slowly than those of a plain view of the same memory
+ * (docs/benchmarks.md, "Choices in the code").
  */
 export function bytesOf(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);

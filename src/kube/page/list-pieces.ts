@@ -5,9 +5,8 @@
  * Why: V8 puts a string of more than 128 KB in its large-object space, which maps fresh memory
  * for each one and gives it back at the next collection; the kernel then faults in and zeroes
  * every page of it again. A metadata-only page, managedFields cut, is 100-400 KB, so decoding it
- * whole took six times as long as decoding it in pieces that young strings can hold (61 ms
- * against 10 ms for 187 pages of 280 KB here), and the parse of those 187 pages with it about a
- * tenth longer. Node decodes a text of more than about 1 MB into memory of its own (an external
+ * whole took several times as long as decoding it in pieces that young strings can hold
+ * (docs/benchmarks.md, "Choices in the code"). Node decodes a text of more than about 1 MB into memory of its own (an external
  * string), which does not pay this. Pages of full objects of 128 KB to 1 MB do pay it, but are not
  * split here: no mark starts their items alone (`,{"metadata":` also opens an entry of a
  * StatefulSet's volumeClaimTemplates), so a split would often be refused and the page parsed twice.

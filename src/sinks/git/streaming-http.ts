@@ -8,9 +8,9 @@ import type { GitHttpRequest, GitHttpResponse, HttpClient } from 'isomorphic-git
  * chunk of the pack it built in memory (`_push` passes `[...packstream1, ...packstream2]`). Its
  * Node client (`isomorphic-git/http/node`) turns an array into a single Buffer so as to send a
  * Content-Length: `collect()` copies every chunk into a new Uint8Array, then `Buffer.from()`
- * copies that again. A push thus held its pack three times at once: at a first export of 920,000
- * rows (992 files, a 66 MB pack) 130 MB more than needed, at the very end of the export. Streamed
- * here, the chunks isomorphic-git already holds are the only copy.
+ * copies that again. A push thus held its pack three times at once, at the very end of the
+ * export, where a first export's pack is largest. Streamed here, the chunks isomorphic-git
+ * already holds are the only copy.
  *
  * Redirects: a streamed body cannot be replayed, so the base client is asked not to follow them
  * (`fetchOptions.followRedirects`, which the Node client honours). A redirect answer is then

@@ -106,7 +106,7 @@ export async function mergeStaged(run: Run, items: string, merge: MergeInput): P
     // No nested loop for the anti-join, whatever the statistics say. A cluster's rows that
     // autovacuum has not analysed yet (a table loaded in this run, a cluster new to the table)
     // are estimated at a row or so; PostgreSQL 15 and older then loop over the staging table,
-    // which has no index, once per stored row: 39 s instead of 0.55 s at 20,000 rows. A hash
+    // which has no index, once per stored row (docs/benchmarks.md, bench:pg case g). A hash
     // anti-join is linear whatever the counts; ANALYZE of the shared table would cost more
     // than this export and still miss a cluster whose rows its sample did not hold.
     await run('SET LOCAL enable_nestloop = off');
