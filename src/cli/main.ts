@@ -75,6 +75,9 @@ export async function main(argv: string[]): Promise<void> {
       code = report(toKollectError(error), jsonLogs);
     }
   }
+  // process.exit() drops what a pipe has not taken yet: `--output json | jq` would get the
+  // first 64 KiB of a large result. An empty write's callback runs once every earlier one is flushed.
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((resolve) => stream.write('', () => resolve()))));
   process.exit(code);
 }
 

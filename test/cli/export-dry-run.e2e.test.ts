@@ -332,3 +332,23 @@ describe('kollect export --dry-run against populated sinks', () => {
     assert.deepEqual(await folderState(s.mirrorDir), mirrorBefore);
   });
 });
+
+describe('kollect export --output json through a pipe', () => {
+  it('GIVEN a store of over 2,000 namespaces WHEN its dry run is printed as JSON into a pipe THEN the reader gets the whole document, not the first 64 KiB', async () => {
+    // GIVEN
+    const dir = await tempDir();
+    const store = await buildStore(join(dir, 'store'), CLUSTER, syntheticRows({ cluster: CLUSTER, count: 3_000, namespaces: 3_000, attributeBytes: 10 }));
+    const shards = store.shards.length;
+    await store.close();
+    const config = join(dir, 'kollect.yaml');
+    await writeFile(config, [`cluster: ${CLUSTER}`, 'sinks:', `  - { name: files, type: file, dir: ${JSON.stringify(join(dir, 'files'))} }`, ''].join('\n'));
+    // WHEN
+    const run = await runKollect(['export', '--config', config, '--from', store.dir, '--dry-run', '--output', 'json']);
+    // THEN
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(run.stdout.length > 256 << 10, `only ${run.stdout.length} bytes: the test needs a result larger than a pipe's buffer`);
+    const result = JSON.parse(run.stdout) as RunResult;
+    assert.equal(result.store.shards, shards);
+    assert.ok(shards > 2_000, `${shards} shards`);
+  });
+});
