@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { logLines, runKollect } from '../support/cli.js';
+import { setup as e2eSetup, type Setup } from '../support/e2e-setup.js';
 import { startKubeSim, type KubeSim } from '../support/kube-sim/index.js';
 import { dropTestDatabases, freshDatabase, initTables, ITEMS_TABLE, testSinkConfig, withClient } from '../support/postgres.js';
 import { parsePromText, samplesOf } from '../support/prom-text.js';
@@ -39,37 +40,13 @@ const meta = (namespace: string, name: string, extra: Record<string, unknown> = 
   },
 });
 
-interface Setup {
-  dir: string;
-  config: string;
-  store: string;
-  out: string;
-  metrics: string;
-}
-
-async function setup(sim: KubeSim, yaml: string[] = []): Promise<Setup> {
-  const dir = await tempDir('kollect-hostile-');
-  const kubeconfig = join(dir, 'kubeconfig');
-  await sim.writeKubeconfig(kubeconfig);
-  const store = join(dir, 'store');
-  // Three folders down: a path that climbs out of it would land in `dir`, where the test looks.
-  const out = join(dir, 'a', 'b', 'out');
-  const config = join(dir, 'kollect.yaml');
-  await writeFile(
-    config,
-    [
-      'cluster: e2e',
-      `kube: { kubeconfig: ${JSON.stringify(kubeconfig)} }`,
-      'list: { pageSize: 200, retries: 1 }',
-      'resources:',
-      ...TYPES.map((r) => `  - ${r}`),
-      `store: { dir: ${JSON.stringify(store)} }`,
-      'sinks:',
-      `  - { name: files, type: file, dir: ${JSON.stringify(out)} }`,
-      ...yaml,
-    ].join('\n'),
-  );
-  return { dir, config, store, out, metrics: join(dir, 'kollect.prom') };
+/**
+ * The shared end-to-end setup with this file's types and its file sink three folders down: a path
+ * that climbs out of it would land in the temporary folder, where the test looks.
+ */
+async function setup(sim: KubeSim, yaml: string[] = []): Promise<Setup & { metrics: string }> {
+  const s = await e2eSetup(sim, { resources: TYPES, list: '{ pageSize: 200, retries: 1 }', out: join('a', 'b', 'out'), yaml: yaml.join('\n') });
+  return { ...s, metrics: join(s.dir, 'kollect.prom') };
 }
 
 /** Every file under `dir`, relative, recursively. */

@@ -33,6 +33,8 @@ export interface SetupOptions {
   store?: string;
   /** The `store.lock` settings, as YAML. */
   storeLock?: string;
+  /** The file sink's folder, relative to the temporary folder (default `out`). */
+  out?: string;
 }
 
 /** Writes a kubeconfig for `sim` and a config that collects from it into a store and exports to a file sink. */
@@ -41,7 +43,7 @@ export async function setup(sim: KubeSim, extra: SetupOptions = {}): Promise<Set
   const kubeconfig = join(dir, 'kubeconfig');
   await sim.writeKubeconfig(kubeconfig);
   const store = extra.store ?? join(dir, 'store');
-  const out = join(dir, 'out');
+  const out = join(dir, extra.out ?? 'out');
   const config = join(dir, 'kollect.yaml');
   await writeFile(
     config,
