@@ -31,7 +31,8 @@ export function urlSecrets(url: string, secretParameter: (name: string) => boole
   for (const [name, value] of queryParameters(search)) {
     if (secretParameter(unescape(name))) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
   }
-  return [...secrets].filter((secret) => secret !== '');
+  // A value of a character or two (`?v=2`) would blank that text out of every message; no credential is that short.
+  return [...secrets].filter((secret) => secret.length >= 3);
 }
 
 /** The names and values of a query (`?a=1&b`) as written; a parameter without `=` is all value. */

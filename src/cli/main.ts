@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode, toKollectError, UsageError, type KollectError } from '../errors.js';
+import { escapeUnprintable } from '../format.js';
 import { interactive } from './common.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
@@ -43,7 +44,7 @@ Examples:
 /** Writes an error for a user (text) and returns its exit code. */
 function report(error: KollectError, json: boolean): number {
   if (json) process.stderr.write(`${JSON.stringify({ level: 'error', ...error.toJSON() })}\n`);
-  else process.stderr.write(`kollect: ${error.message}\n`);
+  else process.stderr.write(`kollect: ${escapeUnprintable(error.message)}\n`);
   if (error.code === 'INTERNAL' && error.cause instanceof Error && error.cause.stack) process.stderr.write(`${error.cause.stack}\n`);
   return error.exitCode;
 }

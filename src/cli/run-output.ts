@@ -4,7 +4,7 @@ import { recordedAction } from '../sinks/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import { describeReplacedValues, type ShardChange, type SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
-import { formatBytes, formatCount } from '../format.js';
+import { escapeUnprintable, formatBytes, formatCount } from '../format.js';
 
 /** Column names per unit: rows in a database, files in Git and folders. */
 const LABELS = {
@@ -102,8 +102,9 @@ export function formatRunSummary(result: RunResult): string {
       ).trimEnd(),
     );
     for (const o of result.sinks) {
-      if (!o.ok) lines.push(`${o.sink}: ${o.error.message}`);
-      else if (o.result.skipped) lines.push(`${o.sink}: ${o.result.skipped.message}`);
+      // Messages may carry what a server answered.
+      if (!o.ok) lines.push(`${o.sink}: ${escapeUnprintable(o.error.message)}`);
+      else if (o.result.skipped) lines.push(`${o.sink}: ${escapeUnprintable(o.result.skipped.message)}`);
       if (o.ok && o.result.replaced && o.result.replaced.count > 0) lines.push(`${o.sink}: ${describeReplacedValues(o.result.replaced)}`);
     }
     if (result.dryRun) {

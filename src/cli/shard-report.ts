@@ -13,7 +13,7 @@ import { CollectStore } from '../store/collect-store.js';
 import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { abortableSleep, withSignals } from './signals.js';
-import { formatBytes, formatCount } from '../format.js';
+import { formatBytes, formatCount, quoted } from '../format.js';
 
 interface ShardReportFlags extends ConfigFlags, KubeFlags {
   from?: string;
@@ -123,16 +123,17 @@ Examples:
         const kubeManifests = await kubeManifestShardSizes(flags.manifests, config);
         const log = createLogger({ json: !interactive() });
         // The file name is the repo's text: quoted, so that no control character reaches a terminal.
-        for (const { file, where, message } of kubeManifests.warnings) log.warn(`${JSON.stringify(file)}, ${where}: ${message}`);
+        for (const { file, where, message } of kubeManifests.warnings) log.warn(`${quoted(file)}, ${where}: ${message}`);
         sizes = kubeManifests.sizes;
         source = `manifests: ${flags.manifests.join(', ')}`;
       } else if (flags.from !== undefined) {
+        // Only the store manifest is read: no spool file needs to stay open.
         const store = await CollectStore.open(flags.from);
+        await store.close();
         sizes = store.shards.map(({ key, rows, bytes }) => ({ key, rows, bytes }));
         incomplete = incompleteTypes(store.incompleteResources());
         source = `store: ${store.dir}`;
         cluster = store.cluster;
-        await store.close();
       } else {
         // The live cluster: collect into a throw-away store, then read its store manifest.
         const dir = await mkdtemp(join(tmpdir(), 'kollect-shard-report-'));

@@ -222,8 +222,8 @@ const storeSettings = z.strictObject({
   dir: z._default(nonEmpty(), '.kollect/store'),
   /**
    * The store's lock (`<dir>.lock`): a collect holds it from its start until its new store is in
-   * place, `export --from` while it opens the store. `wait`: how long a run waits for another's
-   * lock before it fails with LOCK_BUSY; 0 fails at once.
+   * place; readers take none. `wait`: how long a collect waits for another's lock before it fails
+   * with LOCK_BUSY; 0 fails at once.
    */
   lock: z.prefault(z.strictObject({ wait: z.prefault(duration, 0) }), {}),
 });

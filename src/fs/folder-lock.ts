@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InterruptedError, LockBusyError } from '../errors.js';
+import { InterruptedError, KollectError, LockBusyError } from '../errors.js';
 import type { Logger } from '../log.js';
 
 /**
@@ -149,7 +149,9 @@ export async function withFolderLock<T>(lock: FolderLock, log: Logger, work: () 
   const timing = options.timing ?? LOCK_TIMING;
   const holder: Holder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   await acquire(lock, holder, log, timing, options.signal).catch((error: unknown) => {
-    throw lock.unusable ? lock.unusable(error) : error;
+    // A file system error says where the lock lives is unusable; LOCK_BUSY and INTERRUPTED stay as they are.
+    const fileSystemError = (error as NodeJS.ErrnoException | undefined)?.code !== undefined && !(error instanceof KollectError);
+    throw lock.unusable && fileSystemError ? lock.unusable(error) : error;
   });
   const refresh = setInterval(() => {
     const now = new Date();

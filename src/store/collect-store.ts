@@ -68,7 +68,7 @@ export class CollectStore {
     readonly dir: string,
     readonly manifest: StoreManifest,
     /** The descriptor of each spool file that holds rows, opened with the manifest. */
-    private readonly fds: ReadonlyMap<string, number>,
+    private readonly fds: Map<string, number>,
   ) {
     this.complete = new Set(manifest.resources.filter((r) => r.complete).map((r) => `${r.group}/${r.resource}`));
     this.shardsByKey = new Map(manifest.shards.map((shard) => [shard.key, shard]));
@@ -141,9 +141,14 @@ export class CollectStore {
     return new CollectStore(root, manifest, await openSpoolFiles(root, manifest));
   }
 
-  /** Closes the spool files; reading a shard afterwards fails. */
+  /**
+   * Closes the spool files; reading a shard afterwards fails. Closing twice closes nothing twice:
+   * a descriptor number, once closed, may already belong to another file of this process.
+   */
   async close(): Promise<void> {
-    await Promise.all([...this.fds.values()].map((fd) => closeFile(fd)));
+    const fds = [...this.fds.values()];
+    this.fds.clear();
+    await Promise.all(fds.map((fd) => closeFile(fd)));
   }
 
   get cluster(): string {
@@ -215,7 +220,8 @@ export class CollectStore {
     const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
     for (const { file, offset, bytes } of shard.segments) {
       const type = this.typeOfFile.get(file)!;
-      const fd = this.fds.get(file)!;
+      const fd = this.fds.get(file);
+      if (fd === undefined) throw new StoreError(`store ${this.dir} is closed: shard "${key}" cannot be read`, { dir: this.dir, shard: key });
       const decoder = new StringDecoder('utf8');
       let rest = '';
       for (let done = 0; done < bytes;) {

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileH
 import { join, resolve } from 'node:path';
 import { compareKeys } from '../compare.js';
 import { StoreDirError, StoreWriteError } from '../errors.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, quoted } from '../format.js';
 import { FingerprintAccumulator } from './fingerprint.js';
 import type { SpoolPage } from './spool-page.js';
 import {
@@ -219,18 +219,19 @@ export function unwritable(dir: string, path: string, error: unknown, space: Sto
   );
 }
 
-/** Bytes of the spool files of the store in `dir` (0 when there is none): what stays on the volume until a new store replaces it. */
+/**
+ * Bytes of the spool files of the store in `dir`: what stays on the volume until a new store
+ * replaces it. Only a full volume's message uses it, so a store that is missing or cannot be read
+ * counts 0 (the message then asks for less room than needed) rather than failing the collect.
+ */
 async function spoolBytesOf(dir: string): Promise<number> {
   const rows = join(dir, ROWS_DIR);
-  let files: string[];
   try {
-    files = await readdir(rows);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR') return 0;
-    throw error;
+    const sizes = await Promise.all((await readdir(rows)).map(async (file) => (await stat(join(rows, file))).size));
+    return sizes.reduce((n, size) => n + size, 0);
+  } catch {
+    return 0;
   }
-  const sizes = await Promise.all(files.map(async (file) => (await stat(join(rows, file))).size));
-  return sizes.reduce((n, size) => n + size, 0);
 }
 
 /** Whether `path` is the manifest of a kollect store, of any format version (an older store is replaced after an upgrade). */
@@ -269,16 +270,16 @@ export async function checkStoreTarget(dir: string): Promise<void> {
   const advice =
     'A collect replaces its store folder whole, so it must be missing, empty, or a kollect store: set store.dir (or --store) to such a folder ' +
     '(the default is .kollect/store). Nothing was changed';
-  if (!info.isDirectory()) throw new StoreDirError(`the collect store ${JSON.stringify(target)} is a file, not a folder. ${advice}`, { dir: target });
+  if (!info.isDirectory()) throw new StoreDirError(`the collect store ${quoted(target)} is a file, not a folder. ${advice}`, { dir: target });
   const entries = await readdir(target);
   if (entries.length === 0 || (await isStoreManifest(join(target, STORE_MANIFEST_FILE)))) return;
   const shown = entries
     .sort()
     .slice(0, 3)
-    .map((name) => JSON.stringify(name));
+    .map((name) => quoted(name));
   const more = entries.length > shown.length ? ` and ${entries.length - shown.length} more` : '';
   throw new StoreDirError(
-    `the collect store ${JSON.stringify(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${STORE_MANIFEST_FILE} of a store. ${advice}`,
+    `the collect store ${quoted(target)} is a folder that is not a kollect store: it holds ${shown.join(', ')}${more}, and no ${STORE_MANIFEST_FILE} of a store. ${advice}`,
     { dir: target, entries: entries.length },
   );
 }

@@ -91,7 +91,7 @@ export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDep
     throw new SinkError(config.name, `connection URL must start with postgres:// or postgresql://, not ${url.protocol}//`, {}, { code: 'SINK_CONFIG' });
   }
   // libpq's parameters say which are secret; the others (sslmode=require) would blank words out of messages.
-  const secrets = [connectionString, ...urlSecrets(connectionString, (name) => LIBPQ_SECRETS.has(name))].filter((s) => s.length >= 3);
+  const secrets = [connectionString, ...urlSecrets(connectionString, (name) => LIBPQ_SECRETS.has(name))];
   for (const param of [...OWN_PARAMS, ...(config.ssl ? SSL_PARAMS : [])]) url.searchParams.delete(param);
   connectionString = url.toString();
   const ssl = config.ssl ? await sslOptions(config, deps) : undefined;

@@ -122,7 +122,6 @@ export async function mergeStaged(run: Run, items: string, merge: MergeInput): P
        SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
       [cluster, types.groups, types.resources, merge.unchanged.map((shard) => namespaceOfShard(shard.key))],
     );
-    await run('SET LOCAL enable_nestloop TO DEFAULT');
     for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
   }
   return { written, deleted };
