@@ -54,7 +54,8 @@ function refuseInvalidObjects(items: KubeObject[]): { valid: KubeObject[]; refus
   let valid = items;
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
-    const metadata = item.metadata ?? {};
+    // A hostile server may send any JSON as an item (`null`, a number): refused as nameless, not a crash.
+    const metadata = (item as KubeObject | null | undefined)?.metadata ?? {};
     const reason = invalidObject(metadata);
     if (reason === undefined) {
       if (valid !== items) valid.push(item);

@@ -31,7 +31,7 @@ export function isValidNamespace(namespace: string): boolean {
 const RFC3339 = /^\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)$/;
 
 /** True when `text` is an RFC 3339 time that names a real day (PostgreSQL refuses `2026-02-30` and year 0). */
-export function isValidTimestamp(text: string): boolean {
+function isValidTimestamp(text: string): boolean {
   if (!RFC3339.test(text) || text.startsWith('0000')) return false;
   const day = Number(text.slice(8, 10));
   if (day <= 28) return true;

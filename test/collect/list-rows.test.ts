@@ -95,3 +95,18 @@ describe('the per-page work of a type', () => {
     }
   });
 });
+
+describe('pageWork and items that are no objects', () => {
+  it('GIVEN a page whose items hold null, a number and a pod WHEN encoded THEN the pod is a row and the others are refused, not a crash', () => {
+    const items = [null, 7, JSON.parse(PAGE.body.toString('utf8')).items[0]];
+    const body = Buffer.from(JSON.stringify({ kind: 'PartialObjectMetadataList', apiVersion: 'meta.k8s.io/v1', metadata: {}, items }));
+    for (const fastParse of [true, false]) {
+      const { rows, refused } = pageWork('c1', POD, { name: 'metadata', attributes: {} }, fastParse)({ ...PAGE, body });
+      assert.equal(rows, 1);
+      assert.deepEqual(
+        refused.map((r) => r.reason),
+        ['name is empty', 'name is empty'],
+      );
+    }
+  });
+});
