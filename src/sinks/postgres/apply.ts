@@ -58,7 +58,7 @@ export async function applyStore(sinkPool: SinkPool, refs: TableRefs, store: Col
       });
       if (counts.replaced.count > 0) {
         ctx.log.warn(
-          'values held NUL (U+0000), which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact',
+          'values held NUL (U+0000) or a lone surrogate, which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact',
           {
             sink: config.name,
             table: refs.itemsLabel,
