@@ -23,12 +23,7 @@ async function readCredential(sink: string, ref: SecretRef, env: NodeJS.ProcessE
   try {
     value = await readSecret(ref, { env });
   } catch (error) {
-    throw new SinkError(
-      sink,
-      `cannot read the Git credential from ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-      {},
-      { code: 'GIT_AUTH_MISSING' },
-    );
+    throw new SinkError(sink, `cannot read the Git credential from ${describeSecret(ref)}: ${(error as Error).message}`, {}, { code: 'GIT_AUTH_MISSING' });
   }
   if (!value) throw new SinkError(sink, `the Git credential in ${describeSecret(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
   return value;
