@@ -49,13 +49,22 @@ async function present(path: string): Promise<boolean> {
 }
 
 /**
- * The configuration of a command that needs no cluster or sink: the file when one is named
- * (--config, KOLLECT_CONFIG) or the default kollect.yaml exists, else the defaults (resources,
- * profiles, thresholds). `named` is false when no file or --cluster gave the cluster a name.
+ * The configuration of a command that needs no cluster (shard-report --manifests, db ddl): the
+ * file when one is named (--config, KOLLECT_CONFIG) or the default kollect.yaml exists, else
+ * `defaults` (a document, validated as a file would be). `named` is false when neither a file nor
+ * --cluster named the cluster.
  */
-export async function readConfigOrDefaults(flags: ConfigFlags, command: Command): Promise<{ config: KollectConfig; named: boolean }> {
-  if (command.getOptionValueSource('config') !== 'default' || (await present(flags.config))) return { config: await readConfig(flags), named: true };
-  return { config: validateConfig({}, { cluster: flags.cluster ?? UNNAMED_CLUSTER }), named: flags.cluster !== undefined };
+export async function readConfigOrDefaults(
+  flags: ConfigFlags,
+  command: Command,
+  defaults: Record<string, unknown> = {},
+  overrides: Omit<ConfigOverrides, 'cluster'> = {},
+): Promise<{ config: KollectConfig; fromFile: boolean; named: boolean }> {
+  if (command.getOptionValueSource('config') !== 'default' || (await present(flags.config))) {
+    return { config: await readConfig(flags, overrides), fromFile: true, named: true };
+  }
+  const config = validateConfig(defaults, { ...overrides, cluster: flags.cluster ?? UNNAMED_CLUSTER });
+  return { config, fromFile: false, named: flags.cluster !== undefined };
 }
 
 /** True when stderr is a terminal and CI is not set: spinners and tables, else JSON lines. */
