@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import type { KollectConfig, PostgresSinkConfig } from '../config/schema.js';
+import { sqlIdentifier, type KollectConfig, type PostgresSinkConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { ddlText, MONTH_PARTITIONING_NOTE, type InitResult } from '../sinks/postgres/schema.js';
-import { addConfigOptions, printResult, readConfig, type ConfigFlags } from './common.js';
+import { addConfigOptions, printResult, readConfig, readConfigOrDefaults, type ConfigFlags } from './common.js';
 
 interface DbFlags extends ConfigFlags {
   sink?: string;
@@ -15,6 +15,19 @@ interface InitFlags extends DbFlags {
 interface DdlFlags extends DbFlags {
   partitionBy?: 'cluster' | 'month';
   brin: boolean;
+  schema?: string;
+  table?: string;
+}
+
+/** What `db ddl` prints for when no configuration file is there: one postgres sink with its defaults. */
+const DEFAULT_POSTGRES = { sinks: [{ name: 'postgres', type: 'postgres' }] };
+
+/** A --schema or --table value, checked as the configuration checks identifiers (exit 2 naming the flag). */
+function identifierFlag(flag: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const parsed = sqlIdentifier.safeParse(value);
+  if (!parsed.success) throw new UsageError(`${flag} ${JSON.stringify(value)}: ${parsed.error.issues[0]?.message ?? 'not a SQL identifier'}`);
+  return parsed.data;
 }
 
 /**
@@ -68,16 +81,25 @@ export function dbCommand(): Command {
         new Option('--partition-by <key>', 'partition the items table: LIST by cluster (month is refused, with the reason)').choices(['cluster', 'month']),
       )
       .addOption(new Option('--brin', 'include a BRIN index on exported_at').default(false))
-      .addOption(new Option('--sink <name>', 'the postgres sink (default: the only one)')),
+      .addOption(new Option('--sink <name>', 'the postgres sink (default: the only one)'))
+      .addOption(new Option('--schema <name>', "the schema (default: the sink's, or public)"))
+      .addOption(new Option('--table <name>', "the items table (default: the sink's, or kollect_items)")),
   )
-    .addHelpText('after', '\nExamples:\n  kollect db ddl --config kollect.yaml\n  kollect db ddl --config kollect.yaml --partition-by cluster > kollect.sql')
-    .action(async (flags: DdlFlags) => {
+    .addHelpText(
+      'after',
+      '\nWithout a configuration file, the default schema and table names (or --schema, --table).\n\nExamples:\n  kollect db ddl --schema inventory > kollect.sql\n  kollect db ddl --config kollect.yaml --partition-by cluster > kollect.sql',
+    )
+    .action(async (flags: DdlFlags, self: Command) => {
       if (flags.partitionBy === 'month') throw new UsageError(`--partition-by month would break the upsert key.\n${MONTH_PARTITIONING_NOTE.join('\n')}`);
-      const config = await readConfig(flags, { sinks: flags.sink === undefined ? undefined : [flags.sink] });
+      const schema = identifierFlag('--schema', flags.schema);
+      const table = identifierFlag('--table', flags.table);
+      // A DBA reviews DDL without kollect's configuration: the defaults stand in for it.
+      const { config, named } = await readConfigOrDefaults(flags, self, DEFAULT_POSTGRES, { sinks: flags.sink === undefined ? undefined : [flags.sink] });
       const sink = selectPostgresSink(config, flags.sink);
+      if (table === sink.runsTable) throw new UsageError(`--table ${JSON.stringify(table)}: must differ from the runs table, which has that name`);
       const sql = ddlText(
-        { schema: sink.schema, table: sink.table, runsTable: sink.runsTable },
-        { ...(flags.partitionBy === 'cluster' ? { partitionBy: flags.partitionBy } : {}), brin: flags.brin, clusters: [config.cluster] },
+        { schema: schema ?? sink.schema, table: table ?? sink.table, runsTable: sink.runsTable },
+        { ...(flags.partitionBy === 'cluster' ? { partitionBy: flags.partitionBy } : {}), brin: flags.brin, clusters: named ? [config.cluster] : [] },
       );
       printResult(flags.output, { sink: sink.name, sql }, () => sql);
     });
