@@ -1,10 +1,13 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buffer } from 'node:stream/consumers';
 import S3rver from 's3rver';
 import { tempDir } from './store-fixture.js';
+import { createServerCertificate } from './tls.js';
 
 /**
  * A real S3-compatible server on 127.0.0.1 for tests and benchmarks: `s3rver` (npm) stores the
@@ -13,8 +16,8 @@ import { tempDir } from './store-fixture.js';
  * - SigV4 signatures checked against the harness's own key pair (s3rver checks none): a wrong
  *   access key is 403 InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch;
  * - `If-Match` and `If-None-Match: *` on PUT (s3rver ignores both): 412 PreconditionFailed with
- *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Writes to one key are
- *   serialised, so that of two racing conditional writers exactly one wins;
+ *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Changes to one bucket
+ *   are serialised, so that of two racing conditional writers exactly one wins;
  * - aws-chunked bodies (`x-amz-content-sha256: STREAMING-...`, the SDK's default CRC32 trailers)
  *   refused with 501 NotImplemented: s3rver would store the chunk framing as the object's bytes;
  * - faults on request (an S3 error such as 503 SlowDown, a slow answer, a dropped connection);
@@ -63,9 +66,16 @@ export type S3Fault = S3RequestMatch &
     times?: number;
   };
 
+export interface S3ServerOptions {
+  /** Serve HTTPS with a certificate for 127.0.0.1 that a throwaway CA signed (caFile). */
+  tls?: boolean;
+}
+
 export interface S3Server {
-  /** `http://127.0.0.1:PORT`: the proxy. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`): the proxy. */
   readonly endpoint: string;
+  /** With `tls`: the CA that signed the proxy's certificate, as a PEM file (what a sink's `tls.caFile` names). */
+  readonly caFile: string | undefined;
   readonly region: string;
   /** The one key pair the proxy accepts. */
   readonly credentials: { accessKeyId: string; secretAccessKey: string };
@@ -88,11 +98,12 @@ export interface S3Server {
 
 const REGION = 'us-east-1';
 
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+
 /** The XML error body S3 sends, e.g. for 412: `<Error><Code>PreconditionFailed</Code>...`. */
 function s3ErrorBody(code: string, message: string, extra: Record<string, string> = {}): string {
-  const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const fields = Object.entries({ Code: code, Message: message, ...extra, RequestId: randomBytes(8).toString('hex').toUpperCase() })
-    .map(([name, value]) => `<${name}>${escape(value)}</${name}>`)
+    .map(([name, value]) => `<${name}>${escapeXml(value)}</${name}>`)
     .join('');
   return `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${fields}</Error>`;
 }
@@ -166,15 +177,18 @@ function matches(match: S3RequestMatch, request: Pick<S3Request, 'method' | 'key
 }
 
 /** Starts s3rver and the proxy in front of it, both on 127.0.0.1 (ephemeral ports). */
-export async function startS3Server(): Promise<S3Server> {
+export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
   const directory = await tempDir('kollect-s3-');
+  const tls = options.tls ? await createServerCertificate('127.0.0.1') : undefined;
+  const caFile = tls ? join(directory, 'ca.pem') : undefined;
+  if (tls) await writeFile(caFile!, tls.caPem);
   const storage = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, vhostBuckets: false });
   const { port: storagePort } = await storage.run();
   const credentials = { accessKeyId: `KOLLECTTEST${randomBytes(5).toString('hex').toUpperCase()}`, secretAccessKey: randomBytes(30).toString('base64url') };
 
   const requests: S3Request[] = [];
   const faults: { fault: S3Fault; seen: number }[] = [];
-  /** The tail of each key's chain of writes: a write waits for the one before it. */
+  /** The tail of each bucket's chain of changes: a change waits for the one before it. */
   const writing = new Map<string, Promise<void>>();
 
   /** One request to s3rver as it came (without the Authorization header: the proxy checked it, s3rver serves anonymous requests). */
@@ -223,7 +237,7 @@ export async function startS3Server(): Promise<S3Server> {
     return undefined;
   };
 
-  /** Runs `write` after every earlier write to the same key has finished. */
+  /** Runs `write` after every earlier change to the same bucket has finished. */
   const serialised = async <T>(lockKey: string, write: () => Promise<T>): Promise<T> => {
     const before = writing.get(lockKey) ?? Promise.resolve();
     let done!: () => void;
@@ -261,14 +275,52 @@ export async function startS3Server(): Promise<S3Server> {
     }
     if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
 
-    const isObjectWrite = entry.key !== undefined && (req.method === 'PUT' || req.method === 'DELETE');
-    if (!isObjectWrite) return forward(req, res, body);
-    return serialised(`${entry.bucket}/${entry.key}`, async () => {
-      const failure = req.method === 'PUT' ? await preconditionFailure(req, path) : undefined;
+    // s3rver's file store races with itself (a delete removes the folder a concurrent write is
+    // filling, a listing walks a folder being removed: 500s), so each bucket takes one change or
+    // listing at a time. This also makes the check of a precondition and the write one step.
+    const isRead = (req.method === 'GET' || req.method === 'HEAD') && entry.key !== undefined;
+    if (isRead) return forward(req, res, body);
+    return serialised(entry.bucket ?? '', async () => {
+      if (req.method === 'GET' && new URLSearchParams(entry.query).get('list-type') === '2') return listObjectsV2(res, entry.bucket ?? '', entry.query);
+      const failure = req.method === 'PUT' && entry.key !== undefined ? await preconditionFailure(req, path) : undefined;
       if (failure) return reply(res, ...failure);
       return forward(req, res, body);
     });
   };
+
+  /**
+   * ListObjectsV2, answered here from the storage: s3rver makes its continuation tokens with DES,
+   * which OpenSSL 3 (Node 17 and later) no longer offers, so any listing of more than one page
+   * is a 500 there. The token here is the last key of the page, base64url.
+   */
+  async function listObjectsV2(res: ServerResponse, bucket: string, query: string): Promise<number> {
+    if (!(await storage.store.getBucket(bucket))) return reply(res, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
+    const params = new URLSearchParams(query);
+    const prefix = params.get('prefix') ?? '';
+    const maxKeys = Math.min(1000, Number(params.get('max-keys') ?? 1000));
+    const token = params.get('continuation-token');
+    const startAfter = token !== null ? Buffer.from(token, 'base64url').toString('utf8') : (params.get('start-after') ?? '');
+    const { objects, isTruncated } = await storage.store.listObjects(bucket, { prefix, startAfter, maxKeys });
+    const urlEncoded = params.get('encoding-type') === 'url';
+    const shown = (key: string): string => escapeXml(urlEncoded ? encodeURIComponent(key) : key);
+    const contents = objects.map(
+      ({ key, metadata }) =>
+        `<Contents><Key>${shown(key)}</Key><LastModified>${new Date(metadata['last-modified'] ?? 0).toISOString()}</LastModified>` +
+        `<ETag>${escapeXml(metadata.etag ?? '')}</ETag><Size>${metadata['content-length'] ?? 0}</Size><StorageClass>STANDARD</StorageClass></Contents>`,
+    );
+    const last = objects.at(-1)?.key;
+    const body =
+      '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">' +
+      `<Name>${escapeXml(bucket)}</Name><Prefix>${shown(prefix)}</Prefix><KeyCount>${objects.length}</KeyCount><MaxKeys>${maxKeys}</MaxKeys>` +
+      (urlEncoded ? '<EncodingType>url</EncodingType>' : '') +
+      `<IsTruncated>${isTruncated}</IsTruncated>` +
+      (token !== null ? `<ContinuationToken>${escapeXml(token)}</ContinuationToken>` : '') +
+      (isTruncated && last !== undefined ? `<NextContinuationToken>${Buffer.from(last).toString('base64url')}</NextContinuationToken>` : '') +
+      `${contents.join('')}</ListBucketResult>`;
+    res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+    return 200;
+  }
 
   function reply(res: ServerResponse, status: number, code: string, message: string, extra?: Record<string, string>): number {
     sendError(res, status, code, message, extra);
@@ -286,7 +338,7 @@ export async function startS3Server(): Promise<S3Server> {
     return due;
   };
 
-  const proxy = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const [, bucket, ...rest] = url.pathname.split('/');
     const entry: S3Request = {
@@ -305,7 +357,8 @@ export async function startS3Server(): Promise<S3Server> {
         else res.destroy();
       },
     );
-  });
+  };
+  const proxy = tls ? createHttpsServer({ cert: tls.certPem, key: tls.keyPem }, onRequest) : createServer(onRequest);
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   const { port } = proxy.address() as AddressInfo;
 
@@ -316,7 +369,8 @@ export async function startS3Server(): Promise<S3Server> {
   };
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    caFile,
     region: REGION,
     credentials,
     async createBucket(name) {

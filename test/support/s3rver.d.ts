@@ -25,7 +25,12 @@ declare module 's3rver' {
     store: {
       putBucket(name: string): Promise<unknown>;
       getObject(bucket: string, key: string): Promise<StoredObject | null>;
-      listObjects(bucket: string, options: { prefix?: string; maxKeys?: number }): Promise<{ objects: { key: string }[] }>;
+      getBucket(name: string): Promise<object | null>;
+      /** Keys after `startAfter`, in key order; `metadata` holds etag (quoted), content-length, last-modified. */
+      listObjects(
+        bucket: string,
+        options: { prefix?: string; startAfter?: string; maxKeys?: number },
+      ): Promise<{ objects: { key: string; metadata: Record<string, string> }[]; isTruncated: boolean }>;
     };
   }
   export default S3rver;
