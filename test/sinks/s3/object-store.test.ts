@@ -131,6 +131,16 @@ describe('s3 object store', () => {
       assert.deepEqual(await server.listKeys(BUCKET, 'bulk/'), []);
     });
 
+    it('GIVEN a key the store refuses to delete THEN deleteMany reports it with the store’s code, deletes the others, and the refused object stays', async () => {
+      for (const key of ['keep/a.json', 'keep/b.json', 'keep/c.json']) await store.put(key, key);
+      server.denyDelete('keep/b.json');
+
+      const result = await store.deleteMany(['keep/a.json', 'keep/b.json', 'keep/c.json']);
+      assert.deepEqual(result.deleted, ['keep/a.json', 'keep/c.json']);
+      assert.deepEqual(result.errors, [{ key: 'keep/b.json', code: 'AccessDenied', message: 'Access Denied' }]);
+      assert.deepEqual(await server.listKeys(BUCKET, 'keep/'), ['keep/b.json']);
+    });
+
     it('GIVEN a store without multi-object delete (501, as GCS XML) THEN each key is deleted on its own', async () => {
       await store.put('single/a.json', 'a');
       await store.put('single/b.json', 'b');
