@@ -92,7 +92,7 @@ describe('s3 object store', () => {
       assert.equal(got?.sha256, sha256(document));
     });
 
-    it('GIVEN If-None-Match: * on an existing object, or If-Match with an older ETag THEN S3_PRECONDITION_FAILED, and the object is unchanged', async () => {
+    it('GIVEN If-None-Match: * on an existing object, or If-Match with an older ETag or on a deleted object THEN S3_PRECONDITION_FAILED, the object unchanged', async () => {
       const first = await store.put('race/manifest.json', 'v1', { ifNoneMatch: '*' });
       const second = await store.put('race/manifest.json', 'v2', { ifMatch: first });
 
@@ -100,6 +100,7 @@ describe('s3 object store', () => {
       const stale = await failure(store.put('race/manifest.json', 'v3', { ifMatch: first }));
       assert.equal(stale.code, 'S3_PRECONDITION_FAILED');
       assert.equal(stale.data.status, 412);
+      assert.equal((await failure(store.put('race/deleted-meanwhile.json', 'v1', { ifMatch: first }))).code, 'S3_PRECONDITION_FAILED');
       assert.equal((await store.get('race/manifest.json'))?.etag, second);
       assert.equal((await store.get('race/manifest.json'))?.body.toString(), 'v2');
     });
