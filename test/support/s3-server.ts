@@ -16,11 +16,14 @@ import { createServerCertificate } from './tls.js';
  * - SigV4 signatures checked against the harness's own key pair (s3rver checks none): a wrong
  *   access key is 403 InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch;
  * - `If-Match` and `If-None-Match: *` on PUT (s3rver ignores both): 412 PreconditionFailed with
- *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Changes to one bucket
- *   are serialised, so that of two racing conditional writers exactly one wins;
+ *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Requests to one bucket
+ *   are served one at a time, so that of two racing conditional writers exactly one wins;
  * - aws-chunked bodies (`x-amz-content-sha256: STREAMING-...`, the SDK's default CRC32 trailers)
  *   refused with 501 NotImplemented: s3rver would store the chunk framing as the object's bytes;
- * - faults on request (an S3 error such as 503 SlowDown, a slow answer, a dropped connection);
+ *   a body whose SHA-256 is not the signed one: 400 XAmzContentSHA256Mismatch;
+ * - ListObjectsV2 past one page and DeleteObjects, which s3rver gets wrong, answered here;
+ * - faults on request (an S3 error such as 503 SlowDown, a slow answer, a dropped connection),
+ *   and deletes refused per key (denyDelete);
  * - a log of every request, so that a test can assert "zero requests".
  *
  * Path-style addressing only (`forcePathStyle: true`): the endpoint is an IP address.
@@ -197,7 +200,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
   const requests: S3Request[] = [];
   const faults: { fault: S3Fault; seen: number }[] = [];
   const undeletable: Array<string | RegExp> = [];
-  /** The tail of each bucket's chain of changes: a change waits for the one before it. */
+  /** The tail of each bucket's chain of requests: a request waits for the one before it. */
   const writing = new Map<string, Promise<void>>();
 
   /** One request to s3rver as it came (without the Authorization header: the proxy checked it, s3rver serves anonymous requests). */
@@ -246,7 +249,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     return undefined;
   };
 
-  /** Runs `write` after every earlier change to the same bucket has finished. */
+  /** Runs `write` after every earlier request to the same bucket has finished. */
   const serialised = async <T>(lockKey: string, write: () => Promise<T>): Promise<T> => {
     const before = writing.get(lockKey) ?? Promise.resolve();
     let done!: () => void;
@@ -288,10 +291,9 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
 
     // s3rver's file store races with itself (a delete removes the folder a concurrent write is
-    // filling, a listing walks a folder being removed: 500s), so each bucket takes one change or
-    // listing at a time. This also makes the check of a precondition and the write one step.
-    const isRead = (req.method === 'GET' || req.method === 'HEAD') && entry.key !== undefined;
-    if (isRead) return forward(req, res, body);
+    // filling, a listing walks a folder being removed, a read meets a half-written object: 500s),
+    // so each bucket serves one request at a time: as strongly consistent as S3, and the check of
+    // a precondition and its write are one step.
     return serialised(entry.bucket ?? '', async () => {
       if (req.method === 'GET' && new URLSearchParams(entry.query).get('list-type') === '2') return listObjectsV2(res, entry.bucket ?? '', entry.query);
       if (req.method === 'POST' && new URLSearchParams(entry.query).has('delete')) return deleteObjects(res, entry.bucket ?? '', body);
