@@ -8,7 +8,7 @@ import { isValidAttributePath } from '../rows/attribute-path.js';
  */
 
 /** Kubernetes names for clusters and sinks: lowercase DNS-1123 labels, so they fit paths and SQL. */
-const dnsLabel = z
+export const dnsLabel = z
   .string()
   .check(z.minLength(1), z.maxLength(63), z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS-1123 label (a-z, 0-9, "-")'));
 
@@ -43,14 +43,17 @@ export const secretRef = z.union([z.strictObject({ env: nonEmpty() }), z.strictO
 });
 export type SecretRef = z.infer<typeof secretRef>;
 
-const pathTemplate = z.string().check(
+export const pathTemplate = z.string().check(
   z.minLength(1),
   z.refine((t) => t.includes('{namespace}'), 'must contain {namespace}: one file per shard'),
   z.refine((t) => !t.startsWith('/') && !t.split('/').includes('..'), 'must be a relative path without ".."'),
   z.refine((t) => [...t.matchAll(/\{([^}]*)\}/g)].every((m) => m[1] === 'cluster' || m[1] === 'namespace'), 'only {cluster} and {namespace} may be used'),
 );
 
-const DEFAULT_PATH_TEMPLATE = 'clusters/{cluster}/namespaces/{namespace}.json';
+/** How long a remote server may stay silent during a request before it is given up. */
+export const requestTimeout = duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s'));
+
+export const DEFAULT_PATH_TEMPLATE = 'clusters/{cluster}/namespaces/{namespace}.json';
 
 const fileSink = z.strictObject({
   name: dnsLabel,
@@ -122,7 +125,7 @@ const gitSink = z
      * How long the Git server may stay silent during a request (before its answer, or within it)
      * before the request is given up; a timed-out push is checked with a fetch, then retried.
      */
-    requestTimeout: z.prefault(duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s')), '60s'),
+    requestTimeout: z.prefault(requestTimeout, '60s'),
   })
   .check(
     z.refine((sink) => sink.tls === undefined || /^https:/i.test(sink.url), {
