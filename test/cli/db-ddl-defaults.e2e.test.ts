@@ -44,9 +44,9 @@ describe('kollect db ddl without a configuration file', () => {
   });
 
   const refused: Array<{ args: string[]; message: RegExp }> = [
-    { args: ['--table', 'items;drop'], message: /^--table "items;drop": must be a SQL identifier/ },
-    { args: ['--schema', '1st'], message: /^--schema "1st": must be a SQL identifier/ },
-    { args: ['--table', 'kollect_runs'], message: /^--table "kollect_runs": must differ from the runs table/ },
+    { args: ['--table', 'items;drop'], message: /^option '--table <name>' argument 'items;drop' is invalid\. must be a SQL identifier/ },
+    { args: ['--schema', '1st'], message: /^option '--schema <name>' argument '1st' is invalid\. must be a SQL identifier/ },
+    { args: ['--table', 'kollect_runs'], message: /^--table kollect_runs is already the name of the runs or changes table/ },
   ];
   for (const c of refused) {
     it(`GIVEN db ddl ${c.args.join(' ')} THEN exit 2 naming the flag, and no DDL`, async () => {
