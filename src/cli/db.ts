@@ -21,7 +21,7 @@ interface DdlFlags extends DbFlags {
  * The postgres sink a `db` command works on: the one named by --sink (readConfig keeps only it,
  * or refuses a name no sink has, as for every command), or the only postgres sink in the configuration.
  */
-function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
+export function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
   const postgres = config.sinks.filter((s): s is PostgresSinkConfig => s.type === 'postgres');
   if (name !== undefined && postgres.length === 0) throw new UsageError(`sink "${name}" is of type ${config.sinks[0]?.type}, not postgres`);
   if (postgres.length === 0) throw new UsageError('the configuration has no postgres sink');
