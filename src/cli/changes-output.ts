@@ -9,18 +9,13 @@ function namespaceCell(namespace: string): string {
   return namespace === '' ? '-' : printable(namespace);
 }
 
-/** `2026-12-07T09:30:00Z`: to the second, which is finer than any export cadence. */
-function timeCell(iso: string): string {
-  return iso.replace(/\.\d+Z$/, 'Z');
-}
-
 export function formatChanges(result: ChangesResult): string {
-  const window = `since ${timeCell(result.since)}${result.until === null ? '' : `, until ${timeCell(result.until)}`}`;
+  const window = `since ${result.since}${result.until === null ? '' : `, until ${result.until}`}`;
   if (result.changes.length === 0) return `no changes ${window} (${result.table})\n`;
   const table = formatTable(
     ['TIME', 'CLUSTER', 'NAMESPACE', 'KIND', 'NAME', 'OPERATION', 'CHANGED'],
     result.changes.map((c) => [
-      timeCell(c.changedAt),
+      c.changedAt,
       printable(c.cluster),
       namespaceCell(c.namespace),
       printable(c.kind),
@@ -35,11 +30,11 @@ export function formatChanges(result: ChangesResult): string {
 }
 
 export function formatAsOf(result: AsOfResult): string {
-  const head = `namespace ${namespaceCell(result.namespace)} of cluster ${printable(result.cluster)} as of ${timeCell(result.asOf)} (history from ${timeCell(result.historyFrom)})`;
+  const head = `namespace ${namespaceCell(result.namespace)} of cluster ${printable(result.cluster)} as of ${result.asOf} (history from ${result.historyFrom})`;
   if (result.objects.length === 0) return `${head}: no objects\n`;
   const table = formatTable(
     ['KIND', 'NAME', 'CREATED', 'SINCE THEN'],
-    result.objects.map((o) => [printable(o.kind), printable(o.name), o.createdAt === null ? '-' : timeCell(o.createdAt), o.since]),
+    result.objects.map((o) => [printable(o.kind), printable(o.name), o.createdAt === null ? '-' : o.createdAt, o.since]),
   );
   const cut = result.truncated ? `; more exist: narrow with --kind or --name, or raise --limit (now ${formatCount(result.limit)})` : '';
   return `${head}: ${formatCount(result.objects.length)} object${result.objects.length === 1 ? '' : 's'}${cut}\n${table}`;

@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { sinkConfig, sqlIdentifier, type PostgresSinkConfig } from '../config/schema.js';
+import { DEFAULT_HISTORY, sinkConfig, sqlIdentifier, type PostgresSinkConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
-import { DEFAULT_CHANGES_TABLE, type HistorySource } from '../history/read-history.js';
+import type { HistorySource } from '../history/read-history.js';
 import { formatAsOf, formatChanges } from './changes-output.js';
 import { positiveInt, printResult } from './common.js';
 import { selectPostgresSink } from './db.js';
@@ -70,7 +70,9 @@ async function historySource(flags: ChangesFlags): Promise<{ source: HistorySour
     sink = parsed;
   }
   if (flags.schema !== undefined) sink = { ...sink, schema: flags.schema };
-  return { source: { sink, changesTable: flags.historyTable ?? DEFAULT_CHANGES_TABLE }, configCluster };
+  // A sink without history may still have a table from when it had: read the default one.
+  const changesTable = flags.historyTable ?? (sink.history ? sink.history.table : DEFAULT_HISTORY.table);
+  return { source: { sink, changesTable }, configCluster };
 }
 
 export function changesCommand(): Command {
@@ -101,7 +103,9 @@ export function changesCommand(): Command {
     )
     .addOption(new Option('--limit <n>', 'print at most this many changes or objects, and say when more matched').argParser(positiveInt).default(DEFAULT_LIMIT))
     .addOption(new Option('--schema <name>', "the tables' schema (default: the sink's, else public)").argParser(identifier))
-    .addOption(new Option('--history-table <name>', `the changes table (default: ${DEFAULT_CHANGES_TABLE})`).argParser(identifier))
+    .addOption(
+      new Option('--history-table <name>', `the changes table (default: the sink's history.table, else ${DEFAULT_HISTORY.table})`).argParser(identifier),
+    )
     .addOption(new Option('-o, --output <format>', 'result format').choices(['table', 'json']).default('table'))
     .addHelpText(
       'after',

@@ -1,6 +1,6 @@
 import type { Row } from '../rows/row.js';
-import type { Queryable } from '../sinks/postgres/schema.js';
-import { qualified } from '../sinks/postgres/schema.js';
+import type { Queryable } from '../sinks/postgres/init-schema.js';
+import { qualified } from '../sinks/postgres/sql-names.js';
 
 /**
  * The questions `kollect changes` asks of the changes table (written by an export with
@@ -196,7 +196,9 @@ export function queryNamespaceAsOf(client: Queryable, tables: HistoryTables, que
   addKindAndName(conditions, query);
   const base = conditions.params.length;
   const [cluster, namespace, asOf] = [`$${base + 1}`, `$${base + 2}`, `$${base + 3}`];
-  conditions.params.push(query.cluster, query.namespace, query.asOf);
+  // Times travel to the millisecond, the server keeps microseconds: a change printed at .123Z
+  // (stored at .123456) has happened as of .123Z.
+  conditions.params.push(query.cluster, query.namespace, new Date(query.asOf.getTime() + 1));
   const limit = conditions.next(query.limit + 1);
   return limited(
     client,
@@ -204,7 +206,7 @@ export function queryNamespaceAsOf(client: Queryable, tables: HistoryTables, que
        SELECT DISTINCT ON (name, uid) name, uid, operation, kind, api_group, api_version, resource,
               labels_before, attributes_before, checksum_before, created_at_before
          FROM ${qualified(tables.schema, tables.changes)}
-        WHERE cluster = ${cluster} AND namespace = ${namespace} AND changed_at > ${asOf}
+        WHERE cluster = ${cluster} AND namespace = ${namespace} AND changed_at >= ${asOf}
         ORDER BY name, uid, changed_at, run_id
      )
      SELECT ${IDENTITY_COLUMNS}, labels, attributes, checksum, created_at, since FROM (

@@ -2,8 +2,8 @@ import type pg from 'pg';
 import type { PostgresSinkConfig } from '../config/schema.js';
 import { HistoryUnavailableError } from '../errors.js';
 import { setLocalStatementTimeout, type ConnectionDeps } from '../sinks/postgres/connection.js';
-import { qualified } from '../sinks/postgres/schema.js';
-import { withSinkClient } from '../sinks/postgres/sink-client.js';
+import { withSinkClient } from '../sinks/postgres/init-database.js';
+import { qualified } from '../sinks/postgres/sql-names.js';
 import {
   historyStart,
   queryChanges,
@@ -21,9 +21,6 @@ export interface HistorySource {
   /** The changes table, in the sink's schema. */
   changesTable: string;
 }
-
-/** The changes table's default name (a sink's `history.table`). */
-export const DEFAULT_CHANGES_TABLE = 'kollect_changes';
 
 /** What `kollect changes` lists. */
 export interface ChangesResult {
@@ -60,28 +57,23 @@ function tablesOf(source: HistorySource): HistoryTables {
 async function readHistory<T>(source: HistorySource, work: (client: pg.Client, tables: HistoryTables) => Promise<T>, deps: ConnectionDeps): Promise<T> {
   const tables = tablesOf(source);
   const label = `${tables.schema}.${tables.changes}`;
-  return withSinkClient(
-    source.sink,
-    { action: `reading history from ${label}` },
-    async (client) => {
-      await client.query('BEGIN READ ONLY');
-      try {
-        await setLocalStatementTimeout(client, source.sink);
-        const found = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(tables.schema, tables.changes)]);
-        if (!found.rows[0]?.exists) {
-          throw new HistoryUnavailableError(
-            `no history table ${label}: history was never enabled for sink "${source.sink.name}". Set "history: true" on the postgres sink, ` +
-              'run "kollect db init" to create the table, and every export from then on records its changes.',
-            { reason: 'not-enabled', table: label, sink: source.sink.name },
-          );
-        }
-        return await work(client, tables);
-      } finally {
-        await client.query('ROLLBACK').catch(() => undefined);
+  return withSinkClient(source.sink, deps, `reading history from ${label}`, 'the database was only read', async (client) => {
+    await client.query('BEGIN READ ONLY');
+    try {
+      await setLocalStatementTimeout(client, source.sink);
+      const found = await client.query<{ exists: boolean }>('SELECT to_regclass($1) IS NOT NULL AS exists', [qualified(tables.schema, tables.changes)]);
+      if (!found.rows[0]?.exists) {
+        throw new HistoryUnavailableError(
+          `no history table ${label}: history was never enabled for sink "${source.sink.name}". Set "history: true" on the postgres sink, ` +
+            'run "kollect db init" to create the table, and every export from then on records its changes.',
+          { reason: 'not-enabled', table: label, sink: source.sink.name },
+        );
       }
-    },
-    deps,
-  );
+      return await work(client, tables);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+  });
 }
 
 /** The changes that match `filter`, newest first. */

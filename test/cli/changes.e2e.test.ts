@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { logLines, runKollect, type CliResult } from '../support/cli.js';
-import { createHistoryTable, HistoryWriter } from '../support/history.js';
-import { dropTestDatabases, freshDatabase, initTables, testSinkConfig, writePostgresConfig } from '../support/postgres.js';
+import { ExportedCluster } from '../support/history.js';
+import { dropTestDatabases, freshDatabase, withClient, writePostgresConfig } from '../support/postgres.js';
 import { tempDir } from '../support/store-fixture.js';
 
 /** `kollect changes` as an operator runs it: with the cluster's config file, or with only DATABASE_URL. */
 
-const T0 = new Date('2026-12-01T00:00:00Z');
-const T1 = new Date('2026-12-02T00:00:00Z');
-const T2 = new Date('2026-12-03T00:00:00Z');
 const HOSTILE = 'evil\n\u001b[31mred"';
 const pod = (namespace: string, name: string, image: string) => ({ namespace, name, labels: { app: 'web' }, attributes: { images: [image] } });
 
@@ -17,6 +14,11 @@ let url = '';
 let config = '';
 /** A folder with no kollect.yaml in it. */
 let bare = '';
+/** Times after c1's baseline and after its first changing export. */
+let afterBaseline = '';
+let afterFirst = '';
+/** The time c1's second changing export recorded. */
+let secondChange = '';
 
 function changes(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return runKollect(['changes', ...args], { cwd: bare, env: { DATABASE_URL: url, ...env } });
@@ -30,31 +32,32 @@ function ok(run: CliResult): string {
 describe('kollect changes (processes)', () => {
   before(async () => {
     url = await freshDatabase();
-    await initTables(url, testSinkConfig());
-    await createHistoryTable(url);
     bare = await tempDir();
-    config = await writePostgresConfig(bare, 'c1');
-    const c1 = new HistoryWriter(url, 'c1');
-    await c1.baseline(T0, [pod('shop', 'web-1', 'nginx:1.25'), pod('shop', 'db-1', 'postgres:16')]);
-    await c1.step(T1, { put: [pod('shop', 'web-2', 'nginx:1.25'), pod('shop', 'web-1', 'nginx:1.26'), pod('shop', HOSTILE, 'x:1')] });
-    await c1.step(T2, { put: [pod('shop', 'web-1', 'nginx:1.27')], remove: [{ namespace: 'shop', name: 'db-1' }] });
-    const c2 = new HistoryWriter(url, 'c2');
-    await c2.baseline(T0, []);
-    await c2.step(T1, { put: [pod('shop', 'api-1', 'api:1')] });
+    config = await writePostgresConfig(bare, 'c1', { history: true });
+    ok(await runKollect(['db', 'init', '--config', config], { env: { DATABASE_URL: url } }));
+    const c1 = new ExportedCluster(url, 'c1');
+    const c2 = new ExportedCluster(url, 'c2');
+    afterBaseline = (await c1.export({ put: [pod('shop', 'web-1', 'nginx:1.25'), pod('shop', 'db-1', 'postgres:16')] })).toISOString();
+    await c2.export();
+    afterFirst = (
+      await c1.export({ put: [pod('shop', 'web-2', 'nginx:1.25'), pod('shop', 'web-1', 'nginx:1.26'), pod('shop', HOSTILE, 'x:1')] })
+    ).toISOString();
+    await c2.export({ put: [pod('shop', 'api-1', 'api:1')] });
+    await c1.export({ put: [pod('shop', 'web-1', 'nginx:1.27')], remove: [{ namespace: 'shop', name: 'db-1' }] });
+    secondChange = await withClient(url, async (c) =>
+      (await c.query<{ t: Date }>("SELECT max(changed_at) AS t FROM kollect_changes WHERE cluster = 'c1'")).rows[0]!.t.toISOString(),
+    );
   });
   after(dropTestDatabases);
 
   it('GIVEN a config file WHEN changes --output json runs THEN it prints the changes of the filter, newest first, in the documented shape', async () => {
-    const run = await changes(['--config', config, '--since', T2.toISOString(), '--output', 'json']);
+    const run = await changes(['--config', config, '--since', afterFirst, '--cluster', 'c1', '--output', 'json']);
 
     const result = JSON.parse(ok(run));
     assert.deepEqual(Object.keys(result), ['table', 'since', 'until', 'limit', 'truncated', 'changes']);
-    assert.deepEqual(
-      [result.table, result.since, result.until, result.limit, result.truncated],
-      ['public.kollect_changes', T2.toISOString(), null, 500, false],
-    );
+    assert.deepEqual([result.table, result.since, result.until, result.limit, result.truncated], ['public.kollect_changes', afterFirst, null, 500, false]);
     assert.deepEqual(result.changes[1], {
-      changedAt: T2.toISOString(),
+      changedAt: secondChange,
       cluster: 'c1',
       namespace: 'shop',
       kind: 'Pod',
@@ -79,35 +82,34 @@ describe('kollect changes (processes)', () => {
   });
 
   it('GIVEN no config file, only DATABASE_URL WHEN changes runs with filters THEN it reads the default tables and prints a table, cut at --limit with a note', async () => {
-    const all = await changes(['--since', T0.toISOString(), '--until', T2.toISOString(), '--namespace', 'shop']);
-    const cut = await changes(['--since', T0.toISOString(), '--cluster', 'c1', '--kind', 'pods', '--limit', '1']);
+    const all = await changes(['--since', afterBaseline, '--until', afterFirst, '--namespace', 'shop']);
+    const cut = await changes(['--since', afterBaseline, '--cluster', 'c1', '--kind', 'pods', '--limit', '1']);
 
     const lines = ok(all).split('\n');
     assert.match(lines[0]!, /^TIME\s+CLUSTER\s+NAMESPACE\s+KIND\s+NAME\s+OPERATION\s+CHANGED$/);
     assert.deepEqual(
-      lines.slice(1, -2).map((l) => l.split(/\s+/).slice(0, 6).join(' ')),
-      [
-        '2026-12-02T00:00:00Z c1 shop Pod "evil\\n\\u001b[31mred\\"" insert',
-        '2026-12-02T00:00:00Z c1 shop Pod web-1 update',
-        '2026-12-02T00:00:00Z c1 shop Pod web-2 insert',
-        '2026-12-02T00:00:00Z c2 shop Pod api-1 insert',
-      ],
+      lines.slice(1, -2).map((l) => l.split(/\s+/).slice(1, 6).join(' ')),
+      ['c1 shop Pod "evil\\n\\u001b[31mred\\"" insert', 'c1 shop Pod web-1 update', 'c1 shop Pod web-2 insert'],
     );
+    assert.match(lines[1]!, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /);
     assert.match(lines[2]!, /update\s+attributes\.images$/);
-    assert.equal(lines.at(-2), '4 changes since 2026-12-01T00:00:00Z, until 2026-12-03T00:00:00Z, newest first');
-    assert.match(ok(cut), /^1 change since 2026-12-01T00:00:00Z, newest first; more match: narrow the filters or raise --limit \(now 1\)$/m);
+    assert.equal(lines.at(-2), `3 changes since ${afterBaseline}, until ${afterFirst}, newest first`);
+    assert.match(
+      ok(cut),
+      new RegExp(`^1 change since ${afterBaseline.replaceAll('.', '\\.')}, newest first; more match: narrow the filters or raise --limit \\(now 1\\)$`, 'm'),
+    );
     assert.ok(!all.stdout.includes(String.fromCharCode(0x1b)), 'no raw escape character reaches the terminal');
   });
 
   it('GIVEN a namespace that changed twice after a time WHEN changes --as-of that time runs with the config file THEN it prints the namespace as it was then', async () => {
-    const run = await changes(['--config', config, '--as-of', '2026-12-01T12:00:00Z', '--namespace', 'shop']);
-    const json = await changes(['--as-of', '2026-12-02T12:00:00+00:00', '--namespace', 'shop', '--cluster', 'c1', '-o', 'json']);
+    const run = await changes(['--config', config, '--as-of', afterBaseline, '--namespace', 'shop']);
+    const json = await changes(['--as-of', afterFirst.replace('Z', '+00:00'), '--namespace', 'shop', '--cluster', 'c1', '-o', 'json']);
 
     const lines = ok(run).split('\n');
-    assert.equal(lines[0], 'namespace shop of cluster c1 as of 2026-12-01T12:00:00Z (history from 2026-12-01T00:00:00Z): 2 objects');
+    assert.match(lines[0]!, new RegExp(`^namespace shop of cluster c1 as of ${afterBaseline.replaceAll('.', '\\.')} \\(history from .+Z\\): 2 objects$`));
     assert.deepEqual(
       lines.slice(2, -1).map((l) => l.split(/\s+/).join(' ')),
-      ['Pod db-1 2026-12-01T00:00:00Z deleted', 'Pod web-1 2026-12-01T00:00:00Z updated'],
+      ['Pod db-1 2026-01-01T00:00:00.000Z deleted', 'Pod web-1 2026-01-01T00:00:00.000Z updated'],
     );
     const objects = JSON.parse(ok(json)).objects as Array<{ name: string; since: string; attributes: { images: string[] } }>;
     assert.deepEqual(
@@ -141,7 +143,7 @@ describe('kollect changes (processes)', () => {
       {},
       1,
       'HISTORY_UNAVAILABLE',
-      /its history starts at 2026-12-01T00:00:00\.000Z/,
+      /its history starts at 20\d\d-/,
     ],
     [
       'no config file and no DATABASE_URL',
