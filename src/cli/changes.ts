@@ -113,7 +113,7 @@ export function changesCommand(): Command {
 Examples:
   kollect changes --config kollect.yaml --since 24h --namespace shop
   kollect changes --since 7d --kind Deployment --output json
-  DATABASE_URL=... kollect changes --cluster prod-eu-1 --name web-7d4b9 --since 2w
+  DATABASE_URL=... kollect changes --cluster prod-eu-1 --name web-7d4b9 --since 14d
   kollect changes --config kollect.yaml --as-of 2026-12-07T09:00:00Z --namespace shop`,
     )
     .action(async (flags: ChangesFlags) => {
