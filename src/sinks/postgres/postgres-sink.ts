@@ -33,6 +33,9 @@ export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './cou
  *     exist yet (mergeStaged);
  *  6. record the run (run-records.ts); commit.
  *
+ * With `history`, steps 4 and 5 also write one changes row per insert, update and delete, in the
+ * same statements, and the run's id is taken before them (history.ts).
+ *
  * plan() (plan.ts) reads the same rows in a READ ONLY transaction and writes nothing.
  */
 
