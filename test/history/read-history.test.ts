@@ -4,7 +4,8 @@ import type { KollectError } from '../../src/errors.js';
 import type { ChangeFilter } from '../../src/history/changes-query.js';
 import { listChanges, namespaceAsOf, type HistorySource } from '../../src/history/read-history.js';
 import { CREATED_AT, ExportedCluster, HISTORY_SINK } from '../support/history.js';
-import { dropTestDatabases, freshDatabase, initTables, sinkDeps, testSinkConfig, withClient } from '../support/postgres.js';
+import { pgbouncerSkipReason, startPgBouncer } from '../support/pgbouncer.js';
+import { dropTestDatabases, freshDatabase, initTables, sinkDeps, startPostgres, testSinkConfig, withClient } from '../support/postgres.js';
 
 /** Reading the changes table: filters, newest first, the limit, and a namespace rebuilt as it was. */
 
@@ -166,5 +167,37 @@ describe('kollect changes: reading history', () => {
       assert.match(error.message, /no history table public\.kollect_changes.*"history: true".*kollect db init/);
       return true;
     });
+  });
+});
+
+describe('kollect changes through PgBouncer (transaction pooling, one server connection)', { skip: pgbouncerSkipReason() }, () => {
+  after(dropTestDatabases);
+
+  it('GIVEN history WHEN changes are read through PgBouncer with statementTimeout 7s THEN they come, and the next client finds neither read-only nor the timeout left behind', async () => {
+    const direct = await freshDatabase();
+    await initTables(direct, HISTORY_SINK);
+    const cluster = new ExportedCluster(direct, 'c1');
+    const since = await cluster.export({ put: [pod('shop', 'web-1', 'nginx:1.25')] });
+    const asOf = await cluster.export({ put: [pod('shop', 'web-1', 'nginx:1.26')] });
+    await cluster.export({ remove: [{ namespace: 'shop', name: 'web-1' }] });
+    const bouncer = await startPgBouncer((await startPostgres()).url(), { poolMode: 'transaction', poolSize: 1 });
+    try {
+      const via = { sink: testSinkConfig({ history: true, statementTimeout: '7s' }), changesTable: 'kollect_changes' };
+      const changes = await listChanges(via, { since, limit: 10 }, sinkDeps(bouncer.url(direct)));
+      const then = await namespaceAsOf(via, { cluster: 'c1', namespace: 'shop', asOf, limit: 10 }, sinkDeps(bouncer.url(direct)));
+      const session = await withClient(
+        bouncer.url(direct),
+        async (c) => (await c.query("SELECT current_setting('statement_timeout') AS timeout, current_setting('transaction_read_only') AS ro")).rows[0],
+      );
+
+      assert.deepEqual(listed(changes), ['web-1 delete', 'web-1 update']);
+      assert.deepEqual(
+        then.objects.map((o) => `${o.name} ${o.since} ${String(o.attributes.images)}`),
+        ['web-1 deleted nginx:1.26'],
+      );
+      assert.deepEqual(session, { timeout: '0', ro: 'off' });
+    } finally {
+      await bouncer.stop();
+    }
   });
 });
