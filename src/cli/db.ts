@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { duration, sqlIdentifier, type KollectConfig, type PostgresSinkConfig } from '../config/schema.js';
+import { DEFAULT_HISTORY, duration, sqlIdentifier, type KollectConfig, type PostgresSinkConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { ddlText, MONTH_PARTITIONING_NOTE } from '../sinks/postgres/ddl.js';
 import type { InitResult } from '../sinks/postgres/init-schema.js';
@@ -29,9 +29,6 @@ interface PruneFlags extends DbFlags {
   batchSize: number;
 }
 
-/** The changes table `db ddl --history` prints when the configuration names none. */
-const DEFAULT_HISTORY_TABLE = 'kollect_changes';
-
 /** What `db ddl` prints for when no configuration file is there: one postgres sink with its defaults. */
 const DEFAULT_POSTGRES = { sinks: [{ name: 'postgres', type: 'postgres' }] };
 
@@ -42,7 +39,7 @@ const MAX_MONTHS = 120;
  * The postgres sink a `db` command works on: the one named by --sink (readConfig keeps only it,
  * or refuses a name no sink has, as for every command), or the only postgres sink in the configuration.
  */
-function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
+export function selectPostgresSink(config: KollectConfig, name?: string): PostgresSinkConfig {
   const postgres = config.sinks.filter((s): s is PostgresSinkConfig => s.type === 'postgres');
   if (name !== undefined && postgres.length === 0) throw new UsageError(`sink "${name}" is of type ${config.sinks[0]?.type}, not postgres`);
   if (postgres.length === 0) throw new UsageError('the configuration has no postgres sink');
@@ -121,7 +118,7 @@ async function ddlTables(flags: DdlFlags, command: Command): Promise<{ sink?: st
     ...(flags.schema === undefined ? {} : { schema: flags.schema }),
     ...(flags.table === undefined ? {} : { table: flags.table }),
   };
-  if (flags.history) names.historyTable ??= DEFAULT_HISTORY_TABLE;
+  if (flags.history) names.historyTable ??= DEFAULT_HISTORY.table;
   if (names.table === names.runsTable || names.historyTable === names.table)
     throw new UsageError(`--table ${names.table} is already the name of the runs or changes table: each is a table of its own`);
   return { ...(fromFile ? { sink: sink.name } : {}), ...(named ? { cluster: config.cluster } : {}), names };

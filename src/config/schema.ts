@@ -71,7 +71,7 @@ export interface HistorySettings {
   baseline: 'run' | 'rows';
 }
 
-const DEFAULT_HISTORY: HistorySettings = { table: 'kollect_changes', baseline: 'run' };
+export const DEFAULT_HISTORY: HistorySettings = { table: 'kollect_changes', baseline: 'run' };
 
 /** `history: false | true | {table, baseline}`, parsed to `false` or the settings. */
 const historySetting = z.pipe(
