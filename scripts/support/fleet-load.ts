@@ -90,7 +90,6 @@ export async function pickChurnKeys(url: string, table: string, clusters: readon
       `CREATE UNLOGGED TABLE ${CHURN_KEYS} AS SELECT cluster, namespace, name, uid FROM public.${table} WHERE cluster = ANY ($1) AND right(uid, 2) = '00'`,
       [clusters],
     );
-    await client.query(`CREATE INDEX ON ${CHURN_KEYS} (cluster)`);
     await client.query(`ANALYZE ${CHURN_KEYS}`);
     return created.rowCount ?? 0;
   });
@@ -98,25 +97,23 @@ export async function pickChurnKeys(url: string, table: string, clusters: readon
 
 /**
  * One hour's churn of the clusters whose keys pickChurnKeys() picked: their rows get a new label
- * `rev` and checksum, one transaction per cluster, as each cluster's export commits its own. The
- * rows are found through the primary key, one probe per row, as kollect's upsert finds them (a
- * hash join would read every cluster's rows instead).
+ * `rev` and checksum, in one transaction (one per cluster cost a commit each, more than the
+ * rows on this machine's disk). The rows are found through the primary key, one probe per row,
+ * as kollect's upsert finds them: a hash join would read every cluster's rows instead.
  */
-export async function churnClusters(url: string, table: string, clusters: readonly string[], revision: number): Promise<void> {
+export async function churnClusters(url: string, table: string, revision: number): Promise<void> {
   await withClient(url, async (client) => {
-    for (const cluster of clusters) {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL enable_hashjoin = off');
-      await client.query('SET LOCAL enable_mergejoin = off');
-      await client.query(
-        `UPDATE public.${table} t
-            SET labels = t.labels || jsonb_build_object('rev', $2::text), checksum = md5(t.uid || $2::text), exported_at = now()
-           FROM ${CHURN_KEYS} k
-          WHERE k.cluster = $1 AND t.cluster = k.cluster AND t.namespace = k.namespace AND t.name = k.name AND t.uid = k.uid`,
-        [cluster, String(revision)],
-      );
-      await client.query('COMMIT');
-    }
+    await client.query('BEGIN');
+    await client.query('SET LOCAL enable_hashjoin = off');
+    await client.query('SET LOCAL enable_mergejoin = off');
+    await client.query(
+      `UPDATE public.${table} t
+          SET labels = t.labels || jsonb_build_object('rev', $1::text), checksum = md5(t.uid || $1::text), exported_at = now()
+         FROM ${CHURN_KEYS} k
+        WHERE t.cluster = k.cluster AND t.namespace = k.namespace AND t.name = k.name AND t.uid = k.uid`,
+      [String(revision)],
+    );
+    await client.query('COMMIT');
   });
 }
 
