@@ -17,8 +17,8 @@ export const sqlIdentifier = z
   .string()
   .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a SQL identifier: letters, digits and "_", not starting with a digit, at most 63 characters'));
 
-/** Durations like `90s`, `15m`, `1h`, `1h30m`, `0`. */
-const durationPattern = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/** Durations like `90s`, `15m`, `1h`, `1h30m`, `90d`, `0`. */
+const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 export const duration = z.pipe(
   z.union([count(), z.string()]),
   z.transform((value: number | string, ctx) => {
@@ -26,11 +26,11 @@ export const duration = z.pipe(
     const match = durationPattern.exec(value.trim());
     if (value.trim() === '0') return 0;
     if (!match || value.trim() === '') {
-      ctx.issues.push({ code: 'custom', input: value, message: `"${value}" is not a duration such as 90s, 15m or 1h` });
+      ctx.issues.push({ code: 'custom', input: value, message: `"${value}" is not a duration such as 90s, 15m, 1h or 90d` });
       return z.NEVER;
     }
-    const [, h = '0', m = '0', s = '0'] = match;
-    return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000;
+    const [, d = '0', h = '0', m = '0', s = '0'] = match;
+    return (((Number(d) * 24 + Number(h)) * 60 + Number(m)) * 60 + Number(s)) * 1000;
   }),
 );
 
@@ -60,6 +60,31 @@ const fileSink = z.strictObject({
   pathTemplate: z._default(pathTemplate, DEFAULT_PATH_TEMPLATE),
 });
 
+/** The changes table's settings, as the sink holds them once parsed; `history: false` is none. */
+export interface HistorySettings {
+  /** The changes table, in the sink's schema. */
+  table: string;
+  /** A cluster's first export with history: one run marked baseline (`run`), or an insert row per object (`rows`). */
+  baseline: 'run' | 'rows';
+}
+
+const DEFAULT_HISTORY: HistorySettings = { table: 'kollect_changes', baseline: 'run' };
+
+/** `history: false | true | {table, baseline}`, parsed to `false` or the settings. */
+const historySetting = z.pipe(
+  z.union(
+    [
+      z.boolean(),
+      z.strictObject({
+        table: z._default(sqlIdentifier, DEFAULT_HISTORY.table),
+        baseline: z._default(z.enum(['run', 'rows']), DEFAULT_HISTORY.baseline),
+      }),
+    ],
+    { error: 'must be true, false or {table, baseline: run | rows}' },
+  ),
+  z.transform((value): false | HistorySettings => (value === true ? DEFAULT_HISTORY : value)),
+);
+
 const postgresSink = z
   .strictObject({
     name: dnsLabel,
@@ -78,11 +103,17 @@ const postgresSink = z
     statementTimeout: z.prefault(duration, '5m'),
     /** What a second run of the same cluster does while the first holds the lock. */
     onLocked: z._default(z.enum(['wait', 'fail']), 'fail'),
+    /** Record every insert, update and delete of an export in a changes table (docs/postgres.md, "History"). */
+    history: z._default(historySetting, false),
   })
   .check(
     z.refine((sink) => sink.table !== sink.runsTable, {
       path: ['runsTable'],
       error: (issue) => `must differ from table ("${(issue.input as { table: string }).table}"): the runs are recorded in a table of their own`,
+    }),
+    z.refine((sink) => !sink.history || (sink.history.table !== sink.table && sink.history.table !== sink.runsTable), {
+      path: ['history', 'table'],
+      error: 'must differ from table and runsTable: the changes are recorded in a table of their own',
     }),
   );
 

@@ -3,7 +3,7 @@ import type { Sink } from '../sink.js';
 import { applyStore } from './apply.js';
 import { planStore } from './plan.js';
 import { SinkPool, type PoolDeps } from './pool.js';
-import { tableRefs } from './schema.js';
+import { tableNames, tableRefs } from './schema.js';
 
 export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './counts.js';
 
@@ -40,7 +40,7 @@ export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './cou
 export type PostgresSinkDeps = PoolDeps;
 
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
-  const refs = tableRefs(config);
+  const refs = tableRefs(tableNames(config));
   const pool = new SinkPool(config, deps);
   return {
     name: config.name,
