@@ -4,6 +4,11 @@
  * docs/load-test.md for the real run). PostgreSQL: DATABASE_URL (a superuser: auto_explain,
  * CHECKPOINT) when set, else an embedded server.
  *
+ * `--history`: the table-size steps a third time, on the plain table with the sink's `history: true`
+ * (the changes table holds the measured clusters' changes only: the synthetic ones have none).
+ * `--day-table-settings name=value,...`: storage parameters for the day's items table (per-table
+ * autovacuum, fillfactor), to compare them with the server's defaults.
+ *
  * 1. Table sizes. At 0, 25%, 50% and 100% of clusters x rows, one more cluster is measured
  *    through kollect's own export path, the built CLI in a process of its own as a CronJob runs
  *    it (`kollect export --from STORE`): its first export, the same store again (unchanged), 1% of
@@ -42,6 +47,9 @@ const { values: flags } = parseArgs({
   options: {
     clusters: { type: 'string', default: '200' },
     rows: { type: 'string', default: '50000' },
+    // Storage parameters for the day's table, as ALTER TABLE ... SET (...) takes them: autovacuum_vacuum_scale_factor=0.01,fillfactor=90.
+    'day-table-settings': { type: 'string' },
+    history: { type: 'boolean', default: false },
     // Read by jsonResultPath; declared so that parseArgs accepts it.
     json: { type: 'string' },
   },
@@ -50,6 +58,9 @@ const CLUSTERS = Number(flags.clusters);
 const ROWS = Number(flags.rows);
 if (!Number.isInteger(CLUSTERS) || CLUSTERS < 8) throw new Error(`--clusters must be an integer >= 8, got ${flags.clusters}`);
 if (!Number.isInteger(ROWS) || ROWS < 1000) throw new Error(`--rows must be an integer >= 1000, got ${flags.rows}`);
+const DAY_SETTINGS = flags['day-table-settings'];
+if (DAY_SETTINGS !== undefined && !/^[a-z_]+=[0-9a-z.]+(,[a-z_]+=[0-9a-z.]+)*$/.test(DAY_SETTINGS))
+  throw new Error(`--day-table-settings takes name=value,... as ALTER TABLE SET (...) does, got ${DAY_SETTINGS}`);
 const FULL_SIZE = CLUSTERS === 200 && ROWS === 50_000;
 
 const TABLE = 'kollect_items';
@@ -61,8 +72,9 @@ const DAY_ROUNDS = 24;
 const TIME_TARGET = 1.25;
 const DAY_TARGET = 1.3;
 const RSS_TARGET = 1.2;
-const LAYOUTS = ['plain', 'partitioned'] as const;
-type Layout = (typeof LAYOUTS)[number];
+/** The items table plain, partitioned by cluster, and (with --history) plain with the sink's `history: true`. */
+type Layout = 'plain' | 'partitioned' | 'history';
+const LAYOUTS: readonly Layout[] = flags.history ? ['plain', 'partitioned', 'history'] : ['plain', 'partitioned'];
 
 const measuredCluster = (size: number): string => `measured-${Math.round(size * 100)}`;
 const syntheticCluster = (n: number): string => `synthetic-${String(n).padStart(3, '0')}`;
@@ -76,10 +88,12 @@ interface StepFigure extends ExportFigure {
   brokenPlans: string[];
 }
 
-/** A step's stores and the config of its cluster. */
+/** A step's stores and the configs of its cluster. */
 interface MeasuredCluster {
   cluster: string;
+  /** Without history (the plain and the partitioned table), and with it. */
   config: string;
+  historyConfig: string;
   stores: Record<Step, string>;
   /** The store the day exports in odd and even rounds. */
   day: readonly [string, string];
@@ -94,33 +108,36 @@ async function buildMeasured(work: string, size: number): Promise<MeasuredCluste
   const deleted = { ...churned, removedFraction: 0.01 };
   const addedRows = Math.round(ROWS / namespacesFor(ROWS));
   const dir = join(work, cluster);
-  const build = async (name: string, rows: Iterable<Row>): Promise<string> => {
-    await buildStore(join(dir, name), cluster, rows);
-    return join(dir, name);
+  /** Writes a store of `rows` and closes it: its folder and how many rows it holds. */
+  const build = async (name: string, rows: Iterable<Row>): Promise<{ dir: string; rows: number }> => {
+    const store = await buildStore(join(dir, name), cluster, rows);
+    await store.close();
+    return { dir: store.dir, rows: store.manifest.totals.rows };
   };
-  const base = await build('base', syntheticRows(shape));
-  const last = await buildStore(join(dir, 'namespace-added'), cluster, withAddedNamespace(deleted, addedRows));
+  const base = (await build('base', syntheticRows(shape))).dir;
+  const last = await build('namespace-added', withAddedNamespace(deleted, addedRows));
   return {
     cluster,
     config: await writePostgresConfig(work, cluster, { table: TABLE, onLocked: 'wait' }),
+    historyConfig: await writePostgresConfig(work, cluster, { table: TABLE, onLocked: 'wait', history: true }),
     stores: {
       'first export': base,
       unchanged: base,
-      '1% changed': await build('changed', syntheticRows(churned)),
-      '1% deleted': await build('deleted', syntheticRows(deleted)),
+      '1% changed': (await build('changed', syntheticRows(churned))).dir,
+      '1% deleted': (await build('deleted', syntheticRows(deleted))).dir,
       'namespace added': last.dir,
     },
     day: [
-      await build('day-even', withAddedNamespace({ ...deleted, revision: 4 }, addedRows)),
-      await build('day-odd', withAddedNamespace({ ...deleted, revision: 3 }, addedRows)),
+      (await build('day-even', withAddedNamespace({ ...deleted, revision: 4 }, addedRows))).dir,
+      (await build('day-odd', withAddedNamespace({ ...deleted, revision: 3 }, addedRows))).dir,
     ],
-    finalRows: last.manifest.totals.rows,
+    finalRows: last.rows,
   };
 }
 
 /** One step: `kollect export` through the notice proxy, with what is wrong with the plans of its statements. */
 async function exportStep(proxy: NoticeProxy, m: MeasuredCluster, step: Step, layout: Layout, others: number): Promise<StepFigure> {
-  const { run, plans } = await explainedExport(proxy, m.stores[step], m.config);
+  const { run, plans } = await explainedExport(proxy, m.stores[step], layout === 'history' ? m.historyConfig : m.config);
   const scene = { table: TABLE, partitioned: layout === 'partitioned', cluster: m.cluster, otherRows: others };
   return { ...run, others, brokenPlans: plans.flatMap((plan) => planFaults(plan, scene)) };
 }
@@ -138,7 +155,7 @@ async function setAutovacuum(url: string, on: boolean): Promise<void> {
 /** Creates the layout's tables in a new database, with autovacuum off on the items table. */
 async function createTables(url: string, layout: Layout, measured: readonly MeasuredCluster[]): Promise<void> {
   const env = { DATABASE_URL: url };
-  const config = measured[0]!.config;
+  const config = layout === 'history' ? measured[0]!.historyConfig : measured[0]!.config;
   if (layout === 'partitioned') {
     await createPartitioned(url, config, env);
     await addClusterPartitions(url, TABLE, [...measured.map((m) => m.cluster), ...Array.from({ length: CLUSTERS }, (_, i) => syntheticCluster(i + 1))]);
@@ -246,7 +263,13 @@ async function main(): Promise<void> {
   buildKollect();
   const server = await startPostgres();
   const work = await tempDir('kollect-bench-scale-');
-  const record = new BenchRecord('bench:scale', { clusters: CLUSTERS, rowsPerCluster: ROWS, sizes: SIZES.join(','), dayRounds: DAY_ROUNDS });
+  const record = new BenchRecord('bench:scale', {
+    clusters: CLUSTERS,
+    rowsPerCluster: ROWS,
+    sizes: SIZES.join(','),
+    dayRounds: DAY_ROUNDS,
+    dayTableSettings: DAY_SETTINGS ?? 'server defaults',
+  });
   const verdicts = new Verdicts();
   const syntheticCount = CLUSTERS - SIZES.length;
   try {
@@ -262,7 +285,12 @@ async function main(): Promise<void> {
     const measured = await timed('stores', async () => {
       const built: MeasuredCluster[] = [];
       for (const size of SIZES) built.push(await buildMeasured(work, size));
-      await buildStore(join(work, 'template'), 'template', syntheticRows({ cluster: 'template', count: ROWS, namespaces: namespacesFor(ROWS) }));
+      const template = await buildStore(
+        join(work, 'template'),
+        'template',
+        syntheticRows({ cluster: 'template', count: ROWS, namespaces: namespacesFor(ROWS) }),
+      );
+      await template.close();
       return built;
     });
     const stepsOf = async (db: { url: string; proxy: NoticeProxy }, layout: Layout, m: MeasuredCluster, label: string, others: number) => {
@@ -339,6 +367,21 @@ async function main(): Promise<void> {
 
     // The day, on the plain table, with autovacuum back on.
     await setAutovacuum(plainUrl, true);
+    if (server.embedded) {
+      // An hour is a few seconds here: autovacuum waking once a minute (its default) would miss
+      // rounds it gets to see in real hours. Once a second is about once a round.
+      await withClient(plainUrl, async (c) => {
+        await c.query(`ALTER SYSTEM SET autovacuum_naptime = '1s'`);
+        await c.query('SELECT pg_reload_conf()');
+      });
+      log("day's server setting: autovacuum_naptime = 1s (rounds last seconds, not hours)");
+    } else {
+      log("day's server setting: the server's own autovacuum_naptime (rounds last seconds, not hours: autovacuum may miss some)");
+    }
+    if (DAY_SETTINGS) {
+      await withClient(plainUrl, (c) => c.query(`ALTER TABLE public.${TABLE} SET (${DAY_SETTINGS})`));
+      log(`day's table settings: ${DAY_SETTINGS}`);
+    }
     const exporters: DayExporter[] = measured.map((m) => ({ cluster: m.cluster, config: m.config, stores: m.day }));
     const synthetic = Array.from({ length: syntheticCount }, (_, i) => syntheticCluster(i + 1));
     const rounds = await timed('day', () => simulateDay(plainUrl, TABLE, exporters, synthetic, DAY_ROUNDS, log));

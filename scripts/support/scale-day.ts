@@ -34,6 +34,9 @@ export interface RoundFigures {
   freePercent?: number;
   autovacuums: number;
   autoanalyzes: number;
+  /** Updates of the round, and how many of them were HOT (no new index entry, the new version on the same page). */
+  updates: number;
+  hotUpdates: number;
   /** Highest peak RSS of the round's exporters, in KiB. */
   maxRssKiB: number;
 }
@@ -45,6 +48,8 @@ interface Footprint {
   index: number;
   autovacuums: number;
   autoanalyzes: number;
+  updates: number;
+  hot: number;
   dead_percent?: number;
   free_percent?: number;
 }
@@ -56,7 +61,7 @@ async function footprint(url: string, table: string, bloat: boolean): Promise<Fo
     await client.query('SELECT pg_stat_clear_snapshot()');
     const stats = await client.query<Record<keyof Footprint, string>>(
       `SELECT n_live_tup AS live, n_dead_tup AS dead, pg_table_size(relid) AS table, pg_indexes_size(relid) AS index,
-              autovacuum_count AS autovacuums, autoanalyze_count AS autoanalyzes
+              autovacuum_count AS autovacuums, autoanalyze_count AS autoanalyzes, n_tup_upd AS updates, n_tup_hot_upd AS hot
          FROM pg_stat_user_tables WHERE schemaname = 'public' AND relname = $1`,
       [table],
     );
@@ -76,6 +81,8 @@ async function footprint(url: string, table: string, bloat: boolean): Promise<Fo
       index: Number(row.index),
       autovacuums: Number(row.autovacuums),
       autoanalyzes: Number(row.autoanalyzes),
+      updates: Number(row.updates),
+      hot: Number(row.hot),
       ...approx,
     };
   });
@@ -108,6 +115,7 @@ export async function simulateDay(
   );
   const start = await footprint(url, table, false);
   const figures: RoundFigures[] = [];
+  let before = start;
   for (let round = 1; round <= rounds; round++) {
     const lsn = await walPosition(url);
     const began = performance.now();
@@ -135,12 +143,15 @@ export async function simulateDay(
       ...(now.dead_percent === undefined ? {} : { deadPercent: now.dead_percent, freePercent: now.free_percent }),
       autovacuums: now.autovacuums - start.autovacuums,
       autoanalyzes: now.autoanalyzes - start.autoanalyzes,
+      updates: now.updates - before.updates,
+      hotUpdates: now.hot - before.hot,
       maxRssKiB: Math.max(...runs.map((r) => r.maxRssKiB)),
     });
+    before = now;
     const f = figures.at(-1)!;
     progress(
       `  round ${String(round).padStart(2)}: ${(ms / 1000).toFixed(1)} s, WAL ${(walBytes / 2 ** 20).toFixed(1)} MiB, ` +
-        `table+index ${((f.tableBytes + f.indexBytes) / 2 ** 20).toFixed(1)} MiB, dead ${f.deadTuples.toLocaleString('en-US')}` +
+        `table+index ${((f.tableBytes + f.indexBytes) / 2 ** 20).toFixed(1)} MiB, dead ${f.deadTuples.toLocaleString('en-US')}, HOT ${Math.round((100 * f.hotUpdates) / Math.max(1, f.updates))}%` +
         `${f.freePercent === undefined ? '' : ` (free ${f.freePercent.toFixed(1)}%)`}, autovacuum ${f.autovacuums} / autoanalyze ${f.autoanalyzes}`,
     );
   }
