@@ -41,6 +41,7 @@ import { startNoticeProxy, type NoticeProxy } from './support/notice-proxy.js';
 import { explainedExport, planFaults } from './support/plan-check.js';
 import { addClusterPartitions, createPartitioned } from './support/partitioned-table.js';
 import { simulateDay, type DayExporter, type RoundFigures } from './support/scale-day.js';
+import { fullSizeEstimate, type Phases } from './support/scale-estimate.js';
 import { Verdicts } from './support/verdicts.js';
 
 const { values: flags } = parseArgs({
@@ -212,42 +213,6 @@ async function measureSteps(
   return figures;
 }
 
-/** How long each part of the run took, for the estimate at full size. */
-interface Phases {
-  stores: number;
-  load: number;
-  /** The measured steps: wall time, and the sinks' own part of it. */
-  steps: number;
-  stepsSink: number;
-  day: number;
-}
-
-/**
- * An upper bound of the run's time at 200 x 50,000 rows, part by part, at this run's pace:
- * building stores and the sinks' own work scaled with a cluster's rows, the synthetic loads and
- * churn with the synthetic clusters' rows, as if none of their time were fixed (most of a small
- * churn's is: a connection and a commit); process start-up, checkpoints and statistics as they
- * were. A day's round lasts as long as the slower of its exporters and its churn.
- * docs/benchmarks.md gives the estimate from throughputs; the lead's full run is the measurement.
- */
-function fullSizeEstimate(total: number, p: Phases, rounds: readonly RoundFigures[]): number {
-  const clusterScale = 50_000 / ROWS;
-  const syntheticScale = ((200 - SIZES.length) * 50_000) / ((CLUSTERS - SIZES.length) * ROWS);
-  const fixedOfDay = p.day - rounds.reduce((n, r) => n + Math.max(r.churnMs, r.exportMs), 0);
-  const dayAtFull = fixedOfDay + rounds.reduce((n, r) => n + Math.max(r.churnMs * syntheticScale, r.exportMs * clusterScale), 0);
-  return (
-    total -
-    p.stores -
-    p.load -
-    p.stepsSink -
-    p.day +
-    p.stores * clusterScale +
-    p.load * ((200 * 50_000) / (CLUSTERS * ROWS)) +
-    p.stepsSink * clusterScale +
-    dayAtFull
-  );
-}
-
 async function main(): Promise<void> {
   const json = await jsonResultPath();
   const began = performance.now();
@@ -397,7 +362,7 @@ async function main(): Promise<void> {
     );
 
     const total = performance.now() - began;
-    const estimate = fullSizeEstimate(total, phases, rounds);
+    const estimate = fullSizeEstimate(total, phases, rounds, { clusters: CLUSTERS, rows: ROWS, measured: SIZES.length });
     log(
       `\ntime: ${(total / 1000).toFixed(0)} s (stores ${(phases.stores / 1000).toFixed(0)} s, synthetic loads ${(phases.load / 1000).toFixed(0)} s, ` +
         `measured steps ${(phases.steps / 1000).toFixed(0)} s, day ${(phases.day / 1000).toFixed(0)} s), machine load ${loadAtStart.toFixed(1)} then ${loadavg()[0]!.toFixed(1)}` +
