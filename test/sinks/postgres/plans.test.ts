@@ -14,54 +14,8 @@ import {
   withClient,
   type PostgresServer,
 } from '../../support/postgres.js';
+import { explainEveryStatement, loggedPlanOf, nestedLoopsOverStaging, touchesStaging, type LoggedPlan } from '../../support/plan-nodes.js';
 import { storeOf, syntheticRows } from '../../support/store-fixture.js';
-
-/**
- * The plans of the statements the sink runs, as the server chose them in the sink's own
- * transaction: auto_explain sends each statement's plan to the client as a NOTICE (JSON format),
- * and the test reads them off the sink's pool.
- */
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-
-interface LoggedPlan {
-  'Query Text': string;
-  Plan: PlanNode;
-}
-
-/** Every node of a plan tree, depth first. */
-function* nodesOf(node: PlanNode): Generator<PlanNode> {
-  yield node;
-  for (const child of node.Plans ?? []) yield* nodesOf(child);
-}
-
-/**
- * The Nested Loop nodes of a plan that loop over the staging table: staging on either side, but
- * read by TID (one tuple per outer row, as the history rows fetch a changed row) is no loop over it.
- */
-function nestedLoopsOverStaging(plan: PlanNode): PlanNode[] {
-  const scansStaging = (node: PlanNode): boolean => [...nodesOf(node)].some((n) => n['Relation Name'] === 'kollect_staging' && n['Node Type'] !== 'Tid Scan');
-  return [...nodesOf(plan)].filter((node) => node['Node Type'] === 'Nested Loop' && scansStaging(node));
-}
-
-/** Makes every session of the database at `url` send the plan of each statement it runs to its client. */
-async function explainEveryStatement(url: string): Promise<void> {
-  const database = new URL(url).pathname.slice(1);
-  await withClient(url, async (c) => {
-    for (const [name, value] of Object.entries({
-      session_preload_libraries: 'auto_explain',
-      'auto_explain.log_min_duration': '0',
-      'auto_explain.log_level': 'notice',
-      'auto_explain.log_format': 'json',
-    })) {
-      await c.query(`ALTER DATABASE "${database}" SET ${name} = '${value}'`);
-    }
-  });
-}
 
 /**
  * The trap of DESIGN.md ("No plan may depend on statistics that may not exist yet"): rows nobody
@@ -94,9 +48,7 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number, histo
     ...sinkDeps(url),
     createPool: (options) => {
       const pool = new pg.Pool(options);
-      pool.on('connect', (client) =>
-        client.on('notice', (notice) => plans.push(JSON.parse(notice.message!.replace(/^duration: [\d.]+ ms\s+plan:\s*/, '')) as LoggedPlan)),
-      );
+      pool.on('connect', (client) => client.on('notice', (notice) => plans.push(loggedPlanOf(notice.message!))));
       return pool;
     },
   });
@@ -109,7 +61,7 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number, histo
   }
 
   assert.ok(result.totals.changed > 0 && result.totals.removed > 0, JSON.stringify(result.totals));
-  const touchingStaging = plans.filter((p) => [...nodesOf(p.Plan)].some((n) => n['Relation Name'] === 'kollect_staging'));
+  const touchingStaging = plans.filter((p) => touchesStaging(p.Plan));
   assert.ok(
     touchingStaging.some((p) => /DELETE FROM/.test(p['Query Text'])) && touchingStaging.some((p) => /INSERT INTO/.test(p['Query Text'])),
     'the upsert and the delete were explained',
