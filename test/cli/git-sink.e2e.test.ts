@@ -185,7 +185,7 @@ describe('kollect export to a git sink over HTTPS with a private CA (CLI process
       const notRead = gitOutcome(unreadable);
       assert.ok(!notRead.ok);
       assert.equal(notRead.error.code, 'SINK_CONFIG');
-      assert.ok(notRead.error.message.includes(`tls.caFile ${missing} cannot be read: ENOENT`), notRead.error.message);
+      assert.ok(notRead.error.message.includes(`tls.caFile ${missing} cannot be read: file not found`), notRead.error.message);
       assert.equal(server.requests, 0);
       assert.equal((await server.git(['rev-list', '--count', 'main'])).trim(), '1');
 
