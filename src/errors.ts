@@ -165,3 +165,12 @@ export class StoreDirError extends KollectError {
   readonly code = 'STORE_DIR_NOT_A_STORE';
   override readonly exitCode = ExitCode.usage;
 }
+
+/**
+ * Wildcards resolved to more resource types than `list.maxTypes` allows: the run stops after
+ * discovery, before any list or sink. `data.types` is how many, `data.maxTypes` the cap.
+ */
+export class TooManyTypesError extends KollectError {
+  readonly code = 'TOO_MANY_TYPES';
+  override readonly exitCode = ExitCode.usage;
+}

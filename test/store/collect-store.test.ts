@@ -95,7 +95,7 @@ describe('collect store', () => {
     await spool.reset();
     await spool.addPage(spoolPageOf(rows));
     await spool.complete();
-    await writer.finish();
+    await writer.finish({ scope: [], notServed: [], discoveryFailed: [] });
     const store = await CollectStore.open(dir);
     assert.equal(store.manifest.totals.rows, rows.length);
     assert.equal((await collectAll(store.rows())).length, rows.length);

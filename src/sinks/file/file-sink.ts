@@ -69,7 +69,7 @@ export function createFileSink(config: FileSinkConfig): Sink {
 
   /** Decides, shard by shard, what an export does; yields one action at a time (bounded memory). */
   async function* actions(store: CollectStore, layout: ShardPathLayout, state: FileSinkState | undefined, signal: AbortSignal): AsyncGenerator<ShardAction> {
-    const carryOver = store.incompleteResources().length > 0;
+    const carryOver = store.hasPartialData();
     const current = new Set(store.shards.map((s) => s.key));
     /** Renders a shard's file; rows of types listed incompletely are carried over from `existing`. */
     const rendered = async (shard: string, path: string, existing: string | undefined): Promise<ShardAction | undefined> => {

@@ -110,7 +110,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     applying: boolean,
     ctx: SinkContext,
   ): Promise<Diff> {
-    const carryOver = store.incompleteResources().length > 0;
+    const carryOver = store.hasPartialData();
     const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
     const result: Diff = { files: new FileChanges(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
     const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
