@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { stat } from 'node:fs/promises';
+import { loadConfig, validateConfig, type ConfigOverrides } from '../config/load.js';
 import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { escapeUnprintable } from '../format.js';
@@ -32,6 +33,29 @@ export function positiveInt(value: string): number {
 
 export function readConfig(flags: ConfigFlags, overrides: Omit<ConfigOverrides, 'cluster'> = {}): Promise<KollectConfig> {
   return loadConfig(flags.config, { ...overrides, cluster: flags.cluster });
+}
+
+/** The cluster name rows are measured with when nothing names the cluster. */
+const UNNAMED_CLUSTER = 'unnamed';
+
+/** False only when nothing is at `path`; anything else (a folder, no permission) is the loader's to report. */
+async function present(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/**
+ * The configuration of a command that needs no cluster or sink: the file when one is named
+ * (--config, KOLLECT_CONFIG) or the default kollect.yaml exists, else the defaults (resources,
+ * profiles, thresholds). `named` is false when no file or --cluster gave the cluster a name.
+ */
+export async function readConfigOrDefaults(flags: ConfigFlags, command: Command): Promise<{ config: KollectConfig; named: boolean }> {
+  if (command.getOptionValueSource('config') !== 'default' || (await present(flags.config))) return { config: await readConfig(flags), named: true };
+  return { config: validateConfig({}, { cluster: flags.cluster ?? UNNAMED_CLUSTER }), named: flags.cluster !== undefined };
 }
 
 /** True when stderr is a terminal and CI is not set: spinners and tables, else JSON lines. */
