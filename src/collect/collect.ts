@@ -81,11 +81,11 @@ function describeRefused(refused: RefusedObject): string {
 }
 
 /**
- * True when no resource type was listed completely (every one forbidden, failed or with refused
- * objects): the run collected nothing an export can trust, and exits 1 even with every sink applied.
+ * True when no resource type was listed completely, not even in some namespaces (every one
+ * forbidden, failed or with refused objects): the run collected nothing an export can trust, and exits 1 even with every sink applied.
  */
 export function noTypeListedCompletely(resources: readonly ResourceStatus[]): boolean {
-  return resources.every((type) => !type.complete);
+  return resources.every((type) => !type.complete && type.incompleteNamespaces === undefined);
 }
 
 /**
@@ -295,9 +295,11 @@ async function collectWith(config: KollectConfig, deps: CollectDeps & { client: 
         }
       }
       if (failed) failedTypes.push(key);
+      const reason = failed ? 'error' : 'forbidden';
       if (scoped.unexpanded !== undefined) await markIncomplete('forbidden', scoped.unexpanded);
-      else if (incomplete.length > 0)
-        await markIncomplete(failed ? 'error' : 'forbidden', `the lists of ${incomplete.length} namespaces did not complete`, incomplete);
+      // Not one namespace listed: nothing of the type is known, not even which rows are out of scope.
+      else if (incomplete.length > 0 && incomplete.length === scoped.names.length) await markIncomplete(reason, 'the list of every namespace did not complete');
+      else if (incomplete.length > 0) await markIncomplete(reason, `the lists of ${incomplete.length} namespaces did not complete`, incomplete);
       else await finish();
     };
 

@@ -88,6 +88,8 @@ export interface BuildStoreOptions {
   incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>;
   /** Resource types (by plural) listed namespace by namespace, with the namespaces whose lists were forbidden. */
   forbiddenNamespaces?: Record<string, string[]>;
+  /** Resource types (by plural) the store does not list at all (not served, excluded): their rows are dropped. */
+  unlisted?: string[];
   /** What discovery resolved; by default the synthetic types are the whole scope and nothing went wrong. */
   discovery?: Partial<DiscoveryRecord>;
 }
@@ -95,7 +97,7 @@ export interface BuildStoreOptions {
 /** Writes rows into a new collect store through the real writer and opens it. */
 export async function buildStore(dir: string, cluster: string, rows: Iterable<Row>, options: BuildStoreOptions = {}): Promise<CollectStore> {
   const writer = await StoreWriter.create(dir, cluster);
-  const spools = new Map(SYNTHETIC_TYPES.map((t) => [t.resource, writer.spool(t)]));
+  const spools = new Map(SYNTHETIC_TYPES.filter((t) => !options.unlisted?.includes(t.resource)).map((t) => [t.resource, writer.spool(t)]));
   let page: Row[] = [];
   let pageType = '';
   const flush = async (): Promise<void> => {

@@ -116,7 +116,8 @@ export function createFileSink(config: FileSinkConfig): Sink {
       else if (step.content !== undefined && step.action !== 'unchanged') await writeFileAtomic(target, step.content);
     }
     if (write) {
-      for (const shard of store.shards) written[shard.key] = shard.fingerprint;
+      // A file that carries rows over holds more than the shard's fingerprint says: the next run must render it again.
+      if (!store.hasPartialData()) for (const shard of store.shards) written[shard.key] = shard.fingerprint;
       const next: FileSinkState = { pathTemplate: config.pathTemplate, shards: written };
       await writeFileAtomic(join(root, STATE_DIR, `${store.cluster}.json`), `${JSON.stringify(next, null, 2)}\n`);
     }

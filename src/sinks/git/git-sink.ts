@@ -124,7 +124,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       const action = fileAction(before, oid);
       if (action === undefined) return;
       const entry = store.shard(shard);
-      if (entry && oid) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
+      // A file that carries rows over holds more than the shard's fingerprint says: never a memo to skip it by.
+      if (entry && oid && !carryOver) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
       result.files.record(shard, path, action);
       if (action === 'unchanged') return;
       result.changes.set(path, oid ?? null);
