@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { RunResult } from '../../src/run.js';
@@ -7,6 +7,7 @@ import { runKollect, type CliResult } from '../support/cli.js';
 import { withGitServer, type GitServer } from '../support/git-server.js';
 import { startKubeSim, type KubeSim, type KubeSimOptions } from '../support/kube-sim/index.js';
 import { dropTestDatabases, freshDatabase, initTables, storedRows, TEST_URL_ENV, testSinkConfig, withClient } from '../support/postgres.js';
+import { parsePromText, samplesOf } from '../support/prom-text.js';
 import { tempDir } from '../support/store-fixture.js';
 
 /**
@@ -157,7 +158,10 @@ describe('one configuration for a fleet (CLI processes, shared Postgres table an
       const scoped = (sim: KubeSim): string[] => namespacesOf(sim).filter((ns) => ns !== excluded);
 
       // WHEN both clusters export with the one configuration
-      const [first, second] = [await run('collect', alpha, config, url), await run('collect', beta, config, url)];
+      const [first, second] = [
+        await run('collect', alpha, config, url),
+        await run('collect', beta, config, url, ['--metrics-file', join(beta.dir, 'metrics.prom')]),
+      ];
 
       // THEN each exits 0 and holds exactly what the API server selected, in the namespaces in scope
       for (const { run: process } of [first, second]) assert.equal(process.code, 0, process.stderr);
@@ -167,6 +171,11 @@ describe('one configuration for a fleet (CLI processes, shared Postgres table an
       assert.deepEqual(
         second.result.discovery.notServed.map((t) => `${t.resource}.${t.group}`),
         ['widgets.example.com'],
+      );
+      const betaMetrics = parsePromText(await readFile(join(beta.dir, 'metrics.prom'), 'utf8'));
+      assert.deepEqual(
+        samplesOf(betaMetrics, 'kollect_discovery_problems', { problem: 'not-served' }).map((m) => [m.labels.resource, m.value]),
+        [['widgets.example.com', 1]],
       );
       const betaRows = await storedRows(url, 'kollect_items', 'beta');
       const betaTree = await treeOf(server, 'beta');
@@ -230,7 +239,7 @@ describe('one configuration for a fleet (CLI processes, shared Postgres table an
       assert.deepEqual(await storedCounts(url, 'gamma'), before);
 
       // WHEN it collects
-      const limitedRun = await run('collect', limitedGamma, config, url, flags);
+      const limitedRun = await run('collect', limitedGamma, config, url, [...flags, '--metrics-file', join(gamma.dir, 'metrics.prom')]);
 
       // THEN exit 0; the allowed namespaces hold exactly what they serve; the forbidden one keeps its rows; no other namespace has any
       assert.equal(limitedRun.run.code, 0, limitedRun.run.stderr);
@@ -243,6 +252,11 @@ describe('one configuration for a fleet (CLI processes, shared Postgres table an
       assert.deepEqual(Object.keys(after.byNamespace).sort(), [allowedA, allowedB, forbidden].sort());
       const pods = limitedRun.result.incomplete.find((t) => t.resource === 'pods');
       assert.deepEqual(pods?.incompleteNamespaces, [forbidden]);
+      const metrics = parsePromText(await readFile(join(gamma.dir, 'metrics.prom'), 'utf8'));
+      assert.deepEqual(
+        samplesOf(metrics, 'kollect_collect_incomplete_namespaces', { resource: 'pods' }).map((m) => m.value),
+        [1],
+      );
     });
   });
 });
