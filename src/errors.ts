@@ -174,3 +174,12 @@ export class StoreDirError extends KollectError {
 export class HistoryUnavailableError extends KollectError {
   readonly code = 'HISTORY_UNAVAILABLE';
 }
+
+/**
+ * Wildcards resolved to more resource types than `list.maxTypes` allows: the run stops after
+ * discovery, before any list or sink. `data.types` is how many, `data.maxTypes` the cap.
+ */
+export class TooManyTypesError extends KollectError {
+  readonly code = 'TOO_MANY_TYPES';
+  override readonly exitCode = ExitCode.usage;
+}

@@ -11,7 +11,7 @@ import { shardStatus, statusReason, type ShardStatus } from './shards/shard-stat
 import { createSink } from './sinks/create-sink.js';
 import { runSinks, type SinkOutcome } from './sinks/run-sinks.js';
 import { CollectStore } from './store/collect-store.js';
-import type { ResourceStatus } from './store/store-manifest.js';
+import type { ResourceStatus, StoreManifest } from './store/store-manifest.js';
 import { withStoreLock } from './store/store-lock.js';
 import { checkStoreTarget } from './store/store-writer.js';
 import { collect, noTypeListedCompletely, type CollectDeps } from './collect/collect.js';
@@ -33,8 +33,10 @@ export interface RunResult {
   store: { dir: string; kept: boolean; collectedAt: string; rows: number; bytes: number; shards: number };
   /** Present when this run listed the cluster (not when exporting a saved store). */
   collection?: { durationMs: number; resources: ResourceStatus[]; failedTypes: string[] };
-  /** Resource types whose list did not complete. */
-  incomplete: Array<Pick<ResourceStatus, 'group' | 'resource' | 'reason' | 'message'>>;
+  /** Resource types whose list did not complete (with `incompleteNamespaces`: only in those namespaces). */
+  incomplete: Array<Pick<ResourceStatus, 'group' | 'resource' | 'reason' | 'message' | 'incompleteNamespaces'>>;
+  /** Configured optional types the cluster does not serve, and group versions whose discovery failed (nothing of them deleted). */
+  discovery: Pick<StoreManifest, 'notServed' | 'discoveryFailed'>;
   /** Shards at or past the ExportShardWarning line. */
   shardWarnings: ShardWarning[];
   sinks: SinkOutcome[];
@@ -152,7 +154,14 @@ async function exportStore(store: CollectStore, collection: RunResult['collectio
       shards: manifest.shards.length,
     },
     ...(collection ? { collection } : {}),
-    incomplete: store.incompleteResources().map(({ group, resource, reason, message }) => ({ group, resource, reason, message })),
+    incomplete: store.incompleteResources().map(({ group, resource, reason, message, incompleteNamespaces }) => ({
+      group,
+      resource,
+      reason,
+      message,
+      ...(incompleteNamespaces ? { incompleteNamespaces } : {}),
+    })),
+    discovery: { notServed: manifest.notServed, discoveryFailed: manifest.discoveryFailed },
     shardWarnings: warnings,
     sinks: outcomes,
     ok: outcomes.every((o) => o.ok) && (collection?.failedTypes.length ?? 0) === 0 && !(collection && noTypeListedCompletely(collection.resources)),

@@ -5,6 +5,7 @@ import type { SinkOutcome } from '../sinks/run-sinks.js';
 import { describeReplacedValues, type ShardChange, type SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';
 import { escapeUnprintable, formatBytes, formatCount } from '../format.js';
+import { resourceTypeKey } from '../rows/row.js';
 
 /** Column names per unit: rows in a database, files in Git and folders. */
 const LABELS = {
@@ -79,8 +80,17 @@ export function formatRunSummary(result: RunResult): string {
   }
   lines.push(`Store: ${s.kept ? s.dir : 'temporary, removed after the dry run'} (${formatCount(s.shards)} shards, ${formatBytes(s.bytes)})`);
   for (const type of result.incomplete) {
-    const name = type.group ? `${type.resource}.${type.group}` : type.resource;
-    lines.push(`Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`);
+    const name = resourceTypeKey(type);
+    const where = type.incompleteNamespaces;
+    lines.push(
+      where
+        ? `Incomplete: ${name} in ${where.length} namespaces (${type.reason ?? 'unknown'}: ${where.slice(0, 5).join(', ')}${where.length > 5 ? ', ...' : ''}): its rows there are neither deleted nor replaced`
+        : `Incomplete: ${name} (${type.reason ?? 'unknown'}): its rows are neither deleted nor replaced`,
+    );
+  }
+  for (const gone of result.discovery.notServed) lines.push(`Not served: ${resourceTypeKey(gone)} (optional): skipped; rows of it are removed`);
+  for (const failed of result.discovery.discoveryFailed) {
+    lines.push(`Discovery failed: ${failed.group ? `${failed.group}/` : ''}${failed.version}: nothing of the group is listed or deleted`);
   }
   if (result.shardWarnings.length > 0) {
     const worst = result.shardWarnings

@@ -6,7 +6,9 @@ import { isValidAttributePath } from '../rows/attribute-path.js';
 import { profileNameOf, profileNames } from '../rows/profiles/registry.js';
 import { isSecretType, secretDataReadBy } from '../rows/profiles/secret.js';
 import { documentValue } from './document-value.js';
-import { configSchema, DEFAULT_RESOURCES, resourceConfig, type KollectConfig, type ResourceConfig } from './schema.js';
+import { isNamespaceScoped } from '../kube/namespace-scope.js';
+import { andSelectors, labelSelectorProblem } from '../kube/selectors.js';
+import { configSchema, DEFAULT_RESOURCES, namespaceScope, resourceConfig, type KollectConfig, type ResourceConfig } from './schema.js';
 
 /** Settings that flags may override; undefined means "keep the file's value". */
 export interface ConfigOverrides {
@@ -19,6 +21,10 @@ export interface ConfigOverrides {
   storeDir?: string;
   /** Keep only these sinks, by name. */
   sinks?: string[];
+  /** List only these namespaces (globs), excluding none: `-n`, or `-A` as `['*']`. */
+  namespaces?: string[];
+  /** A label selector for every resource, ANDed with each one's own (`-l`). */
+  labelSelector?: string;
 }
 
 /** `sinks[1].pathTemplate`, as a user reads it. */
@@ -90,7 +96,32 @@ function crossFieldIssues(doc: Record<string, unknown>): ConfigIssue[] {
     else seenTypes.set(key, i);
   });
   for (const { where, resource } of secretResources) issues.push(...secretDataIssues(doc.profiles, where, profileNameOf(resource)));
+  const list = doc.list && typeof doc.list === 'object' ? (doc.list as { scope?: unknown }) : {};
+  const namespaces = namespaceScope.safeParse(doc.namespaces ?? {});
+  if (list.scope === 'cluster' && namespaces.success && isNamespaceScoped(namespaces.data)) {
+    issues.push({
+      path: 'list.scope',
+      message: 'cluster lists every namespace, and namespaces limits them: use auto (the API server then lists only those) or namespaces',
+    });
+  }
   return issues;
+}
+
+/**
+ * `-l`: checked as a flag (a malformed one names --selector), then ANDed into every resource's
+ * own selector, so the API server applies both. Resources left out take the defaults.
+ */
+function selectorFlagIssues(doc: Record<string, unknown>, selector: string | undefined): ConfigIssue[] {
+  if (selector === undefined) return [];
+  const problem = labelSelectorProblem(selector);
+  if (problem !== undefined) return [{ path: '--selector', message: problem }];
+  const resources: unknown[] = Array.isArray(doc.resources) ? doc.resources : doc.resources === undefined ? DEFAULT_RESOURCES : [];
+  doc.resources = resources.map((item) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? { ...item, labelSelector: andSelectors((item as { labelSelector?: string }).labelSelector, selector) }
+      : item,
+  );
+  return [];
 }
 
 /**
@@ -138,8 +169,10 @@ export function validateConfig(raw: unknown, overrides: ConfigOverrides = {}, fi
   doc.list = overlaid(doc.list, { pageSize: overrides.pageSize, concurrency: overrides.concurrency, workers: overrides.workers });
   doc.store = overlaid(doc.store, { dir: overrides.storeDir });
   for (const key of ['kube', 'list', 'store']) if (doc[key] === undefined) delete doc[key];
+  if (overrides.namespaces !== undefined) doc.namespaces = { include: overrides.namespaces, exclude: [] };
+  const flagIssues = selectorFlagIssues(doc, overrides.labelSelector);
   const result = configSchema.safeParse(doc);
-  const issues = crossFieldIssues(doc);
+  const issues = [...flagIssues, ...crossFieldIssues(doc)];
   if (!result.success) throw new ConfigError(file, [...toIssues(result.error), ...issues]);
   const config = result.data;
   if (overrides.sinks !== undefined) {

@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { count, nonEmpty, positiveNumber, wholeNumber } from '../zod.js';
 import { isValidAttributePath } from '../rows/attribute-path.js';
+import { fieldSelectorProblem, labelSelectorProblem } from '../kube/selectors.js';
 
 /**
  * The configuration file's schema. Every field has a default where the seed gives one, so a
@@ -184,25 +185,62 @@ export const profileConfig = z.strictObject({
 });
 export type ProfileConfig = z.infer<typeof profileConfig>;
 
-export const resourceConfig = z.strictObject({
-  /** API group; '' (or omitted) for the core group. */
-  group: z._default(z.string(), ''),
-  version: nonEmpty(),
-  /** Plural resource name as served, e.g. pods. */
-  resource: z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be the plural resource name, e.g. pods')),
-  /** Built-in profile name or one defined under profiles; defaults to the built-in for the resource, else `metadata`. */
-  profile: z.optional(z.string()),
-});
+/** Every group, or every resource of a group: resolved through discovery (src/kube/resolve-types.ts). */
+export const WILDCARD = '*';
+
+const labelSelector = z.string().check(z.superRefine(selectorCheck(labelSelectorProblem)));
+const fieldSelector = z.string().check(z.superRefine(selectorCheck(fieldSelectorProblem)));
+
+function selectorCheck(problem: (selector: string) => string | undefined) {
+  return (value: string, ctx: z.core.$RefinementCtx<string>): void => {
+    const why = problem(value);
+    if (why !== undefined) ctx.addIssue({ code: 'custom', input: value, message: why });
+  };
+}
+
+export const resourceConfig = z
+  .strictObject({
+    /** API group; '' (or omitted) for the core group; `*` for every group (with resource `*`). */
+    group: z._default(
+      z
+        .string()
+        .check(z.regex(/^(\*|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)?$/, 'must be an API group such as apps or cert-manager.io, "" for the core group, or "*"')),
+      '',
+    ),
+    /** Required for a named resource; a wildcard takes each group's preferred version unless one is named. */
+    version: z.optional(nonEmpty()),
+    /** Plural resource name as served, e.g. pods; `*` for every listable resource of the group. */
+    resource: z.string().check(z.regex(/^(\*|[a-z0-9]([-a-z0-9]*[a-z0-9])?)$/, 'must be the plural resource name, e.g. pods, or "*"')),
+    /** Built-in profile name or one defined under profiles; defaults to the built-in for the resource, else `metadata`. */
+    profile: z.optional(z.string()),
+    /** A type the cluster does not serve is skipped and reported as not served, not an error. */
+    optional: z._default(z.boolean(), false),
+    /** Applied by the API server: `app!=canary,tier in (web,api)`. */
+    labelSelector: z.optional(labelSelector),
+    /** Applied by the API server: `status.phase!=Succeeded`. */
+    fieldSelector: z.optional(fieldSelector),
+  })
+  .check(
+    z.refine((r) => r.resource === WILDCARD || r.version !== undefined, {
+      path: ['version'],
+      error: 'is required for a named resource (only resource "*" takes the preferred version)',
+    }),
+    z.refine((r) => r.group !== WILDCARD || r.resource === WILDCARD, { path: ['resource'], error: 'must be "*" when group is "*"' }),
+    z.refine((r) => r.group !== WILDCARD || r.version === undefined, {
+      path: ['version'],
+      error: 'cannot be set with group "*": each group takes its preferred version',
+    }),
+  );
 export type ResourceConfig = z.infer<typeof resourceConfig>;
 
-export const DEFAULT_RESOURCES: ResourceConfig[] = [
-  { group: '', version: 'v1', resource: 'namespaces' },
-  { group: '', version: 'v1', resource: 'nodes' },
-  { group: '', version: 'v1', resource: 'pods' },
-  { group: '', version: 'v1', resource: 'services' },
-  { group: '', version: 'v1', resource: 'configmaps' },
-  { group: '', version: 'v1', resource: 'secrets' },
-  { group: 'apps', version: 'v1', resource: 'deployments' },
+export const DEFAULT_RESOURCES: Array<ResourceConfig & { version: string }> = [
+  { group: '', version: 'v1', resource: 'namespaces', optional: false },
+  { group: '', version: 'v1', resource: 'nodes', optional: false },
+  { group: '', version: 'v1', resource: 'pods', optional: false },
+  { group: '', version: 'v1', resource: 'services', optional: false },
+  { group: '', version: 'v1', resource: 'configmaps', optional: false },
+  { group: '', version: 'v1', resource: 'secrets', optional: false },
+  { group: 'apps', version: 'v1', resource: 'deployments', optional: false },
 ];
 
 export const shardThresholds = z
@@ -247,6 +285,14 @@ export const listSettings = z.strictObject({
    * suspected of tripping the fast way. The rows are the same either way.
    */
   fastParse: z._default(z.boolean(), true),
+  /**
+   * How namespaced types are listed: `cluster`, one list per type; `namespaces`, one list per
+   * included namespace (namespaced RBAC); `auto`, cluster-wide unless namespaces are scoped or
+   * the cluster-wide list is forbidden (403), then namespace by namespace.
+   */
+  scope: z._default(z.enum(['auto', 'cluster', 'namespaces']), 'auto'),
+  /** Most resource types a run lists, wildcards resolved: above it the run fails before listing. */
+  maxTypes: z._default(wholeNumber(1, 10_000), 500),
 });
 export type ListSettings = z.infer<typeof listSettings>;
 
@@ -263,6 +309,23 @@ const storeSettings = z.strictObject({
 });
 export type StoreSettings = z.infer<typeof storeSettings>;
 
+/** A namespace name or a glob of one (`team-*`, `?` for one character). */
+const namespaceGlob = z.string().check(z.regex(/^[a-z0-9*?]([-a-z0-9*?]*[a-z0-9*?])?$/, 'must be a namespace name or a glob of one, such as team-*'));
+
+/** Which namespaces are this cluster's inventory; the API server lists only those (per-namespace paths). */
+export const namespaceScope = z.strictObject({
+  include: z._default(z.array(namespaceGlob).check(z.minLength(1)), ['*']),
+  exclude: z._default(z.array(namespaceGlob), []),
+});
+export type NamespaceScope = z.infer<typeof namespaceScope>;
+
+/** `events` or `leases.coordination.k8s.io`: a type left out of wildcards. */
+const excludedType = z
+  .string()
+  .check(
+    z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'must be resource[.group], such as events or leases.coordination.k8s.io'),
+  );
+
 export const configSchema = z.strictObject({
   /** This cluster's name in the fleet; part of every row's identity. */
   cluster: dnsLabel,
@@ -275,6 +338,9 @@ export const configSchema = z.strictObject({
   ),
   list: z.prefault(listSettings, {}),
   resources: z._default(z.array(resourceConfig).check(z.minLength(1)), DEFAULT_RESOURCES),
+  namespaces: z._default(namespaceScope, { include: ['*'], exclude: [] }),
+  /** Types wildcards leave out, as resource[.group]. */
+  exclude: z._default(z.array(excludedType), []),
   profiles: z._default(z.record(z.string().check(z.regex(/^[a-z0-9][-a-z0-9]*$/, 'profile names are lowercase')), profileConfig), {}),
   shards: z.prefault(shardThresholds, {}),
   store: z.prefault(storeSettings, {}),

@@ -10,6 +10,11 @@ import { getWithRetry, parseStatus, statusError, type RequestDeps } from './requ
 export interface ListOptions extends Pick<ListSettings, 'pageSize' | 'retries' | 'relists' | 'timeout' | 'fastParse'> {
   /** Ask for PartialObjectMetadataList: the server drops spec, status and data before sending. */
   metadataOnly: boolean;
+  /** List only this namespace (its own path, as namespaced RBAC allows); cluster-wide when undefined. */
+  namespace?: string;
+  /** Passed to the API server, which selects: kollect never filters a full list. */
+  labelSelector?: string;
+  fieldSelector?: string;
 }
 
 /** A page as it came, not parsed: whoever parses it (maybe another thread) checks the token it was listed with (src/kube/page/). */
@@ -29,18 +34,26 @@ export const FULL_OBJECTS = 'application/json';
 export const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 
 /**
- * Lists one resource type cluster-wide, a page of `pageSize` objects at a time, and yields each
+ * Lists one resource type cluster-wide (or in one namespace), a page of `pageSize` objects at a time, and yields each
  * page unparsed, so that parsing may happen elsewhere (a list worker) while the next page is on
  * its way: the continue token is read from the page's list metadata alone (`pageContinue`). A 410
  * on a continue token restarts the list from the beginning (the caller discards what it had, so
  * nothing is counted twice), at most `relists` times; 429, 5xx and broken connections are retried
  * with backoff; 403 ends the list with a `forbidden` event.
  */
-export async function* listBodies(client: KubeClient, type: DiscoveredType, options: ListOptions, deps: RequestDeps): AsyncGenerator<ListBodyEvent> {
-  const base = `${groupVersionPath(type.group, type.version)}/${type.resource}`;
+export async function* listBodies(
+  client: KubeClient,
+  type: Pick<DiscoveredType, 'group' | 'version' | 'resource'>,
+  options: ListOptions,
+  deps: RequestDeps,
+): AsyncGenerator<ListBodyEvent> {
+  const inNamespace = options.namespace === undefined ? '' : `/namespaces/${encodeURIComponent(options.namespace)}`;
+  const base = `${groupVersionPath(type.group, type.version)}${inNamespace}/${type.resource}`;
   const accept = options.metadataOnly ? METADATA_ONLY : FULL_OBJECTS;
   const request = (token: string | undefined): Promise<KubeResponse> => {
     const query = new URLSearchParams({ limit: String(options.pageSize) });
+    if (options.labelSelector !== undefined) query.set('labelSelector', options.labelSelector);
+    if (options.fieldSelector !== undefined) query.set('fieldSelector', options.fieldSelector);
     if (token !== undefined) query.set('continue', token);
     return getWithRetry(client, `${base}?${query.toString()}`, accept, options, deps);
   };
@@ -49,7 +62,7 @@ export async function* listBodies(client: KubeClient, type: DiscoveredType, opti
   let pending: Promise<KubeResponse> | undefined = request(undefined);
   try {
     while (pending) {
-      const what = `list ${resourceTypeKey(type)} (page ${page + 1})`;
+      const what = `list ${resourceTypeKey(type)}${options.namespace === undefined ? '' : ` in namespace ${options.namespace}`} (page ${page + 1})`;
       const response: KubeResponse = await pending;
       pending = undefined;
 

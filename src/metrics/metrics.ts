@@ -109,6 +109,26 @@ export class KollectMetrics {
     registers: [this.registry],
   });
 
+  /** Per type listed namespace by namespace: how many namespaces' lists did not complete (their rows are kept as they were). */
+  readonly incompleteNamespaces = new Gauge({
+    name: 'kollect_collect_incomplete_namespaces',
+    help: 'Namespaces whose list of the resource type did not complete in the last collection (forbidden or an error).',
+    labelNames: ['cluster', 'resource'] as const,
+    registers: [this.registry],
+  });
+
+  /**
+   * Discovery's verdict on what the configuration names: `not-served` for an optional type (or, as
+   * `*.group`, a whole group) the cluster does not serve, `failed` for a group version whose
+   * discovery failed (503, a timeout; nothing of it is deleted). 1 per such type or group.
+   */
+  readonly discoveryProblems = new Gauge({
+    name: 'kollect_discovery_problems',
+    help: 'Configured types not served (optional) and group versions whose discovery failed, in the last collection.',
+    labelNames: ['cluster', 'resource', 'problem'] as const,
+    registers: [this.registry],
+  });
+
   readonly listRetries = new Counter({
     name: 'kollect_list_retries_total',
     help: 'List requests retried after 429, 5xx or a dropped connection, and relists after an expired continue token.',

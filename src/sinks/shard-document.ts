@@ -113,7 +113,7 @@ export function shareShardRenderings(store: CollectStore, sinks: number): void {
  */
 export async function buildShardFile(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
   const shared = sharedRenders.get(store);
-  if (!shared || store.incompleteResources().length > 0) return renderShardFile(store, shardKey, existing);
+  if (!shared || store.hasPartialData()) return renderShardFile(store, shardKey, existing);
   const kept = shared.documents;
   const known = kept.get(shardKey);
   if (known) {
@@ -145,12 +145,11 @@ async function renderShardFile(store: CollectStore, shardKey: string, existing: 
   if (store.shard(shardKey)) {
     for await (const batch of store.readShardBatches(shardKey)) for (const row of batch) rows.push(toDocumentRow(row));
   }
-  const incomplete = store.incompleteResources();
-  if (incomplete.length > 0 && existing !== undefined) {
+  if (store.hasPartialData() && existing !== undefined) {
     const previous = parseShardDocument(existing);
     const fresh = new Set(rows.map(sortKey));
     for (const row of previous?.rows ?? []) {
-      const ofIncompleteType = !store.isComplete({ group: row.apiGroup, resource: row.resource });
+      const ofIncompleteType = !store.isComplete({ group: row.apiGroup, resource: row.resource, namespace: namespaceOfShard(shardKey) });
       if (ofIncompleteType && !fresh.has(sortKey(row))) rows.push(row);
     }
   }

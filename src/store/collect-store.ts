@@ -10,11 +10,14 @@ import { formatIssuePath } from '../config/load.js';
 import {
   STORE_MANIFEST_FILE,
   STORE_FORMAT,
+  STORE_FORMAT_V3,
   storeManifestSchema,
+  upgradeV3,
   spoolFileOf,
   type StoreManifest,
   type ResourceStatus,
   type ShardEntry,
+  type TypePattern,
 } from './store-manifest.js';
 import { parseSpoolLine, type SegmentContext } from './spool-line.js';
 
@@ -59,7 +62,8 @@ async function folderIdentity(path: string): Promise<string | undefined> {
  * manifest's offsets: rows of other objects, or none. `close()` releases the descriptors.
  */
 export class CollectStore {
-  private readonly complete: ReadonlySet<string>;
+  private readonly statusOf: ReadonlyMap<string, ResourceStatus>;
+  private readonly failedGroups: ReadonlySet<string>;
   private readonly shardsByKey: ReadonlyMap<string, ShardEntry>;
   /** Each spool file's resource type. */
   private readonly typeOfFile: ReadonlyMap<string, ResourceStatus>;
@@ -70,7 +74,8 @@ export class CollectStore {
     /** The descriptor of each spool file that holds rows, opened with the manifest. */
     private readonly fds: Map<string, number>,
   ) {
-    this.complete = new Set(manifest.resources.filter((r) => r.complete).map((r) => `${r.group}/${r.resource}`));
+    this.statusOf = new Map(manifest.resources.map((r) => [`${r.group}/${r.resource}`, r]));
+    this.failedGroups = new Set(manifest.discoveryFailed.map((f) => f.group));
     this.shardsByKey = new Map(manifest.shards.map((shard) => [shard.key, shard]));
     this.typeOfFile = spoolFiles(manifest);
   }
@@ -129,7 +134,8 @@ export class CollectStore {
       throw new StoreError(`${manifestPath} is not valid JSON (truncated?): ${(error as Error).message}`, { dir: root }, { cause: error });
     }
     const format = (raw as { format?: unknown } | null)?.format;
-    if (format !== STORE_FORMAT) {
+    if (format === STORE_FORMAT_V3) raw = upgradeV3(raw as Record<string, unknown>);
+    else if (format !== STORE_FORMAT) {
       throw new StoreError(`${root} is not a kollect store of format ${STORE_FORMAT} (found ${JSON.stringify(format ?? null)})`, { dir: root, format });
     }
     const parsed = storeManifestSchema.safeParse(raw);
@@ -163,14 +169,30 @@ export class CollectStore {
     return this.manifest.resources;
   }
 
-  /** Types whose list did not finish: sinks must neither delete nor replace their rows. */
+  /** Types whose list did not finish (in some namespaces at least): sinks must neither delete nor replace their rows there. */
   incompleteResources(): ResourceStatus[] {
     return this.manifest.resources.filter((r) => !r.complete);
   }
 
-  /** Whether the row's resource type was listed completely. */
-  isComplete(type: { group?: string; apiGroup?: string; resource: string }): boolean {
-    return this.complete.has(`${type.group ?? type.apiGroup ?? ''}/${type.resource}`);
+  /** Whether some stored rows must be carried over: a type listed incompletely, or a group whose discovery failed. */
+  hasPartialData(): boolean {
+    return this.manifest.discoveryFailed.length > 0 || this.manifest.resources.some((r) => !r.complete);
+  }
+
+  /**
+   * Whether this store is the whole truth about rows of the type (in `namespace`, when given): a
+   * stored row it does not hold is gone and may be deleted. True for a type listed completely, for
+   * the namespaces a namespace-by-namespace list completed, and for a type the configured scope
+   * covers that the store does not hold (not served, left out by exclude); false for a group whose
+   * discovery failed and for types outside the configuration.
+   */
+  isComplete(type: { group?: string; apiGroup?: string; resource: string; namespace?: string }): boolean {
+    const group = type.group ?? type.apiGroup ?? '';
+    if (this.failedGroups.has(group)) return false;
+    const status = this.statusOf.get(`${group}/${type.resource}`);
+    if (status === undefined) return coveredBy(this.manifest.scope, group, type.resource);
+    if (status.complete) return true;
+    return status.incompleteNamespaces !== undefined && type.namespace !== undefined && !status.incompleteNamespaces.includes(type.namespace);
   }
 
   shard(key: string): ShardEntry | undefined {
@@ -249,6 +271,11 @@ export class CollectStore {
   async *rows(): AsyncGenerator<Row> {
     for (const shard of this.manifest.shards) for await (const rows of this.readShardBatches(shard.key)) yield* rows;
   }
+}
+
+/** Whether a configured pattern (`*` for any group or resource) covers the type. */
+export function coveredBy(scope: readonly TypePattern[], group: string, resource: string): boolean {
+  return scope.some((p) => (p.group === '*' || p.group === group) && (p.resource === '*' || p.resource === resource));
 }
 
 /** The spool file of each resource type in the manifest. */

@@ -19,7 +19,10 @@ import {
 } from './store-manifest.js';
 
 /** What the writer needs to know of a listed type. */
-export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows'>;
+export type SpooledType = Omit<ResourceStatus, 'complete' | 'reason' | 'message' | 'rows' | 'incompleteNamespaces'>;
+
+/** What discovery resolved, for the manifest: what the configuration covers, and what was not served or failed. */
+export type DiscoveryRecord = Pick<StoreManifest, 'scope' | 'notServed' | 'discoveryFailed'>;
 
 /** Buffered bytes per type before its files are appended to; bounds memory per list. */
 const FLUSH_BYTES = 4 << 20;
@@ -50,7 +53,7 @@ export class TypeSpool {
   /** Bytes in the file. */
   private written = 0;
   private handle: FileHandle | undefined;
-  private status: Pick<ResourceStatus, 'complete' | 'reason' | 'message'> = { complete: false, reason: 'interrupted' };
+  private status: Pick<ResourceStatus, 'complete' | 'reason' | 'message' | 'incompleteNamespaces'> = { complete: false, reason: 'interrupted' };
   private readonly file: string;
 
   constructor(
@@ -125,6 +128,27 @@ export class TypeSpool {
     this.written = 0;
   }
 
+  /**
+   * Discards what this type spooled for one shard: the list of that namespace restarts. Namespaces
+   * of a type are listed one after another, so the shard's lines are the last of the file (or
+   * still buffered), and the file is cut back to where they began.
+   */
+  async resetShard(shardKey: string): Promise<void> {
+    const part = this.parts.get(shardKey);
+    if (!part) return;
+    this.parts.delete(shardKey);
+    this.buffered -= part.pending;
+    const first = part.segments[0];
+    if (first === undefined) return;
+    const path = join(this.root, this.file);
+    try {
+      await this.handle?.truncate(first.offset);
+    } catch (error) {
+      throw this.unwritable(path, error);
+    }
+    this.written = first.offset;
+  }
+
   /** The list finished: every row of the type is spooled. */
   async complete(): Promise<void> {
     await this.flush();
@@ -136,10 +160,10 @@ export class TypeSpool {
    * The list did not finish. Rows seen so far stay in the store (they are real), but sinks
    * treat the type as partial: nothing of it is deleted.
    */
-  async incomplete(reason: 'forbidden' | 'error' | 'interrupted' | 'invalid-object', message: string): Promise<void> {
+  async incomplete(reason: 'forbidden' | 'error' | 'interrupted' | 'invalid-object', message: string, incompleteNamespaces?: string[]): Promise<void> {
     await this.flush();
     await this.close();
-    this.status = { complete: false, reason, message };
+    this.status = { complete: false, reason, message, ...(incompleteNamespaces ? { incompleteNamespaces } : {}) };
   }
 
   /** Bytes of the type's file, written or buffered. */
@@ -324,7 +348,7 @@ export class StoreWriter {
   }
 
   /** Writes the manifest and moves the store into place. */
-  async finish(): Promise<StoreManifest> {
+  async finish(discovery: DiscoveryRecord): Promise<StoreManifest> {
     const shards = new Map<string, { segments: Segment[]; bytes: number; fingerprint: FingerprintAccumulator }>();
     for (const spool of this.spools) {
       for (const [key, part] of spool.shardParts()) {
@@ -347,6 +371,7 @@ export class StoreWriter {
       collectedAt: this.collectedAt,
       finishedAt: new Date().toISOString(),
       resources: this.spools.map((s) => s.resourceStatus()),
+      ...discovery,
       shards: shardEntries,
       totals: {
         rows: shardEntries.reduce((n, s) => n + s.rows, 0),

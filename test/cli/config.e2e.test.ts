@@ -7,7 +7,7 @@ const example = (name: string): string => fileURLToPath(new URL(`../../examples/
 
 describe('kollect config validate and help', () => {
   it('GIVEN the shipped examples THEN they validate', async () => {
-    for (const name of ['kollect.yaml', 'minimal.yaml']) {
+    for (const name of ['kollect.yaml', 'minimal.yaml', 'fleet.yaml']) {
       const run = await runKollect(['config', 'validate', example(name)]);
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /valid/);
@@ -44,6 +44,7 @@ describe('kollect config validate and help', () => {
     const collectHelp = await runKollect(['collect', '--help']);
     assert.match(collectHelp.stdout, /--dry-run/);
     assert.match(collectHelp.stdout, /--page-size <n>/);
+    for (const flag of [/-n, --namespace <name>/, /-A, --all-namespaces/, /-l, --selector <selector>/]) assert.match(collectHelp.stdout, flag);
     const bad = await runKollect(['collect', '--page-size', 'many']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--page-size/);

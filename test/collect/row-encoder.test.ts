@@ -71,9 +71,9 @@ describe('the collect encoder writes the spool lines, checksums and JSON sizes o
     try {
       const deps = { sleep: async () => undefined, random: () => 0.5, signal: new AbortController().signal };
       const configured = ['namespaces', 'nodes', 'pods', 'services', 'configmaps', 'secrets'].map((resource) => ({ group: '', version: 'v1', resource }));
-      const types = await discover(
+      const { types } = await discover(
         client,
-        [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }],
+        { resources: [...configured, { group: 'apps', version: 'v1', resource: 'deployments' }, { group: 'example.com', version: 'v1', resource: 'widgets' }] },
         { retries: 0, timeout: 5_000 },
         deps,
       );

@@ -59,7 +59,9 @@ describe('the pager against the local API server', () => {
     sim = await startKubeSim({ objects: 6_000, seed: 3 });
     client = await clientFor(sim);
     const { deps } = recordingDeps();
-    const [discovered] = await discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, deps);
+    const {
+      types: [discovered],
+    } = await discover(client, { resources: [{ group: '', version: 'v1', resource: 'pods' }] }, { retries: 0, timeout: 5_000 }, deps);
     pods = discovered!;
   });
   after(async () => {
@@ -69,13 +71,15 @@ describe('the pager against the local API server', () => {
 
   it('GIVEN the configured types THEN discovery finds kind, scope and verbs, including a CRD and a beta API', async () => {
     const { deps } = recordingDeps();
-    const types = await discover(
+    const { types } = await discover(
       client,
-      [
-        { group: '', version: 'v1', resource: 'nodes' },
-        { group: 'example.com', version: 'v1', resource: 'widgets' },
-        { group: 'policy', version: 'v1beta1', resource: 'poddisruptionbudgets' },
-      ],
+      {
+        resources: [
+          { group: '', version: 'v1', resource: 'nodes' },
+          { group: 'example.com', version: 'v1', resource: 'widgets' },
+          { group: 'policy', version: 'v1beta1', resource: 'poddisruptionbudgets' },
+        ],
+      },
       { retries: 0, timeout: 5_000 },
       deps,
     );
@@ -95,11 +99,13 @@ describe('the pager against the local API server', () => {
     await assert.rejects(
       discover(
         client,
-        [
-          { group: '', version: 'v1', resource: 'podz' },
-          { group: 'apps', version: 'v1beta9', resource: 'deployments' },
-          { group: 'nothere.io', version: 'v1', resource: 'things' },
-        ],
+        {
+          resources: [
+            { group: '', version: 'v1', resource: 'podz' },
+            { group: 'apps', version: 'v1beta9', resource: 'deployments' },
+            { group: 'nothere.io', version: 'v1', resource: 'things' },
+          ],
+        },
         { retries: 0, timeout: 5_000 },
         deps,
       ),
@@ -194,7 +200,7 @@ describe('the pager against the local API server', () => {
     sim.clearFaults();
     const aborted = AbortSignal.abort(new Error('SIGTERM received'));
     await assert.rejects(
-      discover(client, [{ group: '', version: 'v1', resource: 'pods' }], { retries: 0, timeout: 5_000 }, { ...deps, signal: aborted }),
+      discover(client, { resources: [{ group: '', version: 'v1', resource: 'pods' }] }, { retries: 0, timeout: 5_000 }, { ...deps, signal: aborted }),
       InterruptedError,
     );
   });
@@ -237,7 +243,9 @@ describe('the pager over TLS', () => {
     try {
       const client = await clientFor(sim);
       const { deps } = recordingDeps();
-      const [nodes] = await discover(client, [{ group: '', version: 'v1', resource: 'nodes' }], { retries: 0, timeout: 5_000 }, deps);
+      const {
+        types: [nodes],
+      } = await discover(client, { resources: [{ group: '', version: 'v1', resource: 'nodes' }] }, { retries: 0, timeout: 5_000 }, deps);
       const { items } = await drain(listPages(client, nodes!, SETTINGS, deps));
       assert.equal(items.length, sim.expectedCounts().byType.nodes);
       client.close();

@@ -95,10 +95,37 @@ describe('collect store', () => {
     await spool.reset();
     await spool.addPage(spoolPageOf(rows));
     await spool.complete();
-    await writer.finish();
+    await writer.finish({ scope: [], notServed: [], discoveryFailed: [] });
     const store = await CollectStore.open(dir);
     assert.equal(store.manifest.totals.rows, rows.length);
     assert.equal((await collectAll(store.rows())).length, rows.length);
+  });
+
+  it('GIVEN namespaces listed one after another WHEN the list of the last restarts after its lines reached the disk THEN only its rows go and each namespace reads back once', async () => {
+    const dir = join(await tempDir(), 'store');
+    const writer = await StoreWriter.create(dir, 'c1');
+    const spool = writer.spool(SYNTHETIC_TYPES[0]!);
+    // Rows of about 20 KB: a namespace's rows pass the spool's 4 MiB flush on their own.
+    const pods = [...syntheticRows({ cluster: 'c1', count: 4_800, namespaces: 3, attributeBytes: 20_000 })].filter((r) => r.resource === 'pods');
+    const [first, second] = ['ns-000', 'ns-001'].map((ns) => pods.filter((r) => r.namespace === ns)) as [typeof pods, typeof pods];
+    await spool.addPage(spoolPageOf(first));
+    await spool.addPage(spoolPageOf(second.slice(0, 250)));
+    await spool.resetShard('ns-001');
+    await spool.addPage(spoolPageOf(second));
+    await spool.complete();
+    await writer.finish({ scope: [], notServed: [], discoveryFailed: [] });
+    const store = await CollectStore.open(dir);
+    for (const [ns, rows] of [
+      ['ns-000', first],
+      ['ns-001', second],
+    ] as const) {
+      assert.deepEqual(
+        (await collectAll(store.readShardBatches(ns))).flat().map((r) => r.uid),
+        rows.map((r) => r.uid),
+        ns,
+      );
+    }
+    await store.close();
   });
 
   it('GIVEN an incomplete type THEN the manifest says why and isComplete is false', async () => {
@@ -108,6 +135,46 @@ describe('collect store', () => {
     assert.equal(cm?.reason, 'forbidden');
     assert.equal(store.isComplete({ group: '', resource: 'configmaps' }), false);
     assert.equal(store.isComplete({ group: '', resource: 'pods' }), true);
+  });
+
+  it('GIVEN what discovery and namespace-by-namespace lists left THEN isComplete answers per type and namespace', async () => {
+    const store = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 100 }), {
+      forbiddenNamespaces: { pods: ['ns-001'] },
+      unlisted: ['deployments'],
+      discovery: {
+        scope: [
+          { group: '', resource: '*' },
+          { group: 'apps', resource: 'deployments' },
+          { group: 'example.com', resource: '*' },
+        ],
+        discoveryFailed: [{ group: 'example.com', version: 'v1', message: '503' }],
+      },
+    });
+    const cases: Array<[string, { group: string; resource: string; namespace?: string }, boolean]> = [
+      ['pods in a namespace listed', { group: '', resource: 'pods', namespace: 'ns-000' }, true],
+      ['pods in the forbidden namespace', { group: '', resource: 'pods', namespace: 'ns-001' }, false],
+      ['pods, no namespace said', { group: '', resource: 'pods' }, false],
+      ['a type the store does not list, covered by the configuration', { group: 'apps', resource: 'deployments', namespace: 'ns-000' }, true],
+      ['a core type only a wildcard covers', { group: '', resource: 'events', namespace: 'ns-000' }, true],
+      ['a type of a group whose discovery failed', { group: 'example.com', resource: 'widgets', namespace: 'ns-000' }, false],
+      ['a type outside the configuration', { group: 'batch', resource: 'jobs', namespace: 'ns-000' }, false],
+    ];
+    for (const [what, type, complete] of cases) assert.equal(store.isComplete(type), complete, what);
+    assert.equal(store.hasPartialData(), true);
+  });
+
+  it('GIVEN a store of format v3 THEN it opens, its listed types are its scope, and it records no discovery problem', async () => {
+    const dir = join(await tempDir(), 'store');
+    await buildStore(dir, 'c1', syntheticRows({ cluster: 'c1', count: 100 }), { incomplete: { configmaps: 'forbidden' } });
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+    const { scope: _scope, notServed: _notServed, discoveryFailed: _failed, ...v3 } = manifest;
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify({ ...v3, format: 'kollect.store/v3' }));
+    const store = await CollectStore.open(dir);
+    assert.equal(store.manifest.totals.rows, 100);
+    assert.deepEqual([store.isComplete({ group: '', resource: 'pods' }), store.isComplete({ group: '', resource: 'configmaps' })], [true, false]);
+    assert.equal(store.isComplete({ group: '', resource: 'events' }), false);
+    assert.deepEqual([store.manifest.notServed, store.manifest.discoveryFailed], [[], []]);
+    await store.close();
   });
 
   it('GIVEN a store opened by a reader WHEN a collect replaces it THEN the reader still reads exactly the rows of the store it opened', async () => {

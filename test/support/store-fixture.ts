@@ -6,7 +6,7 @@ import { shardKeyOf, type Row } from '../../src/rows/row.js';
 import { CollectStore } from '../../src/store/collect-store.js';
 import { jsonLineChars, spoolLineOf } from '../../src/store/spool-line.js';
 import { SpoolPageBuilder, type SpoolPage } from '../../src/store/spool-page.js';
-import { StoreWriter, type SpooledType } from '../../src/store/store-writer.js';
+import { StoreWriter, type SpooledType, type DiscoveryRecord } from '../../src/store/store-writer.js';
 
 /** The resource types synthetic rows are spread over. */
 export const SYNTHETIC_TYPES: SpooledType[] = [
@@ -86,12 +86,18 @@ export function spoolPageOf(rows: Iterable<Row>): SpoolPage {
 export interface BuildStoreOptions {
   /** Resource types (by plural) to mark incomplete, with the reason. */
   incomplete?: Record<string, 'forbidden' | 'error' | 'interrupted'>;
+  /** Resource types (by plural) listed namespace by namespace, with the namespaces whose lists were forbidden. */
+  forbiddenNamespaces?: Record<string, string[]>;
+  /** Resource types (by plural) the store does not list at all (not served, excluded): their rows are dropped. */
+  unlisted?: string[];
+  /** What discovery resolved; by default the synthetic types are the whole scope and nothing went wrong. */
+  discovery?: Partial<DiscoveryRecord>;
 }
 
 /** Writes rows into a new collect store through the real writer and opens it. */
 export async function buildStore(dir: string, cluster: string, rows: Iterable<Row>, options: BuildStoreOptions = {}): Promise<CollectStore> {
   const writer = await StoreWriter.create(dir, cluster);
-  const spools = new Map(SYNTHETIC_TYPES.map((t) => [t.resource, writer.spool(t)]));
+  const spools = new Map(SYNTHETIC_TYPES.filter((t) => !options.unlisted?.includes(t.resource)).map((t) => [t.resource, writer.spool(t)]));
   let page: Row[] = [];
   let pageType = '';
   const flush = async (): Promise<void> => {
@@ -108,10 +114,17 @@ export async function buildStore(dir: string, cluster: string, rows: Iterable<Ro
   await flush();
   for (const [resource, spool] of spools) {
     const reason = options.incomplete?.[resource];
+    const forbidden = options.forbiddenNamespaces?.[resource];
     if (reason) await spool.incomplete(reason, `${resource}: ${reason} (test)`);
+    else if (forbidden) await spool.incomplete('forbidden', `${resource}: forbidden in ${forbidden.join(', ')} (test)`, forbidden);
     else await spool.complete();
   }
-  await writer.finish();
+  await writer.finish({
+    scope: SYNTHETIC_TYPES.map(({ group, resource }) => ({ group, resource })),
+    notServed: [],
+    discoveryFailed: [],
+    ...options.discovery,
+  });
   return CollectStore.open(dir);
 }
 

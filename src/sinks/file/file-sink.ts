@@ -69,7 +69,7 @@ export function createFileSink(config: FileSinkConfig): Sink {
 
   /** Decides, shard by shard, what an export does; yields one action at a time (bounded memory). */
   async function* actions(store: CollectStore, layout: ShardPathLayout, state: FileSinkState | undefined, signal: AbortSignal): AsyncGenerator<ShardAction> {
-    const carryOver = store.incompleteResources().length > 0;
+    const carryOver = store.hasPartialData();
     const current = new Set(store.shards.map((s) => s.key));
     /** Renders a shard's file; rows of types listed incompletely are carried over from `existing`. */
     const rendered = async (shard: string, path: string, existing: string | undefined): Promise<ShardAction | undefined> => {
@@ -116,7 +116,8 @@ export function createFileSink(config: FileSinkConfig): Sink {
       else if (step.content !== undefined && step.action !== 'unchanged') await writeFileAtomic(target, step.content);
     }
     if (write) {
-      for (const shard of store.shards) written[shard.key] = shard.fingerprint;
+      // A file that carries rows over holds more than the shard's fingerprint says: the next run must render it again.
+      if (!store.hasPartialData()) for (const shard of store.shards) written[shard.key] = shard.fingerprint;
       const next: FileSinkState = { pathTemplate: config.pathTemplate, shards: written };
       await writeFileAtomic(join(root, STATE_DIR, `${store.cluster}.json`), `${JSON.stringify(next, null, 2)}\n`);
     }

@@ -110,7 +110,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     applying: boolean,
     ctx: SinkContext,
   ): Promise<Diff> {
-    const carryOver = store.incompleteResources().length > 0;
+    const carryOver = store.hasPartialData();
     const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
     const result: Diff = { files: new FileChanges(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
     const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
@@ -124,7 +124,8 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
       const action = fileAction(before, oid);
       if (action === undefined) return;
       const entry = store.shard(shard);
-      if (entry && oid) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
+      // A file that carries rows over holds more than the shard's fingerprint says: never a memo to skip it by.
+      if (entry && oid && !carryOver) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
       result.files.record(shard, path, action);
       if (action === 'unchanged') return;
       result.changes.set(path, oid ?? null);

@@ -75,14 +75,14 @@ export async function saveState(mirrorDir: string, state: GitSinkState): Promise
 
 /**
  * Digest of everything that decides the files this cluster exports: every shard's fingerprint,
- * the cluster, the path template and the set of incompletely listed types (whose rows are carried
- * over from the existing files, so a change in that set changes the output).
+ * the cluster, the path template and the set of incompletely listed types, namespaces and groups
+ * (whose rows are carried over from the existing files, so a change in that set changes the output).
  */
 export function payloadFingerprint(store: CollectStore, pathTemplate: string): string {
   const shards = store.shards.map((s) => `${s.key}=${s.fingerprint}`).sort();
-  const incomplete = store
-    .incompleteResources()
-    .map((r) => `${r.group}/${r.resource}`)
-    .sort();
+  const incomplete = [
+    ...store.incompleteResources().map((r) => `${r.group}/${r.resource}${r.incompleteNamespaces ? `:${r.incompleteNamespaces.join(',')}` : ''}`),
+    ...store.manifest.discoveryFailed.map((f) => `${f.group}/*`),
+  ].sort();
   return digest(JSON.stringify({ cluster: store.cluster, pathTemplate, shards, incomplete }));
 }

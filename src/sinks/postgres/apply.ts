@@ -8,7 +8,7 @@ import { copyRowsSource, CopyLines, STAGING_COLUMN_LIST } from './copy-rows.js';
 import { reportCounts, summarise, type PostgresSinkResult, type ShardChanges } from './counts.js';
 import { takeExportLock } from './export-lock.js';
 import { missingPartitionError, planHistory, recordSnapshot, type HistoryPlan, type HistoryRecording } from './history.js';
-import { completeTypes, createStaging, mergeStaged, STAGING, type MergeResult } from './merge.js';
+import { createStaging, deletionScope, mergeStaged, STAGING, type MergeResult } from './merge.js';
 import { damagedStoreError, interruptedError, pgErrorOf } from './pg-errors.js';
 import type { SinkPool } from './pool.js';
 import { recordFailedRun, recordSucceededRun, type ExportRun } from './run-records.js';
@@ -157,7 +157,7 @@ async function applyOnce(
         merged = await mergeStaged(run, refs.items, {
           cluster,
           collectedAt: store.manifest.collectedAt,
-          complete: completeTypes(store),
+          deletable: deletionScope(store),
           staged: sent,
           unchanged,
           heldBefore,

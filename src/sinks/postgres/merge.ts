@@ -28,16 +28,38 @@ export async function createStaging(run: Run): Promise<void> {
   );
 }
 
-/** Resource types listed completely (as two parallel lists, for unnest): only their absent rows may be deleted. */
-export interface CompleteTypes {
-  groups: string[];
-  resources: string[];
+/**
+ * Which of the cluster's stored rows this store may delete when it lacks them, as the SQL of the
+ * delete reads it (CollectStore.isComplete, in arrays): types as `group/resource`, namespaces
+ * appended as `group/resource/namespace`; neither a group, a resource nor a namespace holds `/`.
+ */
+export interface DeletionScope {
+  /** Every type the store lists. */
+  listed: string[];
+  /** Those listed completely: every absent row goes. */
+  complete: string[];
+  /** Those listed namespace by namespace with some namespaces incomplete: absent rows go, except in `held`. */
+  partial: string[];
+  held: string[];
+  /** The configured resources as LIKE patterns (`*` as `%`): a type they cover that the store does not list (not served, excluded) is gone. */
+  scope: string[];
+  /** Groups whose discovery failed: nothing of them goes. */
+  failedGroups: string[];
 }
 
-/** The store's resource types listed completely. */
-export function completeTypes(store: Pick<CollectStore, 'resources'>): CompleteTypes {
-  const complete = store.resources.filter((r) => r.complete);
-  return { groups: complete.map((r) => r.group), resources: complete.map((r) => r.resource) };
+const typeText = (type: { group: string; resource: string }): string => `${type.group}/${type.resource}`;
+
+export function deletionScope(store: Pick<CollectStore, 'manifest'>): DeletionScope {
+  const { resources, scope, discoveryFailed } = store.manifest;
+  const partial = resources.filter((r) => !r.complete && r.incompleteNamespaces !== undefined);
+  return {
+    listed: resources.map(typeText),
+    complete: resources.filter((r) => r.complete).map(typeText),
+    partial: partial.map(typeText),
+    held: partial.flatMap((r) => (r.incompleteNamespaces ?? []).map((namespace) => `${typeText(r)}/${namespace}`)),
+    scope: scope.map((p) => typeText(p).replaceAll('*', '%')),
+    failedGroups: discoveryFailed.map((f) => f.group),
+  };
 }
 
 /** What the merge needs to know of the export beside the staging table. */
@@ -45,7 +67,7 @@ export interface MergeInput {
   cluster: string;
   /** When the store was collected: the rows' collected_at. */
   collectedAt: string;
-  complete: CompleteTypes;
+  deletable: DeletionScope;
   /** How many rows were staged. */
   staged: number;
   /** Shards left out of staging because the table holds their rows exactly: nothing of them is deleted. */
@@ -118,14 +140,14 @@ export async function mergeStaged(run: Run, items: string, merge: MergeInput): P
   const written = new Map(upsert.rows.map((r) => [shardKeyOf(r.namespace), { inserted: Number(r.inserted), updated: Number(r.updated) }]));
 
   const deleted = new Map<string, number>();
-  const types = merge.complete;
+  const scope = merge.deletable;
   // Every staged key is in the table now, and every row of the unchanged shards was there
   // already. When the cluster holds no more rows than those, none is absent from the store, and
   // the anti-join (every row of the cluster against staging: about as costly as the upsert's
-  // join) is skipped. With no completely listed type nothing may be deleted, and nothing is counted.
+  // join) is skipped.
   const held = merge.heldBefore + [...written.values()].reduce((n, w) => n + w.inserted, 0);
   const unchangedRows = merge.unchanged.reduce((n, shard) => n + shard.rows, 0);
-  if (types.groups.length > 0 && held > merge.staged + unchangedRows) {
+  if (held > merge.staged + unchangedRows) {
     // No nested loop for the anti-join, whatever the statistics say. A cluster's rows that
     // autovacuum has not analysed yet (a table loaded in this run, a cluster new to the table)
     // are estimated at a row or so; PostgreSQL 15 and older then loop over the staging table,
@@ -133,25 +155,44 @@ export async function mergeStaged(run: Run, items: string, merge: MergeInput): P
     // anti-join is linear whatever the counts; ANALYZE of the shared table would cost more
     // than this export and still miss a cluster whose rows its sample did not hold.
     await run('SET LOCAL enable_nestloop = off');
+    // Only what the store is the whole truth about goes (CollectStore.isComplete): a listed type
+    // completely, or outside the namespaces whose lists did not complete; a type the configuration
+    // covers and the store does not list (not served, excluded); never a group whose discovery failed.
     const gone = await run<{ namespace: string; deleted: string }>(
       `WITH gone AS (
          DELETE FROM ${items} t
           WHERE t.cluster = $1
-            AND (t.api_group, t.resource) IN (SELECT g, r FROM unnest($2::text[], $3::text[]) AS complete(g, r))
-            AND t.namespace <> ALL ($4::text[])
+            AND t.namespace <> ALL ($2::text[])
+            AND t.api_group <> ALL ($3::text[])
+            AND CASE WHEN t.api_group || '/' || t.resource IN (SELECT unnest($4::text[]))
+                     THEN t.api_group || '/' || t.resource IN (SELECT unnest($5::text[]))
+                          OR (t.api_group || '/' || t.resource IN (SELECT unnest($6::text[]))
+                              AND t.api_group || '/' || t.resource || '/' || t.namespace NOT IN (SELECT unnest($7::text[])))
+                     ELSE EXISTS (SELECT 1 FROM unnest($8::text[]) AS scope(pattern) WHERE t.api_group || '/' || t.resource LIKE scope.pattern)
+                END
             AND NOT EXISTS (SELECT 1 FROM ${STAGING} s WHERE s.namespace = t.namespace AND s.name = t.name AND s.uid = t.uid)
          RETURNING t.namespace${history ? ', t.name, t.uid, t.api_group, t.api_version, t.kind, t.resource, t.checksum, t.labels, t.attributes, t.created_at' : ''}
        )${
          history
            ? `, recorded AS (
          INSERT INTO ${history.changes} (${CHANGE_COLUMNS})
-         SELECT $1, namespace, name, uid, api_group, api_version, kind, resource, 'delete', now(), $5, checksum, NULL, labels, NULL, attributes, NULL, created_at
+         SELECT $1, namespace, name, uid, api_group, api_version, kind, resource, 'delete', now(), $9, checksum, NULL, labels, NULL, attributes, NULL, created_at
            FROM gone
        )`
            : ''
        }
        SELECT namespace, count(*) AS deleted FROM gone GROUP BY namespace`,
-      [cluster, types.groups, types.resources, merge.unchanged.map((shard) => namespaceOfShard(shard.key)), ...(history ? [history.runId] : [])],
+      [
+        cluster,
+        merge.unchanged.map((shard) => namespaceOfShard(shard.key)),
+        scope.failedGroups,
+        scope.listed,
+        scope.complete,
+        scope.partial,
+        scope.held,
+        scope.scope,
+        ...(history ? [history.runId] : []),
+      ],
     );
     for (const r of gone.rows) deleted.set(shardKeyOf(r.namespace), Number(r.deleted));
   }

@@ -77,7 +77,7 @@ export async function planStore(sinkPool: SinkPool, refs: TableRefs, store: Coll
             if (checksum === stored.checksum) countsOf(key).unchanged++;
             else countsOf(key).changed++;
             current.rows.delete(keyInShard(stored));
-          } else if (store.isComplete({ apiGroup: stored.api_group, resource: stored.resource })) {
+          } else if (store.isComplete({ apiGroup: stored.api_group, resource: stored.resource, namespace: stored.namespace })) {
             countsOf(key).removed++;
           }
         }

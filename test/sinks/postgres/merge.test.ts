@@ -45,7 +45,7 @@ describe('postgres sink: the merge of staging into the items table', () => {
     const merge: MergeInput = {
       cluster: 'c1',
       collectedAt: '2026-01-02T03:04:05.000Z',
-      complete: { groups: [''], resources: ['pods'] },
+      deletable: { listed: ['/pods'], complete: ['/pods'], partial: [], held: [], scope: ['/pods'], failedGroups: [] },
       staged: 3,
       unchanged: [{ key: 'b', rows: 1 }],
       heldBefore: 5,
