@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../../fs/write-file-atomic.js';
 import { digest } from '../../rows/checksum.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import type { DocumentMemo } from '../document/compare-documents.js';
 
 /**
  * What the Git sink remembers between runs, per ref, in a small JSON file beside the mirror:
@@ -12,14 +13,6 @@ import type { CollectStore } from '../../store/collect-store.js';
 
 export const STATE_FILE = 'kollect-state.json';
 const STATE_VERSION = 1;
-
-/** What one shard's file held after the last successful export. */
-export interface ShardMemo {
-  /** The store fingerprint of the shard's rows. */
-  fingerprint: string;
-  /** The blob the shard's file held: equal blob and fingerprint mean the file is up to date. */
-  oid: string;
-}
 
 /** The last successful export of one ref. */
 export interface RefState {
@@ -32,7 +25,8 @@ export interface RefState {
   exportedAt: string;
   /** Commit the ref pointed at afterwards. */
   commit: string | null;
-  shards: Record<string, ShardMemo>;
+  /** What each shard's file held after it (its version is the blob id). */
+  shards: Record<string, DocumentMemo>;
 }
 
 export interface GitSinkState {

@@ -1,7 +1,7 @@
-import type { GitSinkConfig } from '../../config/schema.js';
+import type { GitSinkConfig } from './config.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { FileChanges } from '../file-changes.js';
-import { shardPathLayout } from '../shard-document.js';
+import { FileChanges } from '../document/file-changes.js';
+import { shardPathLayout } from '../document/shard-path.js';
 import type { SinkPlan, SkipReason } from '../sink.js';
 import type { RefState } from './sink-state.js';
 
