@@ -33,6 +33,9 @@ export const duration = z.pipe(
   }),
 );
 
+/** How long a remote server may stay silent during a request before it is given up. */
+export const requestTimeout = duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s'));
+
 /**
  * A secret is referenced, never inlined: from an environment variable or a mounted file.
  * A plain string is refused so that credentials never land in a ConfigMap or a repo.

@@ -23,3 +23,19 @@ export async function readSecret(ref: SecretRef, deps: SecretDeps = {}): Promise
   if ('env' in ref) return ((deps.env ?? process.env)[ref.env] ?? '').trim();
   return (await (deps.readFile ?? ((path: string) => readFile(path, 'utf8')))(ref.file)).trim();
 }
+
+/**
+ * A referenced secret that must have a value. A file that cannot be read, an unset variable or
+ * an empty value throws `fail(problem)`, where `problem` says where kollect looked (never the
+ * value); the caller words it for its sink and field.
+ */
+export async function readRequiredSecret(ref: SecretRef, deps: SecretDeps, fail: (problem: string, cause?: unknown) => Error): Promise<string> {
+  let value: string;
+  try {
+    value = await readSecret(ref, deps);
+  } catch (error) {
+    throw fail(`cannot read ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, error);
+  }
+  if (!value) throw fail(`${describeSecret(ref)} is missing or empty`);
+  return value;
+}

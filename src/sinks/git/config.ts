@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { dnsLabel, duration, pathTemplate, secretRef } from '../../config/fields.js';
+import { dnsLabel, duration, pathTemplate, requestTimeout, secretRef } from '../../config/fields.js';
 import { nonEmpty, wholeNumber } from '../../zod.js';
 
 export const gitSinkConfig = z
@@ -38,7 +38,7 @@ export const gitSinkConfig = z
      * How long the Git server may stay silent during a request (before its answer, or within it)
      * before the request is given up; a timed-out push is checked with a fetch, then retried.
      */
-    requestTimeout: z.prefault(duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s')), '60s'),
+    requestTimeout: z.prefault(requestTimeout, '60s'),
   })
   .check(
     z.refine((sink) => sink.tls === undefined || /^https:/i.test(sink.url), {

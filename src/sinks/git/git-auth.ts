@@ -1,7 +1,7 @@
 import type { AuthCallback, AuthFailureCallback } from 'isomorphic-git';
 import type { GitSinkConfig } from './config.js';
 import type { SecretRef } from '../../config/fields.js';
-import { describeSecret, readSecret } from '../../config/secret.js';
+import { readRequiredSecret } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 
 /**
@@ -19,20 +19,8 @@ export interface GitCredentials {
 }
 
 /** Reads one credential. Fails with a message naming where it looked, never the value. */
-async function readCredential(sink: string, ref: SecretRef, env: NodeJS.ProcessEnv): Promise<string> {
-  let value: string;
-  try {
-    value = await readSecret(ref, { env });
-  } catch (error) {
-    throw new SinkError(
-      sink,
-      `cannot read the Git credential from ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
-      {},
-      { code: 'GIT_AUTH_MISSING' },
-    );
-  }
-  if (!value) throw new SinkError(sink, `the Git credential in ${describeSecret(ref)} is missing or empty`, {}, { code: 'GIT_AUTH_MISSING' });
-  return value;
+function readCredential(sink: string, ref: SecretRef, env: NodeJS.ProcessEnv): Promise<string> {
+  return readRequiredSecret(ref, { env }, (problem) => new SinkError(sink, `the Git credential: ${problem}`, {}, { code: 'GIT_AUTH_MISSING' }));
 }
 
 /** Reads the configured credentials (undefined when the sink has no auth). */

@@ -28,7 +28,7 @@ const UNTRUSTED_CERTIFICATE = new Set([
  * What to do about `error` when the server's certificate was not trusted, for the end of its
  * message; '' for any other error.
  */
-export function untrustedCertificateHint(error: unknown, config: GitSinkConfig): string {
+export function untrustedCertificateHint(error: unknown, config: { tls?: { caFile: string } | undefined }): string {
   let code: unknown;
   for (let e: unknown = error; e instanceof Error && code === undefined; e = e.cause) code = (e as NodeJS.ErrnoException).code;
   if (typeof code !== 'string' || !UNTRUSTED_CERTIFICATE.has(code)) return '';
