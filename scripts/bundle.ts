@@ -40,9 +40,9 @@ const promClientLean: Plugin = {
 };
 
 /**
- * The two largest packages, each a CommonJS file of its own that main.cjs requires only when a run
+ * The largest packages, each a CommonJS file of its own that main.cjs requires only when a run
  * needs it (vendor-*.cjs, beside main.cjs): the Kubernetes client (as src/kube/client-node.ts
- * re-exports it) and isomorphic-git. Inside main.cjs they would be parsed with it whenever V8
+ * re-exports it), isomorphic-git and the AWS SDK's S3 client. Inside main.cjs they would be parsed with it whenever V8
  * compiles it without a code cache (a first run, or every run where no cache
  * folder persists): under callgrind, about 45% more instructions for an unchanged export to
  * Postgres. They share no class with kollect's own code, so that the copies of a dependency that
@@ -52,6 +52,8 @@ const VENDORED: Record<string, { file: string; entry: string }> = {
   'src/kube/client-node.ts': { file: 'vendor-kube-client', entry: 'src/kube/client-node.ts' },
   'isomorphic-git': { file: 'vendor-isomorphic-git', entry: fileURLToPath(import.meta.resolve('isomorphic-git')) },
   'isomorphic-git/http/node': { file: 'vendor-isomorphic-git-http', entry: fileURLToPath(import.meta.resolve('isomorphic-git/http/node')) },
+  // The AWS SDK's S3 client, loaded only by the s3 sink (src/sinks/s3/).
+  '@aws-sdk/client-s3': { file: 'vendor-aws-s3', entry: fileURLToPath(import.meta.resolve('@aws-sdk/client-s3')) },
 };
 /** What an import of a VENDORED key looks like: the specifier, or a source module imported from its own folder (`./client-node.js`). */
 const VENDORED_IMPORT = new RegExp(

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { fileSinkConfig } from './file/config.js';
 import { gitSinkConfig } from './git/config.js';
 import { postgresSinkConfig } from './postgres/config.js';
+import { s3SinkConfigSchema } from './s3/config.js';
 import type { Sink } from './sink.js';
 
 /**
@@ -28,6 +29,7 @@ const registered = [
   entry('file', fileSinkConfig, async () => (await import('./file/file-sink.js')).createFileSink),
   entry('postgres', postgresSinkConfig, async () => (await import('./postgres/postgres-sink.js')).createPostgresSink),
   entry('git', gitSinkConfig, async () => (await import('./git/git-sink.js')).createGitSink),
+  entry('s3', s3SinkConfigSchema, async () => (await import('./s3/s3-sink.js')).createS3Sink),
 ] as const;
 
 type Schemas<Entries> = { -readonly [K in keyof Entries]: Entries[K] extends SinkEntry<string, infer Schema> ? Schema : never };

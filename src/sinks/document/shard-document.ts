@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { compareKeys } from '../../compare.js';
 import { canonicalJson } from '../../rows/checksum.js';
 import { namespaceOfShard, type Row } from '../../rows/row.js';
@@ -81,3 +82,6 @@ export async function buildShardDocument(store: CollectStore, shardKey: string, 
   if (rows.length === 0 && !store.shard(shardKey)) return undefined;
   return renderShardDocument(store.cluster, shardKey, rows);
 }
+
+/** A document's SHA-256 (hex): its version in the file and S3 sinks. */
+export const documentSha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../../fs/write-file-atomic.js';
@@ -6,6 +5,7 @@ import type { FileSinkConfig } from './config.js';
 import { InterruptedError, SinkError, KollectError } from '../../errors.js';
 import type { CollectStore } from '../../store/collect-store.js';
 import { compareDocuments, type DocumentBackend, type DocumentMemo } from '../document/compare-documents.js';
+import { documentSha256 } from '../document/shard-document.js';
 import { shardPathLayout, type ShardPathLayout } from '../document/shard-path.js';
 import { withDuration, type Sink, type SinkContext, type SinkPlan } from '../sink.js';
 
@@ -16,9 +16,6 @@ interface FileSinkState {
 }
 
 const STATE_DIR = '.kollect';
-
-/** A file's version: the SHA-256 of its bytes. */
-const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex');
 
 async function readIfExists(path: string): Promise<string | undefined> {
   try {
@@ -69,9 +66,9 @@ export function createFileSink(config: FileSinkConfig): Sink {
     const existing = new Map<string, string>();
     for await (const path of walk(root, join(root, layout.prefix))) {
       if (layout.shardOf(path) === undefined) continue;
-      existing.set(path, sha256(await readFile(join(root, path))));
+      existing.set(path, documentSha256(await readFile(join(root, path))));
     }
-    return { existing, read: (path) => readFile(join(root, path), 'utf8'), versionOf: sha256 };
+    return { existing, read: (path) => readFile(join(root, path), 'utf8'), versionOf: documentSha256 };
   }
 
   async function run(store: CollectStore, ctx: SinkContext, write: boolean): Promise<SinkPlan> {

@@ -13,10 +13,10 @@ import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-su
 import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { withMirrorLock } from './mirror-lock.js';
-import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState } from './sink-state.js';
+import { loadState, saveState, type GitSinkState, type RefState } from './sink-state.js';
 import { isAuthError, isLostRace, pushRefusal, remoteError, type ShownRemote } from './remote-errors.js';
 import { isRequestTimeout, remoteHttp } from './remote-http.js';
-import { skippedPlan, skipReason } from './skip-decision.js';
+import { payloadFingerprint, skippedPlan, skipReason } from '../document/skip-decision.js';
 import { streamingHttp } from './streaming-http.js';
 import { trustingConfiguredCa } from './git-tls.js';
 
