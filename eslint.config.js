@@ -1,6 +1,9 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/** The bundle builds the Kubernetes client into a file of its own from the names src/kube/client-node.ts re-exports (scripts/bundle.ts). */
+const KUBE_CLIENT_ONLY = { name: '@kubernetes/client-node', message: 'import it from src/kube/client-node.ts (add the name there)', allowTypeImports: true };
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'coverage/'] },
   js.configs.recommended,
@@ -25,14 +28,23 @@ export default tseslint.config(
     },
   },
   {
-    // The bundle builds the Kubernetes client into a file of its own from the names this module
-    // re-exports (scripts/bundle.ts): a value imported from the package elsewhere would bypass it.
+    // Packages the bundle keeps in files of their own (VENDORED in scripts/bundle.ts), each imported
+    // only through its one module or folder: a value imported elsewhere would bypass that.
     files: ['src/**/*.ts'],
     ignores: ['src/kube/client-node.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
-        { paths: [{ name: '@kubernetes/client-node', message: 'import it from src/kube/client-node.ts (add the name there)', allowTypeImports: true }] },
+        {
+          paths: [KUBE_CLIENT_ONLY],
+          patterns: [
+            {
+              group: ['@aws-sdk/*', '@smithy/*'],
+              message: 'only src/sinks/s3/ loads the AWS SDK (bundled apart, loaded for an s3 sink only)',
+              allowTypeImports: true,
+            },
+          ],
+        },
       ],
       // The first locale-aware format loads ICU's data: about 15 ms of CPU in every process.
       'no-restricted-syntax': [
@@ -40,6 +52,13 @@ export default tseslint.config(
         { selector: "CallExpression[callee.property.name='toLocaleString']", message: 'use formatCount (src/format.ts)' },
         { selector: "MemberExpression[object.name='Intl']", message: 'use formatCount (src/format.ts)' },
       ],
+    },
+  },
+  {
+    // The AWS SDK's own folder: the same rule without the SDK's patterns.
+    files: ['src/sinks/s3/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [KUBE_CLIENT_ONLY] }],
     },
   },
   {

@@ -8,7 +8,7 @@
  * - the CLI (main.cjs) and the list worker (list-worker.cjs, started by src/collect/list-pool.ts
  *   beside the file that holds its code), each one CommonJS file with everything it uses, so that
  *   the vendored files are `require`d only where and when a run needs them;
- * - the two largest packages, each a file of its own (VENDORED below);
+ * - the largest packages, each a file of its own (VENDORED below);
  * - the launcher (launch.js, imported by bin/kollect, src/cli/launch.ts), which turns on Node's
  *   compile cache and runs main.cjs.
  *
@@ -52,7 +52,7 @@ const VENDORED: Record<string, { file: string; entry: string }> = {
   'src/kube/client-node.ts': { file: 'vendor-kube-client', entry: 'src/kube/client-node.ts' },
   'isomorphic-git': { file: 'vendor-isomorphic-git', entry: fileURLToPath(import.meta.resolve('isomorphic-git')) },
   'isomorphic-git/http/node': { file: 'vendor-isomorphic-git-http', entry: fileURLToPath(import.meta.resolve('isomorphic-git/http/node')) },
-  // The AWS SDK's S3 client, loaded only by the s3 sink (src/sinks/s3/).
+  // Only src/sinks/s3/ imports it (lint enforces), and only an s3 sink loads that folder.
   '@aws-sdk/client-s3': { file: 'vendor-aws-s3', entry: fileURLToPath(import.meta.resolve('@aws-sdk/client-s3')) },
 };
 /** What an import of a VENDORED key looks like: the specifier, or a source module imported from its own folder (`./client-node.js`). */

@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, S3Client, S3ServiceException, type PutObjectCommandInput } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+  type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
 import { silenceNodeVersionWarning } from '../../src/sinks/s3/s3-client.js';
 import { startS3Server, type S3Server } from './s3-server.js';
 
@@ -114,6 +123,23 @@ describe('test/support/s3-server.ts', () => {
           ['PUT', 'faults/c.json', 200],
         ],
       );
+    });
+
+    it('GIVEN denyDelete for a key THEN DeleteObjects reports it per key (AccessDenied) and deletes the rest; DeleteObject gets 403', async () => {
+      for (const name of ['a', 'b', 'c']) await put(s3, { Key: `deny/${name}.json`, Body: name });
+      server.denyDelete(/^deny\/b/);
+
+      const answer = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: ['a', 'b', 'c'].map((n) => ({ Key: `deny/${n}.json` })) } }));
+      assert.deepEqual(
+        answer.Deleted?.map((d) => d.Key),
+        ['deny/a.json', 'deny/c.json'],
+      );
+      assert.deepEqual(
+        answer.Errors?.map((e) => [e.Key, e.Code]),
+        [['deny/b.json', 'AccessDenied']],
+      );
+      await assert.rejects(s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'deny/b.json' })), { name: 'AccessDenied' });
+      assert.deepEqual(await server.listKeys(BUCKET, 'deny/'), ['deny/b.json']);
     });
 
     it('GIVEN a dropped connection THEN the client gets a network error and nothing is stored; GIVEN retries THEN the next attempt stores it', async () => {

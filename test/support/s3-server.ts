@@ -16,11 +16,14 @@ import { createServerCertificate } from './tls.js';
  * - SigV4 signatures checked against the harness's own key pair (s3rver checks none): a wrong
  *   access key is 403 InvalidAccessKeyId, a wrong secret 403 SignatureDoesNotMatch;
  * - `If-Match` and `If-None-Match: *` on PUT (s3rver ignores both): 412 PreconditionFailed with
- *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Changes to one bucket
- *   are serialised, so that of two racing conditional writers exactly one wins;
+ *   S3's XML body, or 404 NoSuchKey for If-Match on a missing key. Requests to one bucket
+ *   are served one at a time, so that of two racing conditional writers exactly one wins;
  * - aws-chunked bodies (`x-amz-content-sha256: STREAMING-...`, the SDK's default CRC32 trailers)
  *   refused with 501 NotImplemented: s3rver would store the chunk framing as the object's bytes;
- * - faults on request (an S3 error such as 503 SlowDown, a slow answer, a dropped connection);
+ *   a body whose SHA-256 is not the signed one: 400 XAmzContentSHA256Mismatch;
+ * - ListObjectsV2 past one page and DeleteObjects, which s3rver gets wrong, answered here;
+ * - faults on request (an S3 error such as 503 SlowDown, a slow answer, a dropped connection),
+ *   and deletes refused per key (denyDelete);
  * - a log of every request, so that a test can assert "zero requests".
  *
  * Path-style addressing only (`forcePathStyle: true`): the endpoint is an IP address.
@@ -88,7 +91,10 @@ export interface S3Server {
   clearRequests(): void;
   /** Adds a fault; faults are checked in the order they were added, the first that applies wins. */
   inject(fault: S3Fault): void;
+  /** Clears the faults and the keys denyDelete() protects. */
   clearFaults(): void;
+  /** Refuses deletes of matching keys with AccessDenied (per key in a DeleteObjects answer), as a bucket policy or object lock would. */
+  denyDelete(key: string | RegExp): void;
   /** An object's bytes and stored headers straight from the storage (no request is logged); undefined when absent. */
   readObject(bucket: string, key: string): Promise<{ body: Buffer; metadata: Record<string, string> } | undefined>;
   /** The keys under `prefix`, sorted, straight from the storage (no request is logged). */
@@ -98,6 +104,11 @@ export interface S3Server {
 
 const REGION = 'us-east-1';
 
+const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+const unescapeXml = (s: string): string =>
+  s.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (entity, name: string) =>
+    name.startsWith('#') ? String.fromCodePoint(Number(name.startsWith('#x') ? `0${name.slice(1)}` : name.slice(1))) : (XML_ENTITIES[name] ?? entity),
+  );
 const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** The XML error body S3 sends, e.g. for 412: `<Error><Code>PreconditionFailed</Code>...`. */
@@ -188,7 +199,8 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
 
   const requests: S3Request[] = [];
   const faults: { fault: S3Fault; seen: number }[] = [];
-  /** The tail of each bucket's chain of changes: a change waits for the one before it. */
+  const undeletable: Array<string | RegExp> = [];
+  /** The tail of each bucket's chain of requests: a request waits for the one before it. */
   const writing = new Map<string, Promise<void>>();
 
   /** One request to s3rver as it came (without the Authorization header: the proxy checked it, s3rver serves anonymous requests). */
@@ -237,7 +249,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     return undefined;
   };
 
-  /** Runs `write` after every earlier change to the same bucket has finished. */
+  /** Runs `write` after every earlier request to the same bucket has finished. */
   const serialised = async <T>(lockKey: string, write: () => Promise<T>): Promise<T> => {
     const before = writing.get(lockKey) ?? Promise.resolve();
     let done!: () => void;
@@ -266,6 +278,9 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     if (payload.startsWith('STREAMING-') || /aws-chunked/i.test(String(req.headers['content-encoding'] ?? ''))) {
       return reply(res, 501, 'NotImplemented', `this test server stores no aws-chunked body (x-amz-content-sha256: ${payload})`);
     }
+    if (/^[0-9a-f]{64}$/.test(payload) && createHash('sha256').update(body).digest('hex') !== payload) {
+      return reply(res, 400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.");
+    }
 
     const fault = dueFault(entry);
     if (fault?.kind === 'error') return reply(res, fault.status, fault.code, fault.message ?? 'Please reduce your request rate.');
@@ -276,12 +291,13 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
 
     // s3rver's file store races with itself (a delete removes the folder a concurrent write is
-    // filling, a listing walks a folder being removed: 500s), so each bucket takes one change or
-    // listing at a time. This also makes the check of a precondition and the write one step.
-    const isRead = (req.method === 'GET' || req.method === 'HEAD') && entry.key !== undefined;
-    if (isRead) return forward(req, res, body);
+    // filling, a listing walks a folder being removed, a read meets a half-written object: 500s),
+    // so each bucket serves one request at a time: as strongly consistent as S3, and the check of
+    // a precondition and its write are one step.
     return serialised(entry.bucket ?? '', async () => {
       if (req.method === 'GET' && new URLSearchParams(entry.query).get('list-type') === '2') return listObjectsV2(res, entry.bucket ?? '', entry.query);
+      if (req.method === 'POST' && new URLSearchParams(entry.query).has('delete')) return deleteObjects(res, entry.bucket ?? '', body);
+      if (req.method === 'DELETE' && entry.key !== undefined && isUndeletable(entry.key)) return reply(res, 403, 'AccessDenied', 'Access Denied');
       const failure = req.method === 'PUT' && entry.key !== undefined ? await preconditionFailure(req, path) : undefined;
       if (failure) return reply(res, ...failure);
       return forward(req, res, body);
@@ -319,6 +335,33 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
       `${contents.join('')}</ListBucketResult>`;
     res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
     res.end(body);
+    return 200;
+  }
+
+  const isUndeletable = (key: string): boolean => undeletable.some((match) => (typeof match === 'string' ? match === key : match.test(key)));
+
+  /**
+   * DeleteObjects, answered here: s3rver deletes the keys all at once, which races with itself,
+   * and it can refuse none. Keys that denyDelete() names are refused (AccessDenied) in the
+   * answer's per-key <Error> entries, as S3 does for a key a bucket policy protects.
+   */
+  async function deleteObjects(res: ServerResponse, bucket: string, body: Buffer): Promise<number> {
+    if (!(await storage.store.getBucket(bucket))) return reply(res, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
+    const xml = body.toString('utf8');
+    const keys = [...xml.matchAll(/<Key>([\s\S]*?)<\/Key>/g)].map((match) => unescapeXml(match[1]!));
+    const quiet = /<Quiet>true<\/Quiet>/.test(xml);
+    const entries: string[] = [];
+    for (const key of keys) {
+      if (isUndeletable(key)) {
+        entries.push(`<Error><Key>${escapeXml(key)}</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`);
+        continue;
+      }
+      if (await storage.store.existsObject(bucket, key)) await storage.store.deleteObject(bucket, key);
+      if (!quiet) entries.push(`<Deleted><Key>${escapeXml(key)}</Key></Deleted>`);
+    }
+    const answer = `<?xml version="1.0" encoding="UTF-8"?>\n<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${entries.join('')}</DeleteResult>`;
+    res.writeHead(200, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(answer) });
+    res.end(answer);
     return 200;
   }
 
@@ -380,7 +423,11 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     count: (match = {}) => requests.filter((request) => matches(match, request)).length,
     clearRequests: () => void requests.splice(0),
     inject: (fault) => void faults.push({ fault, seen: 0 }),
-    clearFaults: () => void faults.splice(0),
+    clearFaults: () => {
+      faults.splice(0);
+      undeletable.splice(0);
+    },
+    denyDelete: (key) => void undeletable.push(key),
     async readObject(bucket, key) {
       const object = await storage.store.getObject(bucket, key);
       if (!object) return undefined;

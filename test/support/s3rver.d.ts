@@ -26,6 +26,8 @@ declare module 's3rver' {
       putBucket(name: string): Promise<unknown>;
       getObject(bucket: string, key: string): Promise<StoredObject | null>;
       getBucket(name: string): Promise<object | null>;
+      existsObject(bucket: string, key: string): Promise<boolean>;
+      deleteObject(bucket: string, key: string): Promise<void>;
       /** Keys after `startAfter`, in key order; `metadata` holds etag (quoted), content-length, last-modified. */
       listObjects(
         bucket: string,

@@ -11,7 +11,7 @@ import type { S3Connection } from './s3-client.js';
  * cluster names), and S3's own error code and HTTP status in `data`; never a credential.
  */
 
-/** Another writer changed the object first (412 PreconditionFailed, 409 ConditionalRequestConflict): re-read, re-plan, retry. */
+/** Another writer changed (or deleted) the object first (412 PreconditionFailed, 409 ConditionalRequestConflict, 404 on If-Match): re-read, re-plan, retry. */
 export const S3_PRECONDITION_FAILED = 'S3_PRECONDITION_FAILED';
 /** The store refused the credentials: a wrong key or secret, an expired token, or none found. */
 export const S3_AUTH_FAILED = 'S3_AUTH_FAILED';
@@ -67,7 +67,8 @@ export function s3Error(connection: S3Connection, operation: S3Operation, error:
     const status = error.$metadata.httpStatusCode ?? 0;
     const s3 = { status, s3Code: error.name };
     const said = `${error.name}${status ? ` (HTTP ${status})` : ''}`;
-    if (status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict') {
+    // A PUT answered 404 carried If-Match for an object someone else deleted meanwhile: a race too.
+    if (status === 412 || name === 'PreconditionFailed' || name === 'ConditionalRequestConflict' || (operation.action === 'PUT' && name === 'NoSuchKey')) {
       return fail(S3_PRECONDITION_FAILED, `${what}: another writer changed it first (${said})`, s3);
     }
     if (AUTH_CODES.has(name)) {

@@ -92,7 +92,7 @@ describe('s3 object store', () => {
       assert.equal(got?.sha256, sha256(document));
     });
 
-    it('GIVEN If-None-Match: * on an existing object, or If-Match with an older ETag THEN S3_PRECONDITION_FAILED, and the object is unchanged', async () => {
+    it('GIVEN If-None-Match: * on an existing object, or If-Match with an older ETag or on a deleted object THEN S3_PRECONDITION_FAILED, the object unchanged', async () => {
       const first = await store.put('race/manifest.json', 'v1', { ifNoneMatch: '*' });
       const second = await store.put('race/manifest.json', 'v2', { ifMatch: first });
 
@@ -100,6 +100,7 @@ describe('s3 object store', () => {
       const stale = await failure(store.put('race/manifest.json', 'v3', { ifMatch: first }));
       assert.equal(stale.code, 'S3_PRECONDITION_FAILED');
       assert.equal(stale.data.status, 412);
+      assert.equal((await failure(store.put('race/deleted-meanwhile.json', 'v1', { ifMatch: first }))).code, 'S3_PRECONDITION_FAILED');
       assert.equal((await store.get('race/manifest.json'))?.etag, second);
       assert.equal((await store.get('race/manifest.json'))?.body.toString(), 'v2');
     });
@@ -129,6 +130,16 @@ describe('s3 object store', () => {
       assert.deepEqual(result.errors, []);
       assert.equal(server.count({ method: 'POST', query: 'delete' }), 2);
       assert.deepEqual(await server.listKeys(BUCKET, 'bulk/'), []);
+    });
+
+    it('GIVEN a key the store refuses to delete THEN deleteMany reports it with the store’s code, deletes the others, and the refused object stays', async () => {
+      for (const key of ['keep/a.json', 'keep/b.json', 'keep/c.json']) await store.put(key, key);
+      server.denyDelete('keep/b.json');
+
+      const result = await store.deleteMany(['keep/a.json', 'keep/b.json', 'keep/c.json']);
+      assert.deepEqual(result.deleted, ['keep/a.json', 'keep/c.json']);
+      assert.deepEqual(result.errors, [{ key: 'keep/b.json', code: 'AccessDenied', message: 'Access Denied' }]);
+      assert.deepEqual(await server.listKeys(BUCKET, 'keep/'), ['keep/b.json']);
     });
 
     it('GIVEN a store without multi-object delete (501, as GCS XML) THEN each key is deleted on its own', async () => {
