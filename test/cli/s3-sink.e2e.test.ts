@@ -71,7 +71,7 @@ describe('kollect export to an s3 sink (CLI processes)', () => {
     const source = await store({ cluster: 'c1' });
     const { config, env } = await writeConfig('sigterm');
     const held = 'sigterm/clusters/c1/namespaces/ns-003.json';
-    server.inject({ method: 'PUT', key: held, kind: 'slow', delayMs: 60_000 });
+    server.inject({ method: 'PUT', key: held, kind: 'slow', delayMs: 10_000 });
 
     const run = await runKollect(['export', '--from', source.dir, '--config', config, '--output', 'json'], {
       env,

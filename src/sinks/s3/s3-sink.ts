@@ -27,6 +27,46 @@ export interface S3SinkDeps {
   env?: NodeJS.ProcessEnv;
 }
 
+/** Shard PUTs in flight at once: the next shard renders while they travel. */
+export const PUTS_IN_FLIGHT = 4;
+
+/**
+ * The shard PUTs of one export, PUTS_IN_FLIGHT at a time. The first failure is kept and thrown
+ * by the next start() or by done(): the manifest is never written after a failed PUT.
+ */
+class Uploads {
+  readonly #running = new Set<Promise<void>>();
+  #failure: { error: unknown } | undefined;
+
+  async start(upload: () => Promise<void>): Promise<void> {
+    while (this.#running.size >= PUTS_IN_FLIGHT) await Promise.race(this.#running);
+    this.#throwFailure();
+    const running: Promise<void> = upload().then(
+      () => void this.#running.delete(running),
+      (error: unknown) => {
+        this.#failure ??= { error };
+        this.#running.delete(running);
+      },
+    );
+    this.#running.add(running);
+  }
+
+  /** Waits for every PUT started, whatever became of the export (none is left running). */
+  async settled(): Promise<void> {
+    await Promise.all(this.#running);
+  }
+
+  /** Waits for every PUT, and throws the first failure. */
+  async done(): Promise<void> {
+    await this.settled();
+    this.#throwFailure();
+  }
+
+  #throwFailure(): void {
+    if (this.#failure) throw this.#failure.error;
+  }
+}
+
 /** Manifest writes lost to another run before the export gives up. */
 const MANIFEST_ATTEMPTS = 5;
 
@@ -162,12 +202,17 @@ export function createS3Sink(config: S3SinkConfig, deps: S3SinkDeps = {}): Sink 
       const found = await readManifest(objects, store.cluster, ctx.signal);
       const written = new Map<string, { sha256: string; bytes: number; rows: number }>();
       const removed: string[] = [];
+      const uploads = new Uploads();
       const compared = await compare(store, objects, found, ctx, async (change) => {
         if (change.bytes === undefined || change.version === undefined) return void removed.push(change.path);
-        await objects.put(keyOf(change.path), change.bytes, { sha256: change.version, gzip: config.gzip, contentType: 'application/json', signal: ctx.signal });
+        const { bytes, version } = change;
         const rows = carryOver ? (parseShardDocument(change.content ?? '')?.rows.length ?? 0) : (store.shard(change.shard)?.rows ?? 0);
-        written.set(change.path, { sha256: change.version, bytes: change.bytes.length, rows });
-      });
+        await uploads.start(async () => {
+          await objects.put(keyOf(change.path), bytes, { sha256: version, gzip: config.gzip, contentType: 'application/json', signal: ctx.signal });
+          written.set(change.path, { sha256: version, bytes: bytes.length, rows });
+        });
+      }).finally(() => uploads.settled());
+      await uploads.done();
       const remember = (manifestEtag: string): Promise<void> =>
         saveS3State(stateDir, { url: target, cluster: store.cluster, fingerprint, exportedAt: ctx.now().toISOString(), manifestEtag });
       if (compared.changes === 0 && found.manifest?.fingerprint === fingerprint && found.etag !== undefined) {
