@@ -13,6 +13,9 @@
  *   (g) 5% of the objects changed and 2% deleted, right after the first export into a new table,
  *       before anything analysed it (autovacuum off): the plans may use no statistics;
  *   (h) the same export after an ANALYZE of the first export's rows: (g) is compared with it;
+ *   (i) (c) with `history` on (its own tables, after a baseline): no changes row, compared with (c);
+ *   (j) (d) with `history` on: compared with (d); then, once, the churned store (2% deleted) with
+ *       history, and the changes rows of (j) and it counted against their inserts, updates and deletes;
  *
  * and the peak RSS of the exporter, with PASS or MISS against each target (exit 1 on a MISS). (b)-(d) run the built CLI (`bin/kollect export --from`) in a
  * child process; its time is the sink's own `durationMs` (connect to commit, as reported in
@@ -21,8 +24,8 @@
  * every time). (a), (e) and (f) include reading the store, as kollect's time does, with the
  * built kollect's reader (and (a) with its COPY encoder), from dist/ as (b)-(d) run it. (a)-(d)
  * are measured in RUNS paired rounds and the median of each is printed, with the range.
- * Usage: npm run bench:pg [-- --json FILE] (--json: also write the result as JSON,
- * scripts/support/bench-result.ts).
+ * Usage: npm run bench:pg [-- --json FILE] [--rows N] [--runs N] (--json: also write the result as
+ * JSON, scripts/support/bench-result.ts; --rows, --runs: a smaller run, 100,000 and 5 by default).
  */
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +53,15 @@ import { medianBy } from './support/median.js';
 import { rawCopy } from './support/raw-copy.js';
 import { Verdicts } from './support/verdicts.js';
 
-const ROWS = 100_000;
+/** `--NAME N` on the command line, else `fallback`. */
+function numberFlag(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  const value = at < 0 ? fallback : Number(process.argv[at + 1]);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a whole number above 0`);
+  return value;
+}
+
+const ROWS = numberFlag('rows', 100_000);
 /**
  * syntheticRows spreads namespaced rows over `namespaces` by i % namespaces, but only where
  * i % 4 is not 3 (those are cluster-scoped nodes): 80 gives 60 namespaces with rows.
@@ -60,12 +71,14 @@ const FIXTURE_NAMESPACES = 80;
 const ATTRIBUTE_BYTES = 700;
 const NAIVE_ROWS = 10_000;
 const BATCH_ROWS = 1_000;
-const RUNS = 5;
+const RUNS = numberFlag('runs', 5);
 const CLUSTER = 'bench';
 /** The empty items table that (g) and (h) each start from, as a new table (no statistics at all). */
 const TEMPLATE_TABLE = 'bench_items_template';
 const SCHEMA = 'public';
 const TABLE = 'kollect_items';
+/** (i) and (j): a sink with history, on tables of its own, so that (c) and (d) stay as they were. */
+const HISTORY_SINK = { table: 'history_items', runsTable: 'history_runs', history: { table: 'history_changes' } };
 /** Argument that makes this script measure (a) in a child process and print its time. */
 const FLOOR_FLAG = '--floor';
 
@@ -78,6 +91,8 @@ interface Figure {
   updatedTuples?: number;
   counts?: ChangeCounts;
   maxRssKiB?: number;
+  /** Rows in the changes table after the step. */
+  changesRows?: number;
 }
 
 /** The run whose time is the median, with the range of the times and the peak RSS of all runs. */
@@ -100,17 +115,23 @@ interface ExportOutput {
   sinks: Array<{ ok: boolean; result?: { durationMs: number; totals: ChangeCounts }; error?: { message: string } }>;
 }
 
-/** (b)-(d): `kollect export --from STORE` in a child process: the sink's time, its counts, WAL, tuples, peak RSS. */
-async function kollectExport(url: string, config: string, storeDir: string, runsBefore: number): Promise<Figure> {
-  const before = await tableStats(url, SCHEMA, TABLE);
+/** The tables an export of the benchmark writes: (b)-(h)'s, or (i) and (j)'s with history. */
+interface Tables {
+  items: string;
+  runs: string;
+}
+
+/** (b)-(d), (i), (j): `kollect export --from STORE` in a child process: the sink's time, its counts, WAL, tuples, peak RSS. */
+async function kollectExport(url: string, config: string, storeDir: string, runsBefore: number, tables: Tables): Promise<Figure> {
+  const before = await tableStats(url, SCHEMA, tables.items);
   const lsn = await walPosition(url);
   const { stdout, maxRssKiB } = await measuredChild([KOLLECT, 'export', '--from', storeDir, '--config', config, '--output', 'json'], { DATABASE_URL: url });
   const sink = (JSON.parse(stdout) as ExportOutput).sinks[0]!;
   if (!sink.ok || !sink.result) throw new Error(`export failed: ${sink.error?.message ?? 'no result'}`);
   const walBytes = await walSince(url, lsn);
   // The exporter's backend has exited, so its statistics are flushed with its runs row.
-  await waitForStats(url, SCHEMA, 'kollect_runs', (s) => s.ins === runsBefore + 1);
-  const stats = await waitForStats(url, SCHEMA, TABLE, () => true);
+  await waitForStats(url, SCHEMA, tables.runs, (s) => s.ins === runsBefore + 1);
+  const stats = await waitForStats(url, SCHEMA, tables.items, () => true);
   return {
     ms: sink.result.durationMs,
     walBytes,
@@ -224,12 +245,24 @@ async function main(): Promise<void> {
   await buildStore(churnedDir, CLUSTER, syntheticRows({ ...shape, changedFraction: 0.05, removedFraction: 0.02, revision: 2 }));
   const config = join(dir, 'kollect.yaml');
   await writeFile(config, `cluster: ${CLUSTER}\nsinks:\n  - { name: fleet-db, type: postgres, ssl: { mode: disable } }\n`);
+  const historyConfig = join(dir, 'kollect-history.yaml');
+  await writeFile(
+    historyConfig,
+    JSON.stringify({ cluster: CLUSTER, sinks: [{ name: 'fleet-db', type: 'postgres', ssl: { mode: 'disable' }, ...HISTORY_SINK }] }),
+  );
   await initTables(url, testSinkConfig());
+  await initTables(url, testSinkConfig(HISTORY_SINK));
   // Autovacuum off on the items table, so that the dead tuples an export leaves are counted, not hidden.
   await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS_TABLE} SET (autovacuum_enabled = false)`));
   await withClient(url, (c) => c.query(`CREATE TABLE ${TEMPLATE_TABLE} (LIKE ${ITEMS_TABLE} INCLUDING ALL)`));
+  await withClient(url, (c) => c.query(`ALTER TABLE ${HISTORY_SINK.table} SET (autovacuum_enabled = false)`));
   let runs = 0;
-  const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++);
+  const exportOnce = async (storeDir: string): Promise<Figure> => kollectExport(url, config, storeDir, runs++, { items: TABLE, runs: 'kollect_runs' });
+  let historyRuns = 0;
+  const historyTables = { items: HISTORY_SINK.table, runs: HISTORY_SINK.runsTable };
+  const exportWithHistory = async (storeDir: string): Promise<Figure> => kollectExport(url, historyConfig, storeDir, historyRuns++, historyTables);
+  const changesRows = async (): Promise<number> =>
+    withClient(url, async (c) => Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${HISTORY_SINK.history.table}`)).rows[0]!.n));
   const mb = (base.manifest.totals.bytes / 1024 / 1024).toFixed(0);
   const namespaces = base.shards.filter((s) => s.key !== CLUSTER_SHARD).length;
   process.stderr.write(
@@ -239,7 +272,7 @@ async function main(): Promise<void> {
   // Paired rounds, (a) to (d) once each per round, so that a slow stretch of a shared machine
   // weighs on all four alike; a CHECKPOINT before each step, so that none pays for writing out
   // the pages of the one before.
-  const runsOf: Record<'a' | 'b' | 'c' | 'd', Figure[]> = { a: [], b: [], c: [], d: [] };
+  const runsOf: Record<'a' | 'b' | 'c' | 'd' | 'i' | 'j', Figure[]> = { a: [], b: [], c: [], d: [], i: [], j: [] };
   const step = async (name: keyof typeof runsOf, measure: () => Promise<Figure>): Promise<void> => {
     await checkpoint(url);
     runsOf[name].push(await measure());
@@ -250,7 +283,14 @@ async function main(): Promise<void> {
     await step('b', () => exportOnce(baseDir));
     await step('c', () => exportOnce(baseDir));
     await step('d', () => exportOnce(changedDir));
+    // A new history each round: its first export is the cluster's baseline (one run, no rows).
+    await withClient(url, (client) => client.query(`TRUNCATE ${HISTORY_SINK.table}, ${HISTORY_SINK.runsTable}, ${HISTORY_SINK.history.table}`));
+    await exportWithHistory(baseDir);
+    await step('i', async () => ({ ...(await exportWithHistory(baseDir)), changesRows: await changesRows() }));
+    await step('j', () => exportWithHistory(changedDir));
   }
+  // History rows against what the exports did: (j) of the last round, then deletes on top of it.
+  const churnedWithHistory = await exportWithHistory(churnedDir);
   // (g) and (h), paired the same way: each on a new table that the first export has just loaded.
   const churnRuns: Record<'g' | 'h', Figure[]> = { g: [], h: [] };
   for (let round = 0; round < RUNS; round++) {
@@ -265,14 +305,25 @@ async function main(): Promise<void> {
       churnRuns[name].push(await exportOnce(churnedDir));
     }
   }
-  const [a, b, c, d] = (['a', 'b', 'c', 'd'] as const).map((name) => medianFigure(runsOf[name])) as [Figure, Figure, Figure, Figure];
+  const [a, b, c, d, i, j] = (['a', 'b', 'c', 'd', 'i', 'j'] as const).map((name) => medianFigure(runsOf[name])) as [
+    Figure,
+    Figure,
+    Figure,
+    Figure,
+    Figure,
+    Figure,
+  ];
+  const recorded = await changesRows();
+  const lastChanged = runsOf.j.at(-1)!.counts!;
+  const written = [lastChanged, churnedWithHistory.counts!].reduce((n, t) => n + t.added + t.changed + t.removed, 0);
+  const unchangedRecorded = Math.max(...runsOf.i.map((x) => x.changesRows ?? 0));
   const [g, h] = (['g', 'h'] as const).map((name) => medianFigure(churnRuns[name])) as [Figure, Figure];
   // (e) and (f) read the store with the built kollect's reader, as (a)-(d) do.
   const builtBase = await (await compiled<typeof StoreModule>('store/collect-store.js')).CollectStore.open(baseDir);
   const e = await naiveUpsert(url, builtBase, 1, NAIVE_ROWS);
   const f = await naiveUpsert(url, builtBase, BATCH_ROWS, ROWS);
   await builtBase.close();
-  const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!, g.maxRssKiB!, h.maxRssKiB!);
+  const peakKiB = Math.max(b.maxRssKiB!, c.maxRssKiB!, d.maxRssKiB!, g.maxRssKiB!, h.maxRssKiB!, i.maxRssKiB!, j.maxRssKiB!);
 
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   const ratio = (x: Figure): string => `${(x.ms / a.ms).toFixed(2)}x`;
@@ -287,6 +338,8 @@ async function main(): Promise<void> {
     [`(f) INSERT ON CONFLICT, ${BATCH_ROWS.toLocaleString('en-US')} rows/statement`, f],
     ['(g) 5% changed, 2% deleted, never analysed', g],
     ['(h) the same, after ANALYZE', h],
+    ['(i) (c) with history', i],
+    ['(j) (d) with history', j],
   ];
   console.log(`\nPostgreSQL sink, ${ROWS.toLocaleString('en-US')} rows of ~1 KB in ${namespaces} namespaces (median of ${RUNS} runs for a-d, g, h)\n`);
   const range = (x: Figure): string => (x.range ? `${(x.range[0] / 1000).toFixed(2)}-${(x.range[1] / 1000).toFixed(2)}` : '');
@@ -318,6 +371,8 @@ async function main(): Promise<void> {
     );
   }
   console.log(`peak RSS of the exporter: ${(peakKiB / 1024).toFixed(0)} MiB`);
+  console.log(`history: ${recorded} changes rows for ${written} inserts, updates and deletes ((j), then 2% deleted); (i) wrote ${unchangedRecorded}`);
+  record.add('history rows', { changesRows: recorded, written, unchangedChangesRows: unchangedRecorded });
   const verdicts = new Verdicts();
   verdicts.check({ name: 'first-export', value: b.ms / a.ms, operator: '<=', target: 1.8, unit: 'x' }, `(b) first export ${ratio(b)} of (a)`);
   verdicts.check({ name: 'unchanged-export', value: c.ms / a.ms, operator: '<=', target: 1.3, unit: 'x' }, `(c) unchanged re-export ${ratio(c)} of (a)`);
@@ -337,6 +392,22 @@ async function main(): Promise<void> {
   verdicts.check(
     { name: 'never-analysed', value: g.ms / h.ms, operator: '<=', target: 1.5, unit: 'x' },
     `(g) export right after the first load, never analysed: ${(g.ms / h.ms).toFixed(2)}x (h), analysed`,
+  );
+  verdicts.check(
+    { name: 'unchanged-with-history', value: i.ms / c.ms, operator: '<=', target: 1.05, unit: 'x' },
+    `(i) unchanged re-export with history ${(i.ms / c.ms).toFixed(2)}x (c)`,
+  );
+  verdicts.check(
+    { name: 'unchanged-history-rows', value: unchangedRecorded, operator: '==', target: 0, unit: 'rows' },
+    `(i) ${unchangedRecorded} changes rows`,
+  );
+  verdicts.check(
+    { name: 'changed-with-history', value: j.ms / d.ms, operator: '<=', target: 1.15, unit: 'x' },
+    `(j) 5% changed with history ${(j.ms / d.ms).toFixed(2)}x (d)`,
+  );
+  verdicts.check(
+    { name: 'history-rows', value: recorded - written, operator: '==', target: 0, unit: 'rows' },
+    `${recorded} changes rows, ${written} inserts + updates + deletes`,
   );
   verdicts.check({ name: 'peak-rss', value: peakKiB / 1024, operator: '<', target: 256, unit: 'MiB' }, `peak RSS ${(peakKiB / 1024).toFixed(0)} MiB`);
   console.log(`\n${verdicts.report()}`);

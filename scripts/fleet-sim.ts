@@ -33,7 +33,9 @@ import { checkpoint, startPostgres, walPosition, walSince, withClient } from '..
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
 import { BenchRecord, jsonResultPath } from './support/bench-result.js';
 import { buildKollect } from './support/build-kollect.js';
+import { namespacesFor } from './support/fleet-load.js';
 import { medianBy } from './support/median.js';
+import { addClusterPartitions, createPartitioned } from './support/partitioned-table.js';
 import { Verdicts } from './support/verdicts.js';
 
 const CLUSTERS = 8;
@@ -62,16 +64,6 @@ const ROWS = Number(flags.rows);
 if (!Number.isInteger(ROWS) || ROWS < 100) throw new Error(`--rows must be an integer >= 100, got ${flags.rows}`);
 const REPETITIONS = Number(flags.repetitions);
 if (!Number.isInteger(REPETITIONS) || REPETITIONS < 1) throw new Error(`--repetitions must be a whole number >= 1, got ${flags.repetitions}`);
-
-/**
- * Namespaces for a store of `rows` rows: shards of ~1,400 rows, under the seed's 1,800 warning
- * line. Odd, because syntheticRows picks the type by i % 4: with a count divisible by 2 some
- * namespaces would only get cluster-scoped rows and never exist.
- */
-function namespacesFor(rows: number): number {
-  const n = Math.max(1, Math.ceil((rows * 0.75) / 1400));
-  return n % 2 === 0 ? n + 1 : n;
-}
 
 interface Exporter {
   cluster: string;
@@ -279,20 +271,6 @@ async function writeConfig(dir: string, cluster: string, table: string): Promise
   return path;
 }
 
-/** The items table partitioned by LIST (cluster), from `kollect db ddl`, one partition per cluster. */
-async function createPartitioned(databaseUrl: string, table: string, exporters: readonly Exporter[], env: NodeJS.ProcessEnv): Promise<void> {
-  const ddl = await runKollect(['db', 'ddl', '--partition-by', 'cluster', '-c', exporters[0]!.config], { env });
-  if (ddl.code !== 0) throw new Error(`kollect db ddl failed: ${ddl.stderr}`);
-  await withClient(databaseUrl, async (client) => {
-    await client.query(ddl.stdout);
-    for (const e of exporters) {
-      await client.query(
-        `CREATE TABLE IF NOT EXISTS public.${table}_c_${e.cluster.replace(/-/g, '_')} PARTITION OF public.${table} FOR VALUES IN ('${e.cluster}')`,
-      );
-    }
-  });
-}
-
 async function main(): Promise<void> {
   const json = await jsonResultPath();
   buildKollect();
@@ -339,7 +317,14 @@ async function main(): Promise<void> {
       [FLEET_TABLE, fleet],
       [SINGLE_TABLE, single],
     ] as const) {
-      if (flags['partition-by-cluster']) await createPartitioned(databaseUrl, table, exporters, env);
+      if (flags['partition-by-cluster']) {
+        await createPartitioned(databaseUrl, exporters[0]!.config, env);
+        await addClusterPartitions(
+          databaseUrl,
+          table,
+          exporters.map((e) => e.cluster),
+        );
+      }
       const init = await runKollect(['db', 'init', '-c', exporters[0]!.config], { env });
       if (init.code !== 0) throw new Error(`kollect db init failed: ${init.stderr}`);
     }

@@ -165,3 +165,12 @@ export class StoreDirError extends KollectError {
   readonly code = 'STORE_DIR_NOT_A_STORE';
   override readonly exitCode = ExitCode.usage;
 }
+
+/**
+ * The history a `kollect changes` question needs is not in the database: the changes table does
+ * not exist (history was never enabled), or `--as-of` asks for a time before the cluster's history
+ * starts. `data.reason` is `not-enabled` or `too-early`; `data.table` the changes table.
+ */
+export class HistoryUnavailableError extends KollectError {
+  readonly code = 'HISTORY_UNAVAILABLE';
+}

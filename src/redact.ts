@@ -28,20 +28,17 @@ export function urlSecrets(url: string, secretParameter: (name: string) => boole
   const secrets = new Set<string>();
   const { password, search } = new URL(url);
   if (password !== '') secrets.add(password).add(unescape(password));
-  for (const [name, value] of queryParameters(search)) {
-    if (secretParameter(unescape(name))) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
+  for (const [name, value] of queryParameters(search.slice(1))) {
+    if (secretParameter(unescape(name ?? ''))) secrets.add(value).add(unescape(value.replaceAll('+', ' ')));
   }
   // A value of a character or two (`?v=2`) would blank that text out of every message; no credential is that short.
   return [...secrets].filter((secret) => secret.length >= 3);
 }
 
-/** The names and values of a query (`?a=1&b`) as written; a parameter without `=` is all value. */
-function queryParameters(search: string): Array<[name: string, value: string]> {
-  if (search.length <= 1) return [];
-  return search
-    .slice(1)
-    .split('&')
-    .map((pair) => (pair.includes('=') ? [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] : ['', pair]));
+/** The names and values of a query (`a=1&b`, without `?`) as written; a parameter without `=` has no name, only a value. */
+function queryParameters(query: string): Array<[name: string | undefined, value: string]> {
+  if (query === '') return [];
+  return query.split('&').map((pair) => (pair.includes('=') ? [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)] : [undefined, pair]));
 }
 
 /**
@@ -52,19 +49,10 @@ function queryParameters(search: string): Array<[name: string, value: string]> {
 export function redactUrl(url: string): string {
   if (!URL.canParse(url)) return HIDDEN;
   const { password } = new URL(url);
-  const [beforeFragment = '', ...fragment] = url.split('#');
-  const queryAt = beforeFragment.indexOf('?');
-  let base = queryAt < 0 ? beforeFragment : beforeFragment.slice(0, queryAt);
-  if (password !== '') base = base.replace(/^([^:/?#]+:\/\/[^/?#@]*?:)[^/?#@]*@/, `$1${HIDDEN}@`);
-  const query =
-    queryAt < 0
-      ? ''
-      : `?${beforeFragment
-          .slice(queryAt + 1)
-          .split('&')
-          .map((pair) => (pair.includes('=') ? `${pair.slice(0, pair.indexOf('=') + 1)}${pair.endsWith('=') ? '' : HIDDEN}` : pair === '' ? '' : HIDDEN))
-          .join('&')}`;
-  return `${base}${query}${fragment.length > 0 ? `#${HIDDEN}` : ''}`;
+  const { url: withoutQuery, query } = splitQuery(url);
+  const base = password === '' ? withoutQuery : withoutQuery.replace(/^([^:/?#]+:\/\/[^/?#@]*?:)[^/?#@]*@/, `$1${HIDDEN}@`);
+  const shown = queryParameters(query).map(([name, value]) => `${name === undefined ? '' : `${name}=`}${value === '' ? '' : HIDDEN}`);
+  return `${base}${query === '' ? '' : `?${shown.join('&')}`}${url.includes('#') ? `#${HIDDEN}` : ''}`;
 }
 
 /**

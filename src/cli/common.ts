@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { loadConfig, type ConfigOverrides } from '../config/load.js';
+import { stat } from 'node:fs/promises';
+import { loadConfig, validateConfig, type ConfigOverrides } from '../config/load.js';
 import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { escapeUnprintable } from '../format.js';
@@ -32,6 +33,38 @@ export function positiveInt(value: string): number {
 
 export function readConfig(flags: ConfigFlags, overrides: Omit<ConfigOverrides, 'cluster'> = {}): Promise<KollectConfig> {
   return loadConfig(flags.config, { ...overrides, cluster: flags.cluster });
+}
+
+/** The cluster name rows are measured with when nothing names the cluster. */
+const UNNAMED_CLUSTER = 'unnamed';
+
+/** False only when nothing is at `path`; anything else (a folder, no permission) is the loader's to report. */
+async function present(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== 'ENOENT';
+  }
+}
+
+/**
+ * The configuration of a command that needs no cluster (shard-report --manifests, db ddl): the
+ * file when one is named (--config, KOLLECT_CONFIG) or the default kollect.yaml exists, else
+ * `defaults` (a document, validated as a file would be). `named` is false when neither a file nor
+ * --cluster named the cluster.
+ */
+export async function readConfigOrDefaults(
+  flags: ConfigFlags,
+  command: Command,
+  defaults: Record<string, unknown> = {},
+  overrides: Omit<ConfigOverrides, 'cluster'> = {},
+): Promise<{ config: KollectConfig; fromFile: boolean; named: boolean }> {
+  if (command.getOptionValueSource('config') !== 'default' || (await present(flags.config))) {
+    return { config: await readConfig(flags, overrides), fromFile: true, named: true };
+  }
+  const config = validateConfig(defaults, { ...overrides, cluster: flags.cluster ?? UNNAMED_CLUSTER });
+  return { config, fromFile: false, named: flags.cluster !== undefined };
 }
 
 /** True when stderr is a terminal and CI is not set: spinners and tables, else JSON lines. */

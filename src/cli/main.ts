@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ExitCode, toKollectError, UsageError, type KollectError } from '../errors.js';
 import { escapeUnprintable } from '../format.js';
 import { interactive } from './common.js';
+import { changesCommand } from './changes.js';
 import { collectCommand } from './collect.js';
 import { configCommand } from './config.js';
 import { dbCommand } from './db.js';
@@ -31,13 +32,15 @@ Examples:
   kollect collect --config kollect.yaml
   kollect export --config kollect.yaml --from .kollect/store --dry-run
   kollect shard-report --config kollect.yaml --from .kollect/store --format markdown
-  kollect db init --config kollect.yaml --brin`,
+  kollect db init --config kollect.yaml --brin
+  kollect changes --config kollect.yaml --since 24h --namespace shop`,
     );
   program.addCommand(collectCommand());
   program.addCommand(exportCommand());
   program.addCommand(shardReportCommand());
   program.addCommand(configCommand());
   program.addCommand(dbCommand());
+  program.addCommand(changesCommand());
   return program;
 }
 

@@ -10,7 +10,7 @@ import { resourceTypeKey } from '../rows/row.js';
 import { buildShardReport, type IncompleteType, type ShardReport, type ShardSize } from '../shards/shard-report.js';
 import type { ResourceStatus } from '../store/store-manifest.js';
 import { CollectStore } from '../store/collect-store.js';
-import { addConfigOptions, createLogger, formatTable, interactive, readConfig, type ConfigFlags } from './common.js';
+import { addConfigOptions, createLogger, formatTable, interactive, readConfig, readConfigOrDefaults, type ConfigFlags } from './common.js';
 import { addKubeOptions, kubeClientFor, kubeOverrides, type KubeFlags } from './kube-options.js';
 import { abortableSleep, withSignals } from './signals.js';
 import { formatBytes, formatCount, quoted } from '../format.js';
@@ -47,7 +47,8 @@ export function formatReportTable(report: ShardReport): string {
   if (verdicts.length === 0)
     verdicts.push(`PASS: no shard at or past "${report.failOn}"${report.incomplete.length > 0 ? ' (rows of the incomplete types not counted)' : ''}`);
   const incomplete = incompleteLine(report);
-  return `Shard report for cluster ${report.cluster} (${report.source})\n\n${table}\n${counts}\n${limits}\n${incomplete ? `${incomplete}\n` : ''}${verdicts.join('\n')}\n`;
+  const title = report.cluster !== undefined ? `Shard report for cluster ${report.cluster}` : 'Shard report';
+  return `${title} (${report.source})\n\n${table}\n${counts}\n${limits}\n${incomplete ? `${incomplete}\n` : ''}${verdicts.join('\n')}\n`;
 }
 
 /** The types whose rows are missing from the counts, or undefined when every list completed. */
@@ -68,7 +69,7 @@ export function formatReportMarkdown(report: ShardReport): string {
   if (verdicts.length === 0) verdicts.push(`:white_check_mark: no shard at or past \`${report.failOn}\``);
   const incomplete = incompleteLine(report);
   return [
-    `### kollect shard report: ${report.cluster}`,
+    `### kollect shard report${report.cluster !== undefined ? `: ${report.cluster}` : ''}`,
     '',
     ...verdicts.flatMap((v) => [v, '']),
     ...(incomplete ? [incomplete, ''] : []),
@@ -109,16 +110,18 @@ forbidden by RBAC (403) is named in the report and only warns, as in collect.
 
 Examples:
   kollect shard-report --config kollect.yaml --from .kollect/store
-  kollect shard-report --config kollect.yaml --manifests deploy/ --format markdown --fail-on warn
+  kollect shard-report --manifests deploy/ --format markdown --fail-on warn   (no kollect.yaml needed)
   kollect shard-report --config kollect.yaml --context staging --format json`,
     )
-    .action(async (flags: ShardReportFlags) => {
+    .action(async (flags: ShardReportFlags, self: Command) => {
       if (flags.from !== undefined && flags.manifests !== undefined) throw new UsageError('use either --from or --manifests, not both');
-      const config = await readConfig(flags, kubeOverrides(flags));
+      // Counting manifests needs no cluster or sink: a CI job runs it without a configuration file.
+      const { config, named } =
+        flags.manifests !== undefined ? await readConfigOrDefaults(flags, self) : { config: await readConfig(flags, kubeOverrides(flags)), named: true };
       let sizes: ShardSize[];
       let incomplete: IncompleteType[] = [];
       let source: string;
-      let cluster = config.cluster;
+      let cluster = named ? config.cluster : undefined;
       if (flags.manifests !== undefined) {
         const kubeManifests = await kubeManifestShardSizes(flags.manifests, config);
         const log = createLogger({ json: !interactive() });

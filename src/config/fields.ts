@@ -16,8 +16,8 @@ export const sqlIdentifier = z
   .string()
   .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a SQL identifier: letters, digits and "_", not starting with a digit, at most 63 characters'));
 
-/** Durations like `90s`, `15m`, `1h`, `1h30m`, `0`. */
-const durationPattern = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
+/** Durations like `90s`, `15m`, `1h`, `1h30m`, `90d`, `0`. */
+const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
 export const duration = z.pipe(
   z.union([count(), z.string()]),
   z.transform((value: number | string, ctx) => {
@@ -25,11 +25,11 @@ export const duration = z.pipe(
     const match = durationPattern.exec(value.trim());
     if (value.trim() === '0') return 0;
     if (!match || value.trim() === '') {
-      ctx.issues.push({ code: 'custom', input: value, message: `"${value}" is not a duration such as 90s, 15m or 1h` });
+      ctx.issues.push({ code: 'custom', input: value, message: `"${value}" is not a duration such as 90s, 15m, 1h or 90d` });
       return z.NEVER;
     }
-    const [, h = '0', m = '0', s = '0'] = match;
-    return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000;
+    const [, d = '0', h = '0', m = '0', s = '0'] = match;
+    return (((Number(d) * 24 + Number(h)) * 60 + Number(m)) * 60 + Number(s)) * 1000;
   }),
 );
 

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from '../fs/read-text-file.js';
 import type { SecretRef } from './fields.js';
 
 /** Where secrets are read from; tests pass their own. */
 export interface SecretDeps {
   /** Environment for `{env: NAME}` references (default process.env). */
   env?: NodeJS.ProcessEnv;
-  /** Reads `{file: PATH}` references (default fs.readFile). */
+  /** Reads `{file: PATH}` references (default: a regular file's text, never a pipe's or a device's). */
   readFile?: (path: string) => Promise<string>;
 }
 
@@ -16,12 +16,18 @@ export function describeSecret(ref: SecretRef): string {
 
 /**
  * A referenced secret's value, trimmed: '' when the variable is unset or the file is empty. A
- * file that cannot be read rejects with its read error. Callers word the failure for their sink;
+ * file that cannot be read, or is no regular file (a named pipe would block the run), rejects
+ * with the reason as its message. Callers word the failure for their sink;
  * the value itself never goes into a message or a log line.
  */
 export async function readSecret(ref: SecretRef, deps: SecretDeps = {}): Promise<string> {
   if ('env' in ref) return ((deps.env ?? process.env)[ref.env] ?? '').trim();
-  return (await (deps.readFile ?? ((path: string) => readFile(path, 'utf8')))(ref.file)).trim();
+  return (await (deps.readFile ?? readTextFileOrReason)(ref.file)).trim();
+}
+
+/** readTextFile, failing with an Error whose message is the reason. */
+export function readTextFileOrReason(path: string): Promise<string> {
+  return readTextFile(path, (reason) => new Error(reason));
 }
 
 /**
@@ -34,7 +40,7 @@ export async function readRequiredSecret(ref: SecretRef, deps: SecretDeps, fail:
   try {
     value = await readSecret(ref, deps);
   } catch (error) {
-    throw fail(`cannot read ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`, error);
+    throw fail(`cannot read ${describeSecret(ref)}: ${(error as Error).message}`, error);
   }
   if (!value) throw fail(`${describeSecret(ref)} is missing or empty`);
   return value;

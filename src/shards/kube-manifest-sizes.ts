@@ -183,6 +183,8 @@ export async function kubeManifestShardSizes(paths: string[], config: KollectCon
             ...object,
             metadata: {
               ...(meta as Record<string, string>),
+              // The API server makes the name of a generateName object by appending 5 characters.
+              name: isName(meta.name) ? (meta.name as string) : `${meta.generateName as string}xxxxx`,
               namespace,
               uid: typeof meta.uid === 'string' ? meta.uid : '00000000-0000-0000-0000-000000000000',
               creationTimestamp: typeof meta.creationTimestamp === 'string' ? meta.creationTimestamp : '1970-01-01T00:00:00Z',

@@ -25,7 +25,8 @@ export interface IncompleteType {
 export interface ShardReport {
   /** Where the sizes came from: a store path, a folder of Kubernetes manifests, or the live cluster. */
   source: string;
-  cluster: string;
+  /** The cluster's name; absent when manifests are reported without a configuration that names one. */
+  cluster?: string;
   thresholds: ShardThresholds;
   /** Largest first. */
   shards: ShardReportLine[];
@@ -51,7 +52,7 @@ export interface ShardReport {
 
 export function buildShardReport(input: {
   source: string;
-  cluster: string;
+  cluster: string | undefined;
   sizes: Iterable<ShardSize>;
   thresholds: ShardThresholds;
   failOn: 'warn' | 'over';
@@ -64,7 +65,7 @@ export function buildShardReport(input: {
   for (const s of shards) byStatus[s.status]++;
   return {
     source: input.source,
-    cluster: input.cluster,
+    ...(input.cluster !== undefined ? { cluster: input.cluster } : {}),
     thresholds: input.thresholds,
     shards,
     totals: {

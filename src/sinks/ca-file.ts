@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readTextFileOrReason } from '../config/secret.js';
 import { SinkError } from '../errors.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
@@ -7,16 +7,11 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE
 /**
  * The CA certificates (PEM) that a sink's configuration names in `field` (`ssl.caFile`,
  * `tls.caFile`), read and checked before the sink connects anywhere. A file that cannot be
- * read, holds no PEM certificate or a certificate that does not parse is a SINK_CONFIG error
+ * read (or is no regular file: a named pipe would block), holds no PEM certificate or a certificate that does not parse is a SINK_CONFIG error
  * that names the field and the path: Node's TLS takes any text as `ca` without a word, and the
  * handshake would then fail as if the CA had not signed the server's certificate.
  */
-export async function readCaFile(
-  sink: string,
-  field: string,
-  path: string,
-  read: (path: string) => Promise<string> = (p) => readFile(p, 'utf8'),
-): Promise<string> {
+export async function readCaFile(sink: string, field: string, path: string, read: (path: string) => Promise<string> = readTextFileOrReason): Promise<string> {
   const fail = (why: string, cause?: unknown): SinkError => new SinkError(sink, `${field} ${path} ${why}`, {}, { code: 'SINK_CONFIG', cause });
   let text: string;
   try {

@@ -83,7 +83,7 @@ export function describeReplacedValue(value: ReplacedValue): string {
 /** The altered values in one line: how many, and the first few named (`, ...` when there are more). */
 export function describeReplacedValues(replaced: ReplacedValues): string {
   const more = replaced.count > replaced.first.length ? ', ...' : '';
-  return `${formatCount(replaced.count)} ${replaced.count === 1 ? 'value' : 'values'} held NUL (U+0000), stored with U+FFFD in its place: ${replaced.first.map(describeReplacedValue).join(', ')}${more}`;
+  return `${formatCount(replaced.count)} ${replaced.count === 1 ? 'value' : 'values'} held text PostgreSQL cannot store (NUL, a lone surrogate), stored with U+FFFD in its place: ${replaced.first.map(describeReplacedValue).join(', ')}${more}`;
 }
 
 export interface SinkResult extends SinkPlan {

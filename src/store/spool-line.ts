@@ -26,7 +26,7 @@ const ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n'
 /**
  * One field in COPY text format: `\N` for null, else the value with `\ \t \n \r` escaped. A NUL
  * is written `\000`: it reads back as NUL, so the file and Git sinks keep it; PostgreSQL's text
- * types cannot hold one, and the Postgres sink replaces it on the way (replaceNul in
+ * types cannot hold one, and the Postgres sink replaces it on the way (replaceUnstorable in
  * src/sinks/postgres/copy-rows.ts).
  */
 export function copyField(value: string | null): string {

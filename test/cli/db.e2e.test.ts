@@ -43,6 +43,8 @@ describe('kollect db', () => {
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /applied migration 1: items table.*\(public\.kollect_items\)/);
     assert.match(first.stdout, /applied migration 2: runs table \(public\.kollect_runs\)/);
+    assert.match(first.stdout, /applied migration 3: runs\.baseline.*\(public\.kollect_runs\)/);
+    assert.doesNotMatch(first.stdout, /migration 4/);
     const store = await clusterStore('c1', 500);
     assert.equal((await exportWithCli(url, config, store.dir)).code, 0);
 
@@ -51,7 +53,7 @@ describe('kollect db', () => {
     const brinAgain = await db(url, ['init', '--config', config, '--brin', '--output', 'json']);
 
     assert.equal(second.code, 0, second.stderr);
-    assert.match(second.stdout, /schema is up to date \(version 2\); nothing to do/);
+    assert.match(second.stdout, /schema is up to date \(version 4\); nothing to do/);
     assert.match(brin.stdout, /created BRIN index on exported_at/);
     assert.equal(brinAgain.code, 0, brinAgain.stderr);
     assert.deepEqual(JSON.parse(brinAgain.stdout), {
@@ -61,7 +63,7 @@ describe('kollect db', () => {
       runsTable: 'kollect_runs',
       createdSchema: false,
       applied: [],
-      version: 2,
+      version: 4,
       brin: 'exists',
     });
     assert.deepEqual(await storedRows(url, ITEMS_TABLE, 'c1'), expectedRows(store.rows));

@@ -17,9 +17,12 @@ import { buildStore, SYNTHETIC_TYPES, tempDir } from '../support/store-fixture.j
 const PAGE = new URL('../fixtures/kube-apiserver-v1.20.2/configmaps-hostile-metadata.json', import.meta.url);
 const CONFIGMAPS = SYNTHETIC_TYPES.find((t) => t.resource === 'configmaps')!;
 
-/** A store of the recorded page's ConfigMaps, projected with a profile that keeps annotation `x/note` as attribute `note`. */
-async function hostileStore(dir: string): Promise<{ store: string; notes: Map<string, string> }> {
-  const objects = (JSON.parse(await readFile(PAGE, 'utf8')) as { items: KubeObject[] }).items;
+/**
+ * A store of the recorded page's ConfigMaps (and `more`), projected with a profile that keeps
+ * annotation `x/note` as attribute `note`.
+ */
+async function hostileStore(dir: string, more: KubeObject[] = []): Promise<{ store: string; notes: Map<string, string> }> {
+  const objects = [...(JSON.parse(await readFile(PAGE, 'utf8')) as { items: KubeObject[] }).items, ...more];
   const project = createProjector('c1', CONFIGMAPS, { name: 'note', attributes: { note: 'metadata.annotations["x/note"]' } });
   const rows = objects.map(project);
   const store = join(dir, 'store');
@@ -43,11 +46,11 @@ async function writeConfig(dir: string, out: string): Promise<string> {
 }
 
 /** A fresh database with kollect's tables, the hostile store and a config exporting it to the database and to the folder `out`. */
-async function setup() {
+async function setup(more: KubeObject[] = []) {
   const url = await freshDatabase();
   await initTables(url, testSinkConfig());
   const dir = await tempDir();
-  const { store, notes } = await hostileStore(dir);
+  const { store, notes } = await hostileStore(dir, more);
   return { url, dir, store, notes, config: await writeConfig(dir, join(dir, 'out')) };
 }
 
@@ -112,7 +115,28 @@ describe('kollect export of hostile values into PostgreSQL (processes)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(
       run.stdout,
-      /^fleet-db: 1 value held NUL \(U\+0000\), stored with U\+FFFD in its place: real-hostile\/hostile-nul \(ConfigMap\) attributes\.note$/m,
+      /^fleet-db: 1 value held text PostgreSQL cannot store \(NUL, a lone surrogate\), stored with U\+FFFD in its place: real-hostile\/hostile-nul \(ConfigMap\) attributes\.note$/m,
     );
+  });
+
+  it('GIVEN a ConfigMap whose annotation holds a lone surrogate (JSON "\\ud800") WHEN exported THEN exit 0, PostgreSQL holds U+FFFD, the folder the exact value, and the result names it', async () => {
+    const page = JSON.parse(await readFile(PAGE, 'utf8')) as { items: KubeObject[] };
+    const template = page.items[0]!;
+    // JSON.parse of the server's text `"half \ud800 pair"` gives this string: no UTF-8 can carry it.
+    const halfPair = JSON.parse('"half \\ud800 pair"') as string;
+    const metadata = { ...template.metadata, name: 'hostile-surrogate', uid: '00000000-0000-4000-8000-0000000000d8', annotations: { 'x/note': halfPair } };
+    const surrogate: KubeObject = { ...template, metadata };
+    const { url, dir, store, notes, config } = await setup([surrogate]);
+
+    const run = await exportWithCli(url, config, store);
+
+    // THEN the export succeeds and names both values it replaced
+    const result = sinkResult(run);
+    assert.equal(result.inserted, notes.size + 1);
+    assert.deepEqual(result.replaced?.first.map((r) => r.name).sort(), ['hostile-nul', 'hostile-surrogate']);
+    assert.equal((await storedNotes(url)).get('hostile-surrogate'), 'half \uFFFD pair');
+    // the file sink keeps the exact value
+    const file = await readFile(join(dir, 'out', 'clusters', 'c1', 'namespaces', 'real-hostile.json'), 'utf8');
+    assert.ok(file.includes('"half \\ud800 pair"'), file);
   });
 });

@@ -9,8 +9,10 @@ import { tempDir } from '../support/store-fixture.js';
 const MINIMAL = fileURLToPath(new URL('../../examples/minimal.yaml', import.meta.url));
 
 interface JsonReport {
-  shards: Array<{ key: string; rows: number }>;
+  cluster?: string;
+  shards: Array<{ key: string; rows: number; status: string }>;
   totals: { rows: number };
+  thresholds: { warnRows: number; targetRows: number; maxRows: number };
 }
 
 const pods = (namespace: string, count: number, prefix = 'p'): string =>
@@ -99,5 +101,62 @@ describe('kollect shard-report --manifests: what it finds', () => {
       `${JSON.stringify(join(repo, 'list.json'))}, document 1, item 2: a Pod without metadata.name: the API server would refuse it, so it is not counted`,
       `${JSON.stringify(join(repo, 'pods.yaml'))}, document 3: a Pod without metadata.name: the API server would refuse it, so it is not counted`,
     ]);
+  });
+});
+
+describe('kollect shard-report --manifests without a configuration file, as a CI job runs it', () => {
+  /** A checkout: deploy/ with 1,801 pods in shop (one past the default warning) and a Deployment and a Widget in web. */
+  async function checkout(): Promise<string> {
+    const repo = await tempDir('kollect-ci-checkout-');
+    await mkdir(join(repo, 'deploy'));
+    await writeFile(join(repo, 'deploy', 'shop.yaml'), pods('shop', 1801));
+    await writeFile(
+      join(repo, 'deploy', 'web.yaml'),
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: web, namespace: web }\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata: { name: w, namespace: web }\n',
+    );
+    return repo;
+  }
+
+  it('GIVEN a checkout with no kollect.yaml WHEN shard-report --manifests runs in it THEN the default resources and thresholds apply, and no cluster is named', async () => {
+    const repo = await checkout();
+    const run = await runKollect(['shard-report', '--manifests', 'deploy', '--format', 'json'], { cwd: repo });
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as JsonReport;
+    // THEN the Widget is no default resource; the Deployment is
+    assert.deepEqual(rowsByShard(report), { shop: 1801, web: 1 });
+    assert.deepEqual([report.thresholds.warnRows, report.thresholds.targetRows, report.thresholds.maxRows], [1800, 2000, 2500]);
+    assert.equal(report.shards.find((s) => s.key === 'shop')?.status, 'warn');
+    assert.equal(report.cluster, undefined);
+
+    const strict = await runKollect(['shard-report', '--manifests', 'deploy', '--fail-on', 'warn', '--cluster', 'ci-stage'], { cwd: repo });
+    assert.equal(strict.code, 1, strict.stderr);
+    assert.match(strict.stdout, /^Shard report for cluster ci-stage \(manifests: deploy\)/);
+    assert.match(strict.stdout, /FAIL: 1 shard\(s\) at or past "warn": shop/);
+  });
+
+  it('GIVEN an explicit --config, KOLLECT_CONFIG or a kollect.yaml in the folder THEN its thresholds and cluster apply', async () => {
+    const repo = await checkout();
+    const config = 'cluster: stage\nshards: { warnRows: 1, targetRows: 1, maxRows: 5000 }\n';
+    await writeFile(join(repo, 'ci.yaml'), config);
+    const runs = [
+      await runKollect(['shard-report', '--manifests', 'deploy', '--format', 'json', '--config', 'ci.yaml'], { cwd: repo }),
+      await runKollect(['shard-report', '--manifests', 'deploy', '--format', 'json'], { cwd: repo, env: { KOLLECT_CONFIG: 'ci.yaml' } }),
+    ];
+    await writeFile(join(repo, 'kollect.yaml'), config);
+    runs.push(await runKollect(['shard-report', '--manifests', 'deploy', '--format', 'json'], { cwd: repo }));
+    for (const run of runs) {
+      assert.equal(run.code, 1, run.stderr);
+      const report = JSON.parse(run.stdout) as JsonReport;
+      assert.deepEqual([report.cluster, report.shards.find((s) => s.key === 'shop')?.status], ['stage', 'over']);
+    }
+  });
+
+  it('GIVEN --config naming a file that is not there THEN exit 2 naming it, not a report on the defaults', async () => {
+    const repo = await checkout();
+    const run = await runKollect(['shard-report', '--manifests', 'deploy', '--config', 'missing.yaml'], { cwd: repo });
+    assert.equal(run.code, 2, run.stderr);
+    const error = logLines(run).at(-1) as { code: string; message: string };
+    assert.equal(error.code, 'CONFIG_INVALID');
+    assert.match(error.message, /missing\.yaml.*file not found/s);
   });
 });

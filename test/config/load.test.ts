@@ -39,7 +39,44 @@ describe('configuration', () => {
     assert.equal(sink.exportMinInterval, 90 * 60 * 1000);
   });
 
+  it('GIVEN history on a postgres sink as false, true or settings THEN it becomes none, the defaults, or the settings with defaults', () => {
+    const historyOf = (history: unknown) => {
+      const sink = validateConfig({ cluster: 'c', sinks: [{ name: 'db', type: 'postgres', ...(history === undefined ? {} : { history }) }] }).sinks[0];
+      assert.ok(sink?.type === 'postgres');
+      return sink.history;
+    };
+    assert.equal(historyOf(undefined), false);
+    assert.equal(historyOf(false), false);
+    assert.deepEqual(historyOf(true), { table: 'kollect_changes', baseline: 'run' });
+    assert.deepEqual(historyOf({ baseline: 'rows' }), { table: 'kollect_changes', baseline: 'rows' });
+    assert.deepEqual(historyOf({ table: 'fleet_changes' }), { table: 'fleet_changes', baseline: 'run' });
+  });
+
+  it('GIVEN 90d THEN it is a duration of 90 days', () => {
+    const config = validateConfig({ cluster: 'c', sinks: [{ name: 'audit', type: 'git', url: 'https://git.example/repo.git', exportMinInterval: '1d12h' }] });
+    assert.ok(config.sinks[0]?.type === 'git');
+    assert.equal(config.sinks[0].exportMinInterval, 36 * 3600 * 1000);
+  });
+
   const bad: Array<[string, unknown, string, RegExp]> = [
+    [
+      'history with an unknown baseline',
+      { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', history: { baseline: 'all' } }] },
+      'sinks[0].history',
+      /true, false or \{table, baseline: run \| rows\}/,
+    ],
+    [
+      'history table that is the items table',
+      { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', history: { table: 'kollect_items' } }] },
+      'sinks[0].history.table',
+      /must differ from table and runsTable/,
+    ],
+    [
+      'history table that is no SQL identifier',
+      { cluster: 'c', sinks: [{ name: 'db', type: 'postgres', history: { table: 'changes; drop' } }] },
+      'sinks[0].history.table',
+      /SQL identifier/,
+    ],
     ['missing cluster', {}, 'cluster', /expected string/i],
     ['cluster not a DNS label', { cluster: 'Prod_1' }, 'cluster', /DNS-1123/],
     [

@@ -39,6 +39,19 @@ describe('shard sizes from Kubernetes manifests', () => {
     assert.ok(sizes.every((s) => s.bytes > s.rows * 100));
   });
 
+  it('GIVEN a Pod with only generateName WHEN counted THEN it is a row of the length the server would make (5 characters appended)', async () => {
+    const dir = await tempDir();
+    const pod = (meta: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\n  namespace: jobs\n`;
+    await writeFile(join(dir, 'named.yaml'), pod('name: migrate-abcde'));
+    await writeFile(join(dir, 'generated.yaml'), pod('generateName: migrate-'));
+
+    const named = await kubeManifestShardSizes([join(dir, 'named.yaml')], config);
+    const generated = await kubeManifestShardSizes([join(dir, 'generated.yaml')], config);
+
+    assert.deepEqual(generated.sizes, named.sizes);
+    assert.deepEqual(generated.warnings, []);
+  });
+
   it('GIVEN kinds THEN plurals follow the API server', () => {
     assert.deepEqual(['Pod', 'Ingress', 'NetworkPolicy', 'Widget', 'Endpoints'].map(pluralOf), [
       'pods',

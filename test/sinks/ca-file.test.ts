@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -46,7 +47,14 @@ describe('sink CA files', () => {
   it('GIVEN a file that does not exist WHEN read THEN SINK_CONFIG names the field, the path and why', async () => {
     const missing = join(dir, 'absent.crt');
 
-    await rejectsWith(missing, `sink "fleet-db": ssl.caFile ${missing} cannot be read: ENOENT`);
+    await rejectsWith(missing, `sink "fleet-db": ssl.caFile ${missing} cannot be read: file not found`);
+  });
+
+  it('GIVEN a named pipe (FIFO) with no writer WHEN read THEN SINK_CONFIG says so at once, not a run that waits forever', async () => {
+    const fifo = join(dir, 'ca.fifo');
+    execFileSync('mkfifo', [fifo]);
+
+    await rejectsWith(fifo, `sink "fleet-db": ssl.caFile ${fifo} cannot be read: is a named pipe (FIFO), not a regular file`);
   });
 
   for (const [what, text] of [

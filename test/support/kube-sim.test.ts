@@ -10,9 +10,9 @@ import { parse } from 'yaml';
 import { Cluster } from './kube-sim/cluster.js';
 import { startKubeSim, type KubeSim } from './kube-sim/index.js';
 import { RESOURCE_TYPES } from './kube-sim/resources.js';
+import { kubeConfig, listAll, METADATA_LIST, raw, rawJson, rawListAll, rejection, toPage, type Meta, type Page, type RawList } from './kube-sim-client.js';
 import { tempDir } from './store-fixture.js';
 
-const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const EXPIRED = {
   kind: 'Status',
   apiVersion: 'v1',
@@ -23,86 +23,6 @@ const EXPIRED = {
   reason: 'Expired',
   code: 410,
 };
-
-interface Meta {
-  name: string;
-  namespace?: string;
-  uid: string;
-  resourceVersion: string;
-  labels?: Record<string, string>;
-  managedFields?: unknown[];
-}
-interface RawList {
-  kind: string;
-  apiVersion: string;
-  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
-  items: Array<{ kind?: string; apiVersion?: string; metadata: Meta; spec?: unknown; data?: Record<string, string> }>;
-}
-interface Page {
-  items: Array<{ metadata?: { uid?: string; name?: string; namespace?: string } }>;
-  metadata?: { _continue?: string; remainingItemCount?: number };
-}
-
-/** The real client over a kubeconfig the simulator wrote. */
-async function kubeConfig(sim: KubeSim, options?: { withToken?: boolean }): Promise<KubeConfig> {
-  const path = join(await tempDir('kube-sim-test-'), 'kubeconfig');
-  await sim.writeKubeconfig(path, options);
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return kc;
-}
-
-/** Every page of a list through the real client; returns the items and the pages' metadata. */
-async function listAll(list: (cont: string | undefined) => Promise<Page>): Promise<{ items: Page['items']; pages: Array<Page['metadata']> }> {
-  const items: Page['items'] = [];
-  const pages: Array<Page['metadata']> = [];
-  let cont: string | undefined;
-  do {
-    const page = await list(cont);
-    items.push(...page.items);
-    pages.push(page.metadata);
-    cont = page.metadata?._continue || undefined;
-  } while (cont);
-  return { items, pages };
-}
-
-async function raw(sim: KubeSim, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string }> {
-  const response = await fetch(`${sim.url}${path}`, { headers: { authorization: `Bearer ${sim.token}`, ...headers } });
-  return { status: response.status, headers: response.headers, text: await response.text() };
-}
-
-async function rawJson<T>(
-  sim: KubeSim,
-  path: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; body: T; bytes: number }> {
-  const response = await raw(sim, path, headers);
-  return { status: response.status, headers: response.headers, body: JSON.parse(response.text) as T, bytes: Buffer.byteLength(response.text) };
-}
-
-/** Pages through a list with raw requests, returning every item and the bytes received. */
-async function rawListAll(sim: KubeSim, path: string, accept = 'application/json'): Promise<{ items: RawList['items']; bytes: number }> {
-  const items: RawList['items'] = [];
-  let bytes = 0;
-  let cont = '';
-  do {
-    const page = await rawJson<RawList>(sim, `${path}?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`, { accept });
-    assert.equal(page.status, 200, JSON.stringify(page.body));
-    items.push(...page.body.items);
-    bytes += page.bytes;
-    cont = page.body.metadata.continue ?? '';
-  } while (cont);
-  return { items, bytes };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  assert.fail('expected the request to fail');
-}
 
 describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => {
   let sim: KubeSim;
@@ -320,7 +240,7 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     assert.ok(!(await raw(sim, '/api/v1/secrets?limit=500', { accept: METADATA_LIST })).text.includes(sim.secretMarker));
   });
 
-  it('GIVEN single objects THEN a GET returns the object with its kind, a missing one is a NotFound Status, and only GET is allowed', async () => {
+  it('GIVEN single objects THEN a GET returns the object with its kind, a missing one is a NotFound Status, an unknown group a plain 404, and only GET is allowed', async () => {
     const { items } = await core.listNamespacedPod({ namespace: 'payments-prod', limit: 1 });
     const pod = await core.readNamespacedPod({ namespace: 'payments-prod', name: items[0]!.metadata!.name! });
     assert.equal(pod.metadata?.uid, items[0]!.metadata?.uid);
@@ -337,8 +257,12 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
       details: { name: 'nope', kind: 'pods' },
       code: 404,
     });
-    const unknown = await rawJson<{ reason: string; code: number }>(sim, '/apis/nothing.example.com/v1/things');
-    assert.deepEqual([unknown.status, unknown.body.reason], [404, 'NotFound']);
+    // A group nothing serves reaches the mux's plain-text 404, as in the recorded fixture.
+    const unknown = await raw(sim, '/apis/nothing.example.com/v1/things');
+    const recorded = await readFile(new URL('../fixtures/kube-apiserver-v1.20.2/not-found-resource.json', import.meta.url), 'utf8');
+    assert.deepEqual([unknown.status, unknown.headers.get('content-type'), unknown.text], [404, 'text/plain; charset=utf-8', recorded]);
+    const unknownResource = await rawJson<{ reason: string; code: number }>(sim, '/api/v1/things');
+    assert.deepEqual([unknownResource.status, unknownResource.body.reason], [404, 'NotFound']);
     const post = await fetch(`${sim.url}/api/v1/namespaces/payments-prod/pods`, {
       method: 'POST',
       headers: { authorization: `Bearer ${sim.token}` },
@@ -455,12 +379,6 @@ describe('kube-sim with 20,000 objects, through @kubernetes/client-node', () => 
     assert.ok(sim.stats.bytes > Buffer.byteLength(listed.text));
   });
 });
-
-/** CustomObjectsApi answers untyped JSON; its continue token is `metadata.continue`. */
-function toPage(body: unknown): Page {
-  const list = body as { items: Page['items']; metadata?: { continue?: string } };
-  return { items: list.items, metadata: { _continue: list.metadata?.continue } };
-}
 
 describe('kube-sim continue tokens expire', () => {
   let sim: KubeSim;

@@ -369,8 +369,9 @@ export async function walSince(url: string, lsn: string): Promise<number> {
 
 /** Creates the sink's tables the way `kollect db init` does. */
 export async function initTables(url: string, config: PostgresSinkConfig, options: { brin?: boolean } = {}): Promise<void> {
-  const { initSchema } = await import('../../src/sinks/postgres/schema.js');
-  await withClient(url, (client) => initSchema(client, { schema: config.schema, table: config.table, runsTable: config.runsTable }, options));
+  const { initSchema } = await import('../../src/sinks/postgres/init-schema.js');
+  const { tableNames } = await import('../../src/sinks/postgres/schema.js');
+  await withClient(url, (client) => initSchema(client, tableNames(config), options));
 }
 
 /**

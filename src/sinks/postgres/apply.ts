@@ -7,6 +7,7 @@ import { describeReplacedValue, type ReplacedValues, type SinkContext } from '..
 import { copyRowsSource, CopyLines, STAGING_COLUMN_LIST } from './copy-rows.js';
 import { reportCounts, summarise, type PostgresSinkResult, type ShardChanges } from './counts.js';
 import { takeExportLock } from './export-lock.js';
+import { missingPartitionError, planHistory, recordSnapshot, type HistoryPlan, type HistoryRecording } from './history.js';
 import { completeTypes, createStaging, mergeStaged, STAGING, type MergeResult } from './merge.js';
 import { damagedStoreError, interruptedError, pgErrorOf } from './pg-errors.js';
 import type { SinkPool } from './pool.js';
@@ -58,7 +59,7 @@ export async function applyStore(sinkPool: SinkPool, refs: TableRefs, store: Col
       });
       if (counts.replaced.count > 0) {
         ctx.log.warn(
-          'values held NUL (U+0000), which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact',
+          'values held NUL (U+0000) or a lone surrogate, which PostgreSQL text and jsonb cannot store: stored with U+FFFD in its place; the file and Git sinks keep them exact',
           {
             sink: config.name,
             table: refs.itemsLabel,
@@ -98,6 +99,8 @@ async function applyOnce(
   const { client, run } = tx;
   state.connected = true;
   let committing = false;
+  /** The transaction's now(): the rows' exported_at and the changes' changed_at. */
+  let exportTime: string | undefined;
   try {
     await tx.begin('BEGIN');
     await takeExportLock(run, config, cluster, ctx);
@@ -122,6 +125,13 @@ async function applyOnce(
     const { first, now } = (
       await run<{ first: boolean; now: string }>(`SELECT NOT EXISTS (SELECT 1 FROM ${refs.items} WHERE cluster = $1) AS first, now()::text AS now`, [cluster])
     ).rows[0]!;
+    exportTime = now;
+    // With history: the run's id, and whether the cluster's history starts here (its baseline).
+    const history: HistoryPlan | undefined = refs.changes ? await planHistory(run, refs, cluster) : undefined;
+    const recording: HistoryRecording | undefined = history && refs.changes ? { changes: refs.changes, runId: history.runId } : undefined;
+    // Every object as an insert row: a baseline that asks for rows, or a first export (a COPY,
+    // no diff) of a cluster whose history started before (all its rows were gone).
+    const snapshot = recording !== undefined && (history?.baseline ? config.history !== false && config.history.baseline === 'rows' : first);
     let merged: MergeResult = { written: new Map(), deleted: new Map() };
     if (first) {
       // The cluster's first export: nothing to diff against and nothing to delete, so the rows
@@ -151,11 +161,14 @@ async function applyOnce(
           staged: sent,
           unchanged,
           heldBefore,
+          // A baseline records no diff: it is the run, or the rows of every object (below).
+          ...(recording && !history?.baseline ? { history: recording } : {}),
         });
       }
     }
+    if (snapshot) await recordSnapshot(run, refs, recording, cluster);
     const summary = summarise(staged.perShard, merged.written, merged.deleted);
-    await recordSucceededRun(run, config, exportRun, staged.total, summary.totals);
+    await recordSucceededRun(run, config, exportRun, staged.total, summary.totals, history);
     committing = true;
     // Once COMMIT has succeeded the export is committed, even if SIGTERM arrived meanwhile.
     await tx.commit();
@@ -167,6 +180,8 @@ async function applyOnce(
     // A terminated backend sends its FATAL message before it closes: report that, not the
     // socket error (EPIPE) that a write racing the close may have raised here.
     const cause = pgErrorOf(brokenBy) ? brokenBy : error;
+    const partition = missingPartitionError(config, cluster, pgErrorOf(cause), exportTime);
+    if (partition) throw partition;
     const outcome =
       committing && brokenBy
         ? 'the connection broke during COMMIT, so the export may or may not be committed; the next run makes the table right either way'

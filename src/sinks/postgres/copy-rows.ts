@@ -16,8 +16,8 @@ import { REPLACED_VALUES_NAMED, type ReplacedValue, type ReplacedValues } from '
  * marker `\.` on a line of its own (every backslash in a value is doubled). This module only
  * appends to each line what its segment's rows share (namespace and resource type, and the
  * constants of a first export), one native replace per chunk: no row is parsed on the way.
- * Only a chunk that may hold a NUL, which PostgreSQL's text and jsonb cannot store, has its lines
- * looked at (replaceNul).
+ * Only a chunk that may hold what PostgreSQL's text and jsonb cannot store (NUL, a lone surrogate) has its lines
+ * looked at (replaceUnstorable).
  */
 
 /**
@@ -87,21 +87,27 @@ export interface CopySourceOptions {
   shards?: readonly ShardEntry[];
   /** Records which shard each line sent is a row of. */
   lines?: CopyLines;
-  /** Counts and names the values sent with NUL_REPLACEMENT in place of NUL (they are replaced either way). */
+  /** Counts and names the values sent made storable (they are replaced either way). */
   replaced?: ReplacedValues;
 }
 
-/** What a NUL becomes in PostgreSQL, whose text and jsonb cannot hold one: U+FFFD, the replacement character. */
-export const NUL_REPLACEMENT = '\uFFFD';
+/** What PostgreSQL gets for text it cannot hold: U+FFFD, the replacement character. */
+export const REPLACEMENT_CHARACTER = '\uFFFD';
 
 /**
- * Whether COPY text may hold a NUL: raw, as COPY escapes it (`\000`, `\0`, `\x00`) or as JSON
- * does (`\u0000`, its backslash doubled by COPY). Four native searches of a chunk keep the
- * common case (no NUL anywhere) free of per-row work; a false alarm (a value with a backslash
- * before a zero) only costs replaceNul's closer look.
+ * Whether COPY text may hold what PostgreSQL's text and jsonb cannot store: a NUL, raw, as COPY
+ * escapes it (`\000`, `\0`, `\x00`) or as JSON does (`\u0000`, its backslash doubled by COPY);
+ * or a lone UTF-16 surrogate, which JSON writes as an escape (`\ud800`) that jsonb refuses. A few
+ * native searches of a chunk keep the common case free of per-row work; a false alarm (a
+ * backslash before a zero, an escaped surrogate pair) only costs replaceUnstorable's closer look.
  */
-export function mayHoldNul(text: string): boolean {
-  return text.includes('\\0') || text.includes('\\x0') || text.includes('u0000') || text.includes('\0');
+export function mayHoldUnstorable(text: string): boolean {
+  return text.includes('\\0') || text.includes('\\x0') || text.includes('u0000') || text.includes('\0') || text.includes('\\ud') || text.includes('\\uD');
+}
+
+/** A string as PostgreSQL can store it: NUL and lone surrogates each become REPLACEMENT_CHARACTER. */
+function storableText(value: string): string {
+  return value.replaceAll('\0', REPLACEMENT_CHARACTER).toWellFormed();
 }
 
 /** A path into a JSON value, one step on: `.key`, or `["key"]` for a key that is not an identifier. */
@@ -109,34 +115,35 @@ function jsonStep(path: string, key: string): string {
   return /^[A-Za-z_]\w*$/.test(key) ? `${path}.${key}` : `${path}[${quoted(key)}]`;
 }
 
-/** A parsed JSON value with NUL_REPLACEMENT for every NUL in its strings and keys; `paths` gets where each was. */
-function jsonWithoutNul(value: unknown, path: string, paths: string[]): unknown {
+/** A parsed JSON value with storableText of every string and key; `paths` gets where one changed. */
+function storableJson(value: unknown, path: string, paths: string[]): unknown {
   if (typeof value === 'string') {
-    if (!value.includes('\0')) return value;
-    paths.push(path);
-    return value.replaceAll('\0', NUL_REPLACEMENT);
+    const storable = storableText(value);
+    if (storable !== value) paths.push(path);
+    return storable;
   }
-  if (Array.isArray(value)) return value.map((item, i) => jsonWithoutNul(item, `${path}[${i}]`, paths));
+  if (Array.isArray(value)) return value.map((item, i) => storableJson(item, `${path}[${i}]`, paths));
   if (value === null || typeof value !== 'object') return value;
   return Object.fromEntries(
     Object.entries(value).map(([key, item]) => {
       const at = jsonStep(path, key);
-      if (key.includes('\0')) paths.push(at);
-      return [key.replaceAll('\0', NUL_REPLACEMENT), jsonWithoutNul(item, at, paths)];
+      const storableKey = storableText(key);
+      if (storableKey !== key) paths.push(at);
+      return [storableKey, storableJson(item, at, paths)];
     }),
   );
 }
 
 /**
- * Spool lines (whole lines, each ending with a newline) with NUL_REPLACEMENT for every NUL in
- * every field, text and JSON alike, each value counted in `replaced`. The checksum stays the
+ * Spool lines (whole lines, each ending with a newline) with every field, text and JSON alike,
+ * made storable (storableText), each value changed counted in `replaced`. The checksum stays the
  * store's: it stands for the object as collected, so the next export of an unchanged object finds
  * its stored checksum equal and leaves the row alone, although the stored value differs.
  */
-function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStatus; dir: string }, replaced: ReplacedValues): string {
+function replaceUnstorable(text: string, where: { shard: ShardEntry; type: ResourceStatus; dir: string }, replaced: ReplacedValues): string {
   const lines = text.split('\n');
   for (const [i, line] of lines.entries()) {
-    if (!mayHoldNul(line)) continue;
+    if (!mayHoldUnstorable(line)) continue;
     const fields = line.split('\t');
     const object: Omit<ReplacedValue, 'field'> = {
       namespace: namespaceOfShard(where.shard.key),
@@ -145,7 +152,7 @@ function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStat
     };
     for (const [c, column] of SPOOL_COLUMNS.entries()) {
       const field = fields[c];
-      const value = field === undefined || !mayHoldNul(field) ? null : copyFieldValue(field);
+      const value = field === undefined || !mayHoldUnstorable(field) ? null : copyFieldValue(field);
       if (value === null) continue;
       const paths: string[] = [];
       if (STAGING_COLUMNS[column] === 'jsonb') {
@@ -161,11 +168,14 @@ function replaceNul(text: string, where: { shard: ShardEntry; type: ResourceStat
             },
           );
         }
-        const clean = jsonWithoutNul(json, column, paths);
+        const clean = storableJson(json, column, paths);
         if (paths.length > 0) fields[c] = copyJson(JSON.stringify(clean));
-      } else if (value.includes('\0')) {
-        paths.push(column);
-        fields[c] = copyField(value.replaceAll('\0', NUL_REPLACEMENT));
+      } else {
+        const storable = storableText(value);
+        if (storable !== value) {
+          paths.push(column);
+          fields[c] = copyField(storable);
+        }
       }
       for (const path of paths) {
         replaced.count++;
@@ -198,7 +208,7 @@ export async function* copyChunks(store: Pick<CollectStore, 'dir' | 'shards' | '
     const keys = new Set<string>();
     let tail: { type: ResourceStatus; replacement: string } | undefined;
     for await (const { type, text: read } of store.readShardText(shard.key)) {
-      const text = mayHoldNul(read) ? replaceNul(read, { shard, type, dir: store.dir }, replaced) : read;
+      const text = mayHoldUnstorable(read) ? replaceUnstorable(read, { shard, type, dir: store.dir }, replaced) : read;
       for (let start = 0, end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
         const tab = text.indexOf('\t', start);
         // A string of its own (join copies): a slice, or a concatenation of slices, kept in the set

@@ -11,6 +11,9 @@ export interface PgError extends Error {
   code?: string;
   /** Where the statement was: for a COPY, `COPY <table>, line <n>, column <name>: ...`. */
   where?: string;
+  /** The table and schema an error is about, where the server names them (a constraint, a partition). */
+  table?: string;
+  schema?: string;
 }
 
 /** The pg error in an error's cause chain, if any. */
@@ -37,9 +40,10 @@ export function sinkError(config: PostgresSinkConfig, secrets: readonly string[]
   const base = redact(error instanceof Error ? error.message : String(error), secrets);
   const tail = outcome ? `; ${outcome}` : '';
   if (pgError) {
+    const changes = config.history ? ` and ${config.schema}.${config.history.table}` : '';
     const hint =
-      pgError.code === '42P01' || pgError.code === '3F000'
-        ? `; run "kollect db init" to create ${table} and ${config.schema}.${config.runsTable}`
+      pgError.code === '42P01' || pgError.code === '3F000' || pgError.code === '42703'
+        ? `; run "kollect db init" to create or upgrade ${table}, ${config.schema}.${config.runsTable}${changes}`
         : pgError.code === '57014'
           ? ` (statementTimeout is ${config.statementTimeout} ms)`
           : '';

@@ -3,7 +3,7 @@ import type { Sink } from '../sink.js';
 import { applyStore } from './apply.js';
 import { planStore } from './plan.js';
 import { SinkPool, type PoolDeps } from './pool.js';
-import { tableRefs } from './schema.js';
+import { tableNames, tableRefs } from './schema.js';
 
 export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './counts.js';
 
@@ -33,6 +33,9 @@ export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './cou
  *     exist yet (mergeStaged);
  *  6. record the run (run-records.ts); commit.
  *
+ * With `history`, steps 4 and 5 also write one changes row per insert, update and delete, in the
+ * same statements, and the run's id is taken before them (history.ts).
+ *
  * plan() (plan.ts) reads the same rows in a READ ONLY transaction and writes nothing.
  */
 
@@ -40,7 +43,7 @@ export type { PostgresCounts, PostgresSinkPlan, PostgresSinkResult } from './cou
 export type PostgresSinkDeps = PoolDeps;
 
 export function createPostgresSink(config: PostgresSinkConfig, deps: PostgresSinkDeps = {}): Sink {
-  const refs = tableRefs(config);
+  const refs = tableRefs(tableNames(config));
   const pool = new SinkPool(config, deps);
   return {
     name: config.name,

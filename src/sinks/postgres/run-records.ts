@@ -4,6 +4,7 @@ import type { KollectError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import type { ChangeCounts, SinkContext } from '../sink.js';
 import { setLocalStatementTimeout } from './connection.js';
+import type { HistoryPlan } from './history.js';
 import type { Run } from './transaction.js';
 
 /** The runs table: one row per export, succeeded (in the export's transaction) or failed (after it). */
@@ -17,18 +18,25 @@ export interface ExportRun {
   startedAt: Date;
 }
 
-/** Records the export as succeeded, in the export's transaction: the row commits with the export or not at all. */
+/**
+ * Records the export as succeeded, in the export's transaction: the row commits with the export
+ * or not at all. With history, under the id its changes rows name, marked when it is the
+ * cluster's baseline; without, in the columns an installation without history has.
+ */
 export async function recordSucceededRun(
   run: Run,
   config: Pick<PostgresSinkConfig, 'name'>,
   exportRun: ExportRun,
   rows: number,
   totals: ChangeCounts,
+  history?: HistoryPlan,
 ): Promise<void> {
+  // Only with history are the columns named that an installation without it may lack.
+  const [columns, values, params] = history ? ['id, baseline, ', '$9, $10, ', [history.runId, history.baseline]] : ['', '', []];
   await run(
-    `INSERT INTO ${exportRun.runs} (cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status)
-     VALUES ($1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, 'succeeded')`,
-    [exportRun.cluster, config.name, exportRun.startedAt, rows, totals.added, totals.changed, totals.unchanged, totals.removed],
+    `INSERT INTO ${exportRun.runs} (${columns}cluster, sink, started_at, finished_at, rows, inserted, updated, unchanged, deleted, status)
+     VALUES (${values}$1, $2, $3, clock_timestamp(), $4, $5, $6, $7, $8, 'succeeded')`,
+    [exportRun.cluster, config.name, exportRun.startedAt, rows, totals.added, totals.changed, totals.unchanged, totals.removed, ...params],
   );
 }
 

@@ -1,47 +1,11 @@
-import { createHash } from 'node:crypto';
-import type pg from 'pg';
-import { setLocalStatementTimeout } from './connection.js';
+import type { PostgresSinkConfig } from '../../config/schema.js';
+import { advisoryKey, derivedName, qualified, quoteIdent, quoteLiteral } from './sql-names.js';
 
 /**
- * The shared fleet table (ADR-0501), its runs table and the schema-version table: DDL,
- * versioned additive migrations (`kollect db init`) and the text `kollect db ddl` prints.
- *
- * Identifiers come from config, where they are validated as plain SQL identifiers; they are
- * nevertheless always quoted here (`quoteIdent`), so a name is never interpreted as SQL.
+ * The sink's tables: the shared fleet table (ADR-0501), its runs table, the changes table of
+ * `history`, and the schema-version table; their DDL and the versioned additive migrations that
+ * `kollect db init` applies (init-schema.ts) and `kollect db ddl` prints (ddl.ts).
  */
-
-/** Quotes one SQL identifier: `a"b` becomes `"a""b"`. Used for every identifier kollect emits. */
-export function quoteIdent(name: string): string {
-  if (name.includes('\0')) throw new Error('an SQL identifier cannot contain NUL');
-  return `"${name.replace(/"/g, '""')}"`;
-}
-
-/** Quotes a string literal for DDL text (values in statements always go through parameters). */
-export function quoteLiteral(value: string): string {
-  if (value.includes('\0')) throw new Error('an SQL literal cannot contain NUL');
-  return `'${value.replace(/'/g, "''")}'`;
-}
-
-/** `"schema"."name"`. */
-export function qualified(schema: string, name: string): string {
-  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
-}
-
-/** PostgreSQL's identifier limit (NAMEDATALEN - 1 bytes). */
-const MAX_IDENT = 63;
-
-/** A name derived from `base` plus a suffix, shortened so that it stays within 63 bytes. */
-export function derivedName(base: string, suffix: string): string {
-  const room = MAX_IDENT - Buffer.byteLength(suffix);
-  let head = base;
-  while (Buffer.byteLength(head) > room) head = head.slice(0, -1);
-  if (head !== base) {
-    // Keep derived names distinct when two long bases share a prefix.
-    const tag = createHash('sha256').update(base).digest('hex').slice(0, 6);
-    head = `${head.slice(0, Math.max(0, room - 7))}_${tag}`;
-  }
-  return `${head}${suffix}`;
-}
 
 /** Where the sink's tables live, from config (validated identifiers, unquoted). */
 export interface TableNames {
@@ -50,6 +14,13 @@ export interface TableNames {
   table: string;
   /** One row per export run. */
   runsTable: string;
+  /** The changes table, when the sink records history. */
+  historyTable?: string;
+}
+
+/** The names of a sink's tables. */
+export function tableNames(config: Pick<PostgresSinkConfig, 'schema' | 'table' | 'runsTable' | 'history'>): TableNames {
+  return { schema: config.schema, table: config.table, runsTable: config.runsTable, ...(config.history ? { historyTable: config.history.table } : {}) };
 }
 
 /** The schema-version table: one row per (table, applied migration). */
@@ -61,6 +32,8 @@ export interface TableRefs {
   items: string;
   runs: string;
   migrations: string;
+  /** The changes table, when the sink records history. */
+  changes?: string;
   /** For messages: `schema.table`, unquoted. */
   itemsLabel: string;
 }
@@ -71,6 +44,7 @@ export function tableRefs(names: TableNames): TableRefs {
     items: qualified(names.schema, names.table),
     runs: qualified(names.schema, names.runsTable),
     migrations: qualified(names.schema, MIGRATIONS_TABLE),
+    ...(names.historyTable === undefined ? {} : { changes: qualified(names.schema, names.historyTable) }),
     itemsLabel: `${names.schema}.${names.table}`,
   };
 }
@@ -97,7 +71,7 @@ export const ITEM_COLUMNS = [
 /** Row identity and the upsert's conflict target. */
 export const KEY_COLUMNS = ['cluster', 'namespace', 'name', 'uid'] as const;
 
-function itemsColumnsSql(): string {
+export function itemsColumnsSql(): string {
   return `  cluster          text        NOT NULL,
   namespace        text        NOT NULL,  -- '' for cluster-scoped objects
   name             text        NOT NULL,
@@ -133,7 +107,7 @@ function runsTableSql(refs: TableRefs): string {
 )`;
 }
 
-function migrationsTableSql(refs: TableRefs): string {
+export function migrationsTableSql(refs: TableRefs): string {
   return `CREATE TABLE IF NOT EXISTS ${refs.migrations} (
   table_name  text        NOT NULL,
   version     integer     NOT NULL,
@@ -143,22 +117,81 @@ function migrationsTableSql(refs: TableRefs): string {
 )`;
 }
 
+/** The changes table's columns (the contract with `kollect changes`: add, never rename). */
+function changesColumnsSql(): string {
+  return `  cluster           text        NOT NULL,
+  namespace         text        NOT NULL,
+  name              text        NOT NULL,
+  uid               text        NOT NULL,
+  api_group         text        NOT NULL,
+  api_version       text        NOT NULL,
+  kind              text        NOT NULL,
+  resource          text        NOT NULL,
+  operation         text        NOT NULL CHECK (operation IN ('insert', 'update', 'delete')),
+  changed_at        timestamptz NOT NULL,  -- the export's time: the items' exported_at
+  run_id            bigint      NOT NULL,  -- id in the runs table
+  checksum_before   text        NULL,      -- "before" columns: NULL for an insert
+  checksum_after    text        NULL,      -- "after" columns: NULL for a delete
+  labels_before     jsonb       NULL,
+  labels_after      jsonb       NULL,
+  attributes_before jsonb       NULL,
+  attributes_after  jsonb       NULL,
+  created_at_before timestamptz NULL`;
+}
+
+/** The changes table and its indexes; partitioned by month of changed_at when asked (partitions are the DBA's). */
+export function changesTableSql(names: TableNames, options: { partitioned?: boolean } = {}): string[] {
+  const table = names.historyTable!;
+  const changes = qualified(names.schema, table);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${changes} (\n${changesColumnsSql()}\n)${options.partitioned ? ' PARTITION BY RANGE (changed_at)' : ''}`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(derivedName(table, '_key_idx'))} ON ${changes} (cluster, namespace, name, changed_at)`,
+    `CREATE INDEX IF NOT EXISTS ${quoteIdent(derivedName(table, '_changed_at_brin'))} ON ${changes} USING brin (changed_at)`,
+  ];
+}
+
+/** A calendar month (UTC), as `--history-months 2027-01..2027-06` names them. */
+export interface Month {
+  year: number;
+  /** 1 to 12. */
+  month: number;
+}
+
+/** The month after `m`. */
+export function nextMonth(m: Month): Month {
+  return m.month === 12 ? { year: m.year + 1, month: 1 } : { year: m.year, month: m.month + 1 };
+}
+
+/** `2027-01`. */
+export function monthLabel(m: Month): string {
+  return `${String(m.year).padStart(4, '0')}-${String(m.month).padStart(2, '0')}`;
+}
+
+/** The partition of the changes table that holds month `m` (UTC): the statement a DBA runs ahead of it. */
+export function monthPartitionSql(names: TableNames, m: Month): string {
+  const table = names.historyTable!;
+  const partition = qualified(names.schema, derivedName(table, `_${monthLabel(m).replace('-', '_')}`));
+  const start = (x: Month): string => quoteLiteral(`${monthLabel(x)}-01 00:00:00+00`);
+  return `CREATE TABLE IF NOT EXISTS ${partition} PARTITION OF ${qualified(names.schema, table)} FOR VALUES FROM (${start(m)}) TO (${start(nextMonth(m))})`;
+}
+
 /**
  * One additive migration. Statements use IF NOT EXISTS, so a table a DBA created from `db ddl` is
  * kept. A migration is recorded under the name of the table it builds, so pointing a sink at a
- * new runs table (or items table) makes `db init` build that one.
+ * new runs table (or items table, or changes table) makes `db init` build that one.
  */
 export interface Migration {
   version: number;
-  /** Which of the sink's tables the migration builds. */
-  builds: 'items' | 'runs';
+  /** Which of the sink's tables the migration builds; `history` only when the sink records history. */
+  builds: 'items' | 'runs' | 'history';
   description: string;
   statements(names: TableNames, refs: TableRefs): string[];
 }
 
 /**
  * The migrations, in order. Additive only: new versions add tables, columns (`ADD COLUMN IF
- * NOT EXISTS`) or indexes; nothing is ever dropped or rewritten.
+ * NOT EXISTS`, with a default, so an older exporter's INSERT still fits) or indexes; nothing is
+ * ever dropped or rewritten.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -176,114 +209,32 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX IF NOT EXISTS ${quoteIdent(derivedName(names.runsTable, '_cluster_started_idx'))} ON ${refs.runs} (cluster, started_at)`,
     ],
   },
+  {
+    version: 3,
+    builds: 'runs',
+    description: "runs.baseline: the run a cluster's history starts from",
+    statements: (names, refs) => [
+      `ALTER TABLE ${refs.runs} ADD COLUMN IF NOT EXISTS baseline boolean NOT NULL DEFAULT false`,
+      `CREATE INDEX IF NOT EXISTS ${quoteIdent(derivedName(names.runsTable, '_baseline_idx'))} ON ${refs.runs} (cluster) WHERE baseline`,
+    ],
+  },
+  {
+    version: 4,
+    builds: 'history',
+    description: 'changes table: one row per insert, update and delete of an export',
+    statements: (names) => changesTableSql(names),
+  },
 ];
 
-/** The name a migration is recorded under. */
-function builtTable(migration: Migration, names: TableNames): string {
-  return migration.builds === 'items' ? names.table : names.runsTable;
+/** The name a migration is recorded under; undefined when the sink does not have that table. */
+export function builtTable(migration: Migration, names: TableNames): string | undefined {
+  return migration.builds === 'items' ? names.table : migration.builds === 'runs' ? names.runsTable : names.historyTable;
 }
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
-function brinSql(names: TableNames, refs: TableRefs): string {
+export function brinSql(names: TableNames, refs: TableRefs): string {
   return `CREATE INDEX IF NOT EXISTS ${quoteIdent(derivedName(names.table, '_exported_at_brin'))} ON ${refs.items} USING brin (exported_at)`;
-}
-
-/** What `db init` did. */
-export interface InitResult {
-  schema: string;
-  table: string;
-  runsTable: string;
-  /** True when the schema itself had to be created. */
-  createdSchema: boolean;
-  /** Migrations applied by this call (empty when the database was already up to date). */
-  applied: Array<{ version: number; description: string; table: string }>;
-  /** Version the database is at now. */
-  version: number;
-  /** BRIN index on exported_at: created now, already there, or not asked for. */
-  brin: 'created' | 'exists' | 'skipped';
-}
-
-/** The small part of a pg client that init needs. */
-export type Queryable = Pick<pg.ClientBase, 'query'>;
-
-/** What `db init` may do beyond the tables. */
-export interface InitOptions {
-  /** Also create the BRIN index on exported_at. */
-  brin?: boolean;
-  /**
-   * The statement timeout of the init transaction in milliseconds (0: none), set with SET LOCAL
-   * right after BEGIN, so it also bounds the wait for another init's lock. Omitted: the
-   * server's own setting applies.
-   */
-  statementTimeoutMs?: number;
-}
-
-/**
- * `kollect db init`: idempotent and additive. Runs in one transaction under an advisory lock
- * (two inits at once serialise), creates the schema when missing, the version table, and
- * applies the migrations not yet recorded for this items table. Everything, the lock included,
- * is transaction-scoped, so it works through PgBouncer in transaction pooling mode.
- */
-export async function initSchema(client: Queryable, names: TableNames, options: InitOptions = {}): Promise<InitResult> {
-  const refs = tableRefs(names);
-  const result: InitResult = {
-    schema: names.schema,
-    table: names.table,
-    runsTable: names.runsTable,
-    createdSchema: false,
-    applied: [],
-    version: 0,
-    brin: 'skipped',
-  };
-  await client.query('BEGIN');
-  try {
-    if (options.statementTimeoutMs !== undefined) {
-      await setLocalStatementTimeout(client, { statementTimeout: options.statementTimeoutMs });
-    }
-    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [advisoryKey(`kollect:migrate:${names.schema}`)]);
-    const schemaExists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [names.schema]);
-    if (schemaExists.rowCount === 0) {
-      // Only when missing: CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database.
-      await client.query(`CREATE SCHEMA ${refs.schema}`);
-      result.createdSchema = true;
-    }
-    await client.query(migrationsTableSql(refs));
-    const done = await client.query<{ table_name: string; version: number }>(
-      `SELECT table_name, version FROM ${refs.migrations} WHERE table_name IN ($1, $2)`,
-      [names.table, names.runsTable],
-    );
-    const applied = new Set(done.rows.map((r) => `${r.table_name}/${r.version}`));
-    for (const migration of MIGRATIONS) {
-      if (applied.has(`${builtTable(migration, names)}/${migration.version}`)) continue;
-      for (const statement of migration.statements(names, refs)) await client.query(statement);
-      await client.query(`INSERT INTO ${refs.migrations} (table_name, version, description) VALUES ($1, $2, $3)`, [
-        builtTable(migration, names),
-        migration.version,
-        migration.description,
-      ]);
-      result.applied.push({ version: migration.version, description: migration.description, table: `${names.schema}.${builtTable(migration, names)}` });
-    }
-    result.version = SCHEMA_VERSION;
-    if (options.brin) {
-      const indexName = derivedName(names.table, '_exported_at_brin');
-      const found = await client.query('SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2', [
-        names.schema,
-        indexName,
-      ]);
-      if (found.rowCount === 0) {
-        await client.query(brinSql(names, refs));
-        result.brin = 'created';
-      } else {
-        result.brin = 'exists';
-      }
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-  return result;
 }
 
 /**
@@ -292,89 +243,4 @@ export async function initSchema(client: Queryable, names: TableNames, options: 
  */
 export function exportLockKey(names: TableNames, cluster: string): string {
   return advisoryKey(`kollect:export:${names.schema}.${names.table}:${cluster}`);
-}
-
-/** A signed 64-bit advisory-lock key from a string (the first 8 bytes of its SHA-256). */
-export function advisoryKey(text: string): string {
-  return createHash('sha256').update(text).digest().readBigInt64BE(0).toString();
-}
-
-/** Why the current-state table is not partitioned by month; printed by `db ddl`, and as the refusal of `--partition-by month`. */
-export const MONTH_PARTITIONING_NOTE: readonly string[] = [
-  'Why this table is not partitioned by month (of exported_at or collected_at): it holds the',
-  'CURRENT state of every object, not a history. A primary key on a partitioned table must',
-  'contain the partition key, so the key would become (cluster, namespace, name, uid, exported_at):',
-  'the upsert ON CONFLICT (cluster, namespace, name, uid) would have no matching unique index, and',
-  'an object written again in a later month would be a new key in another partition, so every',
-  'object would pile up one copy per month instead of being updated. Unchanged rows are never',
-  'rewritten either, so an old month does not hold old data. Partition by cluster instead',
-  '(--partition-by cluster); keep monthly partitions for a separate history table.',
-];
-
-export interface DdlOptions {
-  /** Partition the items table by LIST (cluster). */
-  partitionBy?: 'cluster';
-  /** Add the BRIN index on exported_at. */
-  brin?: boolean;
-  /** Clusters to create a partition for (the config's cluster). */
-  clusters?: string[];
-}
-
-/**
- * The DDL a DBA may run instead of `db init` (`kollect db ddl`). It creates the same tables and
- * records the migrations as applied, so a later `db init` finds nothing to do.
- */
-export function ddlText(names: TableNames, options: DdlOptions = {}): string {
-  const refs = tableRefs(names);
-  const out: string[] = [];
-  out.push(`-- kollect schema version ${SCHEMA_VERSION}: items table ${names.schema}.${names.table}, runs table ${names.schema}.${names.runsTable}`);
-  out.push('-- Generated by `kollect db ddl`. Every statement is idempotent (IF NOT EXISTS); nothing is dropped.');
-  out.push('--');
-  out.push(MONTH_PARTITIONING_NOTE.map((line) => `-- ${line}`).join('\n'));
-  out.push('BEGIN;');
-  out.push(`CREATE SCHEMA IF NOT EXISTS ${refs.schema};`);
-  out.push('');
-  out.push(`${migrationsTableSql(refs)};`);
-  out.push('');
-  if (options.partitionBy === 'cluster') {
-    out.push(
-      [
-        '-- Partitioned by LIST (cluster). The primary key (cluster, namespace, name, uid) contains the',
-        '-- partition key, as PostgreSQL requires of a unique constraint on a partitioned table, so the',
-        '-- export upsert ON CONFLICT (cluster, namespace, name, uid) keeps working unchanged, and each',
-        "-- cluster's export, delete and vacuum touch only its own partition.",
-      ].join('\n'),
-    );
-    out.push(`CREATE TABLE IF NOT EXISTS ${refs.items} (\n${itemsColumnsSql()}\n) PARTITION BY LIST (cluster);`);
-    out.push('');
-    out.push('-- Rows of clusters without their own partition land here; move a big cluster out with');
-    out.push('-- ALTER TABLE ... DETACH PARTITION / ATTACH PARTITION during a maintenance window.');
-    out.push(`CREATE TABLE IF NOT EXISTS ${qualified(names.schema, derivedName(names.table, '_default'))} PARTITION OF ${refs.items} DEFAULT;`);
-    for (const cluster of options.clusters ?? []) {
-      const partition = derivedName(names.table, `_c_${cluster.replace(/[^A-Za-z0-9_]/g, '_')}`);
-      out.push(`CREATE TABLE IF NOT EXISTS ${qualified(names.schema, partition)} PARTITION OF ${refs.items} FOR VALUES IN (${quoteLiteral(cluster)});`);
-    }
-    out.push('-- Per additional cluster:');
-    out.push(`--   CREATE TABLE ${qualified(names.schema, derivedName(names.table, '_c_NAME'))} PARTITION OF ${refs.items} FOR VALUES IN ('NAME');`);
-  } else {
-    out.push(`${MIGRATIONS[0]!.statements(names, refs)[0]};`);
-  }
-  out.push('');
-  for (const migration of MIGRATIONS.slice(1)) {
-    for (const statement of migration.statements(names, refs)) out.push(`${statement};`);
-  }
-  if (options.brin) {
-    out.push('');
-    out.push('-- BRIN on exported_at: tiny, for time-range portal queries ("changed in the last hour").');
-    out.push(`${brinSql(names, refs)};`);
-  }
-  out.push('');
-  out.push('-- Record the versions as applied, so that `kollect db init` has nothing left to do.');
-  for (const migration of MIGRATIONS) {
-    out.push(
-      `INSERT INTO ${refs.migrations} (table_name, version, description) VALUES (${quoteLiteral(builtTable(migration, names))}, ${migration.version}, ${quoteLiteral(migration.description)}) ON CONFLICT DO NOTHING;`,
-    );
-  }
-  out.push('COMMIT;');
-  return `${out.join('\n')}\n`;
 }

@@ -57,7 +57,7 @@ describe('git sink TLS: tls.caFile', () => {
     await assert.rejects(trustingConfiguredCa(nodeHttp, gitConfig('https://git.example.com/r.git', missing)), (error: unknown) => {
       assert.ok(error instanceof SinkError);
       assert.equal(error.code, 'SINK_CONFIG');
-      assert.equal(error.message, `sink "audit": tls.caFile ${missing} cannot be read: ENOENT`);
+      assert.equal(error.message, `sink "audit": tls.caFile ${missing} cannot be read: file not found`);
       return true;
     });
   });

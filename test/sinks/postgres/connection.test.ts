@@ -63,12 +63,12 @@ describe('postgres sink: connection options', () => {
     ['the variable is unset', {}, { env: {} }, /environment variable KOLLECT_TEST_URL is not set or empty/],
     ['the URL is not postgres://', {}, env('mysql://u:p@db/x'), /must start with postgres:\/\/ or postgresql:\/\/, not mysql:\/\//],
     ['the URL does not parse', {}, env('not a url'), /not a valid postgres:\/\/ URL/],
-    ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /cannot read secret file \/nonexistent\/url: ENOENT/],
+    ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /cannot read secret file \/nonexistent\/url: file not found/],
     [
       'the CA file is missing',
       { ssl: { mode: 'verify-full', caFile: '/nonexistent/ca.pem' } },
       env('postgres://u:p@db/x'),
-      /ssl\.caFile \/nonexistent\/ca\.pem cannot be read: ENOENT/,
+      /ssl\.caFile \/nonexistent\/ca\.pem cannot be read: file not found/,
     ],
   ];
   for (const [when, overrides, deps, message] of refused) {

@@ -78,6 +78,38 @@ describe('postgres sink through PgBouncer (transaction pooling, one server conne
     assert.equal((servers?.sv_idle ?? 0) + (servers?.sv_used ?? 0) + (servers?.sv_active ?? 0), 1, 'one server connection served every client');
   });
 
+  it('GIVEN two clusters with history WHEN both export their changes at once through the one server connection THEN each run wrote exactly one changes row per insert, update and delete, under its own run id', async () => {
+    const direct = await freshDatabase();
+    const via = bouncer.url(direct);
+    const config = testSinkConfig({ history: true });
+    await initTables(direct, config);
+    await Promise.all(['a', 'b'].map(async (cluster) => exportStore(via, await storeOf(cluster, syntheticRows({ cluster, count: 1_500 })), config)));
+
+    const results = await Promise.all(
+      ['a', 'b'].map(async (cluster, i) =>
+        exportStore(
+          via,
+          await storeOf(cluster, syntheticRows({ cluster, count: 1_600, changedFraction: 0.1 * (i + 1), removedFraction: 0.03, revision: 2 })),
+          config,
+        ),
+      ),
+    );
+
+    const recorded = await withClient(direct, async (c) => {
+      const rows = await c.query<{ cluster: string; operation: string; n: number }>(
+        `SELECT h.cluster, h.operation, count(*)::int AS n FROM kollect_changes h JOIN kollect_runs r ON r.id = h.run_id AND r.cluster = h.cluster
+          GROUP BY 1, 2 ORDER BY 1, 2`,
+      );
+      return rows.rows.map((r) => `${r.cluster} ${r.operation} ${r.n}`);
+    });
+    const expected = ['a', 'b'].flatMap((cluster, i) => {
+      const t = results[i]!.totals;
+      return [`${cluster} delete ${t.removed}`, `${cluster} insert ${t.added}`, `${cluster} update ${t.changed}`];
+    });
+    assert.deepEqual(recorded, expected);
+    assert.ok(results.every((r) => r.totals.added > 0 && r.totals.changed > 0 && r.totals.removed > 0));
+  });
+
   it('GIVEN an export holding the only server connection in the middle of its COPY WHEN the run is aborted and its cancel cannot get a server connection THEN after cancelWaitMs kollect closes the connection instead of rolling back: InterruptedError, the backend is gone, nothing written, the pool works on', async () => {
     const direct = await freshDatabase();
     const via = bouncer.url(direct);

@@ -14,50 +14,8 @@ import {
   withClient,
   type PostgresServer,
 } from '../../support/postgres.js';
+import { explainEveryStatement, loggedPlanOf, nestedLoopsOverStaging, touchesStaging, type LoggedPlan } from '../../support/plan-nodes.js';
 import { storeOf, syntheticRows } from '../../support/store-fixture.js';
-
-/**
- * The plans of the statements the sink runs, as the server chose them in the sink's own
- * transaction: auto_explain sends each statement's plan to the client as a NOTICE (JSON format),
- * and the test reads them off the sink's pool.
- */
-
-interface PlanNode {
-  'Node Type': string;
-  'Relation Name'?: string;
-  Plans?: PlanNode[];
-}
-
-interface LoggedPlan {
-  'Query Text': string;
-  Plan: PlanNode;
-}
-
-/** Every node of a plan tree, depth first. */
-function* nodesOf(node: PlanNode): Generator<PlanNode> {
-  yield node;
-  for (const child of node.Plans ?? []) yield* nodesOf(child);
-}
-
-/** The Nested Loop nodes of a plan that loop over the staging table. */
-function nestedLoopsOverStaging(plan: PlanNode): PlanNode[] {
-  return [...nodesOf(plan)].filter((node) => node['Node Type'] === 'Nested Loop' && [...nodesOf(node)].some((n) => n['Relation Name'] === 'kollect_staging'));
-}
-
-/** Makes every session of the database at `url` send the plan of each statement it runs to its client. */
-async function explainEveryStatement(url: string): Promise<void> {
-  const database = new URL(url).pathname.slice(1);
-  await withClient(url, async (c) => {
-    for (const [name, value] of Object.entries({
-      session_preload_libraries: 'auto_explain',
-      'auto_explain.log_min_duration': '0',
-      'auto_explain.log_level': 'notice',
-      'auto_explain.log_format': 'json',
-    })) {
-      await c.query(`ALTER DATABASE "${database}" SET ${name} = '${value}'`);
-    }
-  });
-}
 
 /**
  * The trap of DESIGN.md ("No plan may depend on statistics that may not exist yet"): rows nobody
@@ -67,21 +25,22 @@ async function explainEveryStatement(url: string): Promise<void> {
  * cases also run on a PostgreSQL 15 server where one is installed.
  */
 const CASES = [
-  { scene: "a table just loaded by the cluster's first export, never analysed", otherClusterRows: 0 },
-  { scene: 'a cluster new to a table analysed with the rows of another cluster', otherClusterRows: 10_000 },
+  { scene: "a table just loaded by the cluster's first export, never analysed", otherClusterRows: 0, history: false },
+  { scene: 'a cluster new to a table analysed with the rows of another cluster', otherClusterRows: 10_000, history: false },
+  { scene: "a table just loaded by the cluster's first export, never analysed, history on", otherClusterRows: 0, history: true },
 ];
 
 /** The scene's first load, then an export that changes and deletes rows, whose plans must loop over no staging table. */
-async function exportAfterFirstLoad(url: string, otherClusterRows: number): Promise<void> {
-  const config = testSinkConfig();
+async function exportAfterFirstLoad(url: string, otherClusterRows: number, history: boolean): Promise<void> {
+  const config = testSinkConfig({ history });
   await initTables(url, config);
   await withClient(url, (c) => c.query(`ALTER TABLE ${ITEMS_TABLE} SET (autovacuum_enabled = false)`));
   if (otherClusterRows > 0) {
-    await exportStore(url, await storeOf('c0', syntheticRows({ cluster: 'c0', count: otherClusterRows })));
+    await exportStore(url, await storeOf('c0', syntheticRows({ cluster: 'c0', count: otherClusterRows })), config);
     await withClient(url, (c) => c.query(`ANALYZE ${ITEMS_TABLE}`));
   }
   const shape = { cluster: 'c1', count: 5_000, namespaces: 20 };
-  await exportStore(url, await storeOf('c1', syntheticRows(shape)));
+  await exportStore(url, await storeOf('c1', syntheticRows(shape)), config);
   const next = await storeOf('c1', syntheticRows({ ...shape, changedFraction: 0.05, removedFraction: 0.02, revision: 2 }));
   await explainEveryStatement(url);
   const plans: LoggedPlan[] = [];
@@ -89,9 +48,7 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number): Prom
     ...sinkDeps(url),
     createPool: (options) => {
       const pool = new pg.Pool(options);
-      pool.on('connect', (client) =>
-        client.on('notice', (notice) => plans.push(JSON.parse(notice.message!.replace(/^duration: [\d.]+ ms\s+plan:\s*/, '')) as LoggedPlan)),
-      );
+      pool.on('connect', (client) => client.on('notice', (notice) => plans.push(loggedPlanOf(notice.message!))));
       return pool;
     },
   });
@@ -104,7 +61,7 @@ async function exportAfterFirstLoad(url: string, otherClusterRows: number): Prom
   }
 
   assert.ok(result.totals.changed > 0 && result.totals.removed > 0, JSON.stringify(result.totals));
-  const touchingStaging = plans.filter((p) => [...nodesOf(p.Plan)].some((n) => n['Relation Name'] === 'kollect_staging'));
+  const touchingStaging = plans.filter((p) => touchesStaging(p.Plan));
   assert.ok(
     touchingStaging.some((p) => /DELETE FROM/.test(p['Query Text'])) && touchingStaging.some((p) => /INSERT INTO/.test(p['Query Text'])),
     'the upsert and the delete were explained',
@@ -122,7 +79,7 @@ const SERVERS: Array<{ name: string; server: () => Promise<PostgresServer | unde
 
 describe('postgres sink: plans that need no statistics', () => {
   for (const { name, server } of SERVERS) {
-    for (const { scene, otherClusterRows } of CASES) {
+    for (const { scene, otherClusterRows, history } of CASES) {
       it(`GIVEN ${scene}, on ${name}, WHEN the next export changes and deletes rows THEN no statement loops over the staging table (Nested Loop)`, async (t) => {
         const found = await server();
         if (!found) {
@@ -130,7 +87,7 @@ describe('postgres sink: plans that need no statistics', () => {
           return;
         }
         try {
-          await exportAfterFirstLoad(await found.createDatabase(), otherClusterRows);
+          await exportAfterFirstLoad(await found.createDatabase(), otherClusterRows, history);
         } finally {
           await found.dropCreatedDatabases();
         }

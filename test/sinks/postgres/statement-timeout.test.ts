@@ -4,7 +4,8 @@ import type pg from 'pg';
 import { SinkError } from '../../../src/errors.js';
 import { initDatabase } from '../../../src/sinks/postgres/init-database.js';
 import { createPostgresSink } from '../../../src/sinks/postgres/postgres-sink.js';
-import { advisoryKey, exportLockKey } from '../../../src/sinks/postgres/schema.js';
+import { exportLockKey } from '../../../src/sinks/postgres/schema.js';
+import { advisoryKey } from '../../../src/sinks/postgres/sql-names.js';
 import {
   dropTestDatabases,
   freshDatabase,

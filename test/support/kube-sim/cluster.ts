@@ -3,6 +3,7 @@ import { lowerBound } from './names.js';
 import { OBJECT_SOURCES, type ObjectForm, type ObjectSource } from './objects.js';
 import { hash2, hex8, randomStream } from './random.js';
 import { NAMESPACED_SHARES, RESOURCE_TYPES, type ResourceType } from './resources.js';
+import { matches, type ListFilter, type ServedObject } from './selectors.js';
 
 /**
  * The simulated cluster's state: the layout, plus the few objects mutate() changed or removed.
@@ -34,6 +35,16 @@ export interface MutateOptions {
   seed?: number;
 }
 
+/** What expectedCounts() counts; by default every object of every served type. */
+export interface CountOptions {
+  /** The types to count (default: every served type). */
+  types?: readonly ResourceType[];
+  /** The filter a type's lists apply, if any. */
+  filterOf?: (type: ResourceType) => ListFilter | undefined;
+  /** Count only lists inside these namespaces: cluster-scoped types are left out. */
+  namespaces?: readonly string[];
+}
+
 /** The positions [lo, hi) of one list: a whole type, or one namespace of it. */
 export interface Scope {
   type: ResourceType;
@@ -62,6 +73,8 @@ export class Cluster {
   private revision = FIRST_REVISION + TYPE_STRIDE * RESOURCE_TYPES.length;
   private readonly removed = new Set<number>();
   private readonly changed = new Map<number, Change>();
+  /** Keys of the types this cluster does not serve (their CRD is not installed, or was deleted). */
+  private readonly unserved = new Set<string>();
 
   constructor(objects: number, seed: number) {
     this.layout = buildLayout(objects, seed);
@@ -75,6 +88,26 @@ export class Cluster {
   /** The current etcd revision: what a list without a continue token is a snapshot of. */
   get resourceVersion(): number {
     return this.revision;
+  }
+
+  /** Whether this cluster serves `type`. */
+  serves(type: ResourceType): boolean {
+    return !this.unserved.has(type.key);
+  }
+
+  /** Stops serving the types of these keys ('widgets.example.com'), as when their CRDs are deleted. */
+  removeTypes(keys: readonly string[]): void {
+    for (const key of keys) {
+      if (!RESOURCE_TYPES.some((t) => t.key === key)) {
+        throw new RangeError(`kube-sim: there is no type ${key}; types: ${[...new Set(RESOURCE_TYPES.map((t) => t.key))].join(', ')}`);
+      }
+      this.unserved.add(key);
+    }
+  }
+
+  /** Whether the object at `pos` of `type` passes `filter`, judged on the object as stored. */
+  matches(type: ResourceType, pos: number, filter: ListFilter): boolean {
+    return matches(filter, JSON.parse(this.json(type, pos, 'item')) as ServedObject);
   }
 
   /** The positions a list of `type` covers, cluster-wide or in one namespace. */
@@ -170,7 +203,7 @@ export class Cluster {
     );
     // One run of candidates per (namespace, type), with cumulative sizes to pick from.
     const runs: Array<{ type: ResourceType; pos: number; end: number }> = [];
-    const types = NAMESPACED_SHARES.map((t) => RESOURCE_TYPES.find((r) => r.resource === t.resource)!);
+    const types = NAMESPACED_SHARES.map((t) => RESOURCE_TYPES.find((r) => r.resource === t.resource)!).filter((t) => this.serves(t));
     for (const i of namespaces) {
       for (const type of types) {
         const starts = this.starts(type);
@@ -210,22 +243,36 @@ export class Cluster {
     return result;
   }
 
-  /** Exactly what a complete list of every type would return, counted from the layout tables. */
-  expectedCounts(): ExpectedCounts {
+  /**
+   * Exactly what complete lists of the counted types would return (each type listed in every
+   * namespace, or only in `namespaces`), counted from the layout tables, or object by object when
+   * a filter applies.
+   */
+  expectedCounts(options: CountOptions = {}): ExpectedCounts {
+    const types = options.types ?? RESOURCE_TYPES.filter((t) => this.serves(t));
+    const namespaces = options.namespaces ?? this.layout.namespaces.map((ns) => ns.name);
     const byType: Record<string, number> = {};
-    const byNamespace: Record<string, number> = { '': this.layout.namespaces.length + this.layout.nodes };
-    for (const type of RESOURCE_TYPES) byType[type.key] = this.scope(type).hi;
-    this.layout.namespaces.forEach((ns, i) => {
-      byNamespace[ns.name] = NAMESPACED_SHARES.reduce((sum, _, t) => sum + this.layout.starts[t]![i + 1]! - this.layout.starts[t]![i]!, 0);
-    });
-    for (const id of this.removed) {
-      const { type, ns } = this.locateId(id);
-      byType[type.key]!--;
-      byNamespace[ns!.name]!--;
+    const byNamespace: Record<string, number> = {};
+    for (const type of types) {
+      const filter = options.filterOf?.(type);
+      if (!type.namespaced && options.namespaces) continue;
+      const scopes = type.namespaced ? namespaces.map((ns) => this.scope(type, ns)) : [this.scope(type)];
+      byType[type.key] ??= 0;
+      for (const scope of scopes) {
+        const n = filter ? this.countMatching(scope, filter) : this.remainingAfter(scope, scope.lo - 1);
+        byType[type.key]! += n;
+        const ns = scope.namespace ?? '';
+        if (n > 0) byNamespace[ns] = (byNamespace[ns] ?? 0) + n;
+      }
     }
-    for (const [ns, n] of Object.entries(byNamespace)) if (n === 0) delete byNamespace[ns];
     const total = Object.values(byNamespace).reduce((a, b) => a + b, 0);
     return { total, byType, byNamespace };
+  }
+
+  private countMatching(scope: Scope, filter: ListFilter): number {
+    let n = 0;
+    for (const pos of this.positions(scope, scope.lo)) if (this.matches(scope.type, pos, filter)) n++;
+    return n;
   }
 
   private source(type: ResourceType): ObjectSource {

@@ -28,6 +28,11 @@ export interface ResourceType {
   subresources: Subresource[];
   /** Which generated objects the type serves; 'none' is served but always empty. */
   population: 'namespaces' | 'nodes' | 'namespaced' | 'none';
+  /**
+   * Who serves it behind kube-apiserver: the apiserver itself, apiextensions (a CRD: an unknown
+   * resource of its group is a plain-text 404), or an aggregated API server (which may be down).
+   */
+  servedBy: 'apiserver' | 'crd' | 'aggregated';
 }
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
@@ -46,6 +51,7 @@ function type(group: string, version: string, resource: string, kind: string, re
     shortNames: [],
     categories: [],
     subresources: [],
+    servedBy: 'apiserver',
     ...rest,
   };
 }
@@ -100,7 +106,13 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     subresources: [status('Deployment'), { name: 'scale', kind: 'Scale', verbs: STATUS_VERBS, group: 'autoscaling', version: 'v1' }],
     population: 'namespaced',
   }),
-  type('example.com', 'v1', 'widgets', 'Widget', { shortNames: ['wd'], categories: ['all'], subresources: [status('Widget')], population: 'namespaced' }),
+  type('example.com', 'v1', 'widgets', 'Widget', {
+    shortNames: ['wd'],
+    categories: ['all'],
+    subresources: [status('Widget')],
+    population: 'namespaced',
+    servedBy: 'crd',
+  }),
   type('policy', 'v1', 'poddisruptionbudgets', 'PodDisruptionBudget', {
     shortNames: ['pdb'],
     subresources: [status('PodDisruptionBudget')],
@@ -111,13 +123,33 @@ export const RESOURCE_TYPES: readonly ResourceType[] = [
     subresources: [status('PodDisruptionBudget')],
     population: 'none',
   }),
+  // Appended after the types above, whose positions give objects their ids (and so their uids).
+  // cert-manager's CRDs: a group of several types, for wildcards (no objects).
+  type('cert-manager.io', 'v1', 'certificates', 'Certificate', {
+    shortNames: ['cert', 'certs'],
+    categories: ['cert-manager'],
+    subresources: [status('Certificate')],
+    population: 'none',
+    servedBy: 'crd',
+  }),
+  type('cert-manager.io', 'v1', 'issuers', 'Issuer', { categories: ['cert-manager'], subresources: [status('Issuer')], population: 'none', servedBy: 'crd' }),
+  type('cert-manager.io', 'v1', 'clusterissuers', 'ClusterIssuer', {
+    namespaced: false,
+    categories: ['cert-manager'],
+    subresources: [status('ClusterIssuer')],
+    population: 'none',
+    servedBy: 'crd',
+  }),
+  // metrics-server's aggregated API: read-only and never stored, so its lists are empty here.
+  type('metrics.k8s.io', 'v1beta1', 'pods', 'PodMetrics', { verbs: ['get', 'list'], population: 'none', servedBy: 'aggregated' }),
+  type('metrics.k8s.io', 'v1beta1', 'nodes', 'NodeMetrics', { namespaced: false, verbs: ['get', 'list'], population: 'none', servedBy: 'aggregated' }),
 ];
 
-/** The served group versions in discovery order; the first version of a group is its preferred one. */
-export function groupVersions(): Array<{ group: string; version: string }> {
+/** The group versions of `types` in discovery order; the first version of a group is its preferred one. */
+export function groupVersions(types: readonly ResourceType[]): Array<{ group: string; version: string }> {
   const seen = new Set<string>();
   const out: Array<{ group: string; version: string }> = [];
-  for (const t of RESOURCE_TYPES) {
+  for (const t of types) {
     const gv = `${t.group}/${t.version}`;
     if (!seen.has(gv)) {
       seen.add(gv);

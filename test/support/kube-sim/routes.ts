@@ -31,50 +31,70 @@ function storageVersionHash(type: ResourceType): string {
   return createHash('sha256').update(`${type.group}/v1/${type.kind}`).digest().subarray(0, 8).toString('base64');
 }
 
-function resourceList(group: string, version: string): object {
-  const resources = RESOURCE_TYPES.filter((t) => t.group === group && t.version === version).flatMap((t) => [
-    {
-      name: t.resource,
-      singularName: t.singular,
-      namespaced: t.namespaced,
-      kind: t.kind,
-      verbs: t.verbs,
-      ...(t.shortNames.length > 0 ? { shortNames: t.shortNames } : {}),
-      ...(t.categories.length > 0 ? { categories: t.categories } : {}),
-      storageVersionHash: storageVersionHash(t),
-    },
-    ...t.subresources.map((s) => ({
-      name: `${t.resource}/${s.name}`,
-      singularName: '',
-      namespaced: t.namespaced,
-      ...(s.group !== undefined ? { group: s.group, version: s.version } : {}),
-      kind: s.kind,
-      verbs: s.verbs,
-    })),
-  ]);
+/** Which types the cluster serves now, and which groups' aggregated APIs are down. */
+export interface Serving {
+  serves(type: ResourceType): boolean;
+  unavailableGroups: ReadonlySet<string>;
+}
+
+function resourceList(types: readonly ResourceType[], group: string, version: string): object {
+  const resources = types
+    .filter((t) => t.group === group && t.version === version)
+    .flatMap((t) => [
+      {
+        name: t.resource,
+        singularName: t.singular,
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: t.verbs,
+        ...(t.shortNames.length > 0 ? { shortNames: t.shortNames } : {}),
+        ...(t.categories.length > 0 ? { categories: t.categories } : {}),
+        storageVersionHash: storageVersionHash(t),
+      },
+      ...t.subresources.map((s) => ({
+        name: `${t.resource}/${s.name}`,
+        singularName: '',
+        namespaced: t.namespaced,
+        ...(s.group !== undefined ? { group: s.group, version: s.version } : {}),
+        kind: s.kind,
+        verbs: s.verbs,
+      })),
+    ]);
   // The core group's list has no apiVersion; the named groups' lists do.
   return group === ''
     ? { kind: 'APIResourceList', groupVersion: version, resources }
     : { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources };
 }
 
-function apiGroup(name: string): { name: string; versions: object[]; preferredVersion: object } {
-  const versions = groupVersions()
+function apiGroup(types: readonly ResourceType[], name: string): { name: string; versions: object[]; preferredVersion: object } {
+  const versions = groupVersions(types)
     .filter((gv) => gv.group === name)
     .map((gv) => ({ groupVersion: `${name}/${gv.version}`, version: gv.version }));
   return { name, versions, preferredVersion: versions[0]! };
 }
 
-/** Every discovery document by path, as the JSON text to send. */
-export function discoveryDocuments(serverAddress: string): Map<string, string> {
+/**
+ * Every discovery document by path, as the JSON text to send. A type the cluster does not serve
+ * is left out, and so are a group version and a group left without types. A group whose
+ * aggregated API is down stays in `/apis` and `/apis/{group}` (the aggregator answers those
+ * from its APIService objects), but has no resource list.
+ */
+export function discoveryDocuments(serverAddress: string, serving: Serving): Map<string, string> {
+  const types = RESOURCE_TYPES.filter((t) => serving.serves(t));
   const docs = new Map<string, unknown>();
   docs.set('/version', VERSION_INFO);
   docs.set('/api', { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] });
-  const groups = [...new Set(groupVersions().map((gv) => gv.group))].filter((g) => g !== '');
-  docs.set('/apis', { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map(apiGroup) });
-  for (const group of groups) docs.set(`/apis/${group}`, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group) });
-  for (const { group, version } of groupVersions()) docs.set(group === '' ? `/api/${version}` : `/apis/${group}/${version}`, resourceList(group, version));
+  const groups = [...new Set(groupVersions(types).map((gv) => gv.group))].filter((g) => g !== '');
+  docs.set('/apis', { kind: 'APIGroupList', apiVersion: 'v1', groups: groups.map((g) => apiGroup(types, g)) });
+  for (const group of groups) docs.set(`/apis/${group}`, { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(types, group) });
+  for (const { group, version } of groupVersions(types)) {
+    if (!serving.unavailableGroups.has(group)) docs.set(groupVersionPath(group, version), resourceList(types, group, version));
+  }
   return new Map([...docs].map(([path, doc]) => [path, `${JSON.stringify(doc)}\n`]));
+}
+
+export function groupVersionPath(group: string, version: string): string {
+  return group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
 }
 
 /** The route for a URL path (already split from its query). */

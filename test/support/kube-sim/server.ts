@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { permits, type KubeSimRbac } from './access.js';
 import type { Cluster } from './cluster.js';
 import { decodeContinue, encodeContinue, type ContinueToken } from './continue-token.js';
 import type { Faults } from './faults.js';
 import { negotiate, SERVED_MEDIA_TYPES, type Target } from './negotiation.js';
-import { route, type Route } from './routes.js';
-import { EXPIRED_MESSAGE, notFound, status, statusFor, type RequestSubject, type Status } from './status.js';
+import { RESOURCE_TYPES, type ResourceType } from './resources.js';
+import { groupVersionPath, route, type Route } from './routes.js';
+import { parseFieldSelector, parseLabelSelector, matches, type ListFilter, type ServedObject } from './selectors.js';
+import { EXPIRED_MESSAGE, forbidden, notFound, status, statusFor, type RequestSubject, type Status } from './status.js';
 
 /**
  * The HTTP side: authentication, faults, content negotiation, and lists written in chunks as
@@ -37,6 +40,10 @@ export interface ServerState {
   extraObjects: Readonly<Record<string, ReadonlyArray<Record<string, unknown>>>>;
   /** The discovery documents; they name the server's address, so they are written once it listens. */
   documents: () => Map<string, string>;
+  /** Groups whose aggregated API is down. */
+  unavailableGroups: ReadonlySet<string>;
+  /** What the client may read; everything when undefined. */
+  rbac: KubeSimRbac | undefined;
 }
 
 /** Health endpoints answer without credentials, as a real server's do for anonymous probes. */
@@ -54,6 +61,8 @@ interface ListQuery {
   /** resourceVersion=0 is served from the watch cache, which ignores limit (Kubernetes < 1.31). */
   fromCache: boolean;
   page: number;
+  /** labelSelector and fieldSelector, when either is given. */
+  filter?: ListFilter;
 }
 
 interface Answer {
@@ -93,7 +102,7 @@ async function serve(state: ServerState, req: IncomingMessage, res: ServerRespon
         }
       : { verb: 'get', path };
   // Parsed before faults are taken: a fault may be aimed at the page a continue token asks for.
-  const query = r.kind === 'list' ? parseListQuery(url.searchParams) : undefined;
+  const query = r.kind === 'list' ? parseListQuery(url.searchParams, r.type) : undefined;
   if (query) state.stats.lists++;
   const fault = state.faults.take(subject.type?.resource, query && 'page' in query ? query.page : undefined);
   if (fault?.kind === 'status') return write(state, req, res, statusAnswer(statusFor(fault.status, subject, fault.retryAfterSeconds)), false);
@@ -101,7 +110,13 @@ async function serve(state: ServerState, req: IncomingMessage, res: ServerRespon
 }
 
 function answerFor(state: ServerState, req: IncomingMessage, r: Route, subject: RequestSubject, query: ListQuery | Status | undefined): Answer {
-  if (r.kind === 'notFound') return statusAnswer(notFound(subject));
+  if (r.kind === 'notFound') return notFoundAnswer(state, subject);
+  if (r.kind !== 'document') {
+    // The authorizer runs before any handler: a forbidden request learns nothing about serving.
+    if (!permits(state.rbac, r.type, r.namespace)) return statusAnswer(forbidden(subject));
+    if (state.unavailableGroups.has(r.type.group)) return SERVICE_UNAVAILABLE;
+    if (!state.cluster.serves(r.type)) return notFoundAnswer(state, subject);
+  }
   if (req.method !== 'GET') return statusAnswer(status(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource'));
   const target = negotiate(req.headers.accept, r.kind !== 'document');
   if (target === undefined) return statusAnswer(status(406, 'NotAcceptable', `only the following media types are accepted: ${SERVED_MEDIA_TYPES.join(', ')}`));
@@ -117,6 +132,28 @@ function answerFor(state: ServerState, req: IncomingMessage, r: Route, subject: 
   }
 }
 
+/**
+ * The aggregator's answer for a group whose APIService is unavailable (kube-aggregator's
+ * proxyError, an http.Error): plain text, not a Status.
+ */
+const SERVICE_UNAVAILABLE: Answer = plainText(503, 'service unavailable');
+
+/**
+ * A path nothing serves. Under a built-in group version the apiserver's router answers a NotFound
+ * Status; a group it does not serve, or a resource no CRD defines, falls through to the mux's
+ * plain-text 404 (fixture not-found-resource). A group version path of an unavailable
+ * aggregated group is the aggregator's 503.
+ */
+function notFoundAnswer(state: ServerState, subject: RequestSubject): Answer {
+  const [, root, first, second] = subject.path.split('/');
+  const [group, version] = root === 'api' ? ['', first] : [first, second];
+  if (root === 'apis' && group !== undefined && version !== undefined && state.unavailableGroups.has(group)) return SERVICE_UNAVAILABLE;
+  const crd = RESOURCE_TYPES.some((t) => t.group === group && t.servedBy === 'crd');
+  if (crd || group === undefined || version === undefined || !state.documents().has(groupVersionPath(group, version)))
+    return plainText(404, '404 page not found');
+  return statusAnswer(notFound(subject));
+}
+
 function getAnswer(state: ServerState, r: Extract<Route, { kind: 'get' }>, subject: RequestSubject, target: Target): Answer {
   const pos = state.cluster.find(r.type, r.namespace, r.name);
   if (pos === undefined) return statusAnswer(notFound(subject));
@@ -129,7 +166,7 @@ function getAnswer(state: ServerState, r: Extract<Route, { kind: 'get' }>, subje
  * Validates list options the way kube-apiserver does (ValidateListOptions, then the storage
  * layer's continue checks) and finds the page being asked for.
  */
-function parseListQuery(params: URLSearchParams): ListQuery | Status {
+function parseListQuery(params: URLSearchParams, type: ResourceType): ListQuery | Status {
   const limitText = params.get('limit') ?? '';
   const limit = limitText === '' ? 0 : Number(limitText);
   if (!/^-?\d*$/.test(limitText) || !Number.isSafeInteger(limit))
@@ -159,13 +196,28 @@ function parseListQuery(params: URLSearchParams): ListQuery | Status {
       causes: [{ message }],
     });
   }
+  const filter = listFilter(params, type);
+  if (filter !== undefined && 'code' in filter) return filter;
   const limitOrNone = Math.max(0, limit);
-  if (continueText === '') return { limit: limitOrNone, fromCache: rv === '0', page: 1 };
+  const filtered = filter !== undefined ? { filter } : {};
+  if (continueText === '') return { limit: limitOrNone, fromCache: rv === '0', page: 1, ...filtered };
   // resourceVersion belongs to the first page only: a continue token carries its own (client-go's pager drops it).
   if (rv !== '' && rv !== '0') return status(400, 'BadRequest', 'specifying resource version is not allowed when using continue');
   const token = decodeContinue(continueText);
   if ('invalid' in token) return status(400, 'BadRequest', `invalid continue token: ${token.invalid}`);
-  return { limit: limitOrNone, token, fromCache: false, page: token.page };
+  return { limit: limitOrNone, token, fromCache: false, page: token.page, ...filtered };
+}
+
+/** The list's labelSelector and fieldSelector, or the 400 the real server answers to a bad one. */
+function listFilter(params: URLSearchParams, type: ResourceType): ListFilter | Status | undefined {
+  const labelText = params.get('labelSelector') ?? '';
+  const fieldText = params.get('fieldSelector') ?? '';
+  if (labelText === '' && fieldText === '') return undefined;
+  const labels = parseLabelSelector(labelText);
+  if ('invalid' in labels) return status(400, 'BadRequest', labels.invalid);
+  const fields = parseFieldSelector(fieldText, type);
+  if ('invalid' in fields) return status(400, 'BadRequest', fields.invalid);
+  return { labels, fields };
 }
 
 /**
@@ -183,6 +235,10 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
   const scope = cluster.scope(r.type, r.namespace);
   const from = query.token ? cluster.seek(scope, query.token.start) : scope.lo;
   const limit = query.fromCache ? 0 : query.limit;
+  const { filter } = query;
+  // With a filter, etcd3's GetList: a page holds `limit` matching objects, and its continue key
+  // is the last key examined; there is more when any key follows, matching or not.
+  const matched: number[] | undefined = filter ? [] : undefined;
   let count = 0;
   let last = -1;
   let more = false;
@@ -192,6 +248,8 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
       break;
     }
     last = pos;
+    if (filter && !cluster.matches(r.type, pos, filter)) continue;
+    matched?.push(pos);
     count++;
   }
   const rv = query.token?.rv ?? cluster.resourceVersion;
@@ -203,7 +261,8 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
       page: query.page + 1,
       listStarted: query.token?.listStarted ?? Date.now(),
     });
-    meta += `,"continue":"${next}","remainingItemCount":${cluster.remainingAfter(scope, last)}`;
+    // The server counts what remains only when nothing is filtered out.
+    meta += `,"continue":"${next}"${filter ? '' : `,"remainingItemCount":${cluster.remainingAfter(scope, last)}`}`;
   }
   const metadataOnly = target === 'PartialObjectMetadataList';
   const apiVersion = r.type.group ? `${r.type.group}/${r.type.version}` : r.type.version;
@@ -211,12 +270,16 @@ function listAnswer(state: ServerState, r: Extract<Route, { kind: 'list' }>, que
     ? `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":{${meta}},"items":[`
     : `{"kind":"${r.type.kind}List","apiVersion":"${apiVersion}","metadata":{${meta}},"items":[`;
   // Extra objects come after the generated ones, on the last page of a cluster-wide list.
-  const extra = more || r.namespace !== undefined ? [] : (state.extraObjects[r.type.key] ?? []);
+  const extra = (more || r.namespace !== undefined ? [] : (state.extraObjects[r.type.key] ?? [])).filter((o) => !filter || matches(filter, o as ServedObject));
   function* items(): Generator<string> {
-    let n = 0;
-    for (const pos of cluster.positions(scope, from)) {
-      if (n++ === count) break;
-      yield cluster.json(r.type, pos, metadataOnly ? 'metadata' : 'item');
+    const form = metadataOnly ? 'metadata' : 'item';
+    if (matched) for (const pos of matched) yield cluster.json(r.type, pos, form);
+    else {
+      let n = 0;
+      for (const pos of cluster.positions(scope, from)) {
+        if (n++ === count) break;
+        yield cluster.json(r.type, pos, form);
+      }
     }
     for (const object of extra)
       yield asciiJson(metadataOnly ? { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: object.metadata } : object);
@@ -262,6 +325,10 @@ function asciiJson(value: unknown): string {
   return JSON.stringify(value).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+function plainText(code: number, text: string): Answer {
+  return { code, chunks: [`${text}\n`], contentType: 'text/plain; charset=utf-8' };
+}
+
 function statusAnswer(body: Status): Answer {
   const retry = body.details?.retryAfterSeconds;
   return { code: body.code, chunks: [`${JSON.stringify(body)}\n`], ...(retry !== undefined ? { headers: { 'Retry-After': String(retry) } } : {}) };
@@ -302,6 +369,8 @@ async function write(state: ServerState, req: IncomingMessage, res: ServerRespon
   res.setHeader('Content-Type', answer.contentType ?? 'application/json');
   res.setHeader('Cache-Control', 'no-cache, private');
   res.setHeader('Audit-Id', randomUUID());
+  // Go's http.Error and the apiserver's error writer both forbid sniffing an error body.
+  if (answer.code >= 400) res.setHeader('X-Content-Type-Options', 'nosniff');
   for (const [name, value] of Object.entries(answer.headers ?? {})) res.setHeader(name, value);
   if (drop) {
     const part = first.subarray(0, Math.max(1, first.length >> 1));
