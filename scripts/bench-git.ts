@@ -18,7 +18,8 @@ import type * as LogModule from '../src/log.js';
 import { rowChecksum } from '../src/rows/project.js';
 import type { Row } from '../src/rows/row.js';
 import type * as GitSinkModule from '../src/sinks/git/git-sink.js';
-import { buildShardFile, shardPathLayout } from '../src/sinks/shard-document.js';
+import { buildShardDocument } from '../src/sinks/document/shard-document.js';
+import { shardPathLayout } from '../src/sinks/document/shard-path.js';
 import type * as StoreModule from '../src/store/collect-store.js';
 import { git, startGitServer, type GitServer } from '../test/support/git-server.js';
 import { buildStore, syntheticRows, tempDir } from '../test/support/store-fixture.js';
@@ -112,7 +113,7 @@ async function renderAll(store: StoreModule.CollectStore): Promise<Map<string, s
   const layout = shardPathLayout(TEMPLATE, store.cluster, 'bench');
   const files = new Map<string, string>();
   for (const shard of store.shards) {
-    const content = await buildShardFile(store, shard.key, undefined);
+    const content = await buildShardDocument(store, shard.key, undefined);
     if (content !== undefined) files.set(layout.pathFor(shard.key), content);
   }
   return files;

@@ -8,7 +8,7 @@ import type { KollectMetrics } from './metrics/metrics.js';
 import { resourceTypeKey } from './rows/row.js';
 import { formatBytes, formatCount } from './format.js';
 import { shardStatus, statusReason, type ShardStatus } from './shards/shard-status.js';
-import { createSink } from './sinks/create-sink.js';
+import { createSink } from './sinks/registry.js';
 import { runSinks, type SinkOutcome } from './sinks/run-sinks.js';
 import { CollectStore } from './store/collect-store.js';
 import type { ResourceStatus, StoreManifest } from './store/store-manifest.js';

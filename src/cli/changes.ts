@@ -1,7 +1,9 @@
 import { access } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
-import { DEFAULT_HISTORY, sinkConfig, sqlIdentifier, type PostgresSinkConfig } from '../config/schema.js';
+import { sqlIdentifier } from '../config/fields.js';
+import { sinkConfig, type PostgresSinkConfig } from '../config/schema.js';
+import { DEFAULT_HISTORY } from '../sinks/postgres/config.js';
 import { UsageError } from '../errors.js';
 import type { HistorySource } from '../history/read-history.js';
 import { formatAsOf, formatChanges } from './changes-output.js';

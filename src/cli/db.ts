@@ -1,5 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_HISTORY, duration, sqlIdentifier, type KollectConfig, type PostgresSinkConfig } from '../config/schema.js';
+import { duration, sqlIdentifier } from '../config/fields.js';
+import type { KollectConfig, PostgresSinkConfig } from '../config/schema.js';
+import { DEFAULT_HISTORY } from '../sinks/postgres/config.js';
 import { UsageError } from '../errors.js';
 import { ddlText, MONTH_PARTITIONING_NOTE } from '../sinks/postgres/ddl.js';
 import type { InitResult } from '../sinks/postgres/init-schema.js';

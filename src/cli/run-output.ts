@@ -1,6 +1,6 @@
 import { noTypeListedCompletely } from '../collect/collect.js';
 import type { RunResult } from '../run.js';
-import { recordedAction } from '../sinks/file-changes.js';
+import { recordedAction } from '../sinks/document/file-changes.js';
 import type { SinkOutcome } from '../sinks/run-sinks.js';
 import { describeReplacedValues, type ShardChange, type SinkPlan } from '../sinks/sink.js';
 import { formatTable } from './common.js';

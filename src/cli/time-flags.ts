@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { duration } from '../config/schema.js';
+import { duration } from '../config/fields.js';
 
 /** RFC 3339 (`2026-12-07T09:30:00Z`, `2026-12-07 09:30:00.5+01:00`): a date and a time with an offset. */
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;

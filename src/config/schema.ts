@@ -1,5 +1,7 @@
 import * as z from 'zod/mini';
-import { count, nonEmpty, positiveNumber, wholeNumber } from '../zod.js';
+import { nonEmpty, positiveNumber, wholeNumber } from '../zod.js';
+import { sinkConfig } from '../sinks/registry.js';
+import { dnsLabel, duration } from './fields.js';
 import { isValidAttributePath } from '../rows/attribute-path.js';
 import { fieldSelectorProblem, labelSelectorProblem } from '../kube/selectors.js';
 
@@ -8,171 +10,12 @@ import { fieldSelectorProblem, labelSelectorProblem } from '../kube/selectors.js
  * minimal file names only the cluster and its sinks.
  */
 
-/** Kubernetes names for clusters and sinks: lowercase DNS-1123 labels, so they fit paths and SQL. */
-export const dnsLabel = z
-  .string()
-  .check(z.minLength(1), z.maxLength(63), z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS-1123 label (a-z, 0-9, "-")'));
-
-/** SQL identifiers from config: validated here, and always quoted when used. */
-export const sqlIdentifier = z
-  .string()
-  .check(z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'must be a SQL identifier: letters, digits and "_", not starting with a digit, at most 63 characters'));
-
-/** Durations like `90s`, `15m`, `1h`, `1h30m`, `90d`, `0`. */
-const durationPattern = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
-export const duration = z.pipe(
-  z.union([count(), z.string()]),
-  z.transform((value: number | string, ctx) => {
-    if (typeof value === 'number') return value * 1000;
-    const match = durationPattern.exec(value.trim());
-    if (value.trim() === '0') return 0;
-    if (!match || value.trim() === '') {
-      ctx.issues.push({ code: 'custom', input: value, message: `"${value}" is not a duration such as 90s, 15m, 1h or 90d` });
-      return z.NEVER;
-    }
-    const [, d = '0', h = '0', m = '0', s = '0'] = match;
-    return (((Number(d) * 24 + Number(h)) * 60 + Number(m)) * 60 + Number(s)) * 1000;
-  }),
-);
-
-/**
- * A secret is referenced, never inlined: from an environment variable or a mounted file.
- * A plain string is refused so that credentials never land in a ConfigMap or a repo.
- */
-export const secretRef = z.union([z.strictObject({ env: nonEmpty() }), z.strictObject({ file: nonEmpty() })], {
-  error: 'must reference a secret as {env: NAME} or {file: PATH}; secrets are never written inline',
-});
-export type SecretRef = z.infer<typeof secretRef>;
-
-export const pathTemplate = z.string().check(
-  z.minLength(1),
-  z.refine((t) => t.includes('{namespace}'), 'must contain {namespace}: one file per shard'),
-  z.refine((t) => !t.startsWith('/') && !t.split('/').includes('..'), 'must be a relative path without ".."'),
-  z.refine((t) => [...t.matchAll(/\{([^}]*)\}/g)].every((m) => m[1] === 'cluster' || m[1] === 'namespace'), 'only {cluster} and {namespace} may be used'),
-);
-
-/** How long a remote server may stay silent during a request before it is given up. */
-export const requestTimeout = duration.check(z.refine((ms) => ms >= 1000, 'must be at least 1s'));
-
-export const DEFAULT_PATH_TEMPLATE = 'clusters/{cluster}/namespaces/{namespace}.json';
-
-const fileSink = z.strictObject({
-  name: dnsLabel,
-  type: z.literal('file'),
-  /** Folder the files are written under. */
-  dir: nonEmpty(),
-  pathTemplate: z._default(pathTemplate, DEFAULT_PATH_TEMPLATE),
-});
-
-/** The changes table's settings, as the sink holds them once parsed; `history: false` is none. */
-export interface HistorySettings {
-  /** The changes table, in the sink's schema. */
-  table: string;
-  /** A cluster's first export with history: one run marked baseline (`run`), or an insert row per object (`rows`). */
-  baseline: 'run' | 'rows';
-}
-
-export const DEFAULT_HISTORY: HistorySettings = { table: 'kollect_changes', baseline: 'run' };
-
-/** `history: false | true | {table, baseline}`, parsed to `false` or the settings. */
-const historySetting = z.pipe(
-  z.union(
-    [
-      z.boolean(),
-      z.strictObject({
-        table: z._default(sqlIdentifier, DEFAULT_HISTORY.table),
-        baseline: z._default(z.enum(['run', 'rows']), DEFAULT_HISTORY.baseline),
-      }),
-    ],
-    { error: 'must be true, false or {table, baseline: run | rows}' },
-  ),
-  z.transform((value): false | HistorySettings => (value === true ? DEFAULT_HISTORY : value)),
-);
-
-const postgresSink = z
-  .strictObject({
-    name: dnsLabel,
-    type: z.literal('postgres'),
-    /** Connection URL, referenced (it carries a password). Defaults to env DATABASE_URL. */
-    url: z._default(secretRef, { env: 'DATABASE_URL' }),
-    schema: z._default(sqlIdentifier, 'public'),
-    table: z._default(sqlIdentifier, 'kollect_items'),
-    runsTable: z._default(sqlIdentifier, 'kollect_runs'),
-    ssl: z.optional(
-      z.strictObject({
-        mode: z._default(z.enum(['disable', 'require', 'verify-ca', 'verify-full']), 'verify-full'),
-        caFile: z.optional(z.string()),
-      }),
-    ),
-    statementTimeout: z.prefault(duration, '5m'),
-    /** What a second run of the same cluster does while the first holds the lock. */
-    onLocked: z._default(z.enum(['wait', 'fail']), 'fail'),
-    /** Record every insert, update and delete of an export in a changes table (docs/postgres.md, "History"). */
-    history: z._default(historySetting, false),
-  })
-  .check(
-    z.refine((sink) => sink.table !== sink.runsTable, {
-      path: ['runsTable'],
-      error: (issue) => `must differ from table ("${(issue.input as { table: string }).table}"): the runs are recorded in a table of their own`,
-    }),
-    z.refine((sink) => !sink.history || (sink.history.table !== sink.table && sink.history.table !== sink.runsTable), {
-      path: ['history', 'table'],
-      error: 'must differ from table and runsTable: the changes are recorded in a table of their own',
-    }),
-  );
-
-const gitSink = z
-  .strictObject({
-    name: dnsLabel,
-    type: z.literal('git'),
-    /** HTTP(S) remote; credentials never go in the URL. */
-    url: z
-      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
-      .check(z.refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), 'must not carry credentials; use auth')),
-    ref: z._default(nonEmpty(), 'main'),
-    pathTemplate: z._default(pathTemplate, DEFAULT_PATH_TEMPLATE),
-    /** Minimum time between two exports of this ref (the seed's audit cadence). */
-    exportMinInterval: z.prefault(duration, '1h'),
-    /** Persistent mirror; defaults to $KOLLECT_GIT_MIRROR_DIR/<sink name>. */
-    mirrorDir: z.optional(z.string()),
-    auth: z.optional(
-      z.strictObject({
-        username: z.optional(secretRef),
-        token: secretRef,
-      }),
-    ),
-    /** An https server whose certificate a private CA signed: that CA's certificates (PEM), trusted instead of Node's roots. */
-    tls: z.optional(z.strictObject({ caFile: nonEmpty() })),
-    author: z._default(
-      z.strictObject({
-        name: z._default(nonEmpty(), 'kollect'),
-        email: z._default(nonEmpty(), 'kollect@localhost'),
-      }),
-      { name: 'kollect', email: 'kollect@localhost' },
-    ),
-    /** Commit message prefix; kollect appends what changed. */
-    message: z._default(z.string(), 'kollect snapshot'),
-    pushRetries: z._default(wholeNumber(0, 20), 5),
-    /**
-     * How long the Git server may stay silent during a request (before its answer, or within it)
-     * before the request is given up; a timed-out push is checked with a fetch, then retried.
-     */
-    requestTimeout: z.prefault(requestTimeout, '60s'),
-  })
-  .check(
-    z.refine((sink) => sink.tls === undefined || /^https:/i.test(sink.url), {
-      path: ['tls'],
-      error: 'applies only to an https URL',
-    }),
-  );
-
-export const sinkConfig = z.discriminatedUnion('type', [fileSink, postgresSink, gitSink], {
-  error: 'must have type file, postgres or git',
-});
-export type SinkConfig = z.infer<typeof sinkConfig>;
-export type FileSinkConfig = z.infer<typeof fileSink>;
-export type PostgresSinkConfig = z.infer<typeof postgresSink>;
-export type GitSinkConfig = z.infer<typeof gitSink>;
+export { sinkConfig };
+export type { SinkConfig } from '../sinks/registry.js';
+// Each sink's config lives in its folder; named here too, as the configuration's parts.
+export type { FileSinkConfig } from '../sinks/file/config.js';
+export type { GitSinkConfig } from '../sinks/git/config.js';
+export type { PostgresSinkConfig } from '../sinks/postgres/config.js';
 
 /** A JSON path into an object, dotted with optional [n] indexes: `spec.containers[0].image`. */
 const attributePath = z

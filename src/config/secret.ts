@@ -1,5 +1,5 @@
 import { readTextFile } from '../fs/read-text-file.js';
-import type { SecretRef } from './schema.js';
+import type { SecretRef } from './fields.js';
 
 /** Where secrets are read from; tests pass their own. */
 export interface SecretDeps {

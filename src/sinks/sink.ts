@@ -1,6 +1,8 @@
 import { formatCount, printable } from '../format.js';
 import type { Logger } from '../log.js';
 import type { CollectStore } from '../store/collect-store.js';
+import type { DocumentClaim } from './document/shared-renders.js';
+import type { SinkType } from './registry.js';
 
 /**
  * What a sink would change or changed. Rows for the database (inserted / updated / unchanged /
@@ -41,7 +43,7 @@ export interface SkipReason {
 
 export interface SinkPlan {
   sink: string;
-  type: 'file' | 'postgres' | 'git';
+  type: SinkType;
   /** What the counts count. */
   unit: 'rows' | 'files';
   /** Set when the sink would skip the whole export. */
@@ -102,6 +104,8 @@ export interface SinkContext {
   /** Ignore the export interval (git `exportMinInterval`). */
   force: boolean;
   now: () => Date;
+  /** A document sink's share of the run's rendered shard documents (runSinks makes one per sink that `sharesDocuments`). */
+  documents?: DocumentClaim | undefined;
 }
 
 /**
@@ -111,6 +115,8 @@ export interface SinkContext {
 export interface Sink {
   readonly name: string;
   readonly type: SinkPlan['type'];
+  /** True for a sink that writes one document per shard through the document engine (src/sinks/document/). */
+  readonly sharesDocuments?: boolean;
   plan(store: CollectStore, ctx: SinkContext): Promise<SinkPlan>;
   apply(store: CollectStore, ctx: SinkContext): Promise<SinkResult>;
   /** Releases connections; called once after the run. */

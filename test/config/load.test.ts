@@ -104,7 +104,7 @@ describe('configuration', () => {
       'sinks[0].url',
       /credentials/,
     ],
-    ['unknown sink type', { cluster: 'c', sinks: [{ name: 's3', type: 's3' }] }, 'sinks[0].type', /file, postgres or git/],
+    ['unknown sink type', { cluster: 'c', sinks: [{ name: 'gcs', type: 'gcs' }] }, 'sinks[0].type', /file, postgres, git or s3/],
     ['unknown field', { cluster: 'c', lists: {} }, '', /lists/],
     ['unknown profile', { cluster: 'c', resources: [{ version: 'v1', resource: 'pods', profile: 'nope' }] }, 'resources[0].profile', /unknown profile "nope"/],
     [

@@ -1,5 +1,6 @@
 import type { AuthCallback, AuthFailureCallback } from 'isomorphic-git';
-import type { GitSinkConfig, SecretRef } from '../../config/schema.js';
+import type { GitSinkConfig } from './config.js';
+import type { SecretRef } from '../../config/fields.js';
 import { readRequiredSecret } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 

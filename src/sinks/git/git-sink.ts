@@ -1,22 +1,22 @@
 import { join, resolve } from 'node:path';
 import type { HttpClient } from 'isomorphic-git';
 import nodeHttp from 'isomorphic-git/http/node';
-import { compareKeys } from '../../compare.js';
-import type { GitSinkConfig } from '../../config/schema.js';
+import type { GitSinkConfig } from './config.js';
 import { InterruptedError, KollectError, SinkError } from '../../errors.js';
 import { redact, redactUrl, splitQuery, urlSecrets } from '../../redact.js';
 import type { CollectStore } from '../../store/collect-store.js';
-import { FileChanges, fileAction } from '../file-changes.js';
-import { buildShardFile, isClusterDocument, shardPathLayout, type ShardPathLayout } from '../shard-document.js';
+import { compareDocuments, type DocumentMemo } from '../document/compare-documents.js';
+import type { FileChanges } from '../document/file-changes.js';
+import { shardPathLayout, type ShardPathLayout } from '../document/shard-path.js';
 import { withDuration, type Sink, type SinkContext, type SinkPlan, type SkipReason } from '../sink.js';
 import { addRowDelta, changeSummary, rowDelta, type RowDelta } from './change-summary.js';
 import { authHandlers, readCredentials, type AuthHandlers } from './git-auth.js';
 import { blobOid, MAX_COMMITS_PER_CLONE, MAX_PACKS, Mirror } from './mirror.js';
 import { withMirrorLock } from './mirror-lock.js';
-import { loadState, payloadFingerprint, saveState, type GitSinkState, type RefState, type ShardMemo } from './sink-state.js';
+import { loadState, saveState, type GitSinkState, type RefState } from './sink-state.js';
 import { isAuthError, isLostRace, pushRefusal, remoteError, type ShownRemote } from './remote-errors.js';
 import { isRequestTimeout, remoteHttp } from './remote-http.js';
-import { skippedPlan, skipReason } from './skip-decision.js';
+import { payloadFingerprint, skippedPlan, skipReason } from '../document/skip-decision.js';
 import { streamingHttp } from './streaming-http.js';
 import { trustingConfiguredCa } from './git-tls.js';
 
@@ -56,7 +56,7 @@ interface Diff {
   /** Path to new blob oid, or null to remove. Only files that change. */
   changes: Map<string, string | null>;
   /** Shard memos after the export (for the state). */
-  memos: Record<string, ShardMemo>;
+  memos: Record<string, DocumentMemo>;
 }
 
 /** Why the mirror cannot serve an export as it is. */
@@ -97,9 +97,10 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
 
   /**
    * Compares the store with `existing`, the files under this cluster's prefix in the tree the
-   * export builds on (path to blob oid). When `applying`, new contents are written as blobs into
-   * the mirror as they are rendered (one file in memory at a time) and the rows that change are
-   * counted for the commit message; when planning, files are only hashed.
+   * export builds on (path to blob oid), through the document engine. When `applying`, new
+   * contents are written as blobs into the mirror as they are rendered (one file in memory at a
+   * time) and the rows that change are counted for the commit message; when planning, files are
+   * only hashed.
    */
   async function diff(
     store: CollectStore,
@@ -110,60 +111,26 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     applying: boolean,
     ctx: SinkContext,
   ): Promise<Diff> {
-    const carryOver = store.hasPartialData();
-    const memosBefore = last && last.cluster === store.cluster ? last.shards : {};
-    const result: Diff = { files: new FileChanges(), rows: { added: 0, updated: 0, removed: 0 }, changes: new Map(), memos: {} };
-    const read = async (oid: string): Promise<string> => (await mirror.readBlob(oid)).toString('utf8');
-
-    /** Renders one shard's file (`previous`: the file's text, when already read) and decides its action. */
-    const render = async (shard: string, path: string, before: string | undefined, previous?: string): Promise<void> => {
-      const old = previous ?? (before !== undefined && (carryOver || applying) ? await read(before) : undefined);
-      const content = await buildShardFile(store, shard, carryOver ? old : undefined);
-      const bytes = content === undefined ? undefined : Buffer.from(content, 'utf8');
-      const oid = bytes && blobOid(bytes);
-      const action = fileAction(before, oid);
-      if (action === undefined) return;
-      const entry = store.shard(shard);
-      // A file that carries rows over holds more than the shard's fingerprint says: never a memo to skip it by.
-      if (entry && oid && !carryOver) result.memos[shard] = { fingerprint: entry.fingerprint, oid };
-      result.files.record(shard, path, action);
-      if (action === 'unchanged') return;
-      result.changes.set(path, oid ?? null);
-      if (!applying) return;
-      if (bytes && oid) await mirror.writeBlob(bytes, oid);
-      // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
-      if (action === 'add') result.rows.added += entry?.rows ?? 0;
-      else addRowDelta(result.rows, rowDelta(old, content));
-    };
-
-    const current = new Set<string>();
-    for (const shard of store.shards) {
-      checkAbort(ctx, 'while rendering files');
-      current.add(shard.key);
-      const path = layout.pathFor(shard.key);
-      const before = existing.get(path);
-      const memo = memosBefore[shard.key];
-      // Same rows as last time and the file still holds what we wrote then: not even read.
-      if (!carryOver && before !== undefined && memo?.fingerprint === shard.fingerprint && memo.oid === before) {
-        result.memos[shard.key] = memo;
-        result.files.record(shard.key, path, 'unchanged');
-        continue;
-      }
-      await render(shard.key, path, before);
-    }
-    // Files of shards that vanished: only this cluster's own files, never anything else.
-    for (const [path, oid] of [...existing].sort(compareKeys)) {
-      const shard = layout.shardOf(path);
-      if (shard === undefined || current.has(shard)) continue;
-      checkAbort(ctx, 'while rendering files');
-      const text = await read(oid);
-      if (!isClusterDocument(text, store.cluster)) {
-        ctx.log.debug("git sink leaves a file that matches the path template but is not this cluster's", { sink: config.name, path });
-        continue;
-      }
-      await render(shard, path, oid, text);
-    }
-    return result;
+    const rows: RowDelta = { added: 0, updated: 0, removed: 0 };
+    const changes = new Map<string, string | null>();
+    const backend = { existing, read: async (_path: string, oid: string) => (await mirror.readBlob(oid)).toString('utf8'), versionOf: blobOid };
+    const compared = await compareDocuments(store, backend, {
+      layout,
+      memos: last && last.cluster === store.cluster ? last.shards : {},
+      readBefore: applying,
+      checkAbort: () => checkAbort(ctx, 'while rendering files'),
+      claim: ctx.documents,
+      onForeign: (path) => ctx.log.debug("git sink leaves a file that matches the path template but is not this cluster's", { sink: config.name, path }),
+      write: async (change) => {
+        changes.set(change.path, change.version ?? null);
+        if (!applying) return;
+        if (change.bytes && change.version) await mirror.writeBlob(change.bytes, change.version);
+        // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
+        if (change.action === 'add') rows.added += store.shard(change.shard)?.rows ?? 0;
+        else addRowDelta(rows, rowDelta(change.before, change.content));
+      },
+    });
+    return { files: compared.files, rows, changes, memos: compared.memos };
   }
 
   async function rememberExport(
@@ -172,7 +139,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
     fingerprint: string,
     now: Date,
     commit: string | undefined,
-    memos: Record<string, ShardMemo>,
+    memos: Record<string, DocumentMemo>,
   ): Promise<void> {
     state.refs[config.ref] = { url: remote.url, cluster: store.cluster, fingerprint, exportedAt: now.toISOString(), commit: commit ?? null, shards: memos };
     await saveState(mirrorDir, state);
@@ -357,6 +324,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
   return {
     name: config.name,
     type: 'git',
+    sharesDocuments: true,
     plan: (store, ctx) => wrap(() => plan(store, ctx)),
     apply: (store, ctx) => wrap(() => withDuration(() => withMirrorLock(mirrorDir, config.name, ctx.log, () => apply(store, ctx)))),
     close: async () => undefined,

@@ -1,6 +1,6 @@
 import { Agent } from 'node:https';
 import type { HttpClient } from 'isomorphic-git';
-import type { GitSinkConfig } from '../../config/schema.js';
+import type { GitSinkConfig } from './config.js';
 import { readCaFile } from '../ca-file.js';
 
 /**

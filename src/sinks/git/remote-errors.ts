@@ -1,5 +1,5 @@
 import { describeSecret } from '../../config/secret.js';
-import type { GitSinkConfig } from '../../config/schema.js';
+import type { GitSinkConfig } from './config.js';
 import { KollectError, SinkError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import type { AuthHandlers } from './git-auth.js';

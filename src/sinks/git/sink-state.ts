@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../fs/write-file-atomic.js';
-import { digest } from '../../rows/checksum.js';
-import type { CollectStore } from '../../store/collect-store.js';
+import type { DocumentMemo } from '../document/compare-documents.js';
+import type { LastExport } from '../document/skip-decision.js';
 
 /**
  * What the Git sink remembers between runs, per ref, in a small JSON file beside the mirror:
@@ -13,26 +13,12 @@ import type { CollectStore } from '../../store/collect-store.js';
 export const STATE_FILE = 'kollect-state.json';
 const STATE_VERSION = 1;
 
-/** What one shard's file held after the last successful export. */
-export interface ShardMemo {
-  /** The store fingerprint of the shard's rows. */
-  fingerprint: string;
-  /** The blob the shard's file held: equal blob and fingerprint mean the file is up to date. */
-  oid: string;
-}
-
 /** The last successful export of one ref. */
-export interface RefState {
-  /** Remote URL it went to, without its query (credentials are never stored); a state of another URL is ignored. */
-  url: string;
-  cluster: string;
-  /** Payload fingerprint (see payloadFingerprint). */
-  fingerprint: string;
-  /** ISO time of the export (a push, or a check that found the remote already up to date). */
-  exportedAt: string;
+export interface RefState extends LastExport {
   /** Commit the ref pointed at afterwards. */
   commit: string | null;
-  shards: Record<string, ShardMemo>;
+  /** What each shard's file held after it (its version is the blob id). */
+  shards: Record<string, DocumentMemo>;
 }
 
 export interface GitSinkState {
@@ -71,18 +57,4 @@ export async function loadState(mirrorDir: string): Promise<GitSinkState> {
 /** Replaces the state atomically: readers see old or new, never half. */
 export async function saveState(mirrorDir: string, state: GitSinkState): Promise<void> {
   await writeFileAtomic(statePath(mirrorDir), `${JSON.stringify(state, null, 2)}\n`);
-}
-
-/**
- * Digest of everything that decides the files this cluster exports: every shard's fingerprint,
- * the cluster, the path template and the set of incompletely listed types, namespaces and groups
- * (whose rows are carried over from the existing files, so a change in that set changes the output).
- */
-export function payloadFingerprint(store: CollectStore, pathTemplate: string): string {
-  const shards = store.shards.map((s) => `${s.key}=${s.fingerprint}`).sort();
-  const incomplete = [
-    ...store.incompleteResources().map((r) => `${r.group}/${r.resource}${r.incompleteNamespaces ? `:${r.incompleteNamespaces.join(',')}` : ''}`),
-    ...store.manifest.discoveryFailed.map((f) => `${f.group}/*`),
-  ].sort();
-  return digest(JSON.stringify({ cluster: store.cluster, pathTemplate, shards, incomplete }));
 }

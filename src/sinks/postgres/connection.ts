@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type pg from 'pg';
-import type { PostgresSinkConfig, SecretRef } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
+import type { SecretRef } from '../../config/fields.js';
 import { describeSecret, readSecret, type SecretDeps } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 import { readCaFile } from '../ca-file.js';

@@ -1,4 +1,4 @@
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import { LockBusyError } from '../../errors.js';
 import type { SinkContext } from '../sink.js';
 import { pgErrorOf } from './pg-errors.js';

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import { poolConfig, type ConnectionDeps } from './connection.js';
 import { initSchema, type InitResult } from './init-schema.js';
 import { sinkError } from './pg-errors.js';

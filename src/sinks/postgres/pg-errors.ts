@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import { InterruptedError, KollectError, SinkError, StoreError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import type { CollectStore } from '../../store/collect-store.js';

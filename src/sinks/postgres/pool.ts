@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import type { KollectError } from '../../errors.js';
 import type { SinkContext } from '../sink.js';
 import { poolConfig, type ConnectionDeps } from './connection.js';

@@ -1,4 +1,4 @@
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import type { Sink } from '../sink.js';
 import { applyStore } from './apply.js';
 import { planStore } from './plan.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import type { KollectError } from '../../errors.js';
 import { redact } from '../../redact.js';
 import type { ChangeCounts, SinkContext } from '../sink.js';

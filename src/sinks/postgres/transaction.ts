@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { PostgresSinkConfig } from '../../config/schema.js';
+import type { PostgresSinkConfig } from './config.js';
 import { redact } from '../../redact.js';
 import type { SinkContext } from '../sink.js';
 import { SET_LOCAL_STATEMENT_TIMEOUT, statementTimeoutParam } from './connection.js';

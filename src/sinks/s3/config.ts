@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { DEFAULT_PATH_TEMPLATE, dnsLabel, duration, pathTemplate, requestTimeout, secretRef } from '../../config/schema.js';
+import { dnsLabel, duration, pathTemplate, requestTimeout, secretRef } from '../../config/fields.js';
 import { nonEmpty, wholeNumber } from '../../zod.js';
 
 /**
@@ -36,7 +36,7 @@ export const s3SinkConfigSchema = z
     bucket: bucketName,
     /** Key prefix every object of this sink lives under; the pathTemplate follows it. */
     prefix: z._default(keyPrefix, ''),
-    pathTemplate: z._default(pathTemplate, DEFAULT_PATH_TEMPLATE),
+    pathTemplate,
     /** An S3-compatible store's URL (MinIO, R2, GCS); AWS S3's own endpoint when absent. Credentials never go in it. */
     endpoint: z.optional(
       z

@@ -1,7 +1,7 @@
 import { Agent } from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
 import { readRequiredSecret, type SecretDeps } from '../../config/secret.js';
-import type { SecretRef } from '../../config/schema.js';
+import type { SecretRef } from '../../config/fields.js';
 import { SinkError } from '../../errors.js';
 import { readCaFile } from '../ca-file.js';
 import type { S3SinkConfig } from './config.js';

@@ -6,7 +6,7 @@ import { validateConfig } from '../../../src/config/load.js';
 import type { FileSinkConfig } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/log.js';
 import { createFileSink } from '../../../src/sinks/file/file-sink.js';
-import { parseShardDocument } from '../../../src/sinks/shard-document.js';
+import { parseShardDocument } from '../../../src/sinks/document/shard-document.js';
 import type { SinkContext } from '../../../src/sinks/sink.js';
 import { storeOf, syntheticRows, tempDir } from '../../support/store-fixture.js';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { changeSummary, rowDelta } from '../../../src/sinks/git/change-summary.js';
-import { renderShardDocument } from '../../../src/sinks/shard-document.js';
+import { renderShardDocument } from '../../../src/sinks/document/shard-document.js';
 
 describe('git commit message', () => {
   it('GIVEN file and row changes WHEN summarising THEN a commit message line with shards and rows changed', () => {

@@ -7,7 +7,7 @@ import type { Logger } from '../../../src/log.js';
 import { rowChecksum } from '../../../src/rows/project.js';
 import type { Row } from '../../../src/rows/row.js';
 import { createGitSink, type GitSinkDeps } from '../../../src/sinks/git/git-sink.js';
-import { renderShardDocument } from '../../../src/sinks/shard-document.js';
+import { renderShardDocument } from '../../../src/sinks/document/shard-document.js';
 import type { Sink, SinkContext, SinkResult } from '../../../src/sinks/sink.js';
 import type { CollectStore } from '../../../src/store/collect-store.js';
 import { git, type GitServer } from '../../support/git-server.js';

@@ -9,7 +9,7 @@ import { gitMirrorDir } from '../../../src/sinks/git/git-sink.js';
 import { MAX_COMMITS_PER_CLONE } from '../../../src/sinks/git/mirror.js';
 import { LOCK_FILE } from '../../../src/sinks/git/mirror-lock.js';
 import { loadState, saveState } from '../../../src/sinks/git/sink-state.js';
-import { parseShardDocument } from '../../../src/sinks/shard-document.js';
+import { parseShardDocument } from '../../../src/sinks/document/shard-document.js';
 import { startGitServer, withGitServer, type GitServer } from '../../support/git-server.js';
 import { tempDir } from '../../support/store-fixture.js';
 import {

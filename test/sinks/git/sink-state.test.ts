@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadState, payloadFingerprint, saveState, statePath } from '../../../src/sinks/git/sink-state.js';
+import { payloadFingerprint } from '../../../src/sinks/document/skip-decision.js';
+import { loadState, saveState, statePath } from '../../../src/sinks/git/sink-state.js';
 import { tempDir } from '../../support/store-fixture.js';
 import { store } from './git-fixture.js';
 

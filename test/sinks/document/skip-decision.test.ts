@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { skipReason, type ExportAttempt } from '../../../src/sinks/git/skip-decision.js';
+import { skipReason, type ExportAttempt } from '../../../src/sinks/document/skip-decision.js';
 import type { RefState } from '../../../src/sinks/git/sink-state.js';
 
 const HOUR = 3_600_000;

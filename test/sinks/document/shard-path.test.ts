@@ -2,17 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { validateConfig } from '../../src/config/load.js';
-import type { FileSinkConfig } from '../../src/config/schema.js';
-import { SinkError } from '../../src/errors.js';
-import { silentLogger } from '../../src/log.js';
-import { createFileSink } from '../../src/sinks/file/file-sink.js';
-import type { SinkContext } from '../../src/sinks/sink.js';
-import { CollectStore } from '../../src/store/collect-store.js';
-import { STORE_MANIFEST_FILE } from '../../src/store/store-manifest.js';
-import { withGitServer } from '../support/git-server.js';
-import { storeOf, syntheticRows, tempDir } from '../support/store-fixture.js';
-import { context, gitSink } from './git/git-fixture.js';
+import { validateConfig } from '../../../src/config/load.js';
+import type { FileSinkConfig } from '../../../src/config/schema.js';
+import { SinkError } from '../../../src/errors.js';
+import { silentLogger } from '../../../src/log.js';
+import { createFileSink } from '../../../src/sinks/file/file-sink.js';
+import type { SinkContext } from '../../../src/sinks/sink.js';
+import { CollectStore } from '../../../src/store/collect-store.js';
+import { STORE_MANIFEST_FILE } from '../../../src/store/store-manifest.js';
+import { withGitServer } from '../../support/git-server.js';
+import { storeOf, syntheticRows, tempDir } from '../../support/store-fixture.js';
+import { context, gitSink } from '../git/git-fixture.js';
 
 const ctx: SinkContext = { log: silentLogger, signal: new AbortController().signal, force: false, now: () => new Date() };
 

@@ -1,6 +1,6 @@
-import { addCounts, emptyCounts, type ChangeCounts, type ShardChange } from './sink.js';
+import { addCounts, emptyCounts, type ChangeCounts, type ShardChange } from '../sink.js';
 
-/** What an export does to one shard's file, in the file and Git sinks. */
+/** What an export does to one shard's document, in every document sink. */
 export type FileAction = 'add' | 'change' | 'remove' | 'unchanged';
 
 const COUNTED_AS: Record<FileAction, keyof ChangeCounts> = { add: 'added', change: 'changed', remove: 'removed', unchanged: 'unchanged' };
