@@ -1,7 +1,7 @@
 /**
- * `npm run bench:scale [-- --clusters 200 --rows 50000 --json FILE]`: the fleet of the seed's
- * claim, 200 clusters of 50,000 rows in one table (10M rows), on one machine (issue 33,
- * docs/load-test.md for the real run). PostgreSQL: DATABASE_URL (a superuser: auto_explain,
+ * `npm run bench:scale [-- --clusters 200 --rows 50000 --json FILE]`: the fleet that kollect's
+ * operator documentation claims, 200 clusters of 50,000 rows in one table (10M rows), on one
+ * machine (docs/load-test.md for the real run). PostgreSQL: DATABASE_URL (a superuser: auto_explain,
  * CHECKPOINT) when set, else an embedded server.
  *
  * `--history`: the table-size steps a third time, on the plain table with the sink's `history: true`

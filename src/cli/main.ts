@@ -14,7 +14,7 @@ export function buildProgram(): Command {
   const program = new Command('kollect')
     .description(
       'Export Kubernetes inventory: list resources with paginated API calls, project each object into a lean row, ' +
-        'group rows into per-namespace shards and export them to PostgreSQL, Git and files.',
+        'group rows into per-namespace shards and export them to PostgreSQL, Git, files and S3.',
     )
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
