@@ -13,7 +13,7 @@ import { runSinks, type SinkOutcome } from './sinks/run-sinks.js';
 import { CollectStore } from './store/collect-store.js';
 import type { ResourceStatus, StoreManifest } from './store/store-manifest.js';
 import { withStoreLock } from './store/store-lock.js';
-import { checkStoreTarget } from './store/store-writer.js';
+import { checkStoreTarget } from './store/store-target.js';
 import { collect, noTypeListedCompletely, type CollectDeps } from './collect/collect.js';
 
 export interface ShardWarning {
