@@ -10,6 +10,8 @@ import { withClient } from './postgres.js';
 export interface PlanNode {
   'Node Type': string;
   'Relation Name'?: string;
+  /** Which side of its parent a node is: `Outer` (read once) or `Inner` (read per outer row, under a Nested Loop). */
+  'Parent Relationship'?: string;
   Plans?: PlanNode[];
 }
 
@@ -33,12 +35,16 @@ export function touchesStaging(plan: PlanNode): boolean {
 }
 
 /**
- * The Nested Loop nodes of a plan that loop over the staging table: staging on either side, but
- * read by TID (one tuple per outer row, as the history rows fetch a changed row) is no loop over it.
+ * The Nested Loop nodes of a plan that loop over the staging table: staging read on the inner
+ * side, once per outer row. Staging on the outer side, each of its rows probing an index of the
+ * items table, reads it once; and staging read by TID (one tuple per outer row, as the history
+ * rows fetch a changed row) is no loop over it either.
  */
 export function nestedLoopsOverStaging(plan: PlanNode): PlanNode[] {
   const scansStaging = (node: PlanNode): boolean => [...nodesOf(node)].some((n) => n['Relation Name'] === STAGING_RELATION && n['Node Type'] !== 'Tid Scan');
-  return [...nodesOf(plan)].filter((node) => node['Node Type'] === 'Nested Loop' && scansStaging(node));
+  return [...nodesOf(plan)].filter(
+    (node) => node['Node Type'] === 'Nested Loop' && (node.Plans ?? []).some((child) => child['Parent Relationship'] === 'Inner' && scansStaging(child)),
+  );
 }
 
 /** A plan auto_explain sent as a notice: `duration: 0.123 ms  plan:\n{...}`. */
