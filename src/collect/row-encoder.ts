@@ -1,4 +1,4 @@
-import { canonicalJson, digest } from '../rows/checksum.js';
+import { canonicalJson, digest, isCanonical } from '../rows/checksum.js';
 import type { Profile } from '../rows/profiles/profile.js';
 import { dropSecretData, isSecretType } from '../rows/profiles/secret.js';
 import { attributeGetters, type KubeObject, type ProjectedType } from '../rows/project.js';
@@ -108,23 +108,4 @@ const JSON_ESCAPED = /["\\\u0000-\u001f\ud800-\udfff]/;
  */
 function jsonOf(value: unknown, plain: boolean): string {
   return typeof value === 'string' && (plain || !JSON_ESCAPED.test(value)) ? `"${value}"` : (JSON.stringify(value) ?? 'null');
-}
-
-/**
- * True when `JSON.stringify(value)` already is `canonicalJson(value)`: every object's keys come
- * in sorted order (Object.keys order, which JSON.stringify follows, integer-like keys first).
- */
-function isCanonical(value: unknown): boolean {
-  if (value === null || typeof value !== 'object') return true;
-  if (Array.isArray(value)) {
-    for (const item of value) if (!isCanonical(item)) return false;
-    return true;
-  }
-  let previous: string | undefined;
-  for (const key in value) {
-    if (previous !== undefined && !(previous < key)) return false;
-    if (!isCanonical((value as Record<string, unknown>)[key])) return false;
-    previous = key;
-  }
-  return true;
 }

@@ -66,7 +66,8 @@ export function* syntheticRows(options: SyntheticOptions): Generator<Row> {
       kind: type.kind,
       resource: type.resource,
       labels: { app: `app-${i % 50}`, ...(changed ? { rev: String(options.revision ?? 1) } : {}) },
-      attributes: { phase: 'Running', note: filler },
+      // In name order, as the collector builds them (attributeGetters).
+      attributes: { note: filler, phase: 'Running' },
       createdAt: '2026-01-01T00:00:00Z',
       resourceVersion: String(1000 + i),
       checksum: '',

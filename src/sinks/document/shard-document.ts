@@ -23,9 +23,20 @@ function sortKey(row: DocumentRow): string {
   return `${row.apiGroup}\u0000${row.resource}\u0000${row.name}\u0000${row.uid}`;
 }
 
+/** Keys in sorted order: canonicalJson then serializes the row natively (isCanonical). */
 function toDocumentRow(row: Row): DocumentRow {
-  const { cluster: _cluster, namespace: _namespace, resourceVersion: _rv, ...rest } = row;
-  return rest;
+  return {
+    apiGroup: row.apiGroup,
+    apiVersion: row.apiVersion,
+    attributes: row.attributes,
+    checksum: row.checksum,
+    createdAt: row.createdAt,
+    kind: row.kind,
+    labels: row.labels,
+    name: row.name,
+    resource: row.resource,
+    uid: row.uid,
+  };
 }
 
 export function renderShardDocument(cluster: string, shardKey: string, rows: DocumentRow[]): string {
