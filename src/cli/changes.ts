@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { sqlIdentifier } from '../config/fields.js';
@@ -7,7 +6,7 @@ import { DEFAULT_HISTORY } from '../sinks/postgres/config.js';
 import { UsageError } from '../errors.js';
 import type { HistorySource } from '../history/read-history.js';
 import { formatAsOf, formatChanges } from './changes-output.js';
-import { positiveInt, printResult } from './common.js';
+import { DEFAULT_CONFIG_FILE, positiveInt, present, printResult } from './common.js';
 import { selectPostgresSink } from './db.js';
 import { pointInTime } from './time-flags.js';
 
@@ -27,8 +26,6 @@ interface ChangesFlags {
   output: 'table' | 'json';
 }
 
-/** The configuration file read when --config (or KOLLECT_CONFIG) names none, as every command does. */
-const DEFAULT_CONFIG = 'kollect.yaml';
 /** The name errors give the sink made from DATABASE_URL when there is no configuration file. */
 const DATABASE_URL_SINK = 'database-url';
 /** Changes (or objects) printed when --limit is not given: a screenful or two, and a bounded query. */
@@ -40,20 +37,13 @@ function identifier(value: string): string {
   return value;
 }
 
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * The database to read and the cluster a config file names: the postgres sink of the file
  * (--config, KOLLECT_CONFIG, or kollect.yaml when it exists), else one made from DATABASE_URL
  * with the default table names. --schema and --history-table override either.
  */
 async function historySource(flags: ChangesFlags): Promise<{ source: HistorySource; configCluster?: string }> {
-  const file = flags.config ?? ((await exists(DEFAULT_CONFIG)) ? DEFAULT_CONFIG : undefined);
+  const file = flags.config ?? ((await present(DEFAULT_CONFIG_FILE)) ? DEFAULT_CONFIG_FILE : undefined);
   let sink: PostgresSinkConfig;
   let configCluster: string | undefined;
   if (file !== undefined) {
@@ -64,7 +54,7 @@ async function historySource(flags: ChangesFlags): Promise<{ source: HistorySour
     if (flags.sink !== undefined) throw new UsageError(`--sink ${flags.sink} needs a configuration file (--config FILE), and there is none`);
     if (!process.env.DATABASE_URL) {
       throw new UsageError(
-        `no configuration file (${DEFAULT_CONFIG} here, or --config FILE) and DATABASE_URL is not set: give one of them, so that kollect changes finds the database`,
+        `no configuration file (${DEFAULT_CONFIG_FILE} here, or --config FILE) and DATABASE_URL is not set: give one of them, so that kollect changes finds the database`,
       );
     }
     const parsed = sinkConfig.parse({ name: DATABASE_URL_SINK, type: 'postgres' });
@@ -83,7 +73,7 @@ export function changesCommand(): Command {
       'What changed in the inventory, newest first, from the history a postgres sink records (history: true); or, with --as-of, a namespace as it was',
     )
     .addOption(
-      new Option('-c, --config <file>', `configuration file; its postgres sink is read (default: ${DEFAULT_CONFIG} if it exists, else DATABASE_URL)`).env(
+      new Option('-c, --config <file>', `configuration file; its postgres sink is read (default: ${DEFAULT_CONFIG_FILE} if it exists, else DATABASE_URL)`).env(
         'KOLLECT_CONFIG',
       ),
     )

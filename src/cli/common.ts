@@ -5,6 +5,9 @@ import type { KollectConfig } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { escapeUnprintable } from '../format.js';
 
+/** The configuration file a command reads when neither --config nor KOLLECT_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = 'kollect.yaml';
+
 /** Options every command that reads a configuration shares. */
 export interface ConfigFlags {
   config: string;
@@ -14,7 +17,7 @@ export interface ConfigFlags {
 
 export function addConfigOptions(command: Command): Command {
   return command
-    .addOption(new Option('-c, --config <file>', 'configuration file (YAML or JSON)').env('KOLLECT_CONFIG').default('kollect.yaml'))
+    .addOption(new Option('-c, --config <file>', 'configuration file (YAML or JSON)').env('KOLLECT_CONFIG').default(DEFAULT_CONFIG_FILE))
     .addOption(new Option('--cluster <name>', "this cluster's name in the fleet (overrides the file)"))
     .addOption(outputOption());
 }
@@ -39,7 +42,7 @@ export function readConfig(flags: ConfigFlags, overrides: Omit<ConfigOverrides, 
 const UNNAMED_CLUSTER = 'unnamed';
 
 /** False only when nothing is at `path`; anything else (a folder, no permission) is the loader's to report. */
-async function present(path: string): Promise<boolean> {
+export async function present(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;

@@ -1,4 +1,4 @@
-import { readTextFile } from '../fs/read-text-file.js';
+import { readTextFileOrReason } from '../fs/read-text-file.js';
 import type { SecretRef } from './fields.js';
 
 /** Where secrets are read from; tests pass their own. */
@@ -23,11 +23,6 @@ export function describeSecret(ref: SecretRef): string {
 export async function readSecret(ref: SecretRef, deps: SecretDeps = {}): Promise<string> {
   if ('env' in ref) return ((deps.env ?? process.env)[ref.env] ?? '').trim();
   return (await (deps.readFile ?? readTextFileOrReason)(ref.file)).trim();
-}
-
-/** readTextFile, failing with an Error whose message is the reason. */
-export function readTextFileOrReason(path: string): Promise<string> {
-  return readTextFile(path, (reason) => new Error(reason));
 }
 
 /**

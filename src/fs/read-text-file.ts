@@ -46,6 +46,11 @@ export async function readTextFile(path: string, failure: (reason: string) => Er
   throw failure(reason);
 }
 
+/** readTextFile, failing with an Error whose message is the reason: for callers that word the failure themselves. */
+export function readTextFileOrReason(path: string): Promise<string> {
+  return readTextFile(path, (reason) => new Error(reason));
+}
+
 /** Why a file system call on a path failed, as a user is told (see REASONS), else the system's message. */
 export function fileErrorReason(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException;

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { readTextFileOrReason } from '../config/secret.js';
+import { readTextFileOrReason } from '../fs/read-text-file.js';
 import { SinkError } from '../errors.js';
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
