@@ -2,7 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type pg from 'pg';
 import type { PostgresSinkConfig } from './config.js';
 import type { SecretRef } from '../../config/fields.js';
-import { describeSecret, readSecret, type SecretDeps } from '../../config/secret.js';
+import { readRequiredSecret, type SecretDeps } from '../../config/secret.js';
 import { SinkError } from '../../errors.js';
 import { readCaFile } from '../ca-file.js';
 import { urlSecrets } from '../../redact.js';
@@ -13,28 +13,10 @@ export type ConnectionDeps = SecretDeps;
 /** The application_name every kollect session carries (visible in pg_stat_activity). */
 export const APPLICATION_NAME = 'kollect';
 
-/** Resolves a secret reference: an environment variable or a mounted file, trimmed. Never logged. */
-export async function resolveSecret(sink: string, ref: SecretRef, deps: ConnectionDeps = {}): Promise<string> {
+/** The connection URL from its secret reference (an environment variable or a mounted file), trimmed. Never logged. */
+function connectionUrl(sink: string, ref: SecretRef, deps: ConnectionDeps): Promise<string> {
   const secret = 'env' in ref ? `env:${ref.env}` : `file:${ref.file}`;
-  let value: string;
-  try {
-    value = await readSecret(ref, deps);
-  } catch (error) {
-    throw new SinkError(
-      sink,
-      `connection URL: cannot read secret ${describeSecret(ref)}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
-      { secret },
-      { code: 'SINK_CONFIG' },
-    );
-  }
-  if (!value)
-    throw new SinkError(
-      sink,
-      `connection URL: ${'env' in ref ? `environment variable ${ref.env} is not set or empty` : `secret file ${ref.file} is empty`}`,
-      { secret },
-      { code: 'SINK_CONFIG' },
-    );
-  return value;
+  return readRequiredSecret(ref, deps, (problem, cause) => new SinkError(sink, `connection URL: ${problem}`, { secret }, { code: 'SINK_CONFIG', cause }));
 }
 
 /** URL query parameters that configure TLS; removed when the config's `ssl` decides instead. */
@@ -81,7 +63,7 @@ export async function setLocalStatementTimeout(client: Pick<pg.ClientBase, 'quer
  * statement timeout is set per transaction instead (SET_LOCAL_STATEMENT_TIMEOUT).
  */
 export async function poolConfig(config: PostgresSinkConfig, deps: ConnectionDeps = {}): Promise<{ options: pg.PoolConfig; secrets: string[] }> {
-  let connectionString = await resolveSecret(config.name, config.url, deps);
+  let connectionString = await connectionUrl(config.name, config.url, deps);
   let url: URL;
   try {
     url = new URL(connectionString);

@@ -60,10 +60,10 @@ describe('postgres sink: connection options', () => {
   }
 
   const refused: Array<[string, Record<string, unknown>, Parameters<typeof poolConfig>[1], RegExp]> = [
-    ['the variable is unset', {}, { env: {} }, /environment variable KOLLECT_TEST_URL is not set or empty/],
+    ['the variable is unset', {}, { env: {} }, /connection URL: environment variable KOLLECT_TEST_URL is missing or empty/],
     ['the URL is not postgres://', {}, env('mysql://u:p@db/x'), /must start with postgres:\/\/ or postgresql:\/\/, not mysql:\/\//],
     ['the URL does not parse', {}, env('not a url'), /not a valid postgres:\/\/ URL/],
-    ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /cannot read secret file \/nonexistent\/url: file not found/],
+    ['the secret file is missing', { url: { file: '/nonexistent/url' } }, {}, /connection URL: cannot read file \/nonexistent\/url: file not found/],
     [
       'the CA file is missing',
       { ssl: { mode: 'verify-full', caFile: '/nonexistent/ca.pem' } },
