@@ -1,8 +1,9 @@
 /**
  * Label and field selectors as the API server parses them (apimachinery's `labels.Parse` and
  * `fields.ParseSelector`): checked when the configuration is read, so that a malformed one names
- * its path and exits 2 instead of failing each list with 400 BadRequest. The server applies them;
- * kollect only checks their syntax and passes the text on unchanged.
+ * its path and exits 2 instead of failing each list with 400 BadRequest. The server applies them
+ * to lists: kollect passes the text on unchanged. Only `shard-report --manifests`, which has no
+ * server, evaluates them itself (labelSelectorMatches, fieldSelectorMatches).
  */
 
 /** A label name, or the part after `prefix/` of a key: 63 characters at most, alphanumeric at both ends. */
@@ -78,6 +79,34 @@ export function labelSelectorProblem(selector: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether an object's labels satisfy a label selector that labelSelectorProblem accepts, as the
+ * API server decides (apimachinery's `labels.Selector.Matches`): `!=` and `notin` also take an
+ * object without the key; `<` and `>` only a whole-number value.
+ */
+export function labelSelectorMatches(selector: string, labels: Readonly<Record<string, string>>): boolean {
+  const valueOf = (key: string): string | undefined => (Object.hasOwn(labels, key) ? labels[key] : undefined);
+  return requirements(selector).every((requirement) => {
+    const set = SET_REQUIREMENT.exec(requirement);
+    if (set) {
+      const value = valueOf(set[1]!);
+      const inSet = value !== undefined && set[3]!.split(',').some((v) => v.trim() === value);
+      return set[2] === 'in' ? inSet : !inSet;
+    }
+    const operator = OPERATOR_REQUIREMENT.exec(requirement);
+    if (operator) {
+      const [, key, op, expected] = operator as unknown as [string, string, string, string];
+      const value = valueOf(key);
+      if (op === '!=') return value !== expected;
+      if (op === '=' || op === '==') return value === expected;
+      if (value === undefined || !/^-?\d+$/.test(value)) return false;
+      return op === '<' ? Number(value) < Number(expected) : Number(value) > Number(expected);
+    }
+    const [, negated, key] = /^(!?)\s*(\S+)$/.exec(requirement) as unknown as [string, string, string];
+    return (valueOf(key) !== undefined) !== (negated === '!');
+  });
+}
+
 /** Field selector terms split on unescaped commas (a value may hold `\,`). */
 function fieldTerms(selector: string): string[] {
   const terms: string[] = [];
@@ -95,14 +124,30 @@ function fieldTerms(selector: string): string[] {
   return terms;
 }
 
+const FIELD_TERM = /^([^=!\s]+)\s*(==|=|!=)(.*)$/;
+
 /** Why a field selector does not parse (`status.phase!=Succeeded,metadata.name=x`), or undefined when it does. */
 export function fieldSelectorProblem(selector: string): string | undefined {
   if (selector.trim() === '') return 'must not be empty; leave the setting out to select everything';
   for (const term of fieldTerms(selector)) {
-    const match = /^([^=!\s]+)\s*(==|=|!=)(.*)$/.exec(term.trim());
+    const match = FIELD_TERM.exec(term.trim());
     if (!match) return `cannot read "${term}": use field=value, field==value or field!=value (such as status.phase!=Succeeded)`;
   }
   return undefined;
+}
+
+/**
+ * Whether an object's fields satisfy a field selector that fieldSelectorProblem accepts. Only the
+ * fields given are judged (`metadata.name`, `metadata.namespace` of a manifest); a term on any
+ * other field is taken as met, since only the API server knows its value.
+ */
+export function fieldSelectorMatches(selector: string, fields: Readonly<Record<string, string>>): boolean {
+  return fieldTerms(selector).every((term) => {
+    const [, field, op, raw] = FIELD_TERM.exec(term.trim()) as unknown as [string, string, string, string];
+    const value = Object.hasOwn(fields, field) ? fields[field] : undefined;
+    if (value === undefined) return true;
+    return (value === raw.replace(/\\(.)/g, '$1')) !== (op === '!=');
+  });
 }
 
 /** Both selectors at once (a resource's and a flag's): the API server ANDs comma-separated requirements. */

@@ -1,13 +1,15 @@
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { KollectConfig } from '../config/schema.js';
+import { WILDCARD, type KollectConfig, type ResourceConfig } from '../config/schema.js';
 import { UsageError } from '../errors.js';
 import { documentValue } from '../config/document-value.js';
+import { inNamespaceScope } from '../kube/namespace-scope.js';
+import { fieldSelectorMatches, labelSelectorMatches } from '../kube/selectors.js';
 import { fileErrorReason, readTextFile } from '../fs/read-text-file.js';
 import { createProjector, type Projector } from '../rows/project.js';
 import { resolveProfile } from '../rows/profiles/registry.js';
-import { shardKeyOf } from '../rows/row.js';
+import { resourceTypeKey, shardKeyOf } from '../rows/row.js';
 import type { ShardSize } from './shard-report.js';
 
 /**
@@ -54,7 +56,15 @@ export function pluralOf(kind: string): string {
 interface KubeManifestObject {
   apiVersion?: unknown;
   kind?: unknown;
-  metadata?: { name?: unknown; generateName?: unknown; namespace?: unknown; uid?: unknown; creationTimestamp?: unknown; resourceVersion?: unknown };
+  metadata?: {
+    name?: unknown;
+    generateName?: unknown;
+    namespace?: unknown;
+    labels?: unknown;
+    uid?: unknown;
+    creationTimestamp?: unknown;
+    resourceVersion?: unknown;
+  };
   items?: unknown;
 }
 
@@ -138,14 +148,23 @@ function* objectsOf(doc: unknown, where: string): Generator<PlacedObject> {
  * that cannot be read or parsed; warns of objects it leaves out.
  */
 export async function kubeManifestShardSizes(paths: string[], config: KollectConfig): Promise<KubeManifestSizes> {
-  const projectors = new Map<string, Projector | null>();
-  const projectorFor = (group: string, version: string, kind: string): Projector | null => {
+  const projectors = new Map<string, { configured: ResourceConfig; project: Projector } | null>();
+  const projectorFor = (group: string, version: string, kind: string) => {
     const resource = pluralOf(kind);
     const key = `${group}/${resource}`;
     let projector = projectors.get(key);
     if (projector === undefined) {
-      const configured = config.resources.find((r) => r.group === group && r.resource === resource);
-      projector = configured ? createProjector(config.cluster, { group, version, resource, kind }, resolveProfile(configured, config.profiles)) : null;
+      const configured = configuredFor(config, group, resource);
+      projector = configured
+        ? {
+            configured,
+            project: createProjector(
+              config.cluster,
+              { group, version, resource, kind },
+              resolveProfile({ group, resource, profile: configured.profile }, config.profiles),
+            ),
+          }
+        : null;
       projectors.set(key, projector);
     }
     return projector;
@@ -178,13 +197,15 @@ export async function kubeManifestShardSizes(paths: string[], config: KollectCon
             continue;
           }
           const namespace = CLUSTER_SCOPED_KINDS.has(kind) ? '' : typeof meta.namespace === 'string' ? meta.namespace : 'default';
+          // The API server makes the name of a generateName object by appending 5 characters.
+          const name = isName(meta.name) ? (meta.name as string) : `${meta.generateName as string}xxxxx`;
+          if (!wouldBeListed(config, projector.configured, { name, namespace, labels: meta.labels })) continue;
           // Manifests have no server-set fields; stand-ins of real length keep the byte count honest.
-          const row = projector({
+          const row = projector.project({
             ...object,
             metadata: {
               ...(meta as Record<string, string>),
-              // The API server makes the name of a generateName object by appending 5 characters.
-              name: isName(meta.name) ? (meta.name as string) : `${meta.generateName as string}xxxxx`,
+              name,
               namespace,
               uid: typeof meta.uid === 'string' ? meta.uid : '00000000-0000-0000-0000-000000000000',
               creationTimestamp: typeof meta.creationTimestamp === 'string' ? meta.creationTimestamp : '1970-01-01T00:00:00Z',
@@ -207,4 +228,32 @@ export async function kubeManifestShardSizes(paths: string[], config: KollectCon
 /** A name the API server could take (or make from `generateName`): a string, not empty. */
 function isName(value: unknown): boolean {
   return typeof value === 'string' && value !== '';
+}
+
+/**
+ * The configured resource a manifest's type falls under, as discovery resolves the configuration
+ * (src/kube/discovery.ts): the entry naming it, else the first wildcard that reaches its group,
+ * unless `exclude` leaves it out of wildcards. Undefined: kollect would not collect it.
+ */
+function configuredFor(config: KollectConfig, group: string, resource: string): ResourceConfig | undefined {
+  const named = config.resources.find((r) => r.group === group && r.resource === resource);
+  if (named) return named;
+  if (config.exclude.includes(resourceTypeKey({ group, resource }))) return undefined;
+  return config.resources.find((r) => r.resource === WILDCARD && (r.group === WILDCARD || r.group === group));
+}
+
+/**
+ * Whether kollect's lists would hold the object: a namespaced one only in the configured namespaces,
+ * and only where its resource's selectors take it (the flag `-l` is in them already). A field
+ * selector is judged on the name and namespace only; a term on another field counts the object,
+ * so that the gate errs towards too many rows, never too few.
+ */
+function wouldBeListed(config: KollectConfig, configured: ResourceConfig, object: { name: string; namespace: string; labels: unknown }): boolean {
+  if (object.namespace !== '' && !inNamespaceScope(config.namespaces, object.namespace)) return false;
+  const labels = object.labels && typeof object.labels === 'object' && !Array.isArray(object.labels) ? (object.labels as Record<string, string>) : {};
+  if (configured.labelSelector !== undefined && !labelSelectorMatches(configured.labelSelector, labels)) return false;
+  return (
+    configured.fieldSelector === undefined ||
+    fieldSelectorMatches(configured.fieldSelector, { 'metadata.name': object.name, 'metadata.namespace': object.namespace })
+  );
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fieldSelectorProblem, labelSelectorProblem } from '../../src/kube/selectors.js';
+import { fieldSelectorMatches, fieldSelectorProblem, labelSelectorMatches, labelSelectorProblem } from '../../src/kube/selectors.js';
 
 describe('label and field selectors are checked as the API server parses them', () => {
   const labels: Array<[string, boolean]> = [
@@ -40,6 +40,50 @@ describe('label and field selectors are checked as the API server parses them', 
       const problem = check(selector);
       if (valid) assert.equal(problem, undefined);
       else assert.match(problem ?? '', /\S/);
+    });
+  }
+});
+
+describe('selectors evaluated on an object as the API server would (shard-report --manifests)', () => {
+  const labels = { app: 'web', tier: 'api', replicas: '3' };
+  const labelCases: Array<[string, boolean]> = [
+    ['app=web', true],
+    ['app==web', true],
+    ['app=db', false],
+    ['app!=db', true],
+    ['missing!=x', true],
+    ['missing=x', false],
+    ['tier in (web, api)', true],
+    ['tier notin (api)', false],
+    ['missing in (a)', false],
+    ['missing notin (a)', true],
+    ['app', true],
+    ['!app', false],
+    ['!missing', true],
+    ['replicas>2', true],
+    ['replicas<3', false],
+    ['app>1', false],
+    ['app=web,tier=cache', false],
+    ['app=web,tier in (api),!missing', true],
+  ];
+  for (const [selector, expected] of labelCases) {
+    it(`GIVEN labels app=web,tier=api,replicas=3 WHEN ${JSON.stringify(selector)} THEN ${expected ? 'selected' : 'not selected'}`, () => {
+      assert.equal(labelSelectorMatches(selector, labels), expected);
+    });
+  }
+  const fields = { 'metadata.name': 'a,b', 'metadata.namespace': 'shop' };
+  const fieldCases: Array<[string, boolean]> = [
+    ['metadata.namespace=shop', true],
+    ['metadata.namespace==shop', true],
+    ['metadata.namespace!=shop', false],
+    ['metadata.name=a\\,b', true],
+    ['metadata.name=a', false],
+    ['status.phase!=Succeeded', true],
+    ['status.phase=Running,metadata.namespace!=shop', false],
+  ];
+  for (const [selector, expected] of fieldCases) {
+    it(`GIVEN name "a,b" in shop WHEN ${JSON.stringify(selector)} THEN ${expected ? 'selected' : 'not selected'}`, () => {
+      assert.equal(fieldSelectorMatches(selector, fields), expected);
     });
   }
 });
