@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import { count, nonEmpty } from '../zod.js';
+import { DNS_LABEL } from '../rows/object-name.js';
 
 /**
  * Field schemas that the configuration and every sink's own schema (src/sinks/<type>/config.ts)
@@ -7,9 +8,7 @@ import { count, nonEmpty } from '../zod.js';
  */
 
 /** Kubernetes names for clusters and sinks: lowercase DNS-1123 labels, so they fit paths and SQL. */
-export const dnsLabel = z
-  .string()
-  .check(z.minLength(1), z.maxLength(63), z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS-1123 label (a-z, 0-9, "-")'));
+export const dnsLabel = z.string().check(z.minLength(1), z.maxLength(63), z.regex(DNS_LABEL, 'must be a lowercase DNS-1123 label (a-z, 0-9, "-")'));
 
 /** SQL identifiers from config: validated here, and always quoted when used. */
 export const sqlIdentifier = z

@@ -7,7 +7,7 @@
  */
 
 /** A DNS-1123 label: what kube-apiserver requires of a namespace's name (ValidateNamespaceName). */
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /**
  * An object's name. Not the DNS-1123 subdomain most built-in types require: RBAC roles allow `:`
