@@ -223,7 +223,7 @@ describe('postgres sink: failures roll back', () => {
     const s = await storeOf('c1', syntheticRows({ cluster: 'c1', count: 10 }));
     await assert.rejects(
       sink.apply(s, testContext()),
-      (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is not set/.test(error.message),
+      (error: unknown) => error instanceof SinkError && /KOLLECT_TEST_MISSING_URL is missing or empty/.test(error.message),
     );
     await sink.close();
   });
