@@ -7,6 +7,7 @@ import { rowChecksum } from '../../../src/rows/project.js';
 import { shardKeyOf, type Row } from '../../../src/rows/row.js';
 import { buildShardDocument, renderShardDocument } from '../../../src/sinks/document/shard-document.js';
 import { CollectStore } from '../../../src/store/collect-store.js';
+import type { StoreManifest } from '../../../src/store/store-manifest.js';
 import { StoreError } from '../../../src/errors.js';
 import { buildStore, collectAll, storeOf, syntheticRows, SYNTHETIC_TYPES, tempDir } from '../../support/store-fixture.js';
 
@@ -46,7 +47,7 @@ function awkwardRows(count: number, seed: number): Row[] {
   for (let i = 0; i < count; i++) {
     const type = SYNTHETIC_TYPES[i % SYNTHETIC_TYPES.length]!;
     // Each field plain or awkward on its own: a row copied from its spool line may still hold an awkward name.
-    const plain = (): boolean => random() < 0.5;
+    const plain = (): boolean => random() < 0.7;
     const row: Row = {
       cluster: 'c1',
       namespace: type.namespaced ? `ns-${i % 3}` : '',
@@ -81,10 +82,25 @@ async function documentsOf(store: CollectStore): Promise<Map<string, string | un
 
 /** The same store as kollect.store/v4 wrote it: labels and attributes in the spool are not known to be canonical. */
 async function asV4(store: CollectStore): Promise<CollectStore> {
+  return edited(store, (manifest) => ({ ...manifest, format: 'kollect.store/v4' }));
+}
+
+/** The store reopened with its manifest edited. */
+async function edited(store: CollectStore, edit: (manifest: StoreManifest) => unknown): Promise<CollectStore> {
   const path = join(store.dir, 'manifest.json');
-  const manifest = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-  await writeFile(path, JSON.stringify({ ...manifest, format: 'kollect.store/v4' }));
+  await writeFile(path, JSON.stringify(edit(JSON.parse(await readFile(path, 'utf8')) as StoreManifest)));
   return CollectStore.open(store.dir);
+}
+
+/** Each shard's document of the store's rows as read back, given as rows (the row way). */
+async function documentsOfRows(store: CollectStore): Promise<Map<string, string>> {
+  const documents = new Map<string, string>();
+  for (const shard of store.shards) {
+    const rows = (await collectAll(store.readShardBatches(shard.key))).flat();
+    const documentRows = rows.map(({ cluster: _c, namespace: _n, resourceVersion: _v, ...row }) => row);
+    documents.set(shard.key, renderShardDocument(store.cluster, shard.key, documentRows).toString('utf8'));
+  }
+  return documents;
 }
 
 describe('shard documents rendered from spool lines', () => {
@@ -95,20 +111,25 @@ describe('shard documents rendered from spool lines', () => {
 
       const documents = await documentsOf(store);
 
-      for (const shard of store.shards) {
-        const rows = (await collectAll(store.readShardBatches(shard.key))).flat();
-        const fromRows = renderShardDocument(
-          'c1',
-          shard.key,
-          rows.map(({ cluster: _c, namespace: _n, resourceVersion: _v, ...row }) => row),
-        );
-        assert.equal(documents.get(shard.key), fromRows.toString('utf8'), shard.key);
-      }
+      assert.deepEqual(documents, await documentsOfRows(store));
       const v4 = await asV4(store);
       assert.equal(v4.canonicalSpoolJson, false);
       assert.deepEqual(await documentsOf(v4), documents);
     });
   }
+
+  it("GIVEN a resource type whose kind is the text of a field's mark WHEN its documents are built THEN they are still the row way's", async () => {
+    const store = await storeOf('c1', awkwardRows(400, 4));
+    const marked = await edited(store, (manifest) => ({
+      ...manifest,
+      resources: manifest.resources.map((type) => (type.resource === 'pods' ? { ...type, kind: '\u0000name\u0000' } : type)),
+    }));
+
+    const documents = await documentsOf(marked);
+
+    assert.ok([...documents.values()].some((text) => text?.includes('"kind":"\\u0000name\\u0000"')));
+    assert.deepEqual(documents, await documentsOfRows(marked));
+  });
 
   it('GIVEN awkward rows WHEN their documents are parsed THEN each holds its rows sorted by type, name and uid, with canonical JSON, and nothing else', async () => {
     const rows = awkwardRows(300, 7);
