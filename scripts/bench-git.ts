@@ -114,7 +114,7 @@ async function renderAll(store: StoreModule.CollectStore): Promise<Map<string, s
   const files = new Map<string, string>();
   for (const shard of store.shards) {
     const content = await buildShardDocument(store, shard.key, undefined);
-    if (content !== undefined) files.set(layout.pathFor(shard.key), content);
+    if (content !== undefined) files.set(layout.pathFor(shard.key), content.toString('utf8'));
   }
   return files;
 }

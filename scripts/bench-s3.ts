@@ -123,7 +123,8 @@ async function main(): Promise<void> {
   const first = await CollectStore.open(firstDir);
   const layout = shardPathLayout(TEMPLATE, CLUSTER, SINK);
   const documents: Array<[string, string]> = [];
-  for (const shard of first.shards) documents.push([layout.pathFor(shard.key), (await buildShardDocument(first, shard.key, undefined)) ?? '']);
+  for (const shard of first.shards)
+    documents.push([layout.pathFor(shard.key), (await buildShardDocument(first, shard.key, undefined))?.toString('utf8') ?? '']);
   await first.close();
   const documentsFile = join(work, 'documents.json');
   await writeFile(documentsFile, JSON.stringify(documents));

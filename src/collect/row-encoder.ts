@@ -24,6 +24,7 @@ export type PageEncoder = (objects: readonly KubeObject[], plainStrings?: boolea
  * - the checksum's canonical JSON reuses those strings: labels and attributes serialized in
  *   insertion order already are canonical when their keys come sorted (the API server sorts map
  *   keys; attributes are built in name order), so `canonicalJson` only runs where they are not;
+ *   the spool line holds the same canonical text;
  * - a string goes into the spool line as it is whenever its JSON escaped nothing (copyFieldOf);
  * - constants of the type (cluster, group, version, kind, resource) are serialized once.
  *
@@ -72,13 +73,13 @@ export function createPageEncoder(cluster: string, type: ProjectedType, profile:
       attributesJson = `{${attributesJson}}`;
       const created = meta.creationTimestamp ?? null;
       const createdJson = jsonOf(created, plainStrings);
-      const checksum = digest(
-        `[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${isCanonical(labels) ? labelsJson : canonicalJson(labels)},` +
-          `${attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson))},${createdJson}]`,
-      );
+      // The spool keeps the canonical text too (kollect.store/v5), so that documents copy it as it is.
+      const labelsText = isCanonical(labels) ? labelsJson : canonicalJson(labels);
+      const attributesText = attributesCanonical ? attributesJson : canonicalJson(JSON.parse(attributesJson));
+      const checksum = digest(`[${clusterJson},${namespaceJson},${nameJson},${uidJson},${typeJson},${labelsText},${attributesText},${createdJson}]`);
       page.add(
         shardKeyOf(namespace),
-        `${copyFieldOf(name, nameJson)}\t${copyFieldOf(uid, uidJson)}\t${plainStrings ? labelsJson : copyJson(labelsJson)}\t${plainStrings ? attributesJson : copyJson(attributesJson)}\t${checksum}\t` +
+        `${copyFieldOf(name, nameJson)}\t${copyFieldOf(uid, uidJson)}\t${plainStrings ? labelsText : copyJson(labelsText)}\t${plainStrings ? attributesText : copyJson(attributesText)}\t${checksum}\t` +
           `${copyFieldOf(resourceVersion, versionJson)}\t${created === null ? '\\N' : copyFieldOf(created, createdJson)}`,
         checksum,
         jsonKeys +

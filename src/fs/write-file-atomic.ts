@@ -19,7 +19,7 @@ export async function replaceFile(path: string, tmp: string, content: string | U
 }
 
 /** Writes a file atomically (see replaceFile), creating its folder, with the temporary file beside it. */
-export async function writeFileAtomic(path: string, content: string): Promise<void> {
+export async function writeFileAtomic(path: string, content: string | Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await replaceFile(path, `${path}.tmp-${randomBytes(4).toString('hex')}`, content);
 }

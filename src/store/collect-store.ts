@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { NEWLINE } from '../bytes.js';
 import { StoreError } from '../errors.js';
 import { namespaceOfShard, type Row } from '../rows/row.js';
 import { formatIssuePath } from '../config/load.js';
@@ -11,6 +12,7 @@ import {
   STORE_MANIFEST_FILE,
   STORE_FORMAT,
   STORE_FORMAT_V3,
+  STORE_FORMAT_V4,
   storeManifestSchema,
   upgradeV3,
   spoolFileOf,
@@ -73,6 +75,8 @@ export class CollectStore {
     readonly manifest: StoreManifest,
     /** The descriptor of each spool file that holds rows, opened with the manifest. */
     private readonly fds: Map<string, number>,
+    /** The spool's labels and attributes are canonical JSON (kollect.store/v5 and later), as a shard document holds them. */
+    readonly canonicalSpoolJson: boolean,
   ) {
     this.statusOf = new Map(manifest.resources.map((r) => [`${r.group}/${r.resource}`, r]));
     this.failedGroups = new Set(manifest.discoveryFailed.map((f) => f.group));
@@ -135,6 +139,7 @@ export class CollectStore {
     }
     const format = (raw as { format?: unknown } | null)?.format;
     if (format === STORE_FORMAT_V3) raw = upgradeV3(raw as Record<string, unknown>);
+    else if (format === STORE_FORMAT_V4) raw = { ...(raw as Record<string, unknown>), format: STORE_FORMAT };
     else if (format !== STORE_FORMAT) {
       throw new StoreError(`${root} is not a kollect store of format ${STORE_FORMAT} (found ${JSON.stringify(format ?? null)})`, { dir: root, format });
     }
@@ -144,7 +149,7 @@ export class CollectStore {
       throw new StoreError(`${manifestPath} is invalid: ${first ? `${formatIssuePath(first.path)}: ${first.message}` : 'unknown problem'}`, { dir: root });
     }
     const manifest = parsed.data;
-    return new CollectStore(root, manifest, await openSpoolFiles(root, manifest));
+    return new CollectStore(root, manifest, await openSpoolFiles(root, manifest), format === STORE_FORMAT);
   }
 
   /**
@@ -205,28 +210,33 @@ export class CollectStore {
    * than parsing a short row.
    */
   async *readShardBatches(key: string): AsyncGenerator<Row[]> {
-    const namespace = namespaceOfShard(key);
     for await (const { type, text } of this.readShardText(key)) {
-      const segment: SegmentContext = {
-        cluster: this.cluster,
-        namespace,
-        type: { apiGroup: type.group, apiVersion: type.version, kind: type.kind, resource: type.resource },
-      };
+      const parse = this.lineParser(key, type);
       const rows: Row[] = [];
       let start = 0;
-      for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) {
-        try {
-          rows.push(parseSpoolLine(text.slice(start, end), segment));
-        } catch (error) {
-          throw new StoreError(
-            `store ${this.dir} is damaged: shard "${key}" holds a line that is not a row of ${type.resource} (${(error as Error).message})`,
-            { dir: this.dir, shard: key },
-            { cause: error },
-          );
-        }
-      }
+      for (let end = text.indexOf('\n'); end >= 0; start = end + 1, end = text.indexOf('\n', start)) rows.push(parse(text.slice(start, end)));
       yield rows;
     }
+  }
+
+  /** Reads spool lines of shard `key` and resource type `type` back as rows; a line that is no such row is damage to the store. */
+  lineParser(key: string, type: ResourceStatus): (line: string) => Row {
+    const segment: SegmentContext = {
+      cluster: this.cluster,
+      namespace: namespaceOfShard(key),
+      type: { apiGroup: type.group, apiVersion: type.version, kind: type.kind, resource: type.resource },
+    };
+    return (line) => {
+      try {
+        return parseSpoolLine(line, segment);
+      } catch (error) {
+        throw new StoreError(
+          `store ${this.dir} is damaged: shard "${key}" holds a line that is not a row of ${type.resource} (${(error as Error).message})`,
+          { dir: this.dir, shard: key },
+          { cause: error },
+        );
+      }
+    };
   }
 
   /**
@@ -235,21 +245,15 @@ export class CollectStore {
    * COPY as they are (src/store/spool-line.ts).
    */
   async *readShardText(key: string): AsyncGenerator<{ type: ResourceStatus; text: string }> {
-    const shard = this.shard(key);
-    if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
     // One buffer per shard read, refilled: its text is decoded (copied) before it goes out.
     // Positional reads: sinks may read shards of one file at the same time through its one descriptor.
     const buffer = Buffer.allocUnsafeSlow(READ_CHUNK);
-    for (const { file, offset, bytes } of shard.segments) {
+    for (const { file, offset, bytes } of this.segmentsOf(key)) {
       const type = this.typeOfFile.get(file)!;
-      const fd = this.fds.get(file);
-      if (fd === undefined) throw new StoreError(`store ${this.dir} is closed: shard "${key}" cannot be read`, { dir: this.dir, shard: key });
       const decoder = new StringDecoder('utf8');
       let rest = '';
       for (let done = 0; done < bytes;) {
-        const { bytesRead } = await readAt(fd, buffer, 0, Math.min(READ_CHUNK, bytes - done), offset + done);
-        if (bytesRead === 0)
-          throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
+        const bytesRead = await this.readSpool(key, file, buffer.subarray(0, Math.min(READ_CHUNK, bytes - done)), offset + done);
         done += bytesRead;
         const text = rest + decoder.write(buffer.subarray(0, bytesRead));
         // Whole lines go out; a line cut by the chunk waits for the next read.
@@ -257,14 +261,47 @@ export class CollectStore {
         rest = text.slice(cut);
         if (cut > 0) yield { type, text: text.slice(0, cut) };
       }
-      if (rest + decoder.end() !== '') {
-        throw new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, {
-          dir: this.dir,
-          shard: key,
-          file,
-        });
-      }
+      if (rest + decoder.end() !== '') throw this.cutSegment(key, file);
     }
+  }
+
+  /**
+   * A shard's spool lines as bytes, one whole segment (rows of one resource type) at a time, each
+   * in a buffer of its own: for a shard document, which copies byte ranges of the lines into its
+   * own bytes (src/sinks/document/document-render.ts). A segment holds at most a shard's rows of
+   * one type, as the document does.
+   */
+  async *readShardSegments(key: string): AsyncGenerator<{ type: ResourceStatus; bytes: Buffer }> {
+    for (const { file, offset, bytes } of this.segmentsOf(key)) {
+      const buffer = Buffer.allocUnsafe(bytes);
+      for (let done = 0; done < bytes;) done += await this.readSpool(key, file, buffer.subarray(done), offset + done);
+      if (bytes > 0 && buffer[bytes - 1] !== NEWLINE) throw this.cutSegment(key, file);
+      yield { type: this.typeOfFile.get(file)!, bytes: buffer };
+    }
+  }
+
+  private cutSegment(key: string, file: string): StoreError {
+    return new StoreError(`store ${this.dir} is damaged: a segment of shard "${key}" in ${file} does not end with a whole line`, {
+      dir: this.dir,
+      shard: key,
+      file,
+    });
+  }
+
+  private segmentsOf(key: string): ShardEntry['segments'] {
+    const shard = this.shard(key);
+    if (!shard) throw new StoreError(`store ${this.dir} has no shard "${key}"`, { dir: this.dir, shard: key });
+    return shard.segments;
+  }
+
+  /** Reads bytes of a spool file into `into` at `position`: how many (never 0). */
+  private async readSpool(key: string, file: string, into: Buffer, position: number): Promise<number> {
+    const fd = this.fds.get(file);
+    if (fd === undefined) throw new StoreError(`store ${this.dir} is closed: shard "${key}" cannot be read`, { dir: this.dir, shard: key });
+    const { bytesRead } = await readAt(fd, into, 0, into.length, position);
+    if (bytesRead === 0)
+      throw new StoreError(`store ${this.dir} is damaged: spool file ${file} ends inside shard "${key}"`, { dir: this.dir, shard: key, file });
+    return bytesRead;
   }
 
   /** Streams every row of the store one by one, shard by shard (see readShardBatches). */

@@ -1,13 +1,17 @@
+import { canonicalJson } from '../rows/checksum.js';
 import type { Row } from '../rows/row.js';
 
 /**
- * The spool line: one row in a spool file of a collect store (format kollect.store/v3).
+ * The spool line: one row in a spool file of a collect store (format kollect.store/v3 and later).
  *
  * A line holds only what varies from row to row, in PostgreSQL's COPY text format
  * (https://www.postgresql.org/docs/current/sql-copy.html, "Text Format": fields separated by a
  * tab, `\N` for null, a backslash escaping `\\`, `\t`, `\n`, `\r`), in SPOOL_COLUMNS order:
  *
  *     name  uid  labels (JSON)  attributes (JSON)  checksum  resourceVersion  createdAt
+ *
+ * Since kollect.store/v5 labels and attributes are canonical JSON (canonicalJson: keys sorted), so
+ * that shard documents copy them as they are (src/sinks/document/document-render.ts).
  *
  * What the rows of a segment share comes from the manifest: the cluster (the store's), the
  * namespace (the segment's shard) and the resource type (the spool file's). So the Postgres sink
@@ -61,8 +65,8 @@ export function spoolLineOf(row: Row): string {
   return [
     copyField(row.name),
     copyField(row.uid),
-    copyJson(JSON.stringify(row.labels ?? {})),
-    copyJson(JSON.stringify(row.attributes ?? {})),
+    copyJson(canonicalJson(row.labels ?? {})),
+    copyJson(canonicalJson(row.attributes ?? {})),
     copyField(row.checksum),
     copyField(row.resourceVersion ?? ''),
     copyField(row.createdAt ?? null),

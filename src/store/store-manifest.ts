@@ -11,8 +11,10 @@ import { resourceTypeKey } from '../rows/row.js';
 /** What every version's format tag starts with: a folder whose store manifest has one is a kollect store, of whichever version. */
 export const STORE_FORMAT_FAMILY = 'kollect.store/';
 /** Format tag of the store manifest; bumped on any incompatible change to the store layout. */
-export const STORE_FORMAT = `${STORE_FORMAT_FAMILY}v4` as const;
-/** The previous format, still read: v4 added what discovery resolved and per-namespace completeness, which a v3 store has none of. */
+export const STORE_FORMAT = `${STORE_FORMAT_FAMILY}v5` as const;
+/** The previous format, still read: v5 only made the spool's labels and attributes canonical JSON, which a v4 store's may not be. */
+export const STORE_FORMAT_V4 = `${STORE_FORMAT_FAMILY}v4` as const;
+/** An older format, still read: v4 added what discovery resolved and per-namespace completeness, which a v3 store has none of. */
 export const STORE_FORMAT_V3 = `${STORE_FORMAT_FAMILY}v3` as const;
 /** The store manifest's file name in the store folder (the on-disk name stays, so older stores still open). */
 export const STORE_MANIFEST_FILE = 'manifest.json';
@@ -95,7 +97,7 @@ export const storeManifestSchema = z.strictObject({
 export type StoreManifest = z.infer<typeof storeManifestSchema>;
 
 /**
- * A v3 manifest read as v4: its scope is the types it lists (all a v3 collect could be asked for),
+ * A v3 manifest read as the current format: its scope is the types it lists (all a v3 collect could be asked for),
  * and it records no discovery problem.
  */
 export function upgradeV3(raw: Record<string, unknown>): Record<string, unknown> {

@@ -1,16 +1,11 @@
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, OPEN_BRACE, OPEN_BRACKET, QUOTE } from '../../bytes.js';
+
 /**
  * Finding the end of a JSON value in a page's bytes without parsing it: a list's continue token
  * is read this way (peek-continue.ts), and metadata-only pages drop managedFields before parsing.
  * Works on UTF-8 bytes: the bytes of a multi-byte character are never a quote, a backslash or a
  * bracket.
  */
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
 
 /** What each byte is to the scanner: 0 for anything that neither opens nor closes a value. */
 const OTHER = 0;

@@ -37,8 +37,7 @@ export interface DocumentChange {
   shard: string;
   path: string;
   action: 'add' | 'change' | 'remove';
-  /** add and change: the new document, its bytes and version. */
-  content?: string;
+  /** add and change: the new document's bytes and version. */
   bytes?: Buffer;
   version?: string;
   /** The document as it was, when read (rows carried over, or `readBefore`). */
@@ -89,8 +88,7 @@ export async function compareDocuments(store: CollectStore, backend: DocumentBac
   const render = async (shard: string, path: string, version: string | undefined, known?: string): Promise<void> => {
     const needsText = version !== undefined && (carryOver || (options.write !== undefined && options.readBefore === true));
     const before = known ?? (needsText ? await backend.read(path, version) : undefined);
-    const content = carryOver ? await buildShardDocument(store, shard, before) : await (claim?.take(shard) ?? buildShardDocument(store, shard, undefined));
-    const bytes = content === undefined ? undefined : Buffer.from(content, 'utf8');
+    const bytes = carryOver ? await buildShardDocument(store, shard, before) : await (claim?.take(shard) ?? buildShardDocument(store, shard, undefined));
     const newVersion = bytes && backend.versionOf(bytes);
     const action = fileAction(version, newVersion);
     if (action === undefined) return;
@@ -101,7 +99,7 @@ export async function compareDocuments(store: CollectStore, backend: DocumentBac
     if (action === 'unchanged') return;
     result.changes++;
     const change: DocumentChange = { shard, path, action, ...(before === undefined ? {} : { before }) };
-    if (content !== undefined && bytes && newVersion) Object.assign(change, { content, bytes, version: newVersion });
+    if (bytes && newVersion) Object.assign(change, { bytes, version: newVersion });
     await options.write?.(change);
   };
 

@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
-import { compareKeys } from '../../compare.js';
-import { canonicalJson } from '../../rows/checksum.js';
-import { namespaceOfShard, type Row } from '../../rows/row.js';
+import { namespaceOfShard } from '../../rows/row.js';
 import type { CollectStore } from '../../store/collect-store.js';
+import { DocumentRows, sortKey, type DocumentRow } from './document-render.js';
 
 /**
- * The document a shard becomes in every document sink (file, Git): deterministic JSON, rows sorted, one row
- * per line (small, stable diffs), without resourceVersion (it changes when nothing we keep does).
+ * The document a shard becomes in every document sink (file, Git, S3), as src/sinks/document/document-render.ts
+ * writes it.
  */
-
-/** A row as written into a shard document: the shard's cluster and namespace are in the header. */
-type DocumentRow = Omit<Row, 'cluster' | 'namespace' | 'resourceVersion'>;
 
 interface ShardDocument {
   cluster: string;
@@ -18,36 +14,11 @@ interface ShardDocument {
   rows: DocumentRow[];
 }
 
-/** A row's place in its document: by type, then name and uid. */
-function sortKey(row: DocumentRow): string {
-  return `${row.apiGroup}\u0000${row.resource}\u0000${row.name}\u0000${row.uid}`;
-}
-
-/** Keys in sorted order: canonicalJson then serializes the row natively (isCanonical). */
-function toDocumentRow(row: Row): DocumentRow {
-  return {
-    apiGroup: row.apiGroup,
-    apiVersion: row.apiVersion,
-    attributes: row.attributes,
-    checksum: row.checksum,
-    createdAt: row.createdAt,
-    kind: row.kind,
-    labels: row.labels,
-    name: row.name,
-    resource: row.resource,
-    uid: row.uid,
-  };
-}
-
-export function renderShardDocument(cluster: string, shardKey: string, rows: DocumentRow[]): string {
-  // Each key built once, not twice per comparison.
-  const sorted = rows
-    .map((row): [string, DocumentRow] => [sortKey(row), row])
-    .sort(compareKeys)
-    .map(([, row]) => row);
-  const body = sorted.map((row) => `    ${canonicalJson(row)}`).join(',\n');
-  const header = `{\n  "cluster": ${JSON.stringify(cluster)},\n  "namespace": ${JSON.stringify(namespaceOfShard(shardKey))},\n`;
-  return sorted.length === 0 ? `${header}  "rows": []\n}\n` : `${header}  "rows": [\n${body}\n  ]\n}\n`;
+/** The document of rows given as such (a test's expectation, a change summary). */
+export function renderShardDocument(cluster: string, shardKey: string, rows: readonly DocumentRow[]): Buffer {
+  const document = new DocumentRows();
+  for (const row of rows) document.addRow(row);
+  return document.render(cluster, shardKey);
 }
 
 /** Parses a shard document written by kollect; anything else yields undefined (never trusted). */
@@ -76,21 +47,23 @@ export function isClusterDocument(text: string | undefined, cluster: string): bo
  * carried over from `existing`, the document there now (never dropped on partial data). Undefined
  * when the document should not exist: no rows now and nothing to carry.
  */
-export async function buildShardDocument(store: CollectStore, shardKey: string, existing: string | undefined): Promise<string | undefined> {
-  const rows: DocumentRow[] = [];
+export async function buildShardDocument(store: CollectStore, shardKey: string, existing: string | undefined): Promise<Buffer | undefined> {
+  const rows = new DocumentRows();
+  const namespace = namespaceOfShard(shardKey);
   if (store.shard(shardKey)) {
-    for await (const batch of store.readShardBatches(shardKey)) for (const row of batch) rows.push(toDocumentRow(row));
+    for await (const { type, bytes } of store.readShardSegments(shardKey))
+      rows.addSpool(bytes, type, store.canonicalSpoolJson, store.lineParser(shardKey, type));
   }
   if (store.hasPartialData() && existing !== undefined) {
     const previous = parseShardDocument(existing);
-    const fresh = new Set(rows.map(sortKey));
+    const fresh = rows.keys();
     for (const row of previous?.rows ?? []) {
-      const ofIncompleteType = !store.isComplete({ group: row.apiGroup, resource: row.resource, namespace: namespaceOfShard(shardKey) });
-      if (ofIncompleteType && !fresh.has(sortKey(row))) rows.push(row);
+      const ofIncompleteType = !store.isComplete({ group: row.apiGroup, resource: row.resource, namespace });
+      if (ofIncompleteType && !fresh.has(sortKey(row))) rows.addRow(row);
     }
   }
-  if (rows.length === 0 && !store.shard(shardKey)) return undefined;
-  return renderShardDocument(store.cluster, shardKey, rows);
+  if (rows.size === 0 && !store.shard(shardKey)) return undefined;
+  return rows.render(store.cluster, shardKey);
 }
 
 /** A document's SHA-256 (hex): its version in the file and S3 sinks. */

@@ -11,14 +11,14 @@ export interface DocumentClaim {
    * asking for a shard passes every shard before it. A shard asked for again (a Git push retried)
    * is rendered anew for this claim alone.
    */
-  take(shardKey: string): Promise<string | undefined>;
+  take(shardKey: string): Promise<Buffer | undefined>;
   /** No more takes: nothing is held for this claim any longer. A claim must be released, whatever became of its sink; twice is harmless. */
   release(): void;
 }
 
 /** A document rendered for the claims that have not passed its shard yet. */
 interface Held {
-  document: Promise<string | undefined>;
+  document: Promise<Buffer | undefined>;
   /** Its length, once rendered. */
   bytes: number;
 }
@@ -61,7 +61,7 @@ export class SharedRenders {
     return claim;
   }
 
-  async #take(claim: DocumentClaim, shardKey: string): Promise<string | undefined> {
+  async #take(claim: DocumentClaim, shardKey: string): Promise<Buffer | undefined> {
     const index = this.#order.get(shardKey);
     const passed = this.#passed.get(claim);
     if (index === undefined || passed === undefined || index < passed) return buildShardDocument(this.#store, shardKey, undefined);

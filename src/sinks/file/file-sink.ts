@@ -85,7 +85,7 @@ export function createFileSink(config: FileSinkConfig): Sink {
       },
       claim: ctx.documents,
       write: write
-        ? (change) => (change.content === undefined ? rm(join(root, change.path), { force: true }) : writeFileAtomic(join(root, change.path), change.content))
+        ? (change) => (change.bytes === undefined ? rm(join(root, change.path), { force: true }) : writeFileAtomic(join(root, change.path), change.bytes))
         : undefined,
     });
     if (write) {

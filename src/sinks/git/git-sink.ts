@@ -127,7 +127,7 @@ export function createGitSink(config: GitSinkConfig, deps: GitSinkDeps = {}): Si
         if (change.bytes && change.version) await mirror.writeBlob(change.bytes, change.version);
         // A new file holds the store's rows and nothing else (nothing to carry over): no parse.
         if (change.action === 'add') rows.added += store.shard(change.shard)?.rows ?? 0;
-        else addRowDelta(rows, rowDelta(change.before, change.content));
+        else addRowDelta(rows, rowDelta(change.before, change.bytes?.toString('utf8')));
       },
     });
     return { files: compared.files, rows, changes, memos: compared.memos };

@@ -154,20 +154,30 @@ export function createObjectStore(connection: S3Connection): ObjectStore {
       const sha256 = options.sha256 ?? createHash('sha256').update(bytes).digest('hex');
       const stored = options.gzip ? await gzipAsync(bytes) : bytes;
       return attempt({ action: 'PUT', key }, options.signal, async () => {
-        const output = await client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: stored,
-            ContentLength: stored.length,
-            ContentType: options.contentType ?? 'application/json',
-            ...(options.gzip ? { ContentEncoding: 'gzip' } : {}),
-            Metadata: { [SHA256_METADATA]: sha256 },
-            ...(options.ifMatch !== undefined ? { IfMatch: options.ifMatch } : {}),
-            ...(options.ifNoneMatch !== undefined ? { IfNoneMatch: options.ifNoneMatch } : {}),
-          }),
-          { abortSignal: options.signal },
-        );
+        const command = new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: stored,
+          ContentLength: stored.length,
+          ContentType: options.contentType ?? 'application/json',
+          ...(options.gzip ? { ContentEncoding: 'gzip' } : {}),
+          Metadata: { [SHA256_METADATA]: sha256 },
+          ...(options.ifMatch !== undefined ? { IfMatch: options.ifMatch } : {}),
+          ...(options.ifNoneMatch !== undefined ? { IfNoneMatch: options.ifNoneMatch } : {}),
+        });
+        // The body's SHA-256 is known (unless gzipped): declared in x-amz-content-sha256 before
+        // signing, it is what SigV4 signs, and the SDK's signer takes a present header instead of
+        // hashing the body again (@smithy/signature-v4, getPayloadHash). The server still checks it.
+        if (!options.gzip) {
+          command.middlewareStack.add(
+            (next) => async (args) => {
+              (args.request as { headers: Record<string, string> }).headers['x-amz-content-sha256'] = sha256;
+              return next(args);
+            },
+            { step: 'build', name: 'kollectPayloadHash' },
+          );
+        }
+        const output = await client.send(command, { abortSignal: options.signal });
         return output.ETag ?? '';
       });
     },

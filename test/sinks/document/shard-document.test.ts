@@ -8,7 +8,7 @@ describe('buildShardDocument', () => {
     const rows = [...syntheticRows({ cluster: 'c1', count: 400, namespaces: 3 })];
     const complete = await storeOf('c1', rows);
     const shard = complete.shards.find((s) => s.key !== '_cluster')!.key;
-    const before = (await buildShardDocument(complete, shard, undefined))!;
+    const before = (await buildShardDocument(complete, shard, undefined))!.toString('utf8');
     const partial = await storeOf(
       'c1',
       rows.filter((row) => row.resource !== 'configmaps'),
@@ -16,7 +16,9 @@ describe('buildShardDocument', () => {
     );
     const emptied = `${JSON.stringify({ cluster: 'c1', namespace: parseShardDocument(before)!.namespace, rows: [] })}\n`;
 
-    const [fromFull, fromEmpty] = await Promise.all([buildShardDocument(partial, shard, before), buildShardDocument(partial, shard, emptied)]);
+    const [fromFull, fromEmpty] = (await Promise.all([buildShardDocument(partial, shard, before), buildShardDocument(partial, shard, emptied)])).map((bytes) =>
+      bytes?.toString('utf8'),
+    );
 
     const configmaps = (text: string | undefined): number => parseShardDocument(text ?? '')?.rows.filter((r) => r.resource === 'configmaps').length ?? 0;
     assert.ok(configmaps(before) > 0);

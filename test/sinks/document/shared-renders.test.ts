@@ -19,10 +19,10 @@ function countingReads(store: CollectStore): { store: CollectStore; reads: Map<s
   const reads = new Map<string, number>();
   const counted = new Proxy(store, {
     get(target, property, receiver) {
-      if (property !== 'readShardBatches') return Reflect.get(target, property, receiver) as unknown;
+      if (property !== 'readShardSegments') return Reflect.get(target, property, receiver) as unknown;
       return (key: string) => {
         reads.set(key, (reads.get(key) ?? 0) + 1);
-        return target.readShardBatches(key);
+        return target.readShardSegments(key);
       };
     },
   });
@@ -30,8 +30,8 @@ function countingReads(store: CollectStore): { store: CollectStore; reads: Map<s
 }
 
 /** Takes every shard in order, giving way to the event loop `pause` times before each. */
-async function takeAll(store: CollectStore, claim: DocumentClaim, pause = 0): Promise<Array<string | undefined>> {
-  const documents: Array<string | undefined> = [];
+async function takeAll(store: CollectStore, claim: DocumentClaim, pause = 0): Promise<Array<Buffer | undefined>> {
+  const documents: Array<Buffer | undefined> = [];
   for (const shard of store.shards) {
     for (let turn = 0; turn < pause; turn++) await nextTurn();
     documents.push(await claim.take(shard.key));
@@ -56,7 +56,7 @@ describe('shared renders', () => {
 
     readOnce(store, reads);
     assert.deepEqual(slowDocuments, fastDocuments);
-    for (const [index, shard] of store.shards.entries()) assert.equal(fastDocuments[index], await buildShardDocument(store, shard.key, undefined));
+    for (const [index, shard] of store.shards.entries()) assert.deepEqual(fastDocuments[index], await buildShardDocument(store, shard.key, undefined));
   });
 
   it('GIVEN a claim waiting for a slower one WHEN the slower is released mid-way (its sink failed) THEN the first goes on to the end', async () => {
@@ -84,7 +84,7 @@ describe('shared renders', () => {
     last.release();
     const documents = await done;
 
-    assert.equal(lastDocument, documents.at(-1));
+    assert.deepEqual(lastDocument, documents.at(-1));
     readOnce(store, reads);
   });
 
@@ -93,7 +93,7 @@ describe('shared renders', () => {
     const claim = new SharedRenders(store, 1 << 20).claim();
     const shard = store.shards[0]!.key;
     const first = await claim.take(shard);
-    assert.equal(await claim.take(shard), first);
+    assert.deepEqual(await claim.take(shard), first);
     assert.equal(reads.get(shard), 2);
   });
 

@@ -28,8 +28,8 @@ describe('git commit message', () => {
       createdAt: '2026-01-01T00:00:00Z',
       checksum: phase,
     });
-    const before = renderShardDocument('c1', 'ns-1', [row('a', 'Running'), row('b', 'Running'), row('c', 'Running')]);
-    const after = renderShardDocument('c1', 'ns-1', [row('a', 'Running'), row('b', 'Failed'), row('d', 'Running')]);
+    const before = renderShardDocument('c1', 'ns-1', [row('a', 'Running'), row('b', 'Running'), row('c', 'Running')]).toString('utf8');
+    const after = renderShardDocument('c1', 'ns-1', [row('a', 'Running'), row('b', 'Failed'), row('d', 'Running')]).toString('utf8');
     const cases: Array<[string, string | undefined, string | undefined, { added: number; updated: number; removed: number }]> = [
       ['new file', undefined, after, { added: 3, updated: 0, removed: 0 }],
       ['changed file', before, after, { added: 1, updated: 1, removed: 1 }],

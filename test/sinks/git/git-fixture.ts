@@ -175,7 +175,10 @@ export async function expectedFiles(source: CollectStore, template = 'clusters/{
     for await (const rows of source.readShardBatches(shard.key)) {
       for (const { cluster: _c, namespace: _n, resourceVersion: _rv, ...rest } of rows) docRows.push(rest);
     }
-    files.set(template.replace('{cluster}', source.cluster).replace('{namespace}', shard.key), renderShardDocument(source.cluster, shard.key, docRows));
+    files.set(
+      template.replace('{cluster}', source.cluster).replace('{namespace}', shard.key),
+      renderShardDocument(source.cluster, shard.key, docRows).toString('utf8'),
+    );
   }
   return files;
 }

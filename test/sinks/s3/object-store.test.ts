@@ -67,6 +67,23 @@ describe('s3 object store', () => {
       assert.equal((await server.readObject(BUCKET, 'clusters/a/namespaces/web.json'))?.metadata['content-type'], 'application/json');
     });
 
+    it('GIVEN a document put with its SHA-256 THEN the request declares that as its signed payload hash; GIVEN a SHA-256 that is not the body’s THEN the store refuses it and keeps nothing', async () => {
+      const document = Buffer.from('{"rows":[{"name":"web-1"}]}\n');
+      await store.put('known/web.json', document, { sha256: sha256(document) });
+      const refused = await failure(store.put('known/other.json', document, { sha256: sha256('something else') }));
+
+      assert.deepEqual(
+        server.requests.map((r) => [r.method, r.status, r.headers['x-amz-content-sha256']]),
+        [
+          ['PUT', 200, sha256(document)],
+          ['PUT', 400, sha256('something else')],
+        ],
+      );
+      assert.equal(refused.code, 'S3_REQUEST_FAILED');
+      assert.equal((await server.readObject(BUCKET, 'known/web.json'))?.body.toString(), document.toString());
+      assert.equal(await server.readObject(BUCKET, 'known/other.json'), undefined);
+    });
+
     it('GIVEN no object THEN get and head return undefined, one request each', async () => {
       assert.equal(await store.get('clusters/a/manifest.json'), undefined);
       assert.equal(await store.head('clusters/a/manifest.json'), undefined);
