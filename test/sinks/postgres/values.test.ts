@@ -59,8 +59,9 @@ describe('postgres sink: values', () => {
           `${rows[0]!.namespace}/nul\0name Pod name`,
           `${rows[1]!.namespace}/${rows[1]!.name} ConfigMap labels["key\\u0000"]`,
           `${rows[1]!.namespace}/${rows[1]!.name} ConfigMap labels["key\\u0000"]`,
-          `${rows[2]!.namespace}/${rows[2]!.name} Deployment attributes["x/note"]`,
+          // attributes in the store's order: canonical JSON, keys sorted (list, nested, x/note)
           `${rows[2]!.namespace}/${rows[2]!.name} Deployment attributes.list[1]`,
+          `${rows[2]!.namespace}/${rows[2]!.name} Deployment attributes.nested.deep`,
         ],
       );
       // the second export updated only the changed row, and replaced again only what it staged
