@@ -47,6 +47,7 @@ function requirements(selector: string): string[] {
 
 const SET_REQUIREMENT = /^(\S+?)\s+(in|notin)\s*\((.*)\)$/;
 const OPERATOR_REQUIREMENT = /^([^=!<>\s]+)\s*(==|=|!=|<|>)\s*(.*)$/;
+const EXISTS_REQUIREMENT = /^(!?)\s*(\S+)$/;
 
 /** Why a label selector does not parse (`app!=canary,tier in (web,api),!legacy`), or undefined when it does. */
 export function labelSelectorProblem(selector: string): string | undefined {
@@ -68,9 +69,9 @@ export function labelSelectorProblem(selector: string): string | undefined {
       if (problem) return problem;
       continue;
     }
-    const exists = /^!?\s*(\S+)$/.exec(requirement);
+    const exists = EXISTS_REQUIREMENT.exec(requirement);
     if (exists) {
-      const problem = keyProblem(exists[1]!);
+      const problem = keyProblem(exists[2]!);
       if (problem) return problem;
       continue;
     }
@@ -102,7 +103,7 @@ export function labelSelectorMatches(selector: string, labels: Readonly<Record<s
       if (value === undefined || !/^-?\d+$/.test(value)) return false;
       return op === '<' ? Number(value) < Number(expected) : Number(value) > Number(expected);
     }
-    const [, negated, key] = /^(!?)\s*(\S+)$/.exec(requirement) as unknown as [string, string, string];
+    const [, negated, key] = EXISTS_REQUIREMENT.exec(requirement) as unknown as [string, string, string];
     return (valueOf(key) !== undefined) !== (negated === '!');
   });
 }

@@ -206,7 +206,7 @@ export function createS3Sink(config: S3SinkConfig, deps: S3SinkDeps = {}): Sink 
       const compared = await compare(store, objects, found, ctx, async (change) => {
         if (change.bytes === undefined || change.version === undefined) return void removed.push(change.path);
         const { bytes, version } = change;
-        const rows = carryOver ? (parseShardDocument(change.bytes?.toString('utf8') ?? '')?.rows.length ?? 0) : (store.shard(change.shard)?.rows ?? 0);
+        const rows = carryOver ? (parseShardDocument(bytes.toString('utf8'))?.rows.length ?? 0) : (store.shard(change.shard)?.rows ?? 0);
         await uploads.start(async () => {
           await objects.put(keyOf(change.path), bytes, { sha256: version, gzip: config.gzip, contentType: 'application/json', signal: ctx.signal });
           written.set(change.path, { sha256: version, bytes: bytes.length, rows });
